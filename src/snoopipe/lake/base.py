@@ -1,0 +1,59 @@
+"""The lake interface: a flat key space of immutable-or-replaced objects.
+
+Keys are relative, `/`-separated paths such as `raw/posts/subreddit=python/dt=2026-01-01/x.jsonl.zst`.
+Every write is atomic: a reader sees the old object or the new one, never a partial one.
+Local directories implement it now; S3 plugs in as one more module with the same methods.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from typing import BinaryIO
+
+_KEY_PART_RE = re.compile(r"^[A-Za-z0-9_.=@:+-]+$")
+
+
+def check_key(key: str) -> str:
+    """Reject keys that could escape the lake root or confuse a filesystem."""
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(
+        p in ("", ".", "..") or not _KEY_PART_RE.match(p) for p in parts
+    ):
+        raise ValueError(f"invalid lake key: {key!r}")
+    return key
+
+
+class Lake(ABC):
+    """Object storage for the raw, processed and quarantine zones."""
+
+    url: str
+
+    @abstractmethod
+    def write_bytes(self, key: str, data: bytes, *, if_absent: bool = False) -> bool:
+        """Write atomically. With if_absent, keep an existing object and return False."""
+
+    @abstractmethod
+    def read_bytes(self, key: str) -> bytes: ...
+
+    @abstractmethod
+    def open_read(self, key: str) -> BinaryIO:
+        """A binary stream of the object, for reading large files without loading them."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def list(self, prefix: str) -> list[str]:
+        """Keys under a prefix (a folder-like string ending in `/` or empty), sorted."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove an object; missing objects are not an error."""
+
+    @abstractmethod
+    def uri(self, key: str) -> str:
+        """A location DuckDB / Arrow can read and write directly (a path or s3:// URI)."""
+
+    def size(self, key: str) -> int:
+        return len(self.read_bytes(key))

@@ -1,0 +1,122 @@
+"""The raw zone: Reddit things exactly as received, one JSON object per line, zstd.
+
+Layout (DESIGN.md): `raw/{kind}/subreddit={sub}/dt={YYYY-MM-DD}/{run_id}-{part}.jsonl.zst`.
+Each line is a thing's `data` object plus `_retrieved_at` (UTC, ISO 8601) and `_source`
+(`api` or `dump:<file>`). Files are written atomically and never rewritten; the state
+store's manifest records path, rows, bytes and checksum once the file is durable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import orjson
+import zstandard
+
+from snoopipe.lake.base import Lake
+from snoopipe.settings import validate_subreddit
+
+KINDS = ("posts", "comments")
+_PART_RE = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
+_RUN_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+ZSTD_LEVEL = 3
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """One durable raw file, as recorded in the manifest."""
+
+    key: str
+    run_id: str
+    kind: str
+    subreddit: str
+    dt: str
+    rows: int
+    bytes: int
+    sha256: str
+    source: str
+
+
+def raw_key(kind: str, subreddit: str, dt: date | str, run_id: str, part: str) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"unknown raw kind {kind!r}")
+    validate_subreddit(subreddit)
+    dt_text = dt.isoformat() if isinstance(dt, date) else date.fromisoformat(dt).isoformat()
+    if not _RUN_ID_RE.match(run_id) or not _PART_RE.match(part):
+        raise ValueError(f"invalid run id or part: {run_id!r} {part!r}")
+    return f"raw/{kind}/subreddit={subreddit}/dt={dt_text}/{run_id}-{part}.jsonl.zst"
+
+
+def utc_now_iso() -> str:
+    return iso_utc(datetime.now(UTC))
+
+
+def iso_utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def encode_lines(things: Iterable[dict], *, retrieved_at: str, source: str) -> tuple[bytes, int]:
+    """Serialise thing `data` objects as JSON lines with the lineage fields, zstd-compressed."""
+    buffer = io.BytesIO()
+    rows = 0
+    with zstandard.ZstdCompressor(level=ZSTD_LEVEL).stream_writer(buffer, closefd=False) as out:
+        for thing in things:
+            line = dict(thing)
+            line["_retrieved_at"] = retrieved_at
+            line["_source"] = source
+            out.write(orjson.dumps(line))
+            out.write(b"\n")
+            rows += 1
+    return buffer.getvalue(), rows
+
+
+def write_raw_file(
+    lake: Lake,
+    *,
+    kind: str,
+    subreddit: str,
+    dt: date | str,
+    run_id: str,
+    part: str,
+    things: Iterable[dict],
+    source: str = "api",
+    retrieved_at: str | None = None,
+) -> RawFile:
+    """Write one raw file atomically. Rewriting an existing key with other bytes is refused."""
+    key = raw_key(kind, subreddit, dt, run_id, part)
+    payload, rows = encode_lines(things, retrieved_at=retrieved_at or utc_now_iso(), source=source)
+    return write_raw_payload(lake, key=key, payload=payload, rows=rows, run_id=run_id,
+                             kind=kind, subreddit=subreddit, source=source)
+
+
+def write_raw_payload(
+    lake: Lake, *, key: str, payload: bytes, rows: int, run_id: str, kind: str,
+    subreddit: str, source: str,
+) -> RawFile:
+    """Write already-encoded raw bytes; an identical existing file counts as written."""
+    digest = hashlib.sha256(payload).hexdigest()
+    if not lake.write_bytes(key, payload, if_absent=True):
+        existing = hashlib.sha256(lake.read_bytes(key)).hexdigest()
+        if existing != digest:
+            raise FileExistsError(f"raw file {key} exists with other content; raw files are immutable")
+    dt = key.split("/dt=", 1)[1].split("/", 1)[0]
+    return RawFile(key=key, run_id=run_id, kind=kind, subreddit=subreddit, dt=dt,
+                   rows=rows, bytes=len(payload), sha256=digest, source=source)
+
+
+def iter_lines(lake: Lake, key: str) -> Iterator[tuple[int, bytes]]:
+    """Yield (1-based line number, line bytes without newline) from a raw file, streaming."""
+    with lake.open_read(key) as fh:
+        reader = zstandard.ZstdDecompressor().stream_reader(fh, read_across_frames=True)
+        text = io.BufferedReader(reader, buffer_size=1 << 20)
+        for number, line in enumerate(text, start=1):
+            yield number, line.rstrip(b"\n")
+
+
+def decode_line(line: bytes) -> dict:
+    return orjson.loads(line)

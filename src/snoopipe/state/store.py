@@ -1,0 +1,409 @@
+"""The state store: runs, tasks, the raw-file manifest, watermarks, checks and loads.
+
+Written with SQLAlchemy 2 Core and portable SQL only, so the same code runs on the
+embedded SQLite file and on PostgreSQL. Every method is one short transaction;
+updates that must not be lost under concurrent workers (watermarks, task attempts)
+lock the row first (`SELECT ... FOR UPDATE`, a no-op on SQLite, which serialises
+writers anyway).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy.exc import IntegrityError
+
+from snoopipe.lake.raw import RawFile
+from snoopipe.state import schema as t
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; everything stored is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+@dataclass
+class TaskRecord:
+    run_id: str
+    task_id: str
+    stage: str
+    partition: str | None
+    status: str
+    attempt: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    rows_in: int | None
+    rows_out: int | None
+    error: str | None
+    output: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    kind: str
+    status: str
+    subreddits: list[str]
+    params: dict[str, Any]
+    started_at: datetime
+    finished_at: datetime | None
+    error: str | None
+
+    @property
+    def seconds(self) -> float | None:
+        if self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+@dataclass
+class CheckResult:
+    name: str
+    table: str
+    severity: str  # blocking | warning
+    passed: bool
+    observed: int | None
+    message: str
+
+
+def _engine_for(url: str) -> Engine:
+    if url.startswith("sqlite:"):
+        path = url.split(":///", 1)[1] if ":///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+            cursor = dbapi_conn.cursor()
+            # WAL lets readers (`snoopipe status`) run while a pipeline writes.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA busy_timeout=60000")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+class StateStore:
+    """Everything the pipeline remembers between stages and runs."""
+
+    def __init__(self, url: str, *, engine: Engine | None = None) -> None:
+        self.url = url
+        self.engine = engine or _engine_for(url)
+        migrate(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- runs -----------------------------------------------------------------------
+
+    def create_run(self, run_id: str, *, kind: str, subreddits: Sequence[str],
+                   params: dict[str, Any] | None = None) -> RunRecord:
+        with self.engine.begin() as conn:
+            conn.execute(t.runs.insert().values(
+                run_id=run_id, kind=kind, status="running", subreddits=json.dumps(list(subreddits)),
+                params=json.dumps(params or {}, sort_keys=True), started_at=utcnow(),
+            ))
+        return self.get_run(run_id)  # type: ignore[return-value]
+
+    def set_run_status(self, run_id: str, status: str, error: str | None = None) -> None:
+        finished = utcnow() if status in ("success", "failed") else None
+        with self.engine.begin() as conn:
+            conn.execute(t.runs.update().where(t.runs.c.run_id == run_id).values(
+                status=status, error=error, finished_at=finished))
+
+    @staticmethod
+    def _run(row) -> RunRecord:
+        return RunRecord(
+            run_id=row.run_id, kind=row.kind, status=row.status,
+            subreddits=json.loads(row.subreddits), params=json.loads(row.params or "{}"),
+            started_at=_aware(row.started_at), finished_at=_aware(row.finished_at),
+            error=row.error,
+        )
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.runs).where(t.runs.c.run_id == run_id)).first()
+        return self._run(row) if row else None
+
+    def list_runs(self, limit: int = 10, *, kind: str | None = None,
+                  status: str | None = None) -> list[RunRecord]:
+        query = select(t.runs).order_by(t.runs.c.started_at.desc(), t.runs.c.run_id.desc())
+        if kind:
+            query = query.where(t.runs.c.kind == kind)
+        if status:
+            query = query.where(t.runs.c.status == status)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.limit(limit)).all()
+        return [self._run(r) for r in rows]
+
+    def latest_run(self, *, status: str | None = None) -> RunRecord | None:
+        runs = self.list_runs(1, status=status)
+        return runs[0] if runs else None
+
+    # -- tasks ----------------------------------------------------------------------
+
+    def start_task(self, run_id: str, task_id: str, *, stage: str,
+                   partition: str | None = None) -> int:
+        """Mark a task running and return its attempt number (1 for the first)."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(t.tasks.c.attempt)
+                .where(t.tasks.c.run_id == run_id, t.tasks.c.task_id == task_id)
+                .with_for_update()
+            ).first()
+            if row is None:
+                conn.execute(t.tasks.insert().values(
+                    run_id=run_id, task_id=task_id, stage=stage, partition=partition,
+                    status="running", attempt=1, started_at=now))
+                return 1
+            attempt = row.attempt + 1
+            conn.execute(t.tasks.update().where(
+                t.tasks.c.run_id == run_id, t.tasks.c.task_id == task_id).values(
+                status="running", attempt=attempt, started_at=now, finished_at=None,
+                error=None))
+            return attempt
+
+    def finish_task(self, run_id: str, task_id: str, *, status: str,
+                    rows_in: int | None = None, rows_out: int | None = None,
+                    error: str | None = None, output: dict[str, Any] | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(t.tasks.update().where(
+                t.tasks.c.run_id == run_id, t.tasks.c.task_id == task_id).values(
+                status=status, finished_at=utcnow(), rows_in=rows_in, rows_out=rows_out,
+                error=error, output=json.dumps(output or {}, sort_keys=True, default=str)))
+
+    def tasks(self, run_id: str) -> list[TaskRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.tasks).where(t.tasks.c.run_id == run_id)
+                                .order_by(t.tasks.c.started_at, t.tasks.c.task_id)).all()
+        return [TaskRecord(
+            run_id=r.run_id, task_id=r.task_id, stage=r.stage, partition=r.partition,
+            status=r.status, attempt=r.attempt, started_at=_aware(r.started_at),
+            finished_at=_aware(r.finished_at), rows_in=r.rows_in, rows_out=r.rows_out,
+            error=r.error, output=json.loads(r.output) if r.output else {},
+        ) for r in rows]
+
+    def task(self, run_id: str, task_id: str) -> TaskRecord | None:
+        for record in self.tasks(run_id):
+            if record.task_id == task_id:
+                return record
+        return None
+
+    # -- raw file manifest ----------------------------------------------------------
+
+    def record_raw_file(self, raw: RawFile) -> None:
+        """Record a durable raw file. Recording the same file twice is a no-op."""
+        values = dict(key=raw.key, run_id=raw.run_id, kind=raw.kind, subreddit=raw.subreddit,
+                      dt=raw.dt, source=raw.source, rows=raw.rows, bytes=raw.bytes,
+                      sha256=raw.sha256, created_at=utcnow())
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(t.raw_files.insert().values(**values))
+        except IntegrityError:
+            existing = self.raw_files(keys=[raw.key])
+            if not existing or existing[0].sha256 != raw.sha256:
+                raise
+
+    def raw_files(self, *, run_id: str | None = None, kind: str | None = None,
+                  keys: Iterable[str] | None = None) -> list[RawFile]:
+        query = select(t.raw_files).order_by(t.raw_files.c.key)
+        if run_id is not None:
+            query = query.where(t.raw_files.c.run_id == run_id)
+        if kind is not None:
+            query = query.where(t.raw_files.c.kind == kind)
+        if keys is not None:
+            query = query.where(t.raw_files.c.key.in_(list(keys)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [RawFile(key=r.key, run_id=r.run_id, kind=r.kind, subreddit=r.subreddit, dt=r.dt,
+                        rows=r.rows, bytes=r.bytes, sha256=r.sha256, source=r.source)
+                for r in rows]
+
+    # -- watermarks -----------------------------------------------------------------
+
+    def get_watermark(self, source: str, subreddit: str, kind: str) -> float | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.watermarks.c.value).where(
+                t.watermarks.c.source == source, t.watermarks.c.subreddit == subreddit,
+                t.watermarks.c.kind == kind)).first()
+        return row.value if row else None
+
+    def advance_watermark(self, source: str, subreddit: str, kind: str, value: float,
+                          run_id: str) -> float:
+        """Move a watermark forward (never back) and return the stored value."""
+        key = (t.watermarks.c.source == source, t.watermarks.c.subreddit == subreddit,
+               t.watermarks.c.kind == kind)
+        with self.engine.begin() as conn:
+            row = conn.execute(select(t.watermarks.c.value).where(*key).with_for_update()).first()
+            if row is None:
+                conn.execute(t.watermarks.insert().values(
+                    source=source, subreddit=subreddit, kind=kind, value=value, run_id=run_id,
+                    updated_at=utcnow()))
+                return value
+            if value > row.value:
+                conn.execute(t.watermarks.update().where(*key).values(
+                    value=value, run_id=run_id, updated_at=utcnow()))
+                return value
+            return row.value
+
+    def watermarks(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.watermarks).order_by(
+                t.watermarks.c.subreddit, t.watermarks.c.source, t.watermarks.c.kind)).all()
+        return [dict(r._mapping) for r in rows]
+
+    # -- tracked posts (what extraction refreshes) ----------------------------------
+
+    def upsert_tracked_posts(self, posts: Iterable[dict[str, Any]]) -> None:
+        """Insert or update posts seen by extraction: post_id, subreddit, created_utc, num_comments."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            for post in posts:
+                where = t.tracked_posts.c.post_id == post["post_id"]
+                exists = conn.execute(select(t.tracked_posts.c.post_id).where(where)
+                                      .with_for_update()).first()
+                values = {k: post[k] for k in ("subreddit", "created_utc", "num_comments",
+                                               "comments_fetched_count") if k in post}
+                values["last_seen_at"] = now
+                if exists:
+                    conn.execute(t.tracked_posts.update().where(where).values(**values))
+                else:
+                    conn.execute(t.tracked_posts.insert().values(post_id=post["post_id"], **values))
+
+    def tracked_posts(self, subreddit: str, *, created_after: float) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.tracked_posts).where(
+                t.tracked_posts.c.subreddit == subreddit,
+                t.tracked_posts.c.created_utc >= created_after,
+            ).order_by(t.tracked_posts.c.created_utc.desc())).all()
+        return [dict(r._mapping) for r in rows]
+
+    # -- checks and loads -----------------------------------------------------------
+
+    def record_check_results(self, run_id: str, results: Iterable[CheckResult]) -> None:
+        now = utcnow()
+        with self.engine.begin() as conn:
+            conn.execute(t.check_results.delete().where(t.check_results.c.run_id == run_id))
+            for r in results:
+                conn.execute(t.check_results.insert().values(
+                    run_id=run_id, check_name=r.name, table_name=r.table, severity=r.severity,
+                    passed=1 if r.passed else 0, observed=r.observed, message=r.message,
+                    checked_at=now))
+
+    def check_results(self, run_id: str) -> list[CheckResult]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.check_results).where(
+                t.check_results.c.run_id == run_id).order_by(t.check_results.c.check_name)).all()
+        return [CheckResult(name=r.check_name, table=r.table_name, severity=r.severity,
+                            passed=bool(r.passed), observed=r.observed, message=r.message or "")
+                for r in rows]
+
+    def record_load(self, run_id: str, table_name: str, rows: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(t.loads.delete().where(t.loads.c.run_id == run_id,
+                                                t.loads.c.table_name == table_name))
+            conn.execute(t.loads.insert().values(run_id=run_id, table_name=table_name, rows=rows,
+                                                 loaded_at=utcnow()))
+
+    def loads(self, run_id: str) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.loads).where(t.loads.c.run_id == run_id)).all()
+        return {r.table_name: r.rows for r in rows}
+
+    def runs_pending_load(self, up_to_run_id: str) -> list[str]:
+        """Runs, up to and including this one, whose transform succeeded but whose load did not.
+
+        A run whose load was stopped by a blocking check stays pending, so the next run
+        validates and loads its rows too: nothing transformed is silently left behind.
+        """
+        loaded = select(t.tasks.c.run_id).where(t.tasks.c.stage == "load",
+                                                t.tasks.c.status == "success")
+        transformed = select(t.tasks.c.run_id).where(t.tasks.c.stage == "transform",
+                                                     t.tasks.c.status == "success")
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.runs.c.run_id).where(
+                t.runs.c.run_id <= up_to_run_id,
+                t.runs.c.run_id.in_(transformed),
+                t.runs.c.run_id.not_in(loaded),
+            ).order_by(t.runs.c.run_id)).all()
+        ids = [r.run_id for r in rows]
+        return ids
+
+    # -- lock -------------------------------------------------------------------------
+
+    def try_lock(self, name: str, holder: str, *, stale_after_seconds: float = 3600) -> str | None:
+        """Take a named lock; return None on success or the current holder's id.
+
+        A lock whose heartbeat is older than stale_after_seconds is taken over, so a
+        crashed run never needs a manual unlock.
+        """
+        now = utcnow()
+        with self.engine.begin() as conn:
+            row = conn.execute(select(t.locks).where(t.locks.c.name == name).with_for_update()).first()
+            if row is None:
+                try:
+                    conn.execute(t.locks.insert().values(name=name, holder=holder, acquired_at=now,
+                                                         heartbeat_at=now))
+                except IntegrityError:
+                    return "another process"
+                return None
+            age = (now - _aware(row.heartbeat_at)).total_seconds()
+            if row.holder != holder and age < stale_after_seconds:
+                return row.holder
+            conn.execute(t.locks.update().where(t.locks.c.name == name).values(
+                holder=holder, acquired_at=now, heartbeat_at=now))
+            return None
+
+    def heartbeat_lock(self, name: str, holder: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(t.locks.update().where(t.locks.c.name == name, t.locks.c.holder == holder)
+                         .values(heartbeat_at=utcnow()))
+
+    def release_lock(self, name: str, holder: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(t.locks.delete().where(t.locks.c.name == name, t.locks.c.holder == holder))
+
+    def count(self, table_name: str) -> int:
+        table = t.metadata.tables[table_name]
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
