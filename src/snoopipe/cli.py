@@ -1,0 +1,361 @@
+"""The `snoopipe` command line: run the pipeline, one stage, status, queries, the simulator."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import date
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from snoopipe.errors import SnoopipeError
+from snoopipe.orchestration.progress import Reporter
+from snoopipe.resources import Resources
+from snoopipe.settings import CONFIG_FILE_NAME, Settings, load_settings
+
+app = typer.Typer(
+    help="snoopipe: Reddit posts and comments from the API and dumps into a validated warehouse.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help=f"Settings file (default: ./{CONFIG_FILE_NAME}).")
+]
+RunIdOption = Annotated[str | None, typer.Option("--run-id", help="Run id (default: the latest run).")]
+
+
+class RichReporter(Reporter):
+    """Progress bars per stage on the terminal, plus the log lines Reporter writes."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            SpinnerColumn(), TextColumn("[bold]{task.fields[stage]:<9}"), BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+            transient=False)
+        self._tasks: dict[str, int] = {}
+        self.progress.start()
+
+    def info(self, message: str) -> None:
+        self.progress.console.print(f"[cyan]•[/] {message}")
+
+    def warning(self, message: str) -> None:
+        self.progress.console.print(f"[yellow]![/] {message}")
+
+    def stage_started(self, stage: str, total: int | None = None) -> None:
+        self._tasks[stage] = self.progress.add_task("", stage=stage, total=total or 1)
+
+    def task_progress(self, stage: str, message: str) -> None:
+        if stage in self._tasks:
+            self.progress.update(self._tasks[stage], description=message)
+
+    def task_done(self, stage: str, task_id: str, ok: bool, summary: str) -> None:
+        if stage in self._tasks:
+            self.progress.advance(self._tasks[stage])
+            self.progress.update(self._tasks[stage], description=summary if stage != "extract"
+                                 else "")
+        mark = "[green]✓[/]" if ok else "[red]✗[/]"
+        self.progress.console.print(f"  {mark} {task_id}: {summary}")
+
+    def stage_finished(self, stage: str) -> None:
+        if stage in self._tasks:
+            task = self.progress.tasks[self._tasks[stage]]
+            self.progress.update(self._tasks[stage], completed=task.total)
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except FileNotFoundError as exc:
+        raise SnoopipeError(str(exc)) from exc
+    except ValueError as exc:  # pydantic ValidationError is a ValueError
+        raise SnoopipeError(f"invalid settings: {exc}") from exc
+
+
+def _fail(message: str) -> None:
+    err_console.print(f"[red]error:[/] {message}")
+    raise typer.Exit(1)
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False
+         ) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def init(force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False) -> None:
+    """Write a commented snoopipe.toml in the current folder."""
+    target = Path.cwd() / CONFIG_FILE_NAME
+    if target.exists() and not force:
+        _fail(f"{target} exists; use --force to overwrite it")
+    target.write_text(files("snoopipe").joinpath("templates/snoopipe.toml").read_text())
+    console.print(f"wrote {target}; edit it, then run [bold]snoopipe run[/]")
+
+
+@app.command()
+def run(
+    subreddit: Annotated[list[str] | None, typer.Option("--subreddit", "-s",
+                                                        help="Subreddit (repeatable).")] = None,
+    config: ConfigOption = None,
+    resume: Annotated[bool, typer.Option(help="Continue the latest failed run.")] = False,
+) -> None:
+    """Run every stage: extract, transform, validate, load."""
+    from snoopipe.orchestration.runner import LocalRunner
+
+    try:
+        settings = _settings(config)
+        resources = Resources(settings)
+        reporter = RichReporter()
+        try:
+            outcome = LocalRunner(resources, reporter).run(subreddit or None, resume=resume)
+        finally:
+            reporter.close()
+        _print_summary(resources, outcome.run.run_id)
+        resources.close()
+    except SnoopipeError as exc:
+        _fail(str(exc))
+        return
+    if not outcome.ok:
+        _fail(f"run {outcome.run.run_id} failed: {outcome.error}")
+
+
+def _stage_command(stage: str, run_id: str | None, config: Path | None) -> None:
+    from snoopipe.orchestration import stages
+
+    try:
+        settings = _settings(config)
+        resources = Resources(settings)
+        run_record = (resources.state.get_run(run_id) if run_id
+                      else resources.state.latest_run())
+        if run_record is None:
+            raise SnoopipeError("no run found; start one with `snoopipe run` or "
+                                "`snoopipe extract --new`" if not run_id
+                                else f"no run with id {run_id}")
+        result = getattr(stages, stage)(resources, run_record.run_id)
+        console.print(f"[green]✓[/] {stage} for run {run_record.run_id}: "
+                      f"{result.rows_in} rows in, {result.rows_out} rows out")
+        resources.close()
+    except SnoopipeError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def extract(
+    run_id: RunIdOption = None,
+    new: Annotated[bool, typer.Option("--new", help="Start a new run.")] = False,
+    subreddit: Annotated[list[str] | None, typer.Option("--subreddit", "-s")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Extract from the Reddit API into the raw zone, for a run (default: the latest)."""
+    from snoopipe.orchestration import stages
+    from snoopipe.orchestration.runner import new_run_id
+    from snoopipe.sources.reddit import reddit_endpoint
+
+    try:
+        settings = _settings(config)
+        resources = Resources(settings)
+        state = resources.state
+        record = state.get_run(run_id) if run_id else (None if new else state.latest_run())
+        if run_id and record is None:
+            raise SnoopipeError(f"no run with id {run_id}")
+        if record is None:
+            subs = [s for s in (subreddit or settings.subreddits)]
+            record = state.create_run(new_run_id(), kind="stage", subreddits=subs,
+                                      params={"logical_date": date.today().isoformat()})
+        names = subreddit or record.subreddits
+        with reddit_endpoint(settings) as endpoint:
+            console.print(f"[cyan]•[/] extracting from the {endpoint.description}")
+            for name in names:
+                result = stages.extract(resources, record.run_id, name, endpoint)
+                console.print(f"[green]✓[/] extract r/{name} for run {record.run_id}: "
+                              f"{result.output.get('posts')} posts, "
+                              f"{result.output.get('comments')} comments")
+        resources.close()
+    except SnoopipeError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def transform(run_id: RunIdOption = None, config: ConfigOption = None) -> None:
+    """Transform a run's raw files into the processed tables."""
+    _stage_command("transform", run_id, config)
+
+
+@app.command()
+def validate(run_id: RunIdOption = None, config: ConfigOption = None) -> None:
+    """Run the data-quality checks for a run."""
+    _stage_command("validate", run_id, config)
+
+
+@app.command()
+def load(run_id: RunIdOption = None, config: ConfigOption = None) -> None:
+    """Load a run's validated rows into the warehouse."""
+    _stage_command("load", run_id, config)
+
+
+@app.command()
+def status(run_id: RunIdOption = None, config: ConfigOption = None,
+           runs: Annotated[int, typer.Option(help="How many recent runs to list.")] = 10) -> None:
+    """Recent runs, tasks, check results, watermarks and table row counts."""
+    try:
+        settings = _settings(config)
+        resources = Resources(settings)
+        state = resources.state
+        recent = state.list_runs(runs)
+        if not recent:
+            console.print("no runs yet: start one with [bold]snoopipe run[/]")
+            return
+        table = Table(title="Recent runs")
+        for col in ("run", "kind", "status", "subreddits", "started (UTC)", "seconds", "error"):
+            table.add_column(col)
+        for r in recent:
+            table.add_row(r.run_id, r.kind, _status(r.status), ", ".join(r.subreddits),
+                          r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+                          f"{r.seconds:.1f}" if r.seconds is not None else "",
+                          (r.error or "").splitlines()[0][:80] if r.error else "")
+        console.print(table)
+
+        chosen = state.get_run(run_id) if run_id else recent[0]
+        if chosen is None:
+            raise SnoopipeError(f"no run with id {run_id}")
+        tasks = Table(title=f"Tasks of run {chosen.run_id}")
+        for col in ("task", "status", "attempts", "seconds", "rows in", "rows out", "error"):
+            tasks.add_column(col)
+        for t in state.tasks(chosen.run_id):
+            tasks.add_row(t.task_id, _status(t.status), str(t.attempt),
+                          f"{t.seconds:.1f}" if t.seconds is not None else "",
+                          _num(t.rows_in), _num(t.rows_out),
+                          (t.error or "").splitlines()[0][:80] if t.error else "")
+        console.print(tasks)
+
+        checks = state.check_results(chosen.run_id)
+        if checks:
+            ct = Table(title="Checks")
+            for col in ("check", "table", "severity", "result", "observed", "message"):
+                ct.add_column(col)
+            for c in checks:
+                ct.add_row(c.name, c.table, c.severity,
+                           "[green]pass[/]" if c.passed else (
+                               "[red]FAIL[/]" if c.severity == "blocking" else "[yellow]warn[/]"),
+                           _num(c.observed), c.message[:80])
+            console.print(ct)
+
+        marks = state.watermarks()
+        if marks:
+            wt = Table(title="Watermarks")
+            for col in ("subreddit", "source", "kind", "newest created (UTC)", "run"):
+                wt.add_column(col)
+            from datetime import UTC, datetime
+
+            for m in marks:
+                wt.add_row(m["subreddit"], m["source"], m["kind"],
+                           datetime.fromtimestamp(m["value"], UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                           m["run_id"])
+            console.print(wt)
+        _print_counts(resources)
+        resources.close()
+    except SnoopipeError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def query(sql: Annotated[str, typer.Argument(help="SQL to run on the warehouse.")],
+          config: ConfigOption = None,
+          limit: Annotated[int, typer.Option(help="Rows to print at most.")] = 100) -> None:
+    """Run SQL on the warehouse and print the result as a table."""
+    try:
+        settings = _settings(config)
+        resources = Resources(settings)
+        columns, rows = resources.warehouse.query(sql)
+        table = Table(show_lines=False)
+        for col in columns:
+            table.add_column(str(col))
+        for row in rows[:limit]:
+            table.add_row(*[("" if v is None else str(v)) for v in row])
+        console.print(table)
+        if len(rows) > limit:
+            console.print(f"({len(rows)} rows, first {limit} shown)")
+        resources.close()
+    except SnoopipeError as exc:
+        _fail(str(exc))
+    except Exception as exc:  # SQL errors from the warehouse driver
+        _fail(f"query failed: {exc}")
+
+
+@app.command()
+def simulator(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = any free port).")] = 8080,
+    corpus: Annotated[Path | None, typer.Option("--corpus", help="Folder of recorded "
+                                                "sessions to replay.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the generated corpus.")] = 7,
+    budget: Annotated[int, typer.Option(help="Requests per 600 s window per client.")] = 6000,
+    subreddit: Annotated[list[str] | None, typer.Option("--subreddit", "-s")] = None,
+) -> None:
+    """Run the Reddit API simulator alone (Ctrl-C stops it)."""
+    from snoopipe.simulator import serve
+
+    serve(port=port, corpus_dir=str(corpus) if corpus else None, seed=seed,
+          subreddits=subreddit or None, ratelimit_budget=budget)
+
+
+# -- output helpers ------------------------------------------------------------------------
+
+
+def _status(value: str) -> str:
+    color = {"success": "green", "failed": "red", "running": "yellow"}.get(value, "white")
+    return f"[{color}]{value}[/]"
+
+
+def _num(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"
+
+
+def _print_counts(resources: Resources) -> None:
+    try:
+        counts = resources.warehouse.table_counts()
+    except Exception as exc:  # a warehouse that does not exist yet
+        console.print(f"warehouse: not available yet ({exc})")
+        return
+    table = Table(title=f"Warehouse {resources.warehouse.url}")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, n in counts.items():
+        table.add_row(name, _num(n))
+    console.print(table)
+
+
+def _print_summary(resources: Resources, run_id: str) -> None:
+    state = resources.state
+    run_record = state.get_run(run_id)
+    checks = state.check_results(run_id)
+    passed = sum(1 for c in checks if c.passed)
+    console.rule(f"run {run_id}: {_status(run_record.status) if run_record else '?'}")
+    _print_counts(resources)
+    if checks:
+        failed = [c for c in checks if not c.passed]
+        console.print(f"checks: {passed}/{len(checks)} passed" + (
+            "; " + ", ".join(f"{c.name} ({c.severity})" for c in failed) if failed else ""))
+    console.print(f"lake:      {resources.lake.url}")
+    console.print(f"warehouse: {resources.warehouse.url}")
+    console.print(f"state:     {resources.settings.resolved_state_url}")
+    console.print('query:     snoopipe query "SELECT * FROM daily_activity ORDER BY day DESC '
+                  'LIMIT 10"')
+    console.print("status:    snoopipe status")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

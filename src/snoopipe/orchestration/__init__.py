@@ -1,0 +1,1 @@
+"""Orchestration: the local runner and (later) Airflow DAGs, both calling `stages`."""

@@ -1,0 +1,207 @@
+"""The local runner: `snoopipe run` on one machine, no services needed.
+
+Runs the stages in order, extraction partitions (subreddits) in parallel on a thread
+pool, retries failed tasks with backoff, records everything in the state store, and
+resumes a failed run where it stopped (`snoopipe run --resume`). A lock in the state
+store keeps two runs on the same settings from interleaving.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from snoopipe.errors import BlockingCheckFailed, ConfigError, RunLockedError, SnoopipeError
+from snoopipe.orchestration import stages
+from snoopipe.orchestration.progress import Reporter
+from snoopipe.resources import Resources, StageResult
+from snoopipe.settings import validate_subreddit
+from snoopipe.sources.reddit import reddit_endpoint
+from snoopipe.state import RunRecord
+
+LOCK_NAME = "pipeline"
+NOT_RETRYABLE = (BlockingCheckFailed, ConfigError, RunLockedError)
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sortable by time, unique across machines: 20261124T230102Z-3fa9c1."""
+    moment = now or datetime.now(UTC)
+    return f"{moment.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class RunOutcome:
+    run: RunRecord
+    failed_tasks: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.run.status == "success"
+
+
+class LocalRunner:
+    def __init__(self, resources: Resources, reporter: Reporter | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.resources = resources
+        self.reporter = reporter or Reporter()
+        self._sleep = sleep
+        self._holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
+
+    # -- locking --------------------------------------------------------------------
+
+    def _lock(self) -> threading.Event:
+        holder = self.resources.state.try_lock(LOCK_NAME, self._holder)
+        if holder is not None:
+            raise RunLockedError(
+                f"another snoopipe run holds the pipeline lock ({holder}); wait for it to "
+                "finish (see `snoopipe status`). A lock left by a crashed run expires after "
+                "an hour without heartbeat.")
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(30):
+                self.resources.state.heartbeat_lock(LOCK_NAME, self._holder)
+
+        threading.Thread(target=beat, name="snoopipe-lock-heartbeat", daemon=True).start()
+        return stop
+
+    def _unlock(self, stop: threading.Event) -> None:
+        stop.set()
+        self.resources.state.release_lock(LOCK_NAME, self._holder)
+
+    # -- retries --------------------------------------------------------------------
+
+    def _with_retries(self, task_id: str, call: Callable[[], StageResult]) -> StageResult:
+        retries = self.resources.settings.runner.task_retries
+        backoff = self.resources.settings.runner.retry_backoff_seconds
+        for attempt in range(retries + 1):
+            try:
+                return call()
+            except NOT_RETRYABLE:
+                raise
+            except Exception as exc:
+                if attempt == retries:
+                    raise
+                wait = backoff * 2 ** attempt
+                self.reporter.warning(f"{task_id} failed ({_short(exc)}); retry "
+                                      f"{attempt + 1}/{retries} in {wait:.0f}s")
+                self._sleep(wait)
+        raise AssertionError("unreachable")
+
+    # -- the run --------------------------------------------------------------------
+
+    def run(self, subreddits: Sequence[str] | None = None, *, resume: bool = False,
+            logical_date: date | None = None) -> RunOutcome:
+        """Run all stages; with resume, continue the latest unfinished run instead."""
+        state = self.resources.state
+        stop = self._lock()
+        try:
+            if resume:
+                run = self._resumable_run()
+                self.reporter.info(f"resuming run {run.run_id}")
+            else:
+                names = [validate_subreddit(s) for s in (subreddits or
+                                                         self.resources.settings.subreddits)]
+                logical = logical_date or datetime.now(UTC).date()
+                run = state.create_run(new_run_id(), kind="incremental", subreddits=names,
+                                       params={"logical_date": logical.isoformat()})
+                self.reporter.info(f"run {run.run_id}: r/" + ", r/".join(names))
+            state.set_run_status(run.run_id, "running")
+            return self._execute(run)
+        finally:
+            self._unlock(stop)
+
+    def _resumable_run(self) -> RunRecord:
+        for run in self.resources.state.list_runs(20):
+            if run.status in ("failed", "running"):
+                return run
+            if run.status == "success":
+                break
+        raise SnoopipeError("nothing to resume: the latest run succeeded (start a new one with "
+                            "`snoopipe run`)")
+
+    def _execute(self, run: RunRecord) -> RunOutcome:
+        state = self.resources.state
+        run_id = run.run_id
+        logical = date.fromisoformat(run.params.get("logical_date", datetime.now(UTC).date()
+                                                    .isoformat()))
+        failed: list[str] = []
+        try:
+            failed += self._extract_all(run, logical)
+            for name, stage in (("transform", stages.transform), ("validate", stages.validate),
+                                ("load", stages.load)):
+                self.reporter.stage_started(name)
+                result = self._with_retries(name, lambda stage=stage: stage(self.resources,
+                                                                            run_id))
+                self.reporter.task_done(name, name, True, _summary(name, result))
+                self.reporter.stage_finished(name)
+        except Exception as exc:
+            message = str(exc) if isinstance(exc, SnoopipeError) else f"{type(exc).__name__}: {exc}"
+            state.set_run_status(run_id, "failed", error=message)
+            return RunOutcome(state.get_run(run_id), failed, message)  # type: ignore[arg-type]
+        if failed:
+            message = (f"extraction failed for {', '.join(failed)}; the other partitions were "
+                       "loaded. Run `snoopipe run --resume` to retry them.")
+            state.set_run_status(run_id, "failed", error=message)
+            return RunOutcome(state.get_run(run_id), failed, message)  # type: ignore[arg-type]
+        state.set_run_status(run_id, "success")
+        return RunOutcome(state.get_run(run_id))  # type: ignore[arg-type]
+
+    def _extract_all(self, run: RunRecord, logical: date) -> list[str]:
+        """Extract every subreddit not yet extracted for this run; return the failed ones."""
+        done = {t.task_id for t in self.resources.state.tasks(run.run_id)
+                if t.stage == "extract" and t.status == "success"}
+        todo = [s for s in run.subreddits if stages.extract_task_id(s) not in done]
+        if not todo:
+            return []
+        self.reporter.stage_started("extract", total=len(todo))
+        failed: list[str] = []
+        with reddit_endpoint(self.resources.settings) as endpoint:
+            self.reporter.info(f"extracting from the {endpoint.description}")
+            workers = max(1, min(self.resources.settings.runner.max_workers, len(todo)))
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract") as pool:
+                futures = {
+                    pool.submit(
+                        self._with_retries, stages.extract_task_id(sub),
+                        lambda sub=sub: stages.extract(
+                            self.resources, run.run_id, sub, endpoint, logical_date=logical,
+                            progress=lambda msg: self.reporter.task_progress("extract", msg)),
+                    ): sub
+                    for sub in todo
+                }
+                for future in as_completed(futures):
+                    sub = futures[future]
+                    task_id = stages.extract_task_id(sub)
+                    try:
+                        result = future.result()
+                        self.reporter.task_done("extract", task_id, True,
+                                                _summary("extract", result))
+                    except Exception as exc:
+                        failed.append(sub)
+                        self.reporter.task_done("extract", task_id, False, _short(exc))
+        self.reporter.stage_finished("extract")
+        return failed
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:300]
+
+
+def _summary(stage: str, result: StageResult) -> str:
+    out = result.output
+    if stage == "extract":
+        text = (f"{out.get('posts', 0)} posts, {out.get('comments', 0)} comments, "
+                f"{out.get('requests', 0)} requests")
+        if out.get("budget_exhausted"):
+            text += " (request budget reached; the rest is due next run)"
+        return text
+    return f"{result.rows_in} rows in, {result.rows_out} rows out"

@@ -1,0 +1,1 @@
+"""Sources: where Reddit things come from (the Reddit API now, dump archives later)."""

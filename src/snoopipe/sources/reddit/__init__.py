@@ -1,0 +1,22 @@
+"""The Reddit API source: client, comment-tree walking, incremental extraction."""
+
+from snoopipe.sources.reddit.client import (
+    Credentials,
+    RedditClient,
+    RequestBudget,
+    RequestBudgetExhausted,
+    resolve_credentials,
+)
+from snoopipe.sources.reddit.connect import RedditEndpoint, reddit_endpoint
+from snoopipe.sources.reddit.extract import extract_subreddit
+
+__all__ = [
+    "Credentials",
+    "RedditClient",
+    "RedditEndpoint",
+    "RequestBudget",
+    "RequestBudgetExhausted",
+    "extract_subreddit",
+    "reddit_endpoint",
+    "resolve_credentials",
+]

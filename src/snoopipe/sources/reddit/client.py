@@ -1,0 +1,297 @@
+"""The Reddit API client: OAuth, rate budget, retries and paging, expressed once.
+
+Built on prawcore (PRAW's transport): `prawcore.Requestor` sends HTTP with a
+descriptive user agent to `oauth_url`/`reddit_url` (pointed at the simulator in
+tests and demos), and prawcore's authorizers obtain OAuth tokens. snoopipe keeps its
+own request loop instead of `prawcore.Session` because the pipeline needs what that
+loop lacks: a rate budget shared between workers (and later machines), retries of 429
+with exponential backoff and jitter, a per-run request budget, and raw JSON dicts
+rather than PRAW objects. Credentials are never logged or put in error messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin
+
+import prawcore
+from prawcore.exceptions import OAuthException, RequestException, ResponseException
+
+from snoopipe import __version__
+from snoopipe.errors import ConfigError, ExtractError
+from snoopipe.settings import RedditSettings
+from snoopipe.sources.reddit.ratelimit import RateBudget, budget_for_client, parse_ratelimit_headers
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = {408, 429, 500, 502, 503, 504, 520, 522}
+MAX_FULLNAMES_PER_INFO = 100
+
+
+class RequestBudgetExhausted(ExtractError):
+    """This run may not send more requests (extract.max_requests_per_run)."""
+
+
+class RequestBudget:
+    """A per-run cap on requests, counted across retries; thread-safe."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> None:
+        with self._lock:
+            if self.limit is not None and self.used >= self.limit:
+                raise RequestBudgetExhausted(
+                    f"request budget of {self.limit} for this run is used up")
+            self.used += 1
+
+    @property
+    def left(self) -> int | None:
+        return None if self.limit is None else max(self.limit - self.used, 0)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    client_id: str
+    client_secret: str | None
+    username: str | None = None
+    password: str | None = None
+
+    def __repr__(self) -> str:  # never show secrets, even in a debugger dump or log line
+        return f"Credentials(client_id={self.client_id!r}, secret=***)"
+
+
+def resolve_credentials(config: RedditSettings) -> Credentials | None:
+    """Credentials from snoopipe settings/env, else from praw.ini / `praw_*` env vars."""
+    if config.client_id:
+        return Credentials(
+            client_id=config.client_id,
+            client_secret=config.client_secret.get_secret_value() if config.client_secret else None,
+            username=config.username,
+            password=config.password.get_secret_value() if config.password else None,
+        )
+    import praw.config  # reads praw.ini (package, user and working-folder files) and praw_* env
+
+    try:
+        praw_config = praw.config.Config(config.praw_site or "DEFAULT")
+    except Exception as exc:  # configparser.NoSectionError and friends
+        raise ConfigError(f"cannot read praw.ini site {config.praw_site!r}: {exc}") from exc
+    client_id = praw_config.client_id
+    if not client_id:
+        return None
+    return Credentials(
+        client_id=str(client_id),
+        client_secret=praw_config.client_secret or None,
+        username=praw_config.username or None,
+        password=praw_config.password or None,
+    )
+
+
+class RedditClient:
+    """Raw-JSON access to the Reddit endpoints snoopipe needs."""
+
+    def __init__(
+        self,
+        config: RedditSettings,
+        credentials: Credentials,
+        *,
+        rate_budget: RateBudget | None = None,
+        request_budget: RequestBudget | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self._requestor = prawcore.Requestor(
+            user_agent=f"{config.user_agent} snoopipe/{__version__}",
+            oauth_url=config.oauth_url,
+            reddit_url=config.reddit_url,
+            timeout=config.timeout_seconds,
+        )
+        authenticator = prawcore.TrustedAuthenticator(
+            self._requestor, credentials.client_id, credentials.client_secret or "")
+        if credentials.username and credentials.password:
+            self._authorizer: prawcore.Authorizer = prawcore.ScriptAuthorizer(
+                authenticator, credentials.username, credentials.password)
+        else:
+            self._authorizer = prawcore.ReadOnlyAuthorizer(authenticator)
+        self._token_lock = threading.Lock()
+        # Reddit asks for one morechildren call at a time per client.
+        self._more_lock = threading.Lock()
+        self.rate_budget = rate_budget or budget_for_client(
+            f"{config.oauth_url}|{credentials.client_id}")
+        self.request_budget = request_budget or RequestBudget(None)
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self.stats: dict[str, int] = {"requests": 0, "retries": 0, "status_429": 0}
+
+    def close(self) -> None:
+        self._requestor.close()
+
+    # -- the one request loop ----------------------------------------------------------
+
+    def _token(self, *, force: bool = False) -> str:
+        with self._token_lock:
+            if force or not self._authorizer.is_valid():
+                self._authorizer.refresh()
+            return self._authorizer.access_token  # type: ignore[return-value]
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter: uniform(0, min(cap, base * 2**attempt))."""
+        ceiling = min(self.config.backoff_max_seconds, self.config.backoff_base_seconds * 2 ** attempt)
+        return self._rng.uniform(ceiling / 2, ceiling)
+
+    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                data: dict[str, Any] | None = None) -> Any:
+        """Send one API request with retries; return the parsed JSON body."""
+        params = dict(params or {})
+        params["raw_json"] = 1
+        url = urljoin(self.config.oauth_url, path)
+        what = f"{method} {path}"
+        last_error = "no attempt made"
+        for attempt in range(self.config.max_retries + 1):
+            if attempt:
+                self.stats["retries"] += 1
+            try:
+                token = self._token(force=False)
+            except OAuthException as exc:
+                raise ExtractError(f"Reddit refused the OAuth credentials: {exc.error}") from None
+            except ResponseException as exc:
+                status = exc.response.status_code
+                if status in (401, 403):
+                    raise ExtractError(
+                        f"Reddit refused the OAuth credentials (HTTP {status}); check client id "
+                        "and secret") from None
+                last_error = f"token request failed with HTTP {status}"
+                self._sleep(self._backoff(attempt))
+                continue
+            except RequestException as exc:
+                last_error = f"token request failed: {type(exc.original_exception).__name__}"
+                self._sleep(self._backoff(attempt))
+                continue
+
+            self.request_budget.take()
+            self.rate_budget.acquire()
+            self.stats["requests"] += 1
+            try:
+                response = self._requestor.request(
+                    method, url, params=params, data=data, allow_redirects=False,
+                    headers={"Authorization": f"bearer {token}"})
+            except RequestException as exc:
+                self.rate_budget.release()
+                last_error = f"{type(exc.original_exception).__name__} (network or timeout)"
+                log.info("retrying %s after %s", what, last_error)
+                self._sleep(self._backoff(attempt))
+                continue
+
+            limits = parse_ratelimit_headers(response.headers)
+            status = response.status_code
+            if status == 429:
+                self.stats["status_429"] += 1
+                reset = limits[2] if limits else None
+                retry_after = response.headers.get("retry-after")
+                wait = float(retry_after) if retry_after and retry_after.isdigit() else (
+                    reset if reset is not None else self._backoff(attempt))
+                self.rate_budget.exhausted_for(max(wait, self._backoff(attempt) / 4))
+                last_error = "HTTP 429 Too Many Requests"
+                log.info("rate limited on %s; waiting for the budget", what)
+                continue
+            if limits:
+                self.rate_budget.update(*limits)
+            else:
+                self.rate_budget.release()
+            if status == 401:
+                # Token expired or revoked early: get a new one and try again.
+                with self._token_lock:
+                    self._authorizer.refresh()
+                last_error = "HTTP 401 (token refreshed)"
+                continue
+            if status in RETRY_STATUSES:
+                last_error = f"HTTP {status}"
+                log.info("retrying %s after %s", what, last_error)
+                self._sleep(self._backoff(attempt))
+                continue
+            if status >= 400 or status in (301, 302, 303, 307, 308):
+                raise ExtractError(f"{what} failed with HTTP {status}: {_snippet(response.text)}")
+            try:
+                return response.json()
+            except ValueError:
+                # Truncated or HTML body with a 200: transient on Reddit's side.
+                last_error = f"malformed response body ({_snippet(response.text)})"
+                log.info("retrying %s after %s", what, last_error)
+                self._sleep(self._backoff(attempt))
+                continue
+        raise ExtractError(
+            f"{what} failed after {self.config.max_retries + 1} attempts; last error: {last_error}")
+
+    # -- endpoints ------------------------------------------------------------------
+
+    def listing(self, path: str, *, params: dict[str, Any] | None = None,
+                max_items: int = 1000) -> Iterator[dict[str, Any]]:
+        """Yield `data` of each thing in a listing, paging with `after` (limit=100)."""
+        after: str | None = None
+        seen = 0
+        while seen < max_items:
+            page_params = dict(params or {}, limit=min(100, max_items - seen))
+            if after:
+                page_params["after"] = after
+                page_params["count"] = seen
+            body = self.request("GET", path, params=page_params)
+            children = body.get("data", {}).get("children", []) if isinstance(body, dict) else []
+            for child in children:
+                if child.get("kind") in ("t3", "t1"):
+                    seen += 1
+                    yield child["data"]
+            after = body.get("data", {}).get("after") if isinstance(body, dict) else None
+            if not after or not children:
+                return
+
+    def comment_page(self, post_id: str, *, comment_id: str | None = None,
+                     sort: str = "new", limit: int = 500) -> tuple[dict | None, list[dict]]:
+        """One /comments/{id} response: (post data, top-level comment Listing children)."""
+        path = f"/comments/{post_id}" + (f"/_/{comment_id}" if comment_id else "")
+        body = self.request("GET", path, params={"sort": sort, "limit": limit})
+        if not isinstance(body, list) or len(body) != 2:
+            raise ExtractError(f"unexpected /comments/{post_id} response shape")
+        posts = body[0].get("data", {}).get("children", [])
+        post = posts[0]["data"] if posts else None
+        return post, body[1].get("data", {}).get("children", [])
+
+    def more_children(self, link_fullname: str, children: Sequence[str], *,
+                      sort: str = "new") -> list[dict]:
+        """Expand up to 100 comment ids from a `more` object; returns things (t1 and more)."""
+        if not children:
+            return []
+        if len(children) > 100:
+            raise ValueError("morechildren takes at most 100 ids per call")
+        with self._more_lock:
+            body = self.request("GET", "/api/morechildren", params={
+                "link_id": link_fullname, "children": ",".join(children), "sort": sort,
+                "api_type": "json", "limit_children": "false"})
+        json_part = body.get("json", {}) if isinstance(body, dict) else {}
+        if json_part.get("errors"):
+            raise ExtractError(f"morechildren returned errors: {json_part['errors']}")
+        return json_part.get("data", {}).get("things", [])
+
+    def info(self, fullnames: Sequence[str]) -> list[dict]:
+        """`data` of the things with these fullnames (t3_/t1_), 100 per request."""
+        things: list[dict] = []
+        for start in range(0, len(fullnames), MAX_FULLNAMES_PER_INFO):
+            batch = fullnames[start:start + MAX_FULLNAMES_PER_INFO]
+            body = self.request("GET", "/api/info", params={"id": ",".join(batch)})
+            for child in body.get("data", {}).get("children", []):
+                if child.get("kind") in ("t3", "t1"):
+                    things.append(child["data"])
+        return things
+
+
+def _snippet(text: str, limit: int = 120) -> str:
+    flat = " ".join(text.split())
+    return flat[:limit] + ("…" if len(flat) > limit else "")
