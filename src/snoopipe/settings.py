@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -93,6 +93,10 @@ class SimulatorSettings(BaseModel):
     # Requests allowed per 600 s window, like Reddit's per-client budget.
     ratelimit_budget: int = 6000
     subreddits: list[str] = ["python", "dataengineering", "datascience"]
+    # Shift the simulator's clock (demos and tests of incremental runs).
+    time_offset_seconds: float = 0.0
+    # Fault injection, as FaultPlan fields, e.g. {"error_5xx_rate": 0.1}.
+    faults: dict[str, Any] = {}
 
 
 class Settings(BaseSettings):

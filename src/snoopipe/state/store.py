@@ -95,12 +95,20 @@ def _engine_for(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+            # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin...
+            dbapi_conn.isolation_level = None
             cursor = dbapi_conn.cursor()
             # WAL lets readers (`snoopipe status`) run while a pipeline writes.
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA busy_timeout=60000")
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(conn):  # pragma: no cover - trivial
+            # ...and take the write lock at BEGIN: a read-then-update (attempt counters,
+            # watermarks) must not interleave with another writer's, or an update is lost.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -116,6 +124,21 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def _retry_on_conflict(operation, attempts: int = 5):
+    """Run `operation()` again when a concurrent writer inserted the same key first.
+
+    `SELECT ... FOR UPDATE` locks rows that exist; two workers creating the same row
+    both find nothing, one insert wins and the other gets an IntegrityError. Retrying
+    turns the loser into an update of the winner's row, so no update is lost.
+    """
+    for attempt in range(attempts):
+        try:
+            return operation()
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
 
 
 class StateStore:
@@ -180,6 +203,9 @@ class StateStore:
     def start_task(self, run_id: str, task_id: str, *, stage: str,
                    partition: str | None = None) -> int:
         """Mark a task running and return its attempt number (1 for the first)."""
+        return _retry_on_conflict(lambda: self._start_task(run_id, task_id, stage, partition))
+
+    def _start_task(self, run_id: str, task_id: str, stage: str, partition: str | None) -> int:
         now = utcnow()
         with self.engine.begin() as conn:
             row = conn.execute(
@@ -267,6 +293,11 @@ class StateStore:
     def advance_watermark(self, source: str, subreddit: str, kind: str, value: float,
                           run_id: str) -> float:
         """Move a watermark forward (never back) and return the stored value."""
+        return _retry_on_conflict(
+            lambda: self._advance_watermark(source, subreddit, kind, value, run_id))
+
+    def _advance_watermark(self, source: str, subreddit: str, kind: str, value: float,
+                           run_id: str) -> float:
         key = (t.watermarks.c.source == source, t.watermarks.c.subreddit == subreddit,
                t.watermarks.c.kind == kind)
         with self.engine.begin() as conn:
@@ -292,6 +323,10 @@ class StateStore:
 
     def upsert_tracked_posts(self, posts: Iterable[dict[str, Any]]) -> None:
         """Insert or update posts seen by extraction: post_id, subreddit, created_utc, num_comments."""
+        rows = sorted(posts, key=lambda p: p["post_id"])  # one lock order for every writer
+        _retry_on_conflict(lambda: self._upsert_tracked_posts(rows))
+
+    def _upsert_tracked_posts(self, posts: list[dict[str, Any]]) -> None:
         now = utcnow()
         with self.engine.begin() as conn:
             for post in posts:

@@ -36,7 +36,7 @@ def reddit_endpoint(settings: Settings) -> Iterator[RedditEndpoint]:
                              f"Reddit API at {settings.reddit.oauth_url}", simulated=False)
         return
 
-    from snoopipe.simulator import GeneratedCorpus, RecordedCorpus, RedditSimulator
+    from snoopipe.simulator import FaultPlan, GeneratedCorpus, RecordedCorpus, RedditSimulator
 
     sim_cfg = settings.simulator
     if sim_cfg.corpus_dir:
@@ -48,8 +48,11 @@ def reddit_endpoint(settings: Settings) -> Iterator[RedditEndpoint]:
     simulator = RedditSimulator(
         corpus, host="127.0.0.1", port=0, ratelimit_budget=sim_cfg.ratelimit_budget,
         client_id=SIMULATOR_CREDENTIALS.client_id,
-        client_secret=SIMULATOR_CREDENTIALS.client_secret)
+        client_secret=SIMULATOR_CREDENTIALS.client_secret,
+        faults=FaultPlan(**sim_cfg.faults))
     simulator.start()
+    if sim_cfg.time_offset_seconds:
+        simulator.advance(sim_cfg.time_offset_seconds)
     try:
         config = settings.reddit.model_copy(update={"oauth_url": simulator.url,
                                                     "reddit_url": simulator.url})

@@ -1,0 +1,161 @@
+"""A PostgreSQL server from the Debian binaries, in a folder of its own, on loopback.
+
+`initdb` refuses to run as root, so when started by root the server runs as an
+unprivileged user (`postgres` if it exists, else `nobody`). Authentication is
+scram-sha-256 with a generated password; only 127.0.0.1 is listened on.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def find_pg_bin() -> Path:
+    """The folder of initdb/pg_ctl: $PG_BIN, pg_config --bindir, or the newest Debian one."""
+    if os.environ.get("PG_BIN"):
+        return Path(os.environ["PG_BIN"])
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"),
+                        key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0)
+    for folder in reversed(candidates):
+        if (Path(folder) / "initdb").exists():
+            return Path(folder)
+    initdb = shutil.which("initdb")
+    if initdb:
+        return Path(initdb).parent
+    raise RuntimeError("PostgreSQL server binaries not found: install postgresql (Debian) or set PG_BIN")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _service_user() -> str | None:
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    raise RuntimeError("running as root and no unprivileged user (postgres, nobody) exists")
+
+
+@dataclass
+class PostgresServer:
+    """Start with `.start()`, stop with `.stop()`; or use as a context manager."""
+
+    data_dir: Path | None = None
+    port: int = 0
+    user: str = "snoopipe"
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+    database: str = "snoopipe"
+    _owned_dir: bool = False
+
+    def _as_service_user(self, args: list[str]) -> list[str]:
+        user = _service_user()
+        if user is None:
+            return args
+        return ["setpriv", f"--reuid={user}", f"--regid={pwd.getpwnam(user).pw_gid}",
+                "--clear-groups", "--", *args]
+
+    def start(self) -> PostgresServer:
+        bin_dir = find_pg_bin()
+        if self.data_dir is None:
+            # A fresh folder directly under /tmp so the unprivileged user can reach it.
+            self.data_dir = Path(tempfile.mkdtemp(prefix="snoopipe-pg-"))
+            self._owned_dir = True
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.port = self.port or free_port()
+        pgdata = self.data_dir / "pgdata"
+        user = _service_user()
+        if user:
+            record = pwd.getpwnam(user)
+            os.chown(self.data_dir, record.pw_uid, record.pw_gid)
+        if not (pgdata / "PG_VERSION").exists():
+            pwfile = self.data_dir / "pwfile"
+            pwfile.write_text(self.password + "\n")
+            if user:
+                os.chown(pwfile, pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid)
+            os.chmod(pwfile, 0o600)
+            subprocess.run(self._as_service_user([
+                str(bin_dir / "initdb"), "-D", str(pgdata), "-U", self.user,
+                f"--pwfile={pwfile}", "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8",
+            ]), check=True, capture_output=True)
+            pwfile.unlink()
+        subprocess.run(self._as_service_user([
+            str(bin_dir / "pg_ctl"), "-D", str(pgdata), "-l", str(self.data_dir / "server.log"),
+            "-w", "-t", "60", "-o",
+            f"-c listen_addresses=127.0.0.1 -c port={self.port} "
+            f"-c unix_socket_directories={self.data_dir} -c max_connections=200 "
+            "-c fsync=on -c shared_buffers=64MB",
+            "start",
+        ]), check=True, capture_output=True)
+        self._wait_ready()
+        self._ensure_database()
+        return self
+
+    def _wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"PostgreSQL did not start; see {self.data_dir}/server.log")
+
+    def _ensure_database(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.dsn("postgres"), autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                  (self.database,)).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{self.database}"')
+
+    def create_database(self, name: str) -> str:
+        """Create another database on this server; return its URL."""
+        import psycopg
+
+        with psycopg.connect(self.dsn("postgres"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def dsn(self, database: str | None = None) -> str:
+        return (f"host=127.0.0.1 port={self.port} user={self.user} password={self.password} "
+                f"dbname={database or self.database}")
+
+    def url(self, database: str | None = None) -> str:
+        return (f"postgresql://{self.user}:{self.password}@127.0.0.1:{self.port}/"
+                f"{database or self.database}")
+
+    def stop(self) -> None:
+        if self.data_dir is None:
+            return
+        pgdata = self.data_dir / "pgdata"
+        if (pgdata / "postmaster.pid").exists():
+            subprocess.run(self._as_service_user([
+                str(find_pg_bin() / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"]),
+                capture_output=True)
+        if self._owned_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def __enter__(self) -> PostgresServer:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
