@@ -10,14 +10,30 @@ from snoopipe.settings import Settings
 
 
 def open_lake(settings: Settings) -> Lake:
-    """The Lake for `settings.resolved_lake_url` (`file://` now; `s3://` plugs in here)."""
+    """The Lake for `settings.resolved_lake_url`: `file:///path` or `s3://bucket/prefix`."""
     url = settings.resolved_lake_url
     scheme = urlparse(url).scheme
     if scheme == "file":
         from snoopipe.lake.local import LocalLake
 
         return LocalLake(settings.resolve_local_path(url[len("file://"):]))
-    raise ConfigError(f"unsupported lake URL {url!r}: use file:///path")
+    if scheme == "s3":
+        from snoopipe.lake.s3 import S3Lake
+
+        parts = urlparse(url)
+        if "@" in parts.netloc:
+            # Never echo this URL: it carries credentials.
+            raise ConfigError(
+                "the S3 lake URL must not contain credentials: use s3://bucket/prefix and the "
+                "standard AWS settings (AWS_ACCESS_KEY_ID, AWS_PROFILE, ...)"
+            )
+        if parts.query or parts.fragment or parts.params:
+            raise ConfigError(
+                f"unsupported S3 lake URL {url!r}: use s3://bucket/prefix; endpoint and region "
+                "come from AWS_ENDPOINT_URL and AWS_REGION"
+            )
+        return S3Lake(parts.netloc, parts.path)
+    raise ConfigError(f"unsupported lake URL {url!r}: use file:///path or s3://bucket/prefix")
 
 
 __all__ = ["Lake", "open_lake"]

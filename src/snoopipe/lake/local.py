@@ -74,6 +74,8 @@ class LocalLake(Lake):
         return self._path(key).is_file()
 
     def list(self, prefix: str) -> list[str]:
+        if prefix and (prefix.startswith("/") or ".." in prefix.split("/") or "//" in prefix):
+            raise ValueError(f"invalid lake prefix: {prefix!r}")
         base = self.root / prefix if prefix else self.root
         # A prefix may end inside a folder name: list its parent and filter.
         folder = base if prefix.endswith("/") or not prefix else base.parent
@@ -99,4 +101,7 @@ class LocalLake(Lake):
         return str(self._path(key))
 
     def size(self, key: str) -> int:
-        return self._path(key).stat().st_size
+        try:
+            return self._path(key).stat().st_size
+        except OSError as exc:
+            raise LakeError(f"cannot stat {self._path(key)}: {exc.strerror or exc}") from exc
