@@ -382,13 +382,15 @@ class StateStore:
         return {r.table_name: r.rows for r in rows}
 
     def runs_pending_load(self, up_to_run_id: str) -> list[str]:
-        """Runs, up to and including this one, whose transform succeeded but whose load did not.
+        """Runs, up to and including this one, whose transform succeeded but whose rows no load took.
 
         A run whose load was stopped by a blocking check stays pending, so the next run
         validates and loads its rows too: nothing transformed is silently left behind.
         """
+        # Loaded by its own load task, or by a later run's load (recorded in `loads`).
         loaded = select(t.tasks.c.run_id).where(t.tasks.c.stage == "load",
-                                                t.tasks.c.status == "success")
+                                                t.tasks.c.status == "success").union(
+            select(t.loads.c.run_id))
         transformed = select(t.tasks.c.run_id).where(t.tasks.c.stage == "transform",
                                                      t.tasks.c.status == "success")
         with self.engine.connect() as conn:
@@ -397,8 +399,7 @@ class StateStore:
                 t.runs.c.run_id.in_(transformed),
                 t.runs.c.run_id.not_in(loaded),
             ).order_by(t.runs.c.run_id)).all()
-        ids = [r.run_id for r in rows]
-        return ids
+        return [r.run_id for r in rows]
 
     # -- lock -------------------------------------------------------------------------
 

@@ -1,0 +1,281 @@
+"""The DuckDB transform engine: typed rows, quarantine and partition merges for one run.
+
+Work happens in an in-memory DuckDB database whose temp_directory is a scratch folder:
+beyond `memory_limit` the typed rows of a large run spill there instead of filling
+memory (and, unlike a database file, nothing is written to a WAL). Lines arrive as Arrow batches
+(`snoopipe.transform.reader`), are typed by the SQL from `snoopipe.transform.rules`, and
+land in `typed_{kind}`. Then:
+
+- quarantine: the unusable lines of each kind, rewritten as one Parquet file per run;
+- merge: for every partition the run touches, the existing partition file plus the new
+  rows, one row per primary key (latest `_retrieved_at`, ties broken by `_source`,
+  `_raw_file`, `_raw_line`, all descending, then this run's copy over the stored one),
+  written back atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Iterable
+from datetime import datetime
+
+import duckdb
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from snoopipe.lake.base import Lake
+from snoopipe.tables import TableSpec
+from snoopipe.transform import layout, rules
+from snoopipe.transform.reader import SCHEMA, Batch
+
+log = logging.getLogger(__name__)
+
+ROW_GROUP_ROWS = 122_880
+PARQUET_OPTIONS = f"FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS}"
+PARTITION_READ_ROWS = 65_536
+
+
+def json_error(line: bytes) -> str:
+    """Why a line is not JSON, in words (the detail of an `invalid JSON` reason)."""
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return str(exc)[:200]
+    return "rejected by the JSON parser"
+
+
+class DuckDBTransform:
+    """Types, quarantines and merges the lines of one run. Use as a context manager."""
+
+    def __init__(self, lake: Lake, run_id: str, *, scratch_dir: str | None = None,
+                 threads: int | None = None, memory_limit: str | None = None) -> None:
+        self.lake = lake
+        self.run_id = layout.check_run_id(run_id)
+        self._tmp = tempfile.TemporaryDirectory(prefix="snoopipe-transform-", dir=scratch_dir)
+        # In memory, spilling to the scratch folder beyond memory_limit; no WAL, no checkpoints.
+        self.con = duckdb.connect(":memory:")
+        self._sql(f"SET temp_directory = {layout.sql_string(self._tmp.name)}")
+        self._sql("SET preserve_insertion_order = true")
+        if threads:
+            self._sql(f"SET threads = {int(threads)}")
+        if memory_limit:
+            self._sql(f"SET memory_limit = {layout.sql_string(memory_limit)}")
+        layout.attach_lake(self.con, lake)
+        self._typed: set[str] = set()
+        self.typing_seconds = 0.0
+
+    def _sql(self, sql: str, params: list | None = None) -> list[tuple]:
+        """Run one statement to its end and return its rows."""
+        return self.con.execute(sql, params or []).fetchall()
+
+    # -- context ------------------------------------------------------------------------
+
+    def __enter__(self) -> DuckDBTransform:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self.con.close()
+        finally:
+            self._tmp.cleanup()
+
+    # -- typing -------------------------------------------------------------------------
+
+    def type_lines(self, kind: str, batches: Iterable[Batch]) -> dict[str, int]:
+        """Type every line of the batches into `typed_{kind}`; return line counts."""
+        sql = rules.typed_select(kind, source="batch",
+                                 run_id_sql=layout.sql_string(self.run_id))
+        table = f"typed_{kind}"
+        self.con.register("batch", pa.Table.from_batches([], SCHEMA))
+        self._sql(f"CREATE OR REPLACE TABLE {table} AS {sql}")
+        self.con.unregister("batch")
+        for batch in batches:
+            started = time.perf_counter()
+            self.con.register("batch", batch.table)
+            try:
+                self._sql(f"INSERT INTO {table} {sql}")
+            finally:
+                self.con.unregister("batch")
+            self.typing_seconds += time.perf_counter() - started
+        self._typed.add(kind)
+        total, valid, bad = self._sql(
+            f"SELECT count(*), count(*) FILTER (WHERE _reason IS NULL), count(_reason) "
+            f"FROM {table}")[0]
+        return {"raw_lines": total, "valid_lines": valid, "quarantined": bad}
+
+    # -- quarantine ---------------------------------------------------------------------
+
+    def write_quarantine(self, kind: str, quarantined_at: datetime) -> int:
+        """Rewrite this run's quarantine file for a kind; delete it when nothing is bad.
+
+        quarantined_at is when the run's lines were first quarantined: a rerun keeps it.
+        """
+        key = layout.quarantine_key(kind, self.run_id)
+        if kind not in self._typed:
+            self.lake.delete(key)
+            return 0
+        count = self._sql(
+            f"SELECT count(*) FROM typed_{kind} WHERE _reason IS NOT NULL")[0][0]
+        if count == 0:
+            self.lake.delete(key)
+            return 0
+        self._explain_json_errors(kind)
+        if self.lake.exists(key):
+            # A rerun keeps the first quarantine time, so the file comes out identical.
+            previous = self._sql(f"SELECT max(quarantined_at) FROM read_parquet("
+                                 f"{layout.sql_string(self.lake.uri(key))})")[0][0]
+            quarantined_at = previous or quarantined_at
+        at = quarantined_at.strftime("%Y-%m-%d %H:%M:%S.%f")
+        sql = f"""
+            SELECT CAST({layout.sql_string(self.run_id)} AS VARCHAR) AS run_id,
+                   t._raw_file AS raw_file, t._raw_line AS raw_line,
+                   CASE WHEN e.detail IS NOT NULL THEN t._reason || ': ' || e.detail
+                        ELSE t._reason END AS reason,
+                   t._line AS line,
+                   TIMESTAMP {layout.sql_string(at)} AS quarantined_at
+            FROM typed_{kind} AS t
+            LEFT JOIN json_errors_{kind} AS e
+              ON e.raw_file = t._raw_file AND e.raw_line = t._raw_line
+            WHERE t._reason IS NOT NULL
+            ORDER BY raw_file, raw_line"""
+        self._write_parquet(sql, key)
+        return count
+
+    def _explain_json_errors(self, kind: str) -> None:
+        """json_errors_{kind}(raw_file, raw_line, detail) for lines that are not JSON.
+
+        DuckDB only says "not valid"; the wording comes from orjson, in Python, for the
+        quarantined lines only, streamed in batches.
+        """
+        reader = self.con.sql(
+            f"SELECT _raw_file, _raw_line, _line FROM typed_{kind} "
+            f"WHERE _reason = {layout.sql_string(rules.REASON_JSON)}").to_arrow_reader(8192)
+        pieces = []
+        for chunk in reader:
+            details = [json_error(v) for v in chunk.column(2).to_pylist()]
+            pieces.append(pa.table({"raw_file": chunk.column(0), "raw_line": chunk.column(1),
+                                    "detail": pa.array(details, pa.string())}))
+        errors = (pa.concat_tables(pieces) if pieces else pa.table({
+            "raw_file": pa.array([], pa.string()), "raw_line": pa.array([], pa.int64()),
+            "detail": pa.array([], pa.string())}))
+        self.con.register("json_errors", errors)
+        try:
+            self._sql(f"CREATE OR REPLACE TABLE json_errors_{kind} AS SELECT * FROM json_errors")
+        finally:
+            self.con.unregister("json_errors")
+
+    # -- merge --------------------------------------------------------------------------
+
+    def merge(self, table: TableSpec) -> tuple[list[str], int]:
+        """Merge this run's rows of a table into its partitions; return (partitions, rows).
+
+        rows = rows of this run present in the written partitions (after deduplication).
+        """
+        kind = table.kind
+        if kind not in self._typed:
+            return [], 0
+        new = f"new_{table.name}"
+        self._sql(f"CREATE OR REPLACE TABLE {new} AS "
+                  f"{rules.table_select(table, f'typed_{kind}')}")
+        touched = [layout.partition_name(sub, dt.isoformat()) for sub, dt in self._sql(
+            f"SELECT DISTINCT subreddit, dt FROM {new} ORDER BY subreddit, dt")]
+        if not touched:
+            return [], 0
+        existing = layout.processed_keys(self.lake, table.name, touched)
+        existing_sql = layout.parquet_relation_sql(table, [self.lake.uri(k) for k in existing])
+        pk = ", ".join(table.primary_key)
+        order = ", ".join(rules.LATEST_FIRST)
+        merged = f"merged_{table.name}"
+        self._sql(f"""
+            CREATE OR REPLACE TABLE {merged} AS
+            SELECT * EXCLUDE (_new) FROM (
+                SELECT *, 1 AS _new FROM {new}
+                UNION ALL
+                SELECT *, 0 AS _new FROM ({existing_sql})
+            )
+            QUALIFY row_number() OVER (PARTITION BY {pk} ORDER BY {order}, _new DESC) = 1""")
+        written = set(self._write_partitions(table, merged))
+        for partition in touched:
+            if partition not in written:
+                # Every row of it lost to a newer copy elsewhere (a key that changed
+                # partition): the partition is now empty.
+                self.lake.delete(layout.processed_key(table.name, partition))
+        rows = self._sql(
+            f"SELECT count(*) FROM {merged} WHERE _run_id = ?", [self.run_id])[0][0]
+        self._sql(f"DROP TABLE {merged}")
+        self._sql(f"DROP TABLE {new}")
+        return touched, rows
+
+    # -- files --------------------------------------------------------------------------
+
+    def _write_partitions(self, table: TableSpec, merged: str) -> list[str]:
+        """Write every partition of `merged` (sorted by partition, then key) to the lake.
+
+        Streams the rows in Arrow batches and cuts them where the partition changes, so
+        only one partition is in memory at a time. Returns the partitions written.
+        """
+        columns = layout.file_columns(table)
+        pk = ", ".join(table.primary_key)
+        reader = self.con.sql(
+            f"SELECT subreddit, CAST(dt AS VARCHAR) AS dt, {', '.join(columns)} FROM {merged} "
+            f"ORDER BY 1, 2, {pk}").to_arrow_reader(PARTITION_READ_ROWS)
+        written: list[str] = []
+        current: str | None = None
+        pieces: list[pa.RecordBatch] = []
+
+        def flush() -> None:
+            if current is None:
+                return
+            data = pa.Table.from_batches(pieces).select(columns).combine_chunks()
+            self.lake.write_bytes(layout.processed_key(table.name, current), parquet_bytes(data))
+            written.append(current)
+
+        for batch in reader:
+            keys = pc.binary_join_element_wise(
+                pc.utf8_replace_slice(batch.column(0), 0, 0, "subreddit="),
+                pc.utf8_replace_slice(batch.column(1), 0, 0, "dt="), "/")
+            runs = pc.run_end_encode(keys)
+            start = 0
+            for end, name in zip(runs.run_ends.to_pylist(), runs.values.to_pylist(), strict=True):
+                if name != current:
+                    flush()
+                    current, pieces = name, []
+                pieces.append(batch.slice(start, end - start))
+                start = end
+        flush()
+        return written
+
+    def _write_parquet(self, select_sql: str, key: str) -> None:
+        """COPY a query to a scratch Parquet file, then put it in the lake atomically."""
+        fd, path = tempfile.mkstemp(suffix=".parquet", dir=self._tmp.name)
+        os.close(fd)
+        try:
+            self._sql(f"COPY ({select_sql}) TO {layout.sql_string(path)} ({PARQUET_OPTIONS})")
+            with open(path, "rb") as fh:
+                data = fh.read()
+            self.lake.write_bytes(key, data)
+        finally:
+            os.unlink(path)
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    """A zstd Parquet file of an Arrow table, deterministic for the same rows."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd", row_group_size=ROW_GROUP_ROWS,
+                   use_dictionary=True, write_statistics=True)
+    return sink.getvalue().to_pybytes()
+
+
+def tables_for(kind: str) -> tuple[TableSpec, ...]:
+    return rules.TABLES_BY_KIND[kind]
+
+
+__all__ = ["DuckDBTransform", "parquet_bytes", "tables_for"]

@@ -1,0 +1,173 @@
+"""Stream raw files into Arrow batches of lines, in bounded memory.
+
+A raw file is zstd-compressed JSON lines. We decompress a chunk at a time, cut it at
+the last newline, split it into lines with Arrow (C++, no per-line Python work), check
+UTF-8 per chunk and number the lines. Line numbering matches `snoopipe.lake.raw.iter_lines`:
+1-based, split on `\\n` only, a final line without a newline still counts.
+
+Each batch is an Arrow table with columns
+  raw_file VARCHAR, raw_line BIGINT, line VARCHAR (NULL when not valid UTF-8), line_bytes BINARY
+and holds lines of one raw kind, possibly from several files.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import zstandard
+
+from snoopipe.lake.base import Lake
+
+CHUNK_BYTES = 8 << 20  # decompressed bytes read at a time
+BATCH_BYTES = 48 << 20  # decompressed bytes per batch handed to the engine
+MAX_WINDOW = 2**31  # dumps use a 2 GiB zstd window
+
+SCHEMA = pa.schema([
+    pa.field("raw_file", pa.string()),
+    pa.field("raw_line", pa.int64()),
+    pa.field("line", pa.string()),
+    pa.field("line_bytes", pa.binary()),
+])
+
+
+@dataclass
+class Batch:
+    table: pa.Table
+    lines: int
+    nbytes: int
+
+
+def _split(buf: pa.Buffer) -> pa.Array:
+    """The lines of a buffer holding whole lines (newline-separated, none trailing)."""
+    offsets = pa.array([0, buf.size], pa.int32()).buffers()[1]
+    one = pa.Array.from_buffers(pa.binary(), 1, [None, offsets, buf])
+    return pc.split_pattern(one, pattern=b"\n").flatten()
+
+
+def _file_chunks(lake: Lake, key: str, chunk_bytes: int) -> Iterator[pa.Array]:
+    """Binary arrays of the lines of one raw file, in order, chunk by chunk.
+
+    A line cut by a chunk boundary is carried as pieces (no quadratic re-copying for
+    very long lines) and emitted, joined, when its newline arrives.
+    """
+    with lake.open_read(key) as fh:
+        reader = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW).stream_reader(
+            fh, read_across_frames=True)
+        pending: list[bytes] = []  # pieces of a line whose newline has not come yet
+        while chunk := reader.read(chunk_bytes):
+            last = chunk.rfind(b"\n")
+            if last < 0:
+                pending.append(chunk)
+                continue
+            start = 0
+            if pending:
+                first = chunk.find(b"\n")
+                pending.append(chunk[:first])
+                yield pa.array([b"".join(pending)], pa.binary())
+                pending = []
+                start = first + 1
+            if start <= last:
+                yield _split(pa.py_buffer(chunk).slice(start, last - start))
+            if last + 1 < len(chunk):
+                pending.append(chunk[last + 1:])
+        if pending:
+            yield pa.array([b"".join(pending)], pa.binary())
+
+
+def _as_text(lines: pa.Array) -> pa.Array:
+    """The lines as UTF-8 strings; lines that are not valid UTF-8 become NULL."""
+    try:
+        return lines.cast(pa.string())
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        pass
+    valid = []
+    for value in lines.to_pylist():
+        try:
+            value.decode("utf-8")
+            valid.append(True)
+        except UnicodeDecodeError:
+            valid.append(False)
+    mask = pa.array(valid, pa.bool_())
+    return pc.if_else(mask, lines, pa.scalar(None, pa.binary())).cast(pa.string())
+
+
+def _record_batch(key: str, first_line: int, lines: pa.Array) -> pa.RecordBatch:
+    n = len(lines)
+    return pa.RecordBatch.from_arrays([
+        pa.repeat(pa.scalar(key, pa.string()), n),
+        pa.array(range(first_line, first_line + n), pa.int64()),
+        _as_text(lines),
+        lines,
+    ], schema=SCHEMA)
+
+
+def iter_batches(lake: Lake, keys: Iterable[str], *, batch_bytes: int = BATCH_BYTES,
+                 chunk_bytes: int = CHUNK_BYTES) -> Iterator[Batch]:
+    """Batches of numbered lines from the raw files, in key order, streaming."""
+    pending: list[pa.RecordBatch] = []
+    pending_bytes = 0
+    pending_lines = 0
+    for key in keys:
+        line_no = 1
+        for lines in _file_chunks(lake, key, chunk_bytes):
+            if len(lines) == 0:
+                continue
+            pending.append(_record_batch(key, line_no, lines))
+            line_no += len(lines)
+            pending_lines += len(lines)
+            pending_bytes += lines.nbytes
+            if pending_bytes >= batch_bytes:
+                yield Batch(pa.Table.from_batches(pending, SCHEMA), pending_lines, pending_bytes)
+                pending, pending_bytes, pending_lines = [], 0, 0
+    if pending:
+        yield Batch(pa.Table.from_batches(pending, SCHEMA), pending_lines, pending_bytes)
+
+
+def prefetch(batches: Iterator[Batch], depth: int = 1) -> Iterator[Batch]:
+    """Read the next batch in a background thread while the caller types this one.
+
+    Decompression and Arrow splitting release the GIL, so reading overlaps with the
+    engine's work. At most `depth` batches wait in memory, keeping memory bounded.
+    """
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in batches:
+                while not stop.is_set():
+                    try:
+                        slots.put(item, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slots.put(done)
+        except BaseException as exc:  # handed to the consumer
+            slots.put(exc)
+
+    worker = threading.Thread(target=produce, name="snoopipe-raw-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():
+            try:
+                slots.get_nowait()
+            except queue.Empty:
+                pass
+            worker.join(timeout=0.1)

@@ -1,0 +1,461 @@
+"""The cleaning rules: how one raw JSON line becomes one typed row, or a quarantine reason.
+
+This module is the single definition of the raw -> processed typing. It is data
+(`FIELDS`: for every processed column, which JSON key it comes from and which rule
+types it) plus a SQL renderer (`typed_select`). Every engine runs the SQL rendered from
+here: DuckDB now, Spark later through its own `Dialect` subclass, so a conformance
+test can compare the engines row by row.
+
+The rules work on the *text* of each JSON value: strings unquoted, numbers and
+booleans as their literal text, objects/arrays as JSON text, JSON null or a missing key
+as SQL NULL. Both DuckDB (`json_extract_string`) and Spark (`from_json` with string
+fields) give that text, so one set of rules serves both.
+
+Rules, column by column (see `snoopipe.tables` for the output contract):
+
+- Required: `id` (`^[0-9a-z]{1,13}$` after stripping the kind's `t3_`/`t1_` prefix),
+  `subreddit` (Reddit's name rule), `created_utc`, `_retrieved_at`, `_source`; comments
+  also `link_id`. Missing -> ``missing <key>``; invalid -> a reason naming key and value.
+- Integers: a JSON integer or numeric string (`12`, `"12"`, `12.0`); anything else
+  present -> quarantine ``<key> not an integer: '<value>'``. Absent/null -> NULL.
+- Doubles: a JSON number or numeric string; else ``<key> not a number: '<value>'``.
+- Booleans: `true`/`false` (also `"true"`, `1`, `0`); else ``<key> not a boolean``.
+- Timestamps: epoch seconds (number or numeric string, fractional allowed), to the
+  microsecond, UTC. `_retrieved_at` is an ISO-8601 UTC string.
+- `edited`: `false`/absent -> not edited; `true` -> edited, no time; a number -> edited
+  at that time (0 counts as not edited); anything else -> quarantine.
+- `author`: NULL for `[deleted]` / `[removed]` / empty (never the string "None").
+- Deletion: posts use `removed_by_category` (`deleted` = the author deleted it, any other
+  value = removed by a moderator, Reddit, automod, ...) and the `[deleted]` / `[removed]`
+  / `[ Removed by Reddit ]` text markers (plus the `[deleted by user]` title); comments
+  use the body markers (and `removed_by_category` when present). The text (selftext /
+  body) is NULL when the row is deleted or removed.
+- `dt` = UTC date of `created_utc` (posts, comments) or of `_retrieved_at` (post_metrics).
+- A line of the wrong kind (a `name` of `t1_...` in a posts file) is quarantined.
+
+Every present-but-unusable value is a reason; all reasons of a line are joined with
+``; ``. Lines that are not UTF-8, not JSON, or not a JSON object get only that reason.
+
+Known engine differences to keep in mind for the conformance test: DuckDB's JSON parser
+accepts `NaN`/`Infinity` literals and trailing commas (a strict parser would quarantine
+such lines as invalid JSON), and the text it gives for a float is re-serialised
+(`1e3` -> `1000.0`), which only changes the wording of some reasons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from snoopipe.tables import COMMENTS, POST_METRICS, POSTS, TABLES, TableSpec
+
+# -- patterns (RE2, Java and Python compatible) -----------------------------------------
+
+ID_PATTERN = r"^[0-9a-z]{1,13}$"
+SUBREDDIT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_]{1,20}$"  # = snoopipe.settings.SUBREDDIT_RE
+INT64_PATTERN = r"^-?[0-9]{1,18}(\.0+)?$"
+INT32_PATTERN = r"^-?[0-9]{1,9}(\.0+)?$"
+NUMBER_PATTERN = r"^-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
+ISO_UTC_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|\+00:00)?$"
+)
+JSON_OBJECT_PATTERN = r"^[ \t\r\n]*\{"
+# Epoch seconds beyond this (year 5138) are not timestamps but garbage.
+MAX_EPOCH_SECONDS = 1e11
+
+DELETED_MARKERS = ("[deleted]",)
+REMOVED_MARKERS = ("[removed]", "[ Removed by Reddit ]")
+DELETED_TITLES = ("[deleted by user]",)
+DELETED_AUTHORS = ("[deleted]", "[removed]", "")
+# removed_by_category values meaning "the author deleted it"; any other value = removed.
+AUTHOR_DELETED_CATEGORIES = ("deleted",)
+
+KIND_PREFIX = {"posts": "t3_", "comments": "t1_"}
+KIND_NOUN = {"posts": "post", "comments": "comment"}
+
+# Structural reasons, decided before any column is looked at.
+REASON_UTF8 = "invalid UTF-8"
+REASON_JSON = "invalid JSON"
+REASON_OBJECT = "not a JSON object"
+
+# Tie-break for "latest observation wins", everywhere (transform merge, warehouse upsert).
+LATEST_FIRST = ("_retrieved_at DESC", "_source DESC", "_raw_file DESC", "_raw_line DESC")
+
+
+@dataclass(frozen=True)
+class Field:
+    """How one output column is derived from the raw JSON object.
+
+    rule: text | int64 | int32 | double | bool | id | ref_id | subreddit | author |
+    epoch | iso | content | deleted | removed | edited_flag | edited_time | date_of |
+    run_id | raw_file | raw_line
+    """
+
+    column: str
+    rule: str
+    key: str | None = None
+    required: bool = False
+    prefix: str | None = None  # id / ref_id: the fullname prefix to strip
+    of: str | None = None  # date_of: the timestamp column
+
+
+def _lineage() -> list[Field]:
+    return [
+        Field("_retrieved_at", "iso", "_retrieved_at", required=True),
+        Field("_source", "text", "_source", required=True),
+        Field("_run_id", "run_id"),
+        Field("_raw_file", "raw_file"),
+        Field("_raw_line", "raw_line"),
+    ]
+
+
+FIELDS: dict[str, list[Field]] = {
+    "posts": [
+        Field("id", "id", "id", required=True, prefix="t3_"),
+        Field("subreddit", "subreddit", "subreddit", required=True),
+        Field("subreddit_id", "text", "subreddit_id"),
+        Field("author", "author", "author"),
+        Field("author_fullname", "text", "author_fullname"),
+        Field("title", "text", "title"),
+        Field("selftext", "content", "selftext"),
+        Field("url", "text", "url"),
+        Field("domain", "text", "domain"),
+        Field("permalink", "text", "permalink"),
+        Field("link_flair_text", "text", "link_flair_text"),
+        Field("distinguished", "text", "distinguished"),
+        Field("is_self", "bool", "is_self"),
+        Field("over_18", "bool", "over_18"),
+        Field("spoiler", "bool", "spoiler"),
+        Field("locked", "bool", "locked"),
+        Field("stickied", "bool", "stickied"),
+        Field("is_deleted", "deleted", "selftext"),
+        Field("is_removed", "removed", "selftext"),
+        Field("is_edited", "edited_flag", "edited"),
+        Field("score", "int64", "score"),
+        Field("upvote_ratio", "double", "upvote_ratio"),
+        Field("num_comments", "int64", "num_comments"),
+        Field("created_utc", "epoch", "created_utc", required=True),
+        Field("edited_utc", "edited_time", "edited"),
+        Field("dt", "date_of", of="created_utc"),
+        *_lineage(),
+    ],
+    "comments": [
+        Field("id", "id", "id", required=True, prefix="t1_"),
+        Field("post_id", "ref_id", "link_id", required=True, prefix="t3_"),
+        Field("parent_id", "text", "parent_id"),
+        Field("subreddit", "subreddit", "subreddit", required=True),
+        Field("subreddit_id", "text", "subreddit_id"),
+        Field("author", "author", "author"),
+        Field("author_fullname", "text", "author_fullname"),
+        Field("body", "content", "body"),
+        Field("distinguished", "text", "distinguished"),
+        Field("is_submitter", "bool", "is_submitter"),
+        Field("stickied", "bool", "stickied"),
+        Field("is_deleted", "deleted", "body"),
+        Field("is_removed", "removed", "body"),
+        Field("is_edited", "edited_flag", "edited"),
+        Field("score", "int64", "score"),
+        Field("controversiality", "int32", "controversiality"),
+        Field("depth", "int32", "depth"),
+        Field("created_utc", "epoch", "created_utc", required=True),
+        Field("edited_utc", "edited_time", "edited"),
+        Field("dt", "date_of", of="created_utc"),
+        *_lineage(),
+    ],
+}
+
+# post_metrics rows come from valid post rows: output column -> typed posts column.
+POST_METRICS_FROM_POSTS: dict[str, str] = {
+    "post_id": "id",
+    "observed_at": "_retrieved_at",
+    "subreddit": "subreddit",
+    "score": "score",
+    "upvote_ratio": "upvote_ratio",
+    "num_comments": "num_comments",
+    "dt": "CAST(_retrieved_at AS DATE)",
+    "_retrieved_at": "_retrieved_at",
+    "_source": "_source",
+    "_run_id": "_run_id",
+    "_raw_file": "_raw_file",
+    "_raw_line": "_raw_line",
+}
+
+# Which processed tables each raw kind feeds, and from which typed relation.
+TABLES_BY_KIND: dict[str, tuple[TableSpec, ...]] = {
+    "posts": (POSTS, POST_METRICS),
+    "comments": (COMMENTS,),
+}
+
+
+def json_keys(kind: str) -> list[str]:
+    """The JSON keys the rules read for a kind, in a stable order."""
+    keys: list[str] = []
+    extra = ["name", "removed_by_category"] + (["title"] if kind == "posts" else [])
+    for key in [f.key for f in FIELDS[kind] if f.key] + extra:
+        if key not in keys:
+            keys.append(key)
+    return keys
+
+
+# -- SQL rendering ------------------------------------------------------------------------
+
+
+class Dialect:
+    """The few engine-specific SQL pieces; the rest of the rules is portable SQL.
+
+    This base class renders DuckDB SQL. A Spark dialect overrides these methods
+    (`rlike`, `timestamp_micros`, `from_json`, ...) and renders the same rules.
+    """
+
+    name = "duckdb"
+
+    def lit(self, text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    def matches(self, expr: str, pattern: str) -> str:
+        return f"regexp_matches({expr}, {self.lit(pattern)})"
+
+    def try_double(self, expr: str) -> str:
+        return f"TRY_CAST({expr} AS DOUBLE)"
+
+    def try_bigint(self, expr: str) -> str:
+        return f"TRY_CAST({expr} AS BIGINT)"
+
+    def try_int(self, expr: str) -> str:
+        return f"TRY_CAST({expr} AS INTEGER)"
+
+    def micros_to_timestamp(self, expr: str) -> str:
+        return f"make_timestamp({expr})"
+
+    def iso_to_timestamp(self, expr: str) -> str:
+        body = f"replace(regexp_replace({expr}, '(Z|[+]00:00)$', ''), 'T', ' ')"
+        return f"TRY_CAST({body} AS TIMESTAMP)"
+
+    def show(self, expr: str) -> str:
+        """A value for a reason message: quoted and cut to 100 characters."""
+        return f"'''' || substr({expr}, 1, 100) || ''''"
+
+    def join_reasons(self, exprs: list[str]) -> str:
+        if not exprs:
+            return "CAST(NULL AS VARCHAR)"
+        return f"NULLIF(concat_ws('; ', {', '.join(exprs)}), '')"
+
+    def extract_texts(self, line: str, keys: list[str]) -> str:
+        """A list of the keys' text values; NULL when the line is not valid JSON."""
+        paths = ", ".join(self.lit('$."' + k + '"') for k in keys)
+        # TRY turns a malformed document into NULL; one parse per line for all keys.
+        return f"TRY(json_extract_string({line}, [{paths}]))"
+
+    def list_item(self, expr: str, index: int) -> str:
+        return f"{expr}[{index + 1}]"
+
+
+DUCKDB = Dialect()
+
+
+def _k(key: str) -> str:
+    """The column holding a JSON key's text in the intermediate relation (no quoting
+    needed in any engine: JSON keys read by the rules are plain identifiers)."""
+    return "k_" + key
+
+
+def _in(expr: str, values: tuple[str, ...], d: Dialect) -> str:
+    return f"{expr} IN ({', '.join(d.lit(v) for v in values)})"
+
+
+def _epoch(expr: str, d: Dialect) -> str:
+    """Epoch seconds text -> TIMESTAMP (microseconds, UTC), NULL when not a number."""
+    num = d.try_double(expr)
+    return (f"CASE WHEN {d.matches(expr, NUMBER_PATTERN)} AND abs({num}) < {MAX_EPOCH_SECONDS:.0f}"
+            f" THEN {d.micros_to_timestamp(f'CAST(round({num} * 1000000) AS BIGINT)')} END")
+
+
+def _value(f: Field, kind: str, d: Dialect, run_id_sql: str = "_run_id") -> str:
+    """SQL for the typed value (NULL when absent or not castable)."""
+    k = _k(f.key) if f.key else None
+    rule = f.rule
+    if rule == "text":
+        return k
+    if rule in ("int64", "int32"):
+        pattern = INT64_PATTERN if rule == "int64" else INT32_PATTERN
+        cast = d.try_bigint if rule == "int64" else d.try_int
+        digits = f"regexp_extract({k}, {d.lit(r'^(-?[0-9]+)')}, 1)"
+        return f"CASE WHEN {d.matches(k, pattern)} THEN {cast(digits)} END"
+    if rule == "double":
+        num = d.try_double(k)
+        return (f"CASE WHEN {d.matches(k, NUMBER_PATTERN)} AND abs({num}) < 1e300 "
+                f"THEN {num} END")
+    if rule == "bool":
+        return (f"CASE WHEN lower({k}) IN ('true', '1') THEN TRUE "
+                f"WHEN lower({k}) IN ('false', '0') THEN FALSE END")
+    if rule in ("id", "ref_id"):
+        n = len(f.prefix or "")
+        stripped = (f"CASE WHEN substr({k}, 1, {n}) = {d.lit(f.prefix or '')} "
+                    f"THEN substr({k}, {n + 1}) ELSE {k} END")
+        return f"CASE WHEN {d.matches(stripped, ID_PATTERN)} THEN {stripped} END"
+    if rule == "subreddit":
+        return f"CASE WHEN {d.matches(k, SUBREDDIT_PATTERN)} THEN {k} END"
+    if rule == "author":
+        return f"CASE WHEN {_in(k, DELETED_AUTHORS, d)} THEN NULL ELSE {k} END"
+    if rule == "epoch":
+        return _epoch(k, d)
+    if rule == "iso":
+        return f"CASE WHEN {d.matches(k, ISO_UTC_PATTERN)} THEN {d.iso_to_timestamp(k)} END"
+    if rule == "content":
+        gone = f"({_deleted(f.key, kind, d)} OR {_removed(f.key, kind, d)})"
+        return f"CASE WHEN {gone} THEN NULL ELSE {k} END"
+    if rule == "deleted":
+        return _deleted(f.key, kind, d)
+    if rule == "removed":
+        return _removed(f.key, kind, d)
+    if rule == "edited_flag":
+        return (f"CASE WHEN {k} IS NULL OR lower({k}) = 'false' THEN FALSE "
+                f"WHEN lower({k}) = 'true' THEN TRUE "
+                f"ELSE coalesce({d.try_double(k)} > 0, FALSE) END")
+    if rule == "edited_time":
+        return (f"CASE WHEN lower({k}) IN ('true', 'false') THEN NULL "
+                f"WHEN {d.try_double(k)} > 0 THEN {_epoch(k, d)} END")
+    if rule == "run_id":
+        return run_id_sql
+    if rule == "raw_file":
+        return "raw_file"
+    if rule == "raw_line":
+        return "raw_line"
+    if rule == "date_of":
+        return f"CAST({f.of} AS DATE)"
+    raise ValueError(f"unknown rule {rule!r} for column {f.column}")
+
+
+def _deleted(content_key: str | None, kind: str, d: Dialect) -> str:
+    rbc = _k("removed_by_category")
+    parts = [f"coalesce({_in(rbc, AUTHOR_DELETED_CATEGORIES, d)}, FALSE)"]
+    if content_key:
+        parts.append(f"coalesce({_in(_k(content_key), DELETED_MARKERS, d)}, FALSE)")
+    if kind == "posts":
+        parts.append(f"coalesce({_in(_k('title'), DELETED_TITLES, d)}, FALSE)")
+    return "(" + " OR ".join(parts) + ")"
+
+
+def _removed(content_key: str | None, kind: str, d: Dialect) -> str:
+    rbc = _k("removed_by_category")
+    parts = [f"coalesce({rbc} <> '' AND NOT {_in(rbc, AUTHOR_DELETED_CATEGORIES, d)}, FALSE)"]
+    if content_key:
+        parts.append(f"coalesce({_in(_k(content_key), REMOVED_MARKERS, d)}, FALSE)")
+    return "(" + " OR ".join(parts) + ")"
+
+
+def _error(f: Field, kind: str, d: Dialect, typed: str) -> str | None:
+    """SQL for the reason this column makes the line unusable, or NULL."""
+    if not f.key or f.rule in ("content", "deleted", "removed", "author", "edited_flag"):
+        return None
+    k = _k(f.key)
+    key = f.key
+    show = d.show(k)
+    if f.rule == "edited_time":
+        # edited: booleans and epoch numbers are fine; anything else is not.
+        bad = (f"{k} IS NOT NULL AND lower({k}) NOT IN ('true', 'false') "
+               f"AND {_epoch(k, d)} IS NULL")
+        return f"CASE WHEN {bad} THEN {d.lit(key + ' not a boolean or timestamp: ')} || {show} END"
+    what = {
+        "text": None,
+        "int64": f"{key} not an integer: ",
+        "int32": f"{key} not an integer: ",
+        "double": f"{key} not a number: ",
+        "bool": f"{key} not a boolean: ",
+        "epoch": f"{key} not a timestamp: ",
+        "iso": f"{key} not an ISO-8601 UTC timestamp: ",
+        "id": f"invalid {key} ",
+        "ref_id": f"invalid {key} ",
+        "subreddit": f"invalid {key} name ",
+    }[f.rule]
+    branches = []
+    if f.required:
+        branches.append(f"WHEN {k} IS NULL THEN {d.lit('missing ' + key)}")
+    if what:
+        branches.append(f"WHEN {k} IS NOT NULL AND {typed} IS NULL THEN {d.lit(what)} || {show}")
+    if not branches:
+        return None
+    return "CASE " + " ".join(branches) + " END"
+
+
+def _kind_error(kind: str, d: Dialect) -> str:
+    name = _k("name")
+    prefix = KIND_PREFIX[kind]
+    return (f"CASE WHEN {name} IS NOT NULL AND substr({name}, 1, 3) <> {d.lit(prefix)} "
+            f"THEN {d.lit('not a ' + KIND_NOUN[kind] + ': name ')} || {d.show(name)} END")
+
+
+def typed_select(kind: str, *, source: str = "batch", run_id_sql: str = "_run_id",
+                 dialect: Dialect = DUCKDB) -> str:
+    """SELECT typing every line of `source` for a raw kind.
+
+    `source` has columns raw_file VARCHAR, raw_line BIGINT, line VARCHAR (NULL when
+    the bytes are not UTF-8) and line_bytes BLOB. The result has every column of the
+    kind's table (see FIELDS) plus `_reason` (NULL for a usable line) and `_line` (the
+    original bytes, only for unusable lines). `run_id_sql` is an SQL expression for the
+    run id (a literal).
+    """
+    d = dialect
+    keys = json_keys(kind)
+    fields = FIELDS[kind]
+    extracted = ", ".join(f"{d.list_item('v', i)} AS {_k(key)}" for i, key in enumerate(keys))
+    values = ",\n    ".join(
+        f"{_value(f, kind, d, run_id_sql)} AS {f.column}" for f in fields if f.rule != "date_of")
+    errors = [e for e in ([_kind_error(kind, d)]
+                          + [_error(f, kind, d, f.column) for f in fields]) if e]
+    derived = ", ".join(f"{_value(f, kind, d)} AS {f.column}" for f in fields
+                        if f.rule == "date_of")
+    structural = (
+        f"CASE WHEN line IS NULL THEN {d.lit(REASON_UTF8)} "
+        f"WHEN v IS NULL THEN {d.lit(REASON_JSON)} "
+        f"WHEN NOT {d.matches('line', JSON_OBJECT_PATTERN)} THEN {d.lit(REASON_OBJECT)} END"
+    )
+    out_columns = ", ".join(f.column for f in fields)
+    return f"""
+SELECT {out_columns},
+       coalesce(_struct, _errors) AS _reason,
+       CASE WHEN coalesce(_struct, _errors) IS NOT NULL THEN line_bytes END AS _line
+FROM (
+  SELECT *, {derived}, {d.join_reasons(errors)} AS _errors
+  FROM (
+    SELECT line_bytes, _struct,
+    {values},
+    {", ".join(_k(k) for k in keys)}
+    FROM (
+      SELECT raw_file, raw_line, line_bytes, {structural} AS _struct, {extracted}
+      FROM (SELECT raw_file, raw_line, line, line_bytes,
+                   {d.extract_texts('line', keys)} AS v FROM {source}) AS src
+    ) AS keyed
+  ) AS typed
+) AS checked
+"""
+
+
+def typed_columns(kind: str) -> list[str]:
+    return [f.column for f in FIELDS[kind]]
+
+
+def table_select(table: TableSpec, typed: str) -> str:
+    """SELECT the table's rows (in TableSpec column order) from a typed relation of its kind."""
+    if table.name == POST_METRICS.name:
+        exprs = [POST_METRICS_FROM_POSTS[c] for c in table.column_names]
+    else:
+        exprs = list(table.column_names)
+    casts = [f"CAST({e} AS {col.type}) AS {col.name}"
+             for e, col in zip(exprs, table.columns, strict=True)]
+    return f"SELECT {', '.join(casts)} FROM {typed} WHERE _reason IS NULL"
+
+
+def _check_fields_cover_tables() -> None:
+    for kind, tables in TABLES_BY_KIND.items():
+        columns = {f.column for f in FIELDS[kind]}
+        for table in tables:
+            if table.name == POST_METRICS.name:
+                missing = set(table.column_names) - set(POST_METRICS_FROM_POSTS)
+            else:
+                missing = set(table.column_names) ^ columns
+            if missing:
+                raise AssertionError(f"rules and tables.{table.name} differ: {sorted(missing)}")
+    assert set(TABLES) == {t.name for ts in TABLES_BY_KIND.values() for t in ts}
+
+
+_check_fields_cover_tables()

@@ -1,0 +1,87 @@
+"""The warehouse interface. DuckDB implements it now; PostgreSQL and Redshift plug in later.
+
+A load is an idempotent upsert: rows are staged from processed Parquet files (only the
+rows of the runs being loaded), deduplicated on the primary key (latest
+`_retrieved_at` wins), then merged with `INSERT ... ON CONFLICT (pk) DO UPDATE ...
+WHERE excluded._retrieved_at >= target._retrieved_at`, so a row never regresses to an
+older observation and a reload changes nothing. All tables of one load commit in ONE
+transaction. The SQL is built by `snoopipe.warehouse.sql` so other databases reuse it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from snoopipe.lake.base import Lake
+from snoopipe.tables import TABLES, TableSpec
+
+
+@dataclass(frozen=True)
+class LoadSource:
+    """The rows to load into one table: processed Parquet files, filtered to some runs.
+
+    keys: processed data files in `lake` (partitions come from their hive-style paths).
+    run_ids: only rows whose `_run_id` is one of these are loaded. A database that
+    reads files itself (DuckDB) uses `uris()`; others can read the bytes via `lake`.
+    """
+
+    lake: Lake = field(compare=False)
+    keys: tuple[str, ...]
+    run_ids: tuple[str, ...]
+
+    def uris(self) -> list[str]:
+        return [self.lake.uri(k) for k in self.keys]
+
+
+@dataclass
+class LoadReport:
+    """What a load did: staged rows per table and run, rows inserted or updated per table."""
+
+    staged: dict[str, dict[str, int]] = field(default_factory=dict)
+    changed: dict[str, int] = field(default_factory=dict)
+
+    def staged_rows(self, table: str) -> int:
+        return sum(self.staged.get(table, {}).values())
+
+
+class Warehouse(ABC):
+    """An analytics database holding the processed tables and the reporting views."""
+
+    url: str
+
+    @abstractmethod
+    def ensure_schema(self) -> None:
+        """Create missing tables (with primary keys), add missing columns, (re)create views."""
+
+    @abstractmethod
+    def load(self, sources: Mapping[str, LoadSource]) -> LoadReport:
+        """Upsert every table's source in ONE transaction (all tables or none)."""
+
+    def upsert(self, table: TableSpec, source: LoadSource) -> LoadReport:
+        """Upsert one table (its own transaction)."""
+        return self.load({table.name: source})
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] | None = None
+              ) -> tuple[list[str], list[tuple]]:
+        """Run a read query; return (column names, rows)."""
+
+    def table_counts(self) -> dict[str, int]:
+        """Rows per processed table."""
+        counts = {}
+        for name in TABLES:
+            _cols, rows = self.query(f"SELECT COUNT(*) FROM {name}")
+            counts[name] = int(rows[0][0])
+        return counts
+
+    def close(self) -> None:
+        """Release connections (per-operation warehouses hold none)."""
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,141 @@
+"""The embedded warehouse: one DuckDB file (`duckdb:///path`).
+
+DuckDB allows one writing process per file, so the warehouse opens the file per
+operation (connect, work, close): `snoopipe query` / `snoopipe status` in another
+process can read between pipeline steps. Reads open the file read-only; a connection
+that finds the file locked by another process retries for `lock_timeout` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from snoopipe.errors import ConfigError
+from snoopipe.tables import TABLES
+from snoopipe.transform import layout
+from snoopipe.warehouse import sql as wsql
+from snoopipe.warehouse.base import LoadReport, LoadSource, Warehouse
+
+log = logging.getLogger(__name__)
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text and ("conflict" in text or "could not set" in text)
+
+
+class DuckDBWarehouse(Warehouse):
+    def __init__(self, path: str | Path, *, lock_timeout: float = 60.0) -> None:
+        self.path = Path(path)
+        self.url = f"duckdb:///{self.path}"
+        self.lock_timeout = lock_timeout
+
+    # -- connections --------------------------------------------------------------------
+
+    @contextmanager
+    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for one operation; closed on exit."""
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.05
+        while True:
+            try:
+                con = duckdb.connect(str(self.path), read_only=read_only)
+                break
+            except (duckdb.IOException, duckdb.ConnectionException) as exc:
+                if not _is_lock_error(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        try:
+            con.execute("SET TimeZone = 'UTC'").fetchall()
+            yield con
+        finally:
+            con.close()
+
+    # -- schema -------------------------------------------------------------------------
+
+    def _ensure_schema(self, con: duckdb.DuckDBPyConnection) -> None:
+        for table in TABLES.values():
+            con.execute(wsql.create_table_sql(table)).fetchall()
+            present = {r[0] for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+                [table.name]).fetchall()}
+            for column in table.columns:
+                if column.name not in present:
+                    con.execute(wsql.add_column_sql(table, column)).fetchall()
+        for name in wsql.VIEWS:
+            con.execute(wsql.view_sql(name)).fetchall()
+
+    def ensure_schema(self) -> None:
+        with self.connect() as con:
+            self._ensure_schema(con)
+
+    # -- load ---------------------------------------------------------------------------
+
+    def load(self, sources: Mapping[str, LoadSource]) -> LoadReport:
+        report = LoadReport()
+        with self.connect() as con:
+            self._ensure_schema(con)
+            con.execute("BEGIN TRANSACTION").fetchall()
+            try:
+                for name, source in sources.items():
+                    table = TABLES[name]
+                    staging = f"staging_{name}"
+                    layout.attach_lake(con, source.lake)
+                    relation = layout.parquet_relation_sql(table, source.uris())
+                    runs = ", ".join(layout.sql_string(r) for r in source.run_ids) or "NULL"
+                    con.execute(f"CREATE OR REPLACE TEMP TABLE {staging} AS "
+                                f"SELECT * FROM ({relation}) AS src "
+                                f"WHERE _run_id IN ({runs})").fetchall()
+                    report.staged[name] = {run: int(n) for run, n in con.execute(
+                        f"SELECT _run_id, COUNT(*) FROM {staging} GROUP BY _run_id "
+                        f"ORDER BY _run_id").fetchall()}
+                    changed = con.execute(wsql.upsert_sql(table, staging)).fetchall()
+                    report.changed[name] = int(changed[0][0]) if changed else 0
+                    con.execute(f"DROP TABLE {staging}").fetchall()
+                con.execute("COMMIT").fetchall()
+            except BaseException:
+                con.execute("ROLLBACK").fetchall()
+                raise
+        return report
+
+    # -- reads --------------------------------------------------------------------------
+
+    def query(self, sql: str, params: Sequence[Any] | None = None
+              ) -> tuple[list[str], list[tuple]]:
+        if self.path.exists():
+            with self.connect(read_only=True) as con:
+                return self._run(con, sql, params)
+        # No warehouse yet: answer from an empty in-memory schema, create no file.
+        con = duckdb.connect()
+        try:
+            self._ensure_schema(con)
+            return self._run(con, sql, params)
+        finally:
+            con.close()
+
+    @staticmethod
+    def _run(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None
+             ) -> tuple[list[str], list[tuple]]:
+        cursor = con.execute(sql, list(params or []))
+        columns = [d[0] for d in cursor.description] if cursor.description else []
+        return columns, cursor.fetchall() if cursor.description else []
+
+
+def from_url(url: str, resolve) -> DuckDBWarehouse:
+    """`duckdb:///path` (relative paths resolved by `resolve`, e.g. settings.resolve_local_path)."""
+    if not url.startswith("duckdb:///"):
+        raise ConfigError(f"invalid DuckDB warehouse URL {url!r}: use duckdb:///path/file.duckdb")
+    path = url[len("duckdb:///"):]
+    if not path or path == ":memory:":
+        raise ConfigError(f"invalid DuckDB warehouse URL {url!r}: give a file path")
+    return DuckDBWarehouse(resolve(path))

@@ -1,0 +1,101 @@
+"""Portable SQL for warehouses: DDL from tables.py, the upsert, and the reporting views.
+
+Written in SQL that DuckDB and PostgreSQL both run (`INSERT ... ON CONFLICT`, window
+functions, `CREATE OR REPLACE VIEW`). A PostgreSQL warehouse reuses these builders
+after a `COPY` into a staging table; only the type names differ (`TYPE_MAPS`).
+"""
+
+from __future__ import annotations
+
+from snoopipe.tables import Column, TableSpec
+from snoopipe.transform.rules import LATEST_FIRST
+
+TYPE_MAPS: dict[str, dict[str, str]] = {
+    "duckdb": {},
+    "postgresql": {"VARCHAR": "TEXT", "DOUBLE": "DOUBLE PRECISION"},
+}
+
+
+def column_type(column: Column, dialect: str = "duckdb") -> str:
+    return TYPE_MAPS[dialect].get(column.type, column.type)
+
+
+def column_ddl(column: Column, dialect: str = "duckdb") -> str:
+    null = "" if column.nullable else " NOT NULL"
+    return f"{column.name} {column_type(column, dialect)}{null}"
+
+
+def create_table_sql(table: TableSpec, dialect: str = "duckdb") -> str:
+    cols = ",\n    ".join(column_ddl(c, dialect) for c in table.columns)
+    return (f"CREATE TABLE IF NOT EXISTS {table.name} (\n    {cols},\n"
+            f"    PRIMARY KEY ({', '.join(table.primary_key)})\n)")
+
+
+def add_column_sql(table: TableSpec, column: Column, dialect: str = "duckdb") -> str:
+    """A column added to tables.py later; nullable, since existing rows have no value."""
+    return f"ALTER TABLE {table.name} ADD COLUMN {column.name} {column_type(column, dialect)}"
+
+
+def latest_per_key_sql(table: TableSpec, staging: str) -> str:
+    """One row per primary key from a staging relation: the latest observation."""
+    cols = ", ".join(table.column_names)
+    return (f"SELECT {cols} FROM (SELECT {cols}, ROW_NUMBER() OVER ("
+            f"PARTITION BY {', '.join(table.primary_key)} ORDER BY {', '.join(LATEST_FIRST)}"
+            f") AS _snoopipe_rn FROM {staging}) AS latest WHERE _snoopipe_rn = 1")
+
+
+def upsert_sql(table: TableSpec, staging: str) -> str:
+    """Insert new keys; update existing ones unless the stored observation is newer."""
+    cols = ", ".join(table.column_names)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in table.column_names
+                        if c not in table.primary_key)
+    return (f"INSERT INTO {table.name} ({cols})\n{latest_per_key_sql(table, staging)}\n"
+            f"ON CONFLICT ({', '.join(table.primary_key)}) DO UPDATE SET {updates}\n"
+            f"WHERE excluded._retrieved_at >= {table.name}._retrieved_at")
+
+
+VIEWS: dict[str, str] = {
+    # Per subreddit and UTC day: posts, comments, distinct authors of either, mean post score.
+    "daily_activity": """
+WITH p AS (
+    SELECT subreddit, dt AS day, COUNT(*) AS posts,
+           AVG(CAST(score AS DOUBLE PRECISION)) AS mean_post_score
+    FROM posts GROUP BY subreddit, dt
+), c AS (
+    SELECT subreddit, dt AS day, COUNT(*) AS comments
+    FROM comments GROUP BY subreddit, dt
+), a AS (
+    SELECT subreddit, day, COUNT(DISTINCT author) AS distinct_authors FROM (
+        SELECT subreddit, dt AS day, author FROM posts WHERE author IS NOT NULL
+        UNION ALL
+        SELECT subreddit, dt AS day, author FROM comments WHERE author IS NOT NULL
+    ) AS authors GROUP BY subreddit, day
+), d AS (
+    SELECT subreddit, day FROM p UNION SELECT subreddit, day FROM c
+)
+SELECT d.subreddit, d.day,
+       COALESCE(p.posts, 0) AS posts,
+       COALESCE(c.comments, 0) AS comments,
+       COALESCE(a.distinct_authors, 0) AS distinct_authors,
+       p.mean_post_score
+FROM d
+LEFT JOIN p ON p.subreddit = d.subreddit AND p.day = d.day
+LEFT JOIN c ON c.subreddit = d.subreddit AND c.day = d.day
+LEFT JOIN a ON a.subreddit = d.subreddit AND a.day = d.day
+""",
+    # Per subreddit and UTC day: the 10 highest-scored posts.
+    "top_posts_daily": """
+SELECT subreddit, day, rank, id, title, score, num_comments, permalink FROM (
+    SELECT subreddit, dt AS day, id, title, score, num_comments, permalink,
+           ROW_NUMBER() OVER (PARTITION BY subreddit, dt
+                              ORDER BY score DESC NULLS LAST, num_comments DESC NULLS LAST, id)
+               AS rank
+    FROM posts
+) AS ranked
+WHERE rank <= 10
+""",
+}
+
+
+def view_sql(name: str) -> str:
+    return f"CREATE OR REPLACE VIEW {name} AS {VIEWS[name].strip()}"

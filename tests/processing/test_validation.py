@@ -1,0 +1,111 @@
+"""Validation: checks pass on good data, a blocking failure stops the load, results stored."""
+
+from __future__ import annotations
+
+import pytest
+
+from snoopipe.errors import BlockingCheckFailed
+from snoopipe.quality import CHECKS
+from snoopipe.transform import layout
+from tests.processing.conftest import comment, post
+
+FAR_FUTURE = 4102444800.0  # 2100-01-01
+
+
+def test_real_samples_pass_validation(real):
+    harness = real[0]
+    result = harness.validate("r1")
+    out = result.output
+    assert out["failed_blocking"] == []
+    # PRAW's recordings hold comments of posts that are not in them: a warning only
+    assert out["warnings"] == ["comments_post_exists"]
+    assert result.rows_out == len(CHECKS) - 1
+    assert result.rows_in == 709 + 709 + 1103
+    stored = {r.name: r for r in harness.state.check_results("r1")}
+    assert set(stored) == {c.name for c in CHECKS}
+    assert stored["posts_raw_reconciled"].passed and stored["comments_raw_reconciled"].passed
+    assert not stored["comments_post_exists"].passed
+    assert stored["comments_post_exists"].severity == "warning"
+    assert "Examples: post_id=" in stored["comments_post_exists"].message
+
+
+def test_blocking_failure_raises_stores_results_and_stops_the_load(harness):
+    harness.add_things("r1", "posts", [post("ok1"), post("bad1", created_utc=FAR_FUTURE),
+                                       post("bad2", upvote_ratio=1.5)])
+    harness.transform("r1")
+    with pytest.raises(BlockingCheckFailed) as caught:
+        harness.validate("r1")
+    message = str(caught.value)
+    assert "3 blocking check(s) failed, so the load did not run" in message
+    assert "posts_created_utc_range (posts): 1 violating row(s)" in message
+    assert "created_utc within [2005-06-01, now + 1 day]" in message
+    assert "id=bad1" in message
+    assert "posts_upvote_ratio_range" in message and "id=bad2" in message
+    assert "post_metrics_upvote_ratio_range" in message and "post_id=bad2" in message
+    stored = {r.name: r for r in harness.state.check_results("r1")}
+    assert stored["posts_created_utc_range"].passed is False
+    assert stored["posts_created_utc_range"].observed == 1
+    assert stored["posts_pk_unique"].passed is True
+    # the runner stops here; a load called anyway refuses and writes nothing
+    with pytest.raises(BlockingCheckFailed, match="refused"):
+        harness.load("r1")
+    assert not (harness.root / "warehouse.duckdb").exists()
+    assert harness.state.loads("r1") == {}
+    assert harness.state.runs_pending_load("r1") == ["r1"]
+
+
+def test_reconciliation_reads_the_quarantine_back(harness):
+    harness.add_things("r1", "posts", [post("p1"), post("p2", score="x")])
+    harness.add_things("r1", "comments", [comment("c1", "p1")])
+    harness.transform("r1")
+    assert harness.validate("r1").output["failed_blocking"] == []
+    # lose the quarantine file: the counters still add up, the lake no longer does
+    harness.lake.delete(layout.quarantine_key("posts", "r1"))
+    with pytest.raises(BlockingCheckFailed) as caught:
+        harness.validate("r1")
+    assert "posts_raw_reconciled" in str(caught.value)
+    assert "run_id=r1, raw_lines=2, valid_lines=1, quarantined=0" in str(caught.value)
+    assert "comments_raw_reconciled" not in str(caught.value)
+
+
+def test_scope_is_runs_pending_load(harness):
+    # r1 is transformed but blocked (bad row); r2 validates r1's rows too.
+    harness.add_things("r1", "posts", [post("p1", created_utc=FAR_FUTURE)])
+    harness.transform("r1")
+    with pytest.raises(BlockingCheckFailed):
+        harness.validate("r1")
+    harness.add_things("r2", "posts", [post("p2")])
+    harness.transform("r2")
+    with pytest.raises(BlockingCheckFailed) as caught:
+        harness.validate("r2")
+    assert "Runs validated: r1, r2" in str(caught.value)
+    # once r1 is loaded (say, after a fix), r2's validation no longer looks at it
+    harness.state.start_task("r1", "load", stage="load")
+    harness.state.finish_task("r1", "load", status="success")
+    result = harness.validate("r2")
+    assert result.output["runs"] == ["r2"]
+    assert result.rows_in == 2  # p2 in posts and post_metrics
+
+
+def test_primary_key_check_covers_the_whole_table(harness):
+    # The same post under two creation dates lands in two partitions: a PK violation
+    # the per-partition merge cannot see, which the whole-table check catches.
+    harness.add_things("r1", "posts", [post("p1")])
+    harness.transform("r1")
+    harness.state.start_task("r1", "load", stage="load")
+    harness.state.finish_task("r1", "load", status="success")
+    harness.add_things("r2", "posts", [post("p1", created_utc=1736500000 + 5 * 86400)],
+                       retrieved_at="2026-01-11T00:00:00.000000Z")
+    harness.transform("r2")
+    with pytest.raises(BlockingCheckFailed) as caught:
+        harness.validate("r2")
+    assert "posts_pk_unique (posts): 2 violating row(s)" in str(caught.value)
+    assert "id=p1, copies=2" in str(caught.value)
+
+
+def test_missing_transform_output_fails_reconciliation(harness):
+    harness.add_things("r1", "posts", [post("p1")])
+    harness.run("r1")
+    # validate without a successful transform: nothing accounts for the raw lines
+    with pytest.raises(BlockingCheckFailed, match="posts_raw_reconciled"):
+        harness.validate("r1")

@@ -1,0 +1,189 @@
+"""The DuckDB warehouse: idempotent upserts, latest wins, views, per-operation connections."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import duckdb
+import pytest
+
+from snoopipe.errors import ConfigError
+from snoopipe.settings import Settings
+from snoopipe.tables import TABLES
+from snoopipe.warehouse import open_warehouse
+from snoopipe.warehouse import sql as wsql
+from snoopipe.warehouse.duckdb import DuckDBWarehouse
+from tests.processing.conftest import comment, post
+
+
+def counts(h) -> dict[str, int]:
+    return h.resources.warehouse.table_counts()
+
+
+def test_load_twice_gives_no_duplicates(harness):
+    harness.add_things("r1", "posts", [post("p1"), post("p2")])
+    harness.add_things("r1", "comments", [comment("c1", "p1"), comment("c2", "p2")])
+    harness.transform("r1")
+    harness.validate("r1")
+    first = harness.load("r1")
+    assert first.output["runs"] == ["r1"]
+    assert first.output["rows"] == {"posts": 2, "comments": 2, "post_metrics": 2}
+    assert counts(harness) == {"posts": 2, "comments": 2, "post_metrics": 2}
+    snapshot = harness.warehouse_rows("SELECT * FROM posts ORDER BY id")
+    again = harness.load("r1")  # the load task already succeeded: a reload of r1
+    assert again.output["runs"] == ["r1"]
+    assert counts(harness) == {"posts": 2, "comments": 2, "post_metrics": 2}
+    assert harness.warehouse_rows("SELECT * FROM posts ORDER BY id") == snapshot
+    assert harness.state.loads("r1") == {"posts": 2, "comments": 2, "post_metrics": 2}
+
+
+def test_latest_wins_and_never_regresses(harness):
+    harness.add_things("r1", "posts", [post("p1", score=10)],
+                       retrieved_at="2026-01-10T00:00:00.000000Z")
+    harness.pipeline("r1")
+    harness.add_things("r2", "posts", [post("p1", score=20, selftext="[removed]",
+                                            removed_by_category="moderator")],
+                       retrieved_at="2026-01-12T00:00:00.000000Z")
+    harness.pipeline("r2")
+    assert harness.warehouse_rows("SELECT score, is_removed, selftext, _run_id FROM posts") == [
+        (20, True, None, "r2")]
+    # r3 brings an older observation of p1 and a new post; p1 must not go back
+    harness.add_things("r3", "posts", [post("p1", score=15), post("p3")],
+                       retrieved_at="2026-01-11T00:00:00.000000Z")
+    result = harness.pipeline("r3")["load"]
+    assert result.output["rows"]["posts"] == 1  # p3; p1's older copy lost in processed already
+    assert harness.warehouse_rows("SELECT id, score FROM posts ORDER BY id") == [
+        ("p1", 20), ("p3", 1)]
+    assert harness.warehouse_rows(
+        "SELECT post_id, score FROM post_metrics WHERE post_id = 'p1' ORDER BY observed_at") == [
+        ("p1", 10), ("p1", 15), ("p1", 20)]
+
+
+def test_upsert_does_not_regress_even_from_stale_files(harness):
+    """The WHERE excluded._retrieved_at >= target._retrieved_at guard, directly."""
+    harness.add_things("r1", "posts", [post("p1", score=10)],
+                       retrieved_at="2026-01-10T00:00:00.000000Z")
+    harness.transform("r1")
+    stale = harness.files("processed/posts/")
+    harness.add_things("r2", "posts", [post("p1", score=20)],
+                       retrieved_at="2026-01-12T00:00:00.000000Z")
+    harness.pipeline("r2")
+    for key, data in stale.items():  # put r1's file back, as if r2 never happened
+        harness.lake.write_bytes(key, data)
+    harness.load("r1")
+    assert harness.warehouse_rows("SELECT score, _run_id FROM posts") == [(20, "r2")]
+
+
+def test_pending_runs_are_loaded_together(harness):
+    harness.add_things("r1", "posts", [post("p1")])
+    harness.transform("r1")  # transformed, never validated or loaded
+    harness.add_things("r2", "posts", [post("p2")])
+    harness.add_things("r2", "comments", [comment("c1", "p1")])
+    harness.transform("r2")
+    harness.validate("r2")
+    result = harness.load("r2")
+    assert result.output["runs"] == ["r1", "r2"]
+    assert harness.state.loads("r1") == {"posts": 1, "comments": 0, "post_metrics": 1}
+    assert harness.state.loads("r2") == {"posts": 1, "comments": 1, "post_metrics": 1}
+    assert counts(harness) == {"posts": 2, "comments": 1, "post_metrics": 2}
+    # r1 has no load task of its own, but its rows are loaded: not validated or loaded again
+    assert harness.state.runs_pending_load("r2") == []
+    harness.add_things("r3", "posts", [post("p3")])
+    harness.transform("r3")
+    assert harness.validate("r3").output["runs"] == ["r3"]
+    assert harness.load("r3").output["runs"] == ["r3"]
+
+
+def test_views(harness):
+    day = 1736500000  # 2025-01-10 09:06:40 UTC
+    posts = [post(f"p{i:02d}", score=i * 10, num_comments=i, author=f"u{i % 3}",
+                  created_utc=day + i) for i in range(12)]
+    posts.append(post("q1", subreddit="rust", score=5, author="[deleted]"))
+    posts.append(post("p99", score=7, created_utc=day + 86400))  # next day
+    comments = [comment("c1", "p01", author="u0"), comment("c2", "p01", author="zed"),
+                comment("c3", "p01", author="[deleted]")]
+    harness.add_things("r1", "posts", posts)
+    harness.add_things("r1", "comments", comments)
+    harness.pipeline("r1")
+    cols, rows = harness.resources.warehouse.query(
+        "SELECT * FROM daily_activity ORDER BY subreddit, day")
+    assert cols == ["subreddit", "day", "posts", "comments", "distinct_authors",
+                    "mean_post_score"]
+    assert rows == [
+        ("python", date(2025, 1, 10), 12, 3, 4, 55.0),  # u0 u1 u2 + zed; [deleted] excluded
+        ("python", date(2025, 1, 11), 1, 0, 1, 7.0),
+        ("rust", date(2025, 1, 10), 1, 0, 0, 5.0),
+    ]
+    cols, rows = harness.resources.warehouse.query(
+        "SELECT subreddit, day, rank, id, score, num_comments, title, permalink "
+        "FROM top_posts_daily WHERE subreddit = ? AND day = ? ORDER BY rank",
+        ["python", date(2025, 1, 10)])
+    assert [r[2] for r in rows] == list(range(1, 11))
+    assert [r[3] for r in rows] == [f"p{i:02d}" for i in range(11, 1, -1)]
+    assert rows[0][4:] == (110, 11, "title p11", "/r/python/comments/p11/x/")
+
+
+def test_views_are_recreated_idempotently_and_tables_typed(harness):
+    harness.add_things("r1", "posts", [post("p1", edited=1736600000.0)])
+    harness.pipeline("r1")
+    wh = harness.resources.warehouse
+    wh.ensure_schema()
+    wh.ensure_schema()
+    cols, rows = wh.query("SELECT column_name, data_type FROM information_schema.columns "
+                          "WHERE table_name = 'posts' ORDER BY ordinal_position")
+    types = dict(rows)
+    assert [c for c, _t in rows] == TABLES["posts"].column_names
+    assert types["created_utc"] == "TIMESTAMP" and types["dt"] == "DATE"
+    assert types["score"] == "BIGINT" and types["is_deleted"] == "BOOLEAN"
+    assert wh.query("SELECT edited_utc FROM posts")[1] == [(datetime(2025, 1, 11, 12, 53, 20),)]
+    _cols, pk = wh.query("SELECT constraint_column_names FROM duckdb_constraints() "
+                         "WHERE table_name = 'post_metrics' AND constraint_type = 'PRIMARY KEY'")
+    assert pk == [(["post_id", "observed_at"],)]
+
+
+def test_query_before_any_load_creates_no_file(tmp_path):
+    wh = DuckDBWarehouse(tmp_path / "wh.duckdb")
+    cols, rows = wh.query("SELECT COUNT(*) AS n FROM posts")
+    assert (cols, rows) == (["n"], [(0,)])
+    assert wh.query("SELECT * FROM daily_activity")[1] == []
+    assert not (tmp_path / "wh.duckdb").exists()
+
+
+def test_readers_between_operations_and_read_only_queries(harness):
+    harness.add_things("r1", "posts", [post("p1")])
+    harness.pipeline("r1")
+    path = harness.root / "warehouse.duckdb"
+    # no connection is held between operations: another connection can open the file
+    other = duckdb.connect(str(path), read_only=True)
+    assert other.execute("SELECT COUNT(*) FROM posts").fetchall() == [(1,)]
+    other.close()
+    with pytest.raises(duckdb.Error):
+        harness.resources.warehouse.query("DELETE FROM posts")  # query() is read-only
+
+
+def test_open_warehouse_by_url(tmp_path):
+    settings = Settings(base_dir=str(tmp_path), warehouse_url="duckdb:///rel/wh.duckdb")
+    wh = open_warehouse(settings)
+    assert isinstance(wh, DuckDBWarehouse)
+    assert wh.path == (tmp_path / "rel" / "wh.duckdb").resolve()
+    default = open_warehouse(Settings(base_dir=str(tmp_path), data_dir="d"))
+    assert default.path == (tmp_path / "d" / "warehouse.duckdb").resolve()
+    for url in ("postgresql://x/y", "redshift://x/y", "mysql://x"):
+        with pytest.raises(ConfigError):
+            open_warehouse(Settings(base_dir=str(tmp_path), warehouse_url=url))
+
+
+def test_upsert_sql_is_portable_text():
+    text = wsql.upsert_sql(TABLES["post_metrics"], "staging_post_metrics")
+    assert "ON CONFLICT (post_id, observed_at) DO UPDATE SET" in text
+    assert "WHERE excluded._retrieved_at >= post_metrics._retrieved_at" in text
+    assert "QUALIFY" not in text  # PostgreSQL has no QUALIFY
+    assert "post_id = excluded.post_id" not in text
+
+
+def test_empty_run_goes_through_every_stage(harness):
+    harness.run("r1")
+    stages = harness.pipeline("r1")
+    assert stages["validate"].output["failed_blocking"] == []
+    assert stages["load"].output["rows"] == {"posts": 0, "comments": 0, "post_metrics": 0}
+    assert counts(harness) == {"posts": 0, "comments": 0, "post_metrics": 0}
