@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -55,6 +55,9 @@ class RedditSettings(BaseModel):
     max_retries: int = 5
     backoff_base_seconds: float = 1.0
     backoff_max_seconds: float = 60.0
+    # Redis URL where every worker of this OAuth client shares one rate budget; filled
+    # from the top-level `redis_url` when unset. None: one budget per process.
+    rate_budget_url: str | None = None
 
 
 class ExtractSettings(BaseModel):
@@ -99,6 +102,44 @@ class SimulatorSettings(BaseModel):
     faults: dict[str, Any] = {}
 
 
+class AthenaSettings(BaseModel):
+    """Validation on Athena (`validation_engine = "athena"`), over Glue catalog tables.
+
+    The Glue database is created if missing; its tables and partitions are kept in step
+    with the processed zone by snoopipe (see `snoopipe.lake.glue_catalog`).
+    """
+
+    # Glue database holding the processed tables (posts, comments, post_metrics, quarantine).
+    database: str = "snoopipe"
+    # Athena data catalog (AwsDataCatalog is the account's Glue Data Catalog).
+    catalog: str = "AwsDataCatalog"
+    workgroup: str = "primary"
+    # Where Athena writes query results, e.g. s3://my-bucket/athena-results/. None: the
+    # workgroup's own result location (the workgroup must have one).
+    output_location: str | None = None
+    # None: the standard AWS settings (AWS_REGION, profile).
+    region: str | None = None
+    poll_seconds: float = 0.5
+    timeout_seconds: float = 600.0
+
+
+class RedshiftSettings(BaseModel):
+    """The Redshift warehouse (`warehouse_url = "redshift://..."`)."""
+
+    # IAM role ARN that Redshift assumes to read the lake for COPY ... FORMAT AS PARQUET.
+    iam_role: str | None = None
+
+
+def mask_url(url: str | None) -> str:
+    """A URL safe to print or log: passwords (user:password@, ?password=) become ***."""
+    if not url:
+        return ""
+    # Greedy up to the last @ of the authority: a password may contain an unencoded @.
+    masked = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/@:?#]*):[^/?#]*@", r"\1:***@", url)
+    return re.sub(r"([?&](?:password|secret_access_key|aws_secret_access_key)=)[^&#]*",
+                  r"\1***", masked, flags=re.IGNORECASE)
+
+
 class Settings(BaseSettings):
     """All of snoopipe's settings. See `snoopipe init` for a commented file."""
 
@@ -115,13 +156,20 @@ class Settings(BaseSettings):
     warehouse_url: str | None = None
     state_url: str | None = None
     transform_engine: Literal["duckdb", "spark", "glue"] = "duckdb"
+    # Where the data-quality checks run: DuckDB (reads the lake itself) or Athena.
+    validation_engine: Literal["duckdb", "athena"] = "duckdb"
     # Use the simulator even when credentials are configured (demos, tests).
     use_simulator: bool = False
+    # Redis shared by distributed workers (SNOOPIPE_REDIS_URL): the Reddit rate budget
+    # of each OAuth client lives there. None: each process keeps its own budget.
+    redis_url: str | None = None
 
     reddit: RedditSettings = RedditSettings()
     extract: ExtractSettings = ExtractSettings()
     runner: RunnerSettings = RunnerSettings()
     simulator: SimulatorSettings = SimulatorSettings()
+    athena: AthenaSettings = AthenaSettings()
+    redshift: RedshiftSettings = RedshiftSettings()
 
     # Where the config file was, to resolve relative paths; set by load_settings.
     base_dir: str = "."
@@ -130,6 +178,13 @@ class Settings(BaseSettings):
     @classmethod
     def _valid_subreddits(cls, value: list[str]) -> list[str]:
         return [validate_subreddit(v) for v in value]
+
+    @model_validator(mode="after")
+    def _share_rate_budget(self) -> Settings:
+        # The Reddit client reads where its rate budget is shared from its own settings.
+        if self.redis_url and not self.reddit.rate_budget_url:
+            self.reddit = self.reddit.model_copy(update={"rate_budget_url": self.redis_url})
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -95,6 +95,21 @@ def resolve_credentials(config: RedditSettings) -> Credentials | None:
     )
 
 
+def default_rate_budget(client_key: str, config: RedditSettings) -> RateBudget:
+    """The rate budget of one OAuth client, shared by all its workers.
+
+    In Redis when `rate_budget_url` (top-level `redis_url`) is set, so that workers on
+    many machines share it; otherwise one budget per process.
+    """
+    if config.rate_budget_url:
+        from snoopipe.sources.reddit.ratelimit_redis import redis_budget
+
+        # A lease outlives any request (timeout) so only a dead worker's lease expires.
+        return redis_budget(config.rate_budget_url, client_key,
+                            lease_seconds=2 * config.timeout_seconds + 5)
+    return budget_for_client(client_key)
+
+
 class RedditClient:
     """Raw-JSON access to the Reddit endpoints snoopipe needs."""
 
@@ -115,18 +130,21 @@ class RedditClient:
             reddit_url=config.reddit_url,
             timeout=config.timeout_seconds,
         )
+        # prawcore 4 takes keyword arguments only.
         authenticator = prawcore.TrustedAuthenticator(
-            self._requestor, credentials.client_id, credentials.client_secret or "")
+            requestor=self._requestor, client_id=credentials.client_id,
+            client_secret=credentials.client_secret or "")
         if credentials.username and credentials.password:
             self._authorizer: prawcore.Authorizer = prawcore.ScriptAuthorizer(
-                authenticator, credentials.username, credentials.password)
+                authenticator=authenticator, username=credentials.username,
+                password=credentials.password)
         else:
-            self._authorizer = prawcore.ReadOnlyAuthorizer(authenticator)
+            self._authorizer = prawcore.ReadOnlyAuthorizer(authenticator=authenticator)
         self._token_lock = threading.Lock()
         # Reddit asks for one morechildren call at a time per client.
         self._more_lock = threading.Lock()
-        self.rate_budget = rate_budget or budget_for_client(
-            f"{config.oauth_url}|{credentials.client_id}")
+        self.rate_budget = rate_budget or default_rate_budget(
+            f"{config.oauth_url}|{credentials.client_id}", config)
         self.request_budget = request_budget or RequestBudget(None)
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -195,11 +213,14 @@ class RedditClient:
             status = response.status_code
             if status == 429:
                 self.stats["status_429"] += 1
-                reset = limits[2] if limits else None
                 retry_after = response.headers.get("retry-after")
-                wait = float(retry_after) if retry_after and retry_after.isdigit() else (
-                    reset if reset is not None else self._backoff(attempt))
-                self.rate_budget.exhausted_for(max(wait, self._backoff(attempt) / 4))
+                if retry_after and retry_after.isdigit():
+                    wait = float(retry_after)
+                elif limits and limits[0] < 1:
+                    wait = limits[2]  # the budget is spent: wait for the window to reset
+                else:
+                    wait = self._backoff(attempt)  # budget left: a transient refusal
+                self.rate_budget.exhausted_for(wait)
                 last_error = "HTTP 429 Too Many Requests"
                 log.info("rate limited on %s; waiting for the budget", what)
                 continue
