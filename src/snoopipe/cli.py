@@ -17,7 +17,7 @@ from rich.table import Table
 from snoopipe.errors import SnoopipeError
 from snoopipe.orchestration.progress import Reporter
 from snoopipe.resources import Resources
-from snoopipe.settings import CONFIG_FILE_NAME, Settings, load_settings
+from snoopipe.settings import CONFIG_FILE_NAME, Settings, load_settings, mask_url
 
 app = typer.Typer(
     help="snoopipe: Reddit posts and comments from the API and dumps into a validated warehouse.",
@@ -39,10 +39,11 @@ class RichReporter(Reporter):
     def __init__(self) -> None:
         self.progress = Progress(
             SpinnerColumn(), TextColumn("[bold]{task.fields[stage]:<9}"), BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
+            TextColumn("{task.fields[count]}"),
             TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
             transient=False)
         self._tasks: dict[str, int] = {}
+        self._byte_tasks: dict[tuple[str, str], int] = {}
         self.progress.start()
 
     def info(self, message: str) -> None:
@@ -52,7 +53,8 @@ class RichReporter(Reporter):
         self.progress.console.print(f"[yellow]![/] {message}")
 
     def stage_started(self, stage: str, total: int | None = None) -> None:
-        self._tasks[stage] = self.progress.add_task("", stage=stage, total=total or 1)
+        self._tasks[stage] = self.progress.add_task("", stage=stage, total=total or 1,
+                                                    count=f"0/{total or 1}")
 
     def task_progress(self, stage: str, message: str) -> None:
         if stage in self._tasks:
@@ -61,18 +63,45 @@ class RichReporter(Reporter):
     def task_done(self, stage: str, task_id: str, ok: bool, summary: str) -> None:
         if stage in self._tasks:
             self.progress.advance(self._tasks[stage])
+            task = self.progress.tasks[self._tasks[stage]]
             self.progress.update(self._tasks[stage], description=summary if stage != "extract"
-                                 else "")
+                                 else "", count=f"{task.completed:g}/{task.total:g}")
         mark = "[green]✓[/]" if ok else "[red]✗[/]"
         self.progress.console.print(f"  {mark} {task_id}: {summary}")
+
+    def bytes_progress(self, stage: str, task_id: str, done: int, total: int | None, *,
+                       lines: int = 0, kept: int = 0, quarantined: int = 0,
+                       seconds: float = 0.0) -> None:
+        key = (stage, task_id)
+        if key not in self._byte_tasks:
+            self._byte_tasks[key] = self.progress.add_task("", stage=task_id[:9], total=total,
+                                                           count="")
+        rate = lines / seconds if seconds > 0 else 0.0
+        count = _bytes(done) + (f"/{_bytes(total)}" if total else "")
+        text = f"{task_id}: kept {kept:,} of {lines:,} lines, {rate:,.0f} lines/s"
+        if quarantined:
+            text += f", {quarantined:,} quarantined"
+        self.progress.update(self._byte_tasks[key], completed=done, total=total, count=count,
+                             description=text)
 
     def stage_finished(self, stage: str) -> None:
         if stage in self._tasks:
             task = self.progress.tasks[self._tasks[stage]]
-            self.progress.update(self._tasks[stage], completed=task.total)
+            self.progress.update(self._tasks[stage], completed=task.total,
+                                 count=f"{task.total:g}/{task.total:g}")
 
     def close(self) -> None:
         self.progress.stop()
+
+
+def _bytes(n: float | None) -> str:
+    if n is None:
+        return "?"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1000
+    return f"{n:,.1f} TB"
 
 
 def _settings(config: Path | None) -> Settings:
@@ -208,6 +237,65 @@ def load(run_id: RunIdOption = None, config: ConfigOption = None) -> None:
 
 
 @app.command()
+def backfill(
+    files: Annotated[list[str], typer.Argument(
+        metavar="FILE_OR_URL...",
+        help="Dump files (RS_* posts, RC_* comments; NDJSON, plain or .zst): paths, "
+             "file:// or http(s):// URLs.")],
+    subreddit: Annotated[list[str] | None, typer.Option(
+        "--subreddit", "-s", help="Subreddit to keep (repeatable; default: the configured "
+                                  "subreddits).")] = None,
+    all_subreddits: Annotated[bool, typer.Option(
+        "--all-subreddits", help="Keep every subreddit in the dumps.")] = False,
+    since: Annotated[str | None, typer.Option(
+        help="Keep things created on or after this UTC date (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(
+        help="Keep things created on or before this UTC date (YYYY-MM-DD).")] = None,
+    new_run: Annotated[bool, typer.Option(
+        "--new-run", help="Start a new run even if the same backfill was interrupted.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Backfill from Reddit dump archives (Pushshift / Arctic Shift) into the same tables.
+
+    Reads the files as streams, keeps the chosen subreddits and dates, lands the lines in
+    the raw zone with `_source = dump:<file>`, then transforms, validates and loads them.
+    Running the same command again after a crash resumes where it stopped. Exit code 3:
+    finished, but an input was incomplete (a truncated file).
+    """
+    from snoopipe.orchestration.backfill import BackfillRunner
+
+    for value, name in ((since, "--since"), (until, "--until")):
+        if value is not None:
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                _fail(f"{name} {value!r} is not a date (YYYY-MM-DD)")
+    if all_subreddits and subreddit:
+        _fail("use either --subreddit or --all-subreddits, not both")
+    try:
+        settings = _settings(config)
+        resources = Resources(settings)
+        reporter = RichReporter()
+        try:
+            outcome = BackfillRunner(resources, reporter).run(
+                files, subreddits=subreddit or None, all_subreddits=all_subreddits,
+                since=since, until=until, new_run=new_run)
+        finally:
+            reporter.close()
+        _print_backfill_summary(resources, outcome)
+        resources.close()
+    except SnoopipeError as exc:
+        _fail(str(exc))
+        return
+    if not outcome.ok:
+        _fail(f"backfill run {outcome.run.run_id} failed: {outcome.error}\n"
+              "Run the same command again to resume it.")
+    if outcome.incomplete_input:
+        err_console.print("[yellow]warning:[/] " + "; ".join(outcome.warnings))
+        raise typer.Exit(3)
+
+
+@app.command()
 def status(run_id: RunIdOption = None, config: ConfigOption = None,
            runs: Annotated[int, typer.Option(help="How many recent runs to list.")] = 10) -> None:
     """Recent runs, tasks, check results, watermarks and table row counts."""
@@ -312,6 +400,80 @@ def simulator(
           subreddits=subreddit or None, ratelimit_budget=budget)
 
 
+# -- stack: a local Airflow deployment ----------------------------------------------------
+
+stack_app = typer.Typer(
+    help="A local Airflow deployment of snoopipe on 127.0.0.1: PostgreSQL, Redis, the Airflow "
+         "API server, scheduler, DAG processor and Celery workers (Debian packages + PyPI).",
+    no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+
+StackDirOption = Annotated[Path | None, typer.Option(
+    "--dir", help="Stack folder (default: $SNOOPIPE_STACK_DIR or ./snoopipe-stack).")]
+
+
+@stack_app.command("up")
+def stack_up(
+    workers: Annotated[int, typer.Option(help="Celery workers to start.")] = 2,
+    concurrency: Annotated[int, typer.Option(help="Task slots per worker.")] = 2,
+    port: Annotated[int | None, typer.Option(help="Airflow UI/API port (default 8080, "
+                                             "else a free one).")] = None,
+    directory: StackDirOption = None,
+    config: ConfigOption = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for health.")] = 600,
+) -> None:
+    """Start the stack (or restart it with its data); print the UI address and admin login."""
+    from snoopipe.orchestration.stack.deploy import Stack, StackError, describe
+
+    stack = Stack(directory)
+    try:
+        state = stack.up(workers=workers, concurrency=concurrency, api_port=port,
+                         config_file=config, timeout=timeout,
+                         echo=lambda msg: console.print(f"[cyan]•[/] {msg}"))
+    except (StackError, SnoopipeError) as exc:
+        _fail(str(exc))
+        return
+    console.rule(f"snoopipe stack is up ({stack.dir})")
+    for line in describe(state, stack):
+        console.print(line, highlight=False, soft_wrap=True)
+
+
+@stack_app.command("down")
+def stack_down(directory: StackDirOption = None) -> None:
+    """Stop every service of the stack (its data and secrets stay for the next `up`)."""
+    from snoopipe.orchestration.stack.deploy import Stack
+
+    Stack(directory).down(echo=lambda msg: console.print(f"[cyan]•[/] {msg}"))
+
+
+@stack_app.command("status")
+def stack_status(directory: StackDirOption = None) -> None:
+    """Which services of the stack run, and Airflow's own health report."""
+    from snoopipe.orchestration.stack.deploy import Stack, describe
+
+    stack = Stack(directory)
+    info = stack.status()
+    if not info["exists"]:
+        _fail(f"no stack in {info['dir']}: start one with `snoopipe stack up`")
+        return
+    table = Table(title=f"snoopipe stack {info['dir']}")
+    for col in ("service", "status", "pid", "address"):
+        table.add_column(col)
+    for name, svc in info["services"].items():
+        table.add_row(name, _status("running" if svc["up"] else "failed").replace(
+            "failed", "stopped"), str(svc.get("pid") or ""), svc.get("address", ""))
+    console.print(table)
+    health = info["health"] or {}
+    for component, report in health.items():
+        if isinstance(report, dict):
+            console.print(f"airflow {component}: {report.get('status', report)}")
+    if all(svc["up"] for svc in info["services"].values()):
+        for line in describe(info["state"], stack):
+            console.print(line, highlight=False, soft_wrap=True)
+    else:
+        raise typer.Exit(1)
+
+
 # -- output helpers ------------------------------------------------------------------------
 
 
@@ -338,6 +500,45 @@ def _print_counts(resources: Resources) -> None:
     console.print(table)
 
 
+def _print_backfill_summary(resources: Resources, outcome) -> None:
+    run_record = outcome.run
+    console.rule(f"backfill {run_record.run_id}: {_status(run_record.status)}"
+                 + (" (resumed)" if outcome.resumed else ""))
+    table = Table(title="Dump files")
+    for col in ("file", "read", "lines", "posts", "comments", "filtered", "quarantined",
+                "lines/s", "note"):
+        table.add_column(col, justify="left" if col in ("file", "note") else "right")
+    for name, result in outcome.dumps.items():
+        out = result.output
+        seconds = out.get("seconds") or 0
+        quarantined = out.get("quarantined", {})
+        note = "truncated" if out.get("truncated") else ("resumed" if out.get("resumed") else "")
+        if quarantined:
+            note = (note + "; " if note else "") + ", ".join(
+                f"{k}: {v}" for k, v in sorted(quarantined.items()))
+        table.add_row(name, _bytes(out.get("input_bytes")), _num(out.get("lines")),
+                      _num(out.get("posts")), _num(out.get("comments")),
+                      _num(out.get("filtered")), _num(sum(quarantined.values())),
+                      f"{out.get('lines', 0) / seconds:,.0f}" if seconds else "", note)
+    console.print(table)
+    transform = outcome.stages.get("transform")
+    if transform is not None:
+        out = transform.output
+        console.print(f"transform: {_num(transform.rows_in)} raw lines -> "
+                      f"{out.get('rows', {})}; quarantined {out.get('quarantined', {})}")
+    load = outcome.stages.get("load")
+    if load is not None:
+        console.print(f"load: {load.output.get('changed', {})} rows inserted or updated")
+    for message in outcome.warnings:
+        console.print(f"[yellow]![/] {message}")
+    if outcome.error:
+        console.print(f"[red]error:[/] {outcome.error}")
+    _print_counts(resources)
+    console.print(f"took {outcome.seconds:,.1f} s; lake: {resources.lake.url}; "
+                  f"warehouse: {resources.warehouse.url}")
+    console.print("status:    snoopipe status")
+
+
 def _print_summary(resources: Resources, run_id: str) -> None:
     state = resources.state
     run_record = state.get_run(run_id)
@@ -351,7 +552,7 @@ def _print_summary(resources: Resources, run_id: str) -> None:
             "; " + ", ".join(f"{c.name} ({c.severity})" for c in failed) if failed else ""))
     console.print(f"lake:      {resources.lake.url}")
     console.print(f"warehouse: {resources.warehouse.url}")
-    console.print(f"state:     {resources.settings.resolved_state_url}")
+    console.print(f"state:     {mask_url(resources.settings.resolved_state_url)}")
     console.print('query:     snoopipe query "SELECT * FROM daily_activity ORDER BY day DESC '
                   'LIMIT 10"')
     console.print("status:    snoopipe status")

@@ -26,6 +26,14 @@ class Reporter:
     def task_progress(self, stage: str, message: str) -> None:
         log.debug("%s: %s", stage, message)
 
+    def bytes_progress(self, stage: str, task_id: str, done: int, total: int | None, *,
+                       lines: int = 0, kept: int = 0, quarantined: int = 0,
+                       seconds: float = 0.0) -> None:
+        """Progress of a task that reads a byte stream (a dump file): bytes read of total
+        (None when unknown), lines read, records kept and quarantined so far."""
+        log.debug("%s %s: %d/%s bytes, %d lines, %d kept, %d quarantined", stage, task_id,
+                  done, total, lines, kept, quarantined)
+
     def task_done(self, stage: str, task_id: str, ok: bool, summary: str) -> None:
         log.info("%s %s: %s", task_id, "ok" if ok else "failed", summary)
 

@@ -8,13 +8,15 @@ store keeps two runs on the same settings from interleaving.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -25,6 +27,8 @@ from snoopipe.resources import Resources, StageResult
 from snoopipe.settings import validate_subreddit
 from snoopipe.sources.reddit import reddit_endpoint
 from snoopipe.state import RunRecord
+
+log = logging.getLogger(__name__)
 
 LOCK_NAME = "pipeline"
 NOT_RETRYABLE = (BlockingCheckFailed, ConfigError, RunLockedError)
@@ -47,54 +51,131 @@ class RunOutcome:
         return self.run.status == "success"
 
 
+def new_holder() -> str:
+    """A lock holder id: `host:pid:random`, so a crashed local holder can be recognised."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
+
+
+def _holder_is_dead(holder: str) -> bool:
+    """True when `holder` is a process on this machine that no longer runs (kill -9)."""
+    parts = holder.split(":")
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def take_pipeline_lock(resources: Resources, holder: str) -> threading.Event:
+    """Take the pipeline lock (or raise RunLockedError) and keep it alive with a heartbeat.
+
+    A lock whose holder was a process on this machine that is gone (killed) is taken over
+    at once; any other lock expires after an hour without heartbeat. Returns the event
+    that stops the heartbeat: pass it to `release_pipeline_lock`.
+    """
+    state = resources.state
+    current = state.try_lock(LOCK_NAME, holder)
+    if current is not None and _holder_is_dead(current):
+        log.warning("taking over the pipeline lock of %s, a process that no longer runs",
+                    current)
+        current = state.try_lock(LOCK_NAME, holder, stale_after_seconds=0)
+    if current is not None:
+        raise RunLockedError(
+            f"another snoopipe run holds the pipeline lock ({current}); wait for it to "
+            "finish (see `snoopipe status`). A lock left by a crashed run expires after "
+            "an hour without heartbeat.")
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(30):
+            state.heartbeat_lock(LOCK_NAME, holder)
+
+    threading.Thread(target=beat, name="snoopipe-lock-heartbeat", daemon=True).start()
+    return stop
+
+
+def release_pipeline_lock(resources: Resources, holder: str, stop: threading.Event) -> None:
+    stop.set()
+    resources.state.release_lock(LOCK_NAME, holder)
+
+
+@contextmanager
+def pipeline_lock(resources: Resources, holder: str | None = None) -> Iterator[str]:
+    """`with pipeline_lock(resources) as holder:` the runner's lock, for any orchestrator."""
+    holder = holder or new_holder()
+    stop = take_pipeline_lock(resources, holder)
+    try:
+        yield holder
+    finally:
+        release_pipeline_lock(resources, holder, stop)
+
+
+def run_with_retries(resources: Resources, reporter: Reporter, task_id: str,
+                     call: Callable[[], StageResult],
+                     sleep: Callable[[float], None] = time.sleep) -> StageResult:
+    """Call a stage, retrying failures with exponential backoff (runner settings).
+
+    Blocking checks, configuration errors and a held lock are not retried.
+    """
+    retries = resources.settings.runner.task_retries
+    backoff = resources.settings.runner.retry_backoff_seconds
+    for attempt in range(retries + 1):
+        try:
+            return call()
+        except NOT_RETRYABLE:
+            raise
+        except Exception as exc:
+            if attempt == retries:
+                raise
+            wait = backoff * 2 ** attempt
+            reporter.warning(f"{task_id} failed ({_short(exc)}); retry "
+                             f"{attempt + 1}/{retries} in {wait:.0f}s")
+            sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def run_downstream_stages(resources: Resources, reporter: Reporter, run_id: str,
+                          sleep: Callable[[float], None] = time.sleep) -> dict[str, StageResult]:
+    """transform, validate and load of a run, each a tracked task with retries."""
+    results: dict[str, StageResult] = {}
+    for name, stage in (("transform", stages.transform), ("validate", stages.validate),
+                        ("load", stages.load)):
+        reporter.stage_started(name)
+        result = run_with_retries(resources, reporter, name,
+                                  lambda stage=stage: stage(resources, run_id), sleep)
+        reporter.task_done(name, name, True, _summary(name, result))
+        reporter.stage_finished(name)
+        results[name] = result
+    return results
+
+
 class LocalRunner:
     def __init__(self, resources: Resources, reporter: Reporter | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.resources = resources
         self.reporter = reporter or Reporter()
         self._sleep = sleep
-        self._holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
+        self._holder = new_holder()
 
     # -- locking --------------------------------------------------------------------
 
     def _lock(self) -> threading.Event:
-        holder = self.resources.state.try_lock(LOCK_NAME, self._holder)
-        if holder is not None:
-            raise RunLockedError(
-                f"another snoopipe run holds the pipeline lock ({holder}); wait for it to "
-                "finish (see `snoopipe status`). A lock left by a crashed run expires after "
-                "an hour without heartbeat.")
-        stop = threading.Event()
-
-        def beat() -> None:
-            while not stop.wait(30):
-                self.resources.state.heartbeat_lock(LOCK_NAME, self._holder)
-
-        threading.Thread(target=beat, name="snoopipe-lock-heartbeat", daemon=True).start()
-        return stop
+        return take_pipeline_lock(self.resources, self._holder)
 
     def _unlock(self, stop: threading.Event) -> None:
-        stop.set()
-        self.resources.state.release_lock(LOCK_NAME, self._holder)
+        release_pipeline_lock(self.resources, self._holder, stop)
 
     # -- retries --------------------------------------------------------------------
 
     def _with_retries(self, task_id: str, call: Callable[[], StageResult]) -> StageResult:
-        retries = self.resources.settings.runner.task_retries
-        backoff = self.resources.settings.runner.retry_backoff_seconds
-        for attempt in range(retries + 1):
-            try:
-                return call()
-            except NOT_RETRYABLE:
-                raise
-            except Exception as exc:
-                if attempt == retries:
-                    raise
-                wait = backoff * 2 ** attempt
-                self.reporter.warning(f"{task_id} failed ({_short(exc)}); retry "
-                                      f"{attempt + 1}/{retries} in {wait:.0f}s")
-                self._sleep(wait)
-        raise AssertionError("unreachable")
+        return run_with_retries(self.resources, self.reporter, task_id, call, self._sleep)
 
     # -- the run --------------------------------------------------------------------
 
@@ -121,6 +202,8 @@ class LocalRunner:
 
     def _resumable_run(self) -> RunRecord:
         for run in self.resources.state.list_runs(20):
+            if run.kind == "backfill":
+                continue  # resumed by `snoopipe backfill` with the same files
             if run.status in ("failed", "running"):
                 return run
             if run.status == "success":
@@ -136,13 +219,7 @@ class LocalRunner:
         failed: list[str] = []
         try:
             failed += self._extract_all(run, logical)
-            for name, stage in (("transform", stages.transform), ("validate", stages.validate),
-                                ("load", stages.load)):
-                self.reporter.stage_started(name)
-                result = self._with_retries(name, lambda stage=stage: stage(self.resources,
-                                                                            run_id))
-                self.reporter.task_done(name, name, True, _summary(name, result))
-                self.reporter.stage_finished(name)
+            run_downstream_stages(self.resources, self.reporter, run_id, self._sleep)
         except Exception as exc:
             message = str(exc) if isinstance(exc, SnoopipeError) else f"{type(exc).__name__}: {exc}"
             state.set_run_status(run_id, "failed", error=message)

@@ -79,3 +79,35 @@ def load(resources: Resources, run_id: str) -> StageResult:
     return tracked_task(resources, run_id, "load", "load", None,
                         lambda _attempt: run_load(resources, run_id))
 
+
+
+def dump_task_id(dump_id: str) -> str:
+    return f"extract:dump:{dump_id}"
+
+
+def extract_dump(resources: Resources, run_id: str, dump_file: str, *,
+                 subreddits: list[str] | None = None, start: str | date | None = None,
+                 end: str | date | None = None, progress: Callable | None = None,
+                 **options) -> StageResult:
+    """Extract one dump file (path or URL) into the raw zone of a run, as a tracked task.
+
+    Keeps the lines of `subreddits` (None or empty: every subreddit) created in
+    [start, end] (UTC dates, both inclusive; None: unbounded). Resumes a previous attempt
+    of the same task from its checkpoint. The raw partitions' `dt` is the run's
+    `logical_date` parameter (else today).
+    """
+    from snoopipe.sources.dumps import extract_dump_file, resolve_input
+    from snoopipe.sources.dumps.select import build_filter
+
+    source = resolve_input(dump_file, base_dir=None)
+    flt = build_filter(subreddits or None, start, end)
+    run = resources.state.get_run(run_id)
+    logical = date.fromisoformat((run.params if run else {}).get("logical_date")
+                                 or date.today().isoformat())
+
+    def body(_attempt: int) -> StageResult:
+        return extract_dump_file(resources, run_id, source, flt, logical_date=logical,
+                                 progress=progress, **options)
+
+    return tracked_task(resources, run_id, dump_task_id(source.dump_id), "extract",
+                        source.dump_id, body)

@@ -20,6 +20,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
 import duckdb
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 ROW_GROUP_ROWS = 122_880
 PARQUET_OPTIONS = f"FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS}"
 PARTITION_READ_ROWS = 65_536
+WRITERS = 4  # threads encoding and writing partition files
+WRITE_AHEAD = 8  # partitions queued for writing at most
 
 
 def json_error(line: bytes) -> str:
@@ -230,13 +233,23 @@ class DuckDBTransform:
         written: list[str] = []
         current: str | None = None
         pieces: list[pa.RecordBatch] = []
+        # Partitions are encoded and written (fsync, upload) by a few threads: with many
+        # small partitions the time goes to per-file latency, not to CPU. At most
+        # WRITE_AHEAD partitions wait in memory.
+        pool = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="snoopipe-write")
+        pending: list[Future] = []
+
+        def write(name: str, data: pa.Table) -> None:
+            self.lake.write_bytes(layout.processed_key(table.name, name), parquet_bytes(data))
 
         def flush() -> None:
             if current is None:
                 return
             data = pa.Table.from_batches(pieces).select(columns).combine_chunks()
-            self.lake.write_bytes(layout.processed_key(table.name, current), parquet_bytes(data))
+            pending.append(pool.submit(write, current, data))
             written.append(current)
+            while len(pending) >= WRITE_AHEAD:
+                pending.pop(0).result()
 
         for batch in reader:
             keys = pc.binary_join_element_wise(
@@ -250,7 +263,12 @@ class DuckDBTransform:
                     current, pieces = name, []
                 pieces.append(batch.slice(start, end - start))
                 start = end
-        flush()
+        try:
+            flush()
+            for future in pending:
+                future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         return written
 
     def _write_parquet(self, select_sql: str, key: str) -> None:

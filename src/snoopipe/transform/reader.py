@@ -12,6 +12,7 @@ and holds lines of one raw kind, possibly from several files.
 
 from __future__ import annotations
 
+import array
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -43,10 +44,25 @@ class Batch:
 
 
 def _split(buf: pa.Buffer) -> pa.Array:
-    """The lines of a buffer holding whole lines (newline-separated, none trailing)."""
-    offsets = pa.array([0, buf.size], pa.int32()).buffers()[1]
-    one = pa.Array.from_buffers(pa.binary(), 1, [None, offsets, buf])
-    return pc.split_pattern(one, pattern=b"\n").flatten()
+    """The lines of a buffer holding whole lines (newline-separated, none trailing).
+
+    Newlines are found with bytes.find (memchr, one call per line), and the lines are
+    cut out of the buffer by Arrow in C++: several times faster than a regex split.
+    """
+    data = buf.to_pybytes() if not isinstance(buf, bytes) else buf
+    offsets = array.array("q", [0])
+    find = data.find
+    append = offsets.append
+    pos = find(b"\n")
+    while pos >= 0:
+        append(pos + 1)
+        pos = find(b"\n", pos + 1)
+    append(len(data) + 1)  # the last line has no newline: as if it had one
+    n = len(offsets) - 1
+    values = data + b"\n"
+    with_newline = pa.Array.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets),
+                                                                pa.py_buffer(values)])
+    return pc.binary_slice(with_newline, 0, -1).cast(pa.binary())
 
 
 def _file_chunks(lake: Lake, key: str, chunk_bytes: int) -> Iterator[pa.Array]:
@@ -72,7 +88,7 @@ def _file_chunks(lake: Lake, key: str, chunk_bytes: int) -> Iterator[pa.Array]:
                 pending = []
                 start = first + 1
             if start <= last:
-                yield _split(pa.py_buffer(chunk).slice(start, last - start))
+                yield _split(chunk[start:last])
             if last + 1 < len(chunk):
                 pending.append(chunk[last + 1:])
         if pending:

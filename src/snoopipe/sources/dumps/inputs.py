@@ -1,0 +1,159 @@
+"""Where a dump comes from: a local path, a `file://` URL or an `http(s)://` URL.
+
+`open_input` returns a readable binary stream plus what is known about it before
+reading: its name (the last path segment), its size in bytes when the filesystem or the
+server says it, and a fixed modification time (for dump lines that carry no
+`retrieved_on`). HTTP bodies are streamed with requests, never loaded whole.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import unquote, urlparse
+
+from snoopipe.errors import SnoopipeError
+
+_DUMP_NAME_RE = re.compile(r"^(R[CS])_(\d{4})-(\d{2})")
+_SAFE_RE = re.compile(r"[^A-Za-z0-9_.-]+")
+HTTP_TIMEOUT = (15, 300)  # connect, read (seconds)
+HTTP_CHUNK = 1 << 20
+
+
+class DumpInputError(SnoopipeError):
+    """A dump file or URL cannot be opened."""
+
+
+@dataclass(frozen=True)
+class DumpInput:
+    """One dump file named on the command line."""
+
+    location: str  # as resolved: an absolute path or an http(s) URL
+    name: str  # file name, e.g. RC_2023-01.zst
+    is_url: bool
+
+    @property
+    def dump_id(self) -> str:
+        """The file name without compression / NDJSON suffixes, safe in lake keys."""
+        stem = self.name
+        for suffix in (".zst", ".zstd", ".ndjson", ".jsonl", ".json"):
+            if stem.lower().endswith(suffix):
+                stem = stem[: -len(suffix)]
+        stem = _SAFE_RE.sub("_", stem).strip("._-") or "dump"
+        return stem[:40]
+
+    @property
+    def kind(self) -> str | None:
+        """posts for RS_ files, comments for RC_ files, None when the name does not say."""
+        upper = self.name.upper()
+        if upper.startswith("RS_"):
+            return "posts"
+        if upper.startswith("RC_"):
+            return "comments"
+        return None
+
+    @property
+    def month_end(self) -> datetime | None:
+        """For RC_/RS_YYYY-MM files: the first instant after that month (dumps are made later)."""
+        match = _DUMP_NAME_RE.match(self.name.upper())
+        if not match:
+            return None
+        year, month = int(match.group(2)), int(match.group(3))
+        if not 1 <= month <= 12:
+            return None
+        return datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+
+
+def resolve_input(text: str, base_dir: Path | None = None) -> DumpInput:
+    """Parse FILE_OR_URL: a path, file:///path or http(s)://host/path."""
+    parsed = urlparse(text)
+    if parsed.scheme in ("http", "https"):
+        name = unquote(Path(parsed.path).name) or "dump"
+        return DumpInput(location=text, name=name, is_url=True)
+    if parsed.scheme == "file":
+        path = Path(unquote(parsed.path))
+    elif parsed.scheme and len(parsed.scheme) > 1:
+        raise DumpInputError(f"unsupported dump location {text!r}: use a path, file:// or "
+                             "http(s)://")
+    else:
+        path = Path(text).expanduser()
+    if not path.is_absolute():
+        path = (base_dir or Path.cwd()) / path
+    path = path.resolve()
+    if not path.is_file():
+        raise DumpInputError(f"dump file not found: {path}")
+    return DumpInput(location=str(path), name=path.name, is_url=False)
+
+
+@dataclass
+class OpenedInput:
+    stream: BinaryIO
+    size: int | None
+    modified: datetime | None
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+class _HttpStream:
+    """A file-like view of a streamed HTTP body (requests, no decoding of zstd)."""
+
+    def __init__(self, response) -> None:
+        self._response = response
+        self._iter = response.iter_content(chunk_size=HTTP_CHUNK)
+        self._pending = b""
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            rest = [self._pending, *self._iter]
+            self._pending = b""
+            return b"".join(rest)
+        while len(self._pending) < size:
+            try:
+                piece = next(self._iter)
+            except StopIteration:
+                break
+            if not self._pending:
+                self._pending = piece
+            else:
+                self._pending += piece
+        out, self._pending = self._pending[:size], self._pending[size:]
+        return out
+
+    def close(self) -> None:
+        self._response.close()
+
+
+def open_input(source: DumpInput) -> OpenedInput:
+    if not source.is_url:
+        try:
+            fh = open(source.location, "rb")  # noqa: SIM115 - closed by OpenedInput.close
+            stat = os.fstat(fh.fileno())
+        except OSError as exc:
+            raise DumpInputError(f"cannot read dump file {source.location}: "
+                                 f"{exc.strerror or exc}") from exc
+        return OpenedInput(fh, stat.st_size, datetime.fromtimestamp(int(stat.st_mtime), UTC))
+    import requests
+
+    try:
+        response = requests.get(source.location, stream=True, timeout=HTTP_TIMEOUT,
+                                headers={"Accept-Encoding": "identity"})
+    except requests.RequestException as exc:
+        raise DumpInputError(f"cannot download {source.location}: {exc}") from exc
+    if response.status_code != 200:
+        response.close()
+        raise DumpInputError(f"cannot download {source.location}: HTTP {response.status_code}")
+    size = response.headers.get("Content-Length")
+    modified = None
+    if response.headers.get("Last-Modified"):
+        try:
+            modified = parsedate_to_datetime(response.headers["Last-Modified"]).astimezone(UTC)
+        except (TypeError, ValueError):
+            modified = None
+    return OpenedInput(_HttpStream(response), int(size) if size and size.isdigit() else None,
+                       modified)

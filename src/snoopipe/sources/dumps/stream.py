@@ -1,0 +1,268 @@
+"""Read a dump as a stream of numbered line blocks, in bounded memory.
+
+A dump is NDJSON, plain or zstd-compressed (Pushshift / Arctic Shift use a 2 GiB
+window: `max_window_size=2**31`). The compressed input is fed to a zstd decompressor
+256 KiB at a time; decompressed bytes are cut into *blocks* on a fixed grid of the
+decompressed stream: block k holds the lines whose newline lies in
+[k * block_bytes, (k + 1) * block_bytes). Lines are split on `\\n` only, so a multi-byte
+UTF-8 sequence is never cut (0x0A never occurs inside one), whatever the read sizes.
+
+The grid makes blocks deterministic, so a reader that resumes at a block boundary
+(`start` from a checkpoint) produces exactly the blocks a full read would have produced
+after that point.
+
+Truncation: a zstd stream that ends inside a frame is reported (`truncated`, with a
+message) instead of silently looking like the end of the file; the bytes of the last
+partial line come out as `tail` so the caller can quarantine them.
+"""
+
+from __future__ import annotations
+
+import array
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import zstandard
+
+MAX_WINDOW = 2**31
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+SKIPPABLE_MAGIC_LOW = 0x184D2A50  # 0x184D2A50 .. 0x184D2A5F, little-endian
+INPUT_READ = 256 << 10  # compressed bytes fed to the decompressor at a time
+BLOCK_BYTES = 16 << 20  # decompressed bytes per block (the grid)
+MAX_LINE_BYTES = 64 << 20  # longer lines are reported, not held in memory
+
+
+@dataclass
+class Block:
+    """Complete lines of the dump: `lines` (binary, without the newline) numbered from
+    `first_line` (1-based), ending at decompressed offset `end` (after the last newline)."""
+
+    index: int
+    first_line: int
+    lines: pa.Array
+    end: int
+    input_bytes: int  # compressed (input) bytes consumed so far, for progress
+    oversized: list[tuple[int, bytes]] = field(default_factory=list)
+
+
+@dataclass
+class StreamEnd:
+    """What was found at the end of the stream."""
+
+    lines: int = 0  # lines read in total (from line 1), complete ones
+    decompressed: int = 0
+    truncated: bool = False
+    message: str | None = None
+    tail: bytes | None = None  # the partial last line of a truncated stream
+    tail_line: int | None = None
+    window_size: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _is_zstd(head: bytes) -> bool:
+    if head[:4] == ZSTD_MAGIC:
+        return True
+    if len(head) >= 4:
+        magic = int.from_bytes(head[:4], "little")
+        return magic & 0xFFFFFFF0 == SKIPPABLE_MAGIC_LOW
+    return False
+
+
+class DumpStream:
+    """Decompressed pieces of one input, with truncation detection.
+
+    `pieces()` yields decompressed bytes; afterwards `truncated` / `message` say how
+    the input ended and `input_bytes` how much of it was read.
+    """
+
+    def __init__(self, raw: BinaryIO, *, name: str) -> None:
+        self.raw = raw
+        self.name = name
+        self.input_bytes = 0
+        self.truncated = False
+        self.message: str | None = None
+        self.compressed: bool | None = None
+        self.window_size: int | None = None
+
+    def _read(self, size: int) -> bytes:
+        data = self.raw.read(size)
+        self.input_bytes += len(data)
+        return data
+
+    def pieces(self) -> Iterator[bytes]:
+        head = self._read(INPUT_READ)
+        if not head:
+            self.compressed = False
+            return
+        self.compressed = _is_zstd(head)
+        if not self.compressed:
+            yield head
+            while data := self._read(INPUT_READ):
+                yield data
+            return
+        try:
+            params = zstandard.get_frame_parameters(head)
+            self.window_size = params.window_size
+        except zstandard.ZstdError:
+            self.window_size = None
+        yield from self._zstd(head)
+
+    def _zstd(self, head: bytes) -> Iterator[bytes]:
+        dctx = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW)
+        decoder = dctx.decompressobj(write_size=1 << 20)
+        data = head
+        in_frame = False
+        while True:
+            if not data:
+                data = self._read(INPUT_READ)
+                if not data:
+                    break
+            try:
+                out = decoder.decompress(data)
+            except zstandard.ZstdError as exc:
+                self.truncated = True
+                self.message = (f"{self.name}: corrupt zstd data after {self.input_bytes:,} "
+                                f"compressed bytes ({exc}); the lines before it were read")
+                return
+            in_frame = True
+            data = b""
+            if out:
+                yield out
+            if decoder.eof:
+                # A frame ended; more frames may follow (pzstd, concatenated files).
+                data = decoder.unused_data
+                decoder = dctx.decompressobj(write_size=1 << 20)
+                in_frame = False
+        if in_frame:
+            self.truncated = True
+            self.message = (f"{self.name} is truncated: the zstd stream ends inside a frame "
+                            f"after {self.input_bytes:,} compressed bytes (an incomplete "
+                            "download?); every complete line before that point was read")
+
+
+def _line_array(data: bytes, offsets: array.array) -> pa.Array:
+    """Binary array of the lines of `data`; `offsets` are 0 then each newline position + 1.
+
+    Values are the bytes of `data` without the newlines (one copy, in C++).
+    """
+    n = len(offsets) - 1
+    if n <= 0:
+        return pa.array([], pa.binary())
+    with_newline = pa.Array.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets),
+                                                                pa.py_buffer(data)])
+    return pc.binary_slice(with_newline, 0, -1).cast(pa.binary())
+
+
+def _offsets(data: bytes, limit: int | None = None) -> array.array:
+    """0, then the position after every `\\n` in data[:limit] (one memchr per line)."""
+    out = array.array("q", [0])
+    find = data.find
+    append = out.append
+    stop = len(data) if limit is None else limit
+    pos = find(b"\n", 0, stop)
+    while pos >= 0:
+        append(pos + 1)
+        pos = find(b"\n", pos + 1, stop)
+    return out
+
+
+def iter_blocks(stream: DumpStream, *, block_bytes: int = BLOCK_BYTES, start_offset: int = 0,
+                start_line: int = 1, start_block: int = 0, end: StreamEnd | None = None,
+                max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Block]:
+    """Blocks of complete lines, on the fixed grid, from `start_offset` (a line start that
+    is a block boundary from a checkpoint, with its line number and block index).
+
+    A line longer than `max_line_bytes` is not kept in memory: it is reported in
+    `Block.oversized` (line number, first KiB) and skipped up to its newline.
+    """
+    end = end if end is not None else StreamEnd()
+    position = start_offset  # absolute decompressed offset of the first pending byte
+    pieces: list[bytes] = []  # pending decompressed bytes (the start of the next block)
+    pending = 0
+    skipping = start_offset
+    line_no = start_line
+    block_index = start_block
+    grid = (start_block + 1) * block_bytes
+    oversized: list[tuple[int, bytes]] = []
+    in_oversized = False  # discarding the rest of an oversized line
+
+    def block(data: bytes, limit: int) -> Block:
+        offsets = _offsets(data, limit)
+        return Block(block_index, line_no, _line_array(data, offsets), position + limit,
+                     stream.input_bytes, oversized)
+
+    for piece in stream.pieces():
+        if skipping:
+            if len(piece) <= skipping:
+                skipping -= len(piece)
+                continue
+            piece = piece[skipping:]
+            skipping = 0
+        if in_oversized:
+            nl = piece.find(b"\n")
+            if nl < 0:
+                position += len(piece)
+                continue
+            position += nl + 1
+            piece = piece[nl + 1:]
+            in_oversized = False
+            line_no += 1
+        pieces.append(piece)
+        pending += len(piece)
+        while position + pending >= grid:
+            data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            cut = grid - position  # newlines before this index belong to the block
+            last = data.rfind(b"\n", 0, cut) if cut > 0 else -1
+            produced = block(data, last + 1) if last >= 0 else Block(
+                block_index, line_no, pa.array([], pa.binary()), position, stream.input_bytes,
+                oversized)
+            yield produced
+            line_no += len(produced.lines)
+            oversized = []
+            block_index += 1
+            grid += block_bytes
+            rest = data[last + 1:] if last >= 0 else data
+            position += last + 1
+            pieces, pending = ([rest], len(rest)) if rest else ([], 0)
+        if pending > max_line_bytes:
+            data = b"".join(pieces)
+            if data.find(b"\n") < 0:
+                oversized.append((line_no, data[:1024]))
+                position += len(data)
+                pieces, pending = [], 0
+                in_oversized = True
+            else:
+                pieces = [data]
+    if skipping:
+        end.truncated = True
+        end.message = (f"{stream.name} is shorter than the checkpoint of the previous attempt "
+                       f"({start_offset:,} decompressed bytes): the file changed")
+        return
+    if in_oversized:
+        line_no += 1  # the oversized line ran to the end of the input
+    # The end: the last block, and the last line when it has no newline.
+    data = b"".join(pieces)
+    last = data.rfind(b"\n")
+    tail = data[last + 1:]
+    data = data[: last + 1]
+    truncated = stream.truncated
+    if tail and not truncated:
+        # A complete file whose last line has no newline: the line is whole.
+        data += tail + b"\n"
+        tail = b""
+    if data or oversized:
+        produced = block(data, len(data))
+        yield produced
+        line_no += len(produced.lines)
+    end.lines = line_no - 1
+    end.decompressed = position + len(data) + len(tail)
+    end.truncated = truncated
+    end.message = stream.message
+    end.window_size = stream.window_size
+    if tail:
+        end.tail = tail
+        end.tail_line = line_no
+        end.lines = line_no
