@@ -1,4 +1,5 @@
-"""The validate stage: run the checks of `snoopipe.quality.checks` on DuckDB.
+"""The validate stage: run the checks of `snoopipe.quality.checks` on DuckDB (default)
+or on Athena (`validation_engine = "athena"`, see `snoopipe.quality.athena`).
 
 Scope: the runs whose transform succeeded but whose load has not (see
 `snoopipe.transform.layout.pending_runs`) plus `run_id` itself. Primary-key uniqueness
@@ -121,6 +122,10 @@ def run_validation(resources: Resources, run_id: str, *,
     Returns StageResult(rows_in = processed rows in scope, rows_out = checks passed,
     output = {runs, checks: [...], failed_blocking: [...], warnings: [...]}).
     """
+    if resources.settings.validation_engine == "athena":
+        from snoopipe.quality.athena import run_validation_athena
+
+        return run_validation_athena(resources, run_id, checks=checks)
     layout.check_run_id(run_id)
     state = resources.state
     runs = layout.pending_runs(state, run_id)
@@ -133,11 +138,17 @@ def run_validation(resources: Resources, run_id: str, *,
         ).fetchone()[0] for name in TABLES)
     finally:
         con.close()
+    return finish_validation(state, run_id, runs, results, rows_in)
+
+
+def finish_validation(state: StateStore, run_id: str, runs: Sequence[str],
+                      results: list[CheckResult], rows_in: int) -> StageResult:
+    """Store the results; raise BlockingCheckFailed if a blocking check failed (any engine)."""
     state.record_check_results(run_id, results)
     failed_blocking = [r for r in results if not r.passed and r.severity == BLOCKING]
     warnings = [r for r in results if not r.passed and r.severity != BLOCKING]
     output = {
-        "runs": runs,
+        "runs": list(runs),
         "checks": [{"name": r.name, "table": r.table, "severity": r.severity,
                     "passed": r.passed, "observed": r.observed, "message": r.message}
                    for r in results],

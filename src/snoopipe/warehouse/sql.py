@@ -3,6 +3,11 @@
 Written in SQL that DuckDB and PostgreSQL both run (`INSERT ... ON CONFLICT`, window
 functions, `CREATE OR REPLACE VIEW`). A PostgreSQL warehouse reuses these builders
 after a `COPY` into a staging table; only the type names differ (`TYPE_MAPS`).
+
+Redshift has no `ON CONFLICT`: it merges with the statements of `merge_statements`
+(latest row per key into a temp table, drop the rows older than the stored ones, then
+`MERGE`). Those statements are plain SQL that PostgreSQL 15+ runs too, so the test
+suite runs them on a real PostgreSQL server; `latest_per_key_sql` is shared by all.
 """
 
 from __future__ import annotations
@@ -44,14 +49,62 @@ def latest_per_key_sql(table: TableSpec, staging: str) -> str:
             f") AS _snoopipe_rn FROM {staging}) AS latest WHERE _snoopipe_rn = 1")
 
 
-def upsert_sql(table: TableSpec, staging: str) -> str:
-    """Insert new keys; update existing ones unless the stored observation is newer."""
+def upsert_sql(table: TableSpec, staging: str, *, dedupe: bool = True) -> str:
+    """Insert new keys; update existing ones unless the stored observation is newer.
+
+    dedupe=False skips the latest-per-key window, for a staging relation known to hold
+    one row per key (see `duplicate_keys_sql`): the same result without sorting it.
+    """
     cols = ", ".join(table.column_names)
     updates = ", ".join(f"{c} = excluded.{c}" for c in table.column_names
                         if c not in table.primary_key)
-    return (f"INSERT INTO {table.name} ({cols})\n{latest_per_key_sql(table, staging)}\n"
+    rows = latest_per_key_sql(table, staging) if dedupe else f"SELECT {cols} FROM {staging}"
+    return (f"INSERT INTO {table.name} ({cols})\n{rows}\n"
             f"ON CONFLICT ({', '.join(table.primary_key)}) DO UPDATE SET {updates}\n"
             f"WHERE excluded._retrieved_at >= {table.name}._retrieved_at")
+
+
+def duplicate_keys_sql(table: TableSpec, staging: str) -> str:
+    """TRUE when some primary key occurs more than once in `staging`."""
+    pk = ", ".join(table.primary_key)
+    return (f"SELECT EXISTS (SELECT 1 FROM {staging} GROUP BY {pk} "
+            f"HAVING COUNT(*) > 1)")
+
+
+def key_match_sql(table: TableSpec, left: str, right: str) -> str:
+    """`left.k = right.k AND ...` over the primary key."""
+    return " AND ".join(f"{left}.{k} = {right}.{k}" for k in table.primary_key)
+
+
+def merge_statements(table: TableSpec, staging: str, source: str, *,
+                     dedupe: bool = True) -> list[str]:
+    """The MERGE form of `upsert_sql`, as statements for one transaction.
+
+    1. `source` (a temp table): one row per key from `staging`, the latest observation
+       (dedupe=False: `staging` holds one row per key already and is the source itself);
+    2. drop from it the rows whose stored row is newer (a row never regresses; equal
+       `_retrieved_at` updates, as in `upsert_sql`);
+    3. MERGE it into the table: update matched keys, insert the others.
+    After step 2 every row of `source` is inserted or updated, so `SELECT COUNT(*) FROM
+    source` is the number of rows changed. MERGE's source must be a table on Redshift
+    (no subquery), and its SET/INSERT column names are unqualified.
+    """
+    cols = table.column_names
+    updates = ", ".join(f"{c} = src.{c}" for c in cols if c not in table.primary_key)
+    source = source if dedupe else staging
+    create = ([f"CREATE TEMP TABLE {source} AS {latest_per_key_sql(table, staging)}"]
+              if dedupe else [])
+    return [
+        *create,
+        (f"DELETE FROM {source} USING {table.name} "
+         f"WHERE {key_match_sql(table, table.name, source)} "
+         f"AND {table.name}._retrieved_at > {source}._retrieved_at"),
+        (f"MERGE INTO {table.name} USING {source} AS src "
+         f"ON {key_match_sql(table, table.name, 'src')}\n"
+         f"WHEN MATCHED THEN UPDATE SET {updates}\n"
+         f"WHEN NOT MATCHED THEN INSERT ({', '.join(cols)}) "
+         f"VALUES ({', '.join(f'src.{c}' for c in cols)})"),
+    ]
 
 
 VIEWS: dict[str, str] = {
