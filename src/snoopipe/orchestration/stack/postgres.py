@@ -126,6 +126,25 @@ class PostgresServer:
             if not exists:
                 conn.execute(f'CREATE DATABASE "{self.database}"')
 
+    def ensure_database(self, name: str) -> str:
+        """Create a database on this server unless it exists; return its URL."""
+        import psycopg
+
+        with psycopg.connect(self.dsn("postgres"), autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                (name,)).fetchone():
+                conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def pid(self) -> int | None:
+        """The running postmaster's pid, from postmaster.pid."""
+        if self.data_dir is None:
+            return None
+        try:
+            return int((self.data_dir / "pgdata" / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def create_database(self, name: str) -> str:
         """Create another database on this server; return its URL."""
         import psycopg

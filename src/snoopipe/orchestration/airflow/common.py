@@ -1,0 +1,156 @@
+"""Airflow plumbing shared by the snoopipe DAGs: DAG settings, retries, callbacks.
+
+Nothing here is pipeline logic: it reads the DAG's schedule and retry policy from the
+environment, turns an Airflow context into the arguments of `tasks`, makes errors that
+a retry cannot fix fail at once, and records failures in snoopipe's state store.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from snoopipe.orchestration.airflow import tasks
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class DagSettings(BaseSettings):
+    """The DAGs' schedule and retry policy, from `SNOOPIPE_AIRFLOW__*` variables.
+
+    Read where DAG files are parsed (the DAG processor), e.g.
+    `SNOOPIPE_AIRFLOW__SCHEDULE="*/30 * * * *"`, `SNOOPIPE_AIRFLOW__RETRIES=5`,
+    `SNOOPIPE_AIRFLOW__RETRY_DELAY_SECONDS=30`.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SNOOPIPE_AIRFLOW__", extra="ignore")
+
+    # A cron expression or preset (@hourly, @daily); "none" for manual runs only.
+    schedule: str | None = "@hourly"
+    start_date: datetime = datetime(2026, 1, 1, tzinfo=UTC)
+    catchup: bool = False
+    max_active_runs: int = 1
+    retries: int = 3
+    retry_delay_seconds: float = 60.0
+    # Multiplier of the delay per retry (Airflow 3: a float; 1 means constant delay).
+    retry_backoff: float = 2.0
+    max_retry_delay_seconds: float = 1800.0
+    execution_timeout_minutes: float = 180.0
+
+    @field_validator("schedule")
+    @classmethod
+    def _no_schedule(cls, value: str | None) -> str | None:
+        if value is None or value.strip().lower() in ("", "none", "null", "manual"):
+            return None
+        return value.strip()
+
+
+def dag_settings() -> DagSettings:
+    return DagSettings()
+
+
+def timetable(cfg: DagSettings) -> Any:
+    """The schedule with data intervals: an hourly run at 11:00 covers [10:00, 11:00).
+
+    (Airflow 3 turns a bare cron string into a trigger timetable whose interval is
+    empty; the partitions here are keyed on the interval, so it is explicit.)
+    """
+    if cfg.schedule is None:
+        return None
+    from airflow.sdk import CronDataIntervalTimetable
+
+    return CronDataIntervalTimetable(cfg.schedule, timezone="UTC")
+
+
+def default_args(cfg: DagSettings) -> dict[str, Any]:
+    return {
+        "owner": "snoopipe",
+        "retries": cfg.retries,
+        "retry_delay": timedelta(seconds=cfg.retry_delay_seconds),
+        "retry_exponential_backoff": cfg.retry_backoff,
+        "max_retry_delay": timedelta(seconds=cfg.max_retry_delay_seconds),
+        "execution_timeout": timedelta(minutes=cfg.execution_timeout_minutes),
+        "on_failure_callback": task_failed,
+    }
+
+
+# -- from the Airflow context --------------------------------------------------------------
+
+
+def run_hint(context: Any) -> str:
+    """`dag_id/run_id` of the DAG run: what the snoopipe run id is derived from."""
+    dag_run = context.get("dag_run")
+    dag_id = getattr(dag_run, "dag_id", None) or context["dag"].dag_id
+    run_id = getattr(dag_run, "run_id", None) or context["run_id"]
+    return f"{dag_id}/{run_id}"
+
+
+def data_interval(context: Any) -> tuple[datetime, datetime | None]:
+    """The DAG run's data interval; a manual run without one is keyed on its run_after."""
+    dag_run = context["dag_run"]
+    start = getattr(dag_run, "data_interval_start", None)
+    end = getattr(dag_run, "data_interval_end", None)
+    if start is None:
+        start = getattr(dag_run, "logical_date", None) or dag_run.run_after
+        end = end or start
+    return start, end
+
+
+def fail_fast(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call fn; an error that a retry cannot fix (failed blocking check, bad settings)
+    fails the task at once instead of being retried."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    try:
+        return fn(*args, **kwargs)
+    except tasks.NOT_RETRYABLE as exc:
+        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+
+
+# -- failure callbacks ------------------------------------------------------------------------
+
+
+def _find_run_id(settings: Any, hint: str) -> str | None:
+    with tasks.open_resources(settings) as resources:
+        for run in resources.state.list_runs(500):
+            if run.params.get("airflow_run") == hint:
+                return run.run_id
+    return None
+
+
+def task_failed(context: Any) -> None:
+    """A task failed for good (no retry left): record its error on the snoopipe run."""
+    try:
+        ti = context.get("ti") or context.get("task_instance")
+        exc = context.get("exception")
+        where = getattr(ti, "task_id", "?")
+        if getattr(ti, "map_index", -1) not in (-1, None):
+            where += f"[{ti.map_index}]"
+        what = f"{type(exc).__name__}: {exc}" if exc else "the task process died or timed out"
+        message = f"Airflow task {where} failed after {getattr(ti, 'try_number', '?')} tries: " \
+                  f"{what}"
+        settings = tasks.task_settings()
+        run_id = _find_run_id(settings, run_hint(context))
+        if run_id and tasks.record_failure(settings, run_id, message):
+            log.error("snoopipe run %s marked failed: %s", run_id, message)
+    except Exception:  # a callback must never hide the original failure
+        log.exception("could not record the task failure in the snoopipe state store")
+
+
+def dag_failed(context: Any) -> None:
+    """The DAG run failed: make sure its snoopipe run says so (keeps a task's message)."""
+    try:
+        reason = context.get("reason") or "failed"
+        settings = tasks.task_settings()
+        run_id = _find_run_id(settings, run_hint(context))
+        if run_id:
+            tasks.record_failure(settings, run_id, f"Airflow DAG run failed: {reason}",
+                                 keep_existing=True)
+    except Exception:
+        log.exception("could not record the DAG run failure in the snoopipe state store")

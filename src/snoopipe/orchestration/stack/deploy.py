@@ -1,0 +1,571 @@
+"""`snoopipe stack up | down | status`: a whole Airflow deployment of snoopipe on one machine.
+
+Started from Debian packages and PyPI only (no Docker), everything on 127.0.0.1:
+
+- PostgreSQL (Debian's server binaries): Airflow's metadata database `airflow` and
+  snoopipe's state store `snoopipe`;
+- Redis (Debian's redis-server): the Celery broker (db 0) and the shared Reddit rate
+  budget (db 1);
+- the Reddit API simulator, when no Reddit credentials are configured;
+- Airflow 3: `db migrate`, the API server (UI + REST + execution API), the scheduler,
+  the DAG processor, and N Celery workers.
+
+All passwords and keys are generated at the first `up` and kept in the stack folder
+(`stack.json`, mode 0600); `stack.env` holds every variable the services get, ready to
+`source`. Services run detached, each with a pid file (`run/`) and a log (`logs/`).
+`SNOOPIPE_*` and `AIRFLOW__*` variables set when `up` runs are passed to every
+service and win over the generated defaults.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from snoopipe.orchestration.stack import procs
+from snoopipe.orchestration.stack.api import AirflowAPI
+from snoopipe.orchestration.stack.postgres import PostgresServer, free_port
+from snoopipe.orchestration.stack.redis import RedisServer, find_redis_server
+
+STACK_FILE = "stack.json"
+ENV_FILE = "stack.env"
+DEFAULT_DIR_ENV = "SNOOPIPE_STACK_DIR"
+DEFAULT_API_PORT = 8080
+ADMIN_USER = "admin"
+SIM_CLIENT_ID = "snoopipe-stack"
+PASSTHROUGH_PREFIXES = ("SNOOPIPE_", "AIRFLOW__")
+# Set by the stack when it runs the simulator: the workers must use that one.
+SIMULATOR_KEYS = ("SNOOPIPE_USE_SIMULATOR", "SNOOPIPE_REDDIT__CLIENT_ID",
+                  "SNOOPIPE_REDDIT__CLIENT_SECRET", "SNOOPIPE_REDDIT__USERNAME",
+                  "SNOOPIPE_REDDIT__PASSWORD", "SNOOPIPE_REDDIT__PRAW_SITE",
+                  "SNOOPIPE_REDDIT__OAUTH_URL", "SNOOPIPE_REDDIT__REDDIT_URL")
+CORE_SERVICES = ("api-server", "scheduler", "dag-processor")
+
+Echo = Callable[[str], None]
+
+
+class StackError(RuntimeError):
+    """The stack could not be started; the message says why and where the logs are."""
+
+
+def default_dir() -> Path:
+    return Path(os.environ.get(DEFAULT_DIR_ENV) or "snoopipe-stack").expanduser().resolve()
+
+
+def _port_free(port: int) -> bool:
+    if not port:
+        return False
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def _pick_port(previous: int, preferred: int = 0) -> int:
+    for port in (previous, preferred):
+        if port and _port_free(port):
+            return port
+    return free_port()
+
+
+def _reachable_by_service_user(path: Path) -> bool:
+    """Whether an unprivileged user can traverse down to path (PostgreSQL runs as one)."""
+    for folder in [path, *path.parents]:
+        if folder.exists() and not os.stat(folder).st_mode & 0o001:
+            return False
+    return True
+
+
+@dataclass
+class StackState:
+    """What `up` generated once and reuses: ports, secrets, folders. Kept in stack.json."""
+
+    dir: str
+    workers: int = 2
+    concurrency: int = 2
+    api_port: int = 0
+    pg_port: int = 0
+    redis_port: int = 0
+    sim_port: int = 0
+    pg_dir: str = ""
+    pg_password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+    redis_password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+    admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+    fernet_key: str = field(
+        default_factory=lambda: base64.urlsafe_b64encode(os.urandom(32)).decode())
+    jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    api_secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    sim_client_secret: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+    simulator: bool = False
+    config_file: str | None = None
+
+
+class Stack:
+    """One stack folder. `Stack(dir).up()`, `.status()`, `.down()`."""
+
+    def __init__(self, directory: Path | str | None = None) -> None:
+        self.dir = Path(directory).expanduser().resolve() if directory else default_dir()
+        self.run_dir = self.dir / "run"
+        self.log_dir = self.dir / "logs"
+        self.airflow_home = self.dir / "airflow"
+        self.data_dir = self.dir / "data"
+        self.redis_dir = self.dir / "redis"
+
+    # -- persisted state ----------------------------------------------------------------
+
+    @property
+    def state_file(self) -> Path:
+        return self.dir / STACK_FILE
+
+    @property
+    def env_file(self) -> Path:
+        return self.dir / ENV_FILE
+
+    def load_state(self) -> StackState | None:
+        if not self.state_file.exists():
+            return None
+        data = json.loads(self.state_file.read_text())
+        known = StackState.__dataclass_fields__
+        return StackState(**{k: v for k, v in data.items() if k in known})
+
+    def _save_state(self, state: StackState) -> None:
+        self.state_file.write_text(json.dumps(asdict(state), indent=2) + "\n")
+        os.chmod(self.state_file, 0o600)
+
+    def env(self) -> dict[str, str]:
+        """The variables every service gets (what `source stack.env` sets)."""
+        values: dict[str, str] = {}
+        if self.env_file.exists():
+            for line in self.env_file.read_text().splitlines():
+                if line.startswith("export "):
+                    (assignment,) = shlex.split(line[len("export "):])
+                    key, _, value = assignment.partition("=")
+                    values[key] = value
+        return values
+
+    # -- pieces ------------------------------------------------------------------------
+
+    def _postgres(self, state: StackState) -> PostgresServer:
+        return PostgresServer(data_dir=Path(state.pg_dir), port=state.pg_port,
+                              password=state.pg_password, user="snoopipe", database="snoopipe")
+
+    def _redis(self, state: StackState) -> RedisServer:
+        return RedisServer(data_dir=self.redis_dir, port=state.redis_port,
+                           password=state.redis_password)
+
+    def api(self, state: StackState | None = None) -> AirflowAPI:
+        state = state or self.load_state()
+        if state is None:
+            raise StackError(f"no stack in {self.dir}: start one with `snoopipe stack up`")
+        return AirflowAPI(f"http://127.0.0.1:{state.api_port}", ADMIN_USER, state.admin_password)
+
+    def service_names(self, state: StackState) -> list[str]:
+        names = ["simulator"] if state.simulator else []
+        return names + list(CORE_SERVICES) + [f"worker-{i}" for i in range(1, state.workers + 1)]
+
+    def pids(self) -> dict[str, int | None]:
+        state = self.load_state()
+        if state is None:
+            return {}
+        return {name: procs.read_pid(self.run_dir, name) for name in self.service_names(state)}
+
+    def worker_pids(self) -> dict[str, int]:
+        return {name: pid for name, pid in self.pids().items()
+                if name.startswith("worker-") and pid and procs.alive(pid)}
+
+    def is_running(self) -> bool:
+        pids = self.pids()
+        return bool(pids) and all(procs.alive(pid) for pid in pids.values())
+
+    # -- up -------------------------------------------------------------------------------
+
+    def up(self, *, workers: int | None = None, concurrency: int | None = None,
+           api_port: int | None = None, config_file: Path | str | None = None,
+           environ: Mapping[str, str] | None = None, timeout: float = 600,
+           echo: Echo = print) -> StackState:
+        """Start every service (reusing the folder's secrets and data); wait until healthy."""
+        environ = dict(os.environ if environ is None else environ)
+        if self.is_running():
+            state = self.load_state()
+            assert state is not None
+            echo(f"the stack in {self.dir} is already running")
+            return state
+        self._check_prerequisites()
+        fresh = not self.dir.exists()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if fresh and os.geteuid() == 0:
+            os.chmod(self.dir, 0o711)  # PostgreSQL's unprivileged user must traverse it
+        for folder in (self.run_dir, self.log_dir, self.airflow_home, self.data_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+
+        state = self.load_state() or StackState(dir=str(self.dir))
+        state.workers = workers or state.workers
+        state.concurrency = concurrency or state.concurrency
+        if config_file:
+            state.config_file = str(Path(config_file).expanduser().resolve())
+        if not state.pg_dir:
+            state.pg_dir = str(self._pg_dir())
+        state.api_port = _pick_port(api_port or state.api_port, DEFAULT_API_PORT)
+        state.pg_port = _pick_port(state.pg_port)
+        state.redis_port = _pick_port(state.redis_port)
+        state.simulator = self._needs_simulator(state, environ)
+        if state.simulator:
+            state.sim_port = _pick_port(state.sim_port)
+        self._save_state(state)
+
+        try:
+            echo(f"starting PostgreSQL on 127.0.0.1:{state.pg_port}")
+            postgres = self._postgres(state).start()
+            postgres.ensure_database("airflow")
+            echo(f"starting Redis on 127.0.0.1:{state.redis_port}")
+            self._redis(state).start()
+            env = self._write_env(state, environ)
+            service_env = self._service_env(env, environ)
+            if state.simulator:
+                echo(f"no Reddit credentials configured: starting the Reddit API simulator "
+                     f"on 127.0.0.1:{state.sim_port}")
+                self._start_simulator(state, environ, service_env)
+            self._write_passwords(state)
+            echo("migrating the Airflow metadata database (airflow db migrate)")
+            self._airflow_db_migrate(service_env, timeout)
+            echo(f"starting Airflow: API server, scheduler, DAG processor, {state.workers} "
+                 f"Celery workers")
+            self._start_airflow(state, service_env)
+            self._wait_healthy(state, timeout, echo)
+        except BaseException:
+            echo("the stack did not come up; stopping what was started "
+                 f"(logs: {self.log_dir})")
+            self.down(echo=lambda _m: None)
+            raise
+        return state
+
+    def _check_prerequisites(self) -> None:
+        if find_redis_server() is None:
+            raise StackError("redis-server is not installed: apt-get install -y redis-server "
+                             "(Debian/Ubuntu), or set REDIS_SERVER to its path")
+        try:
+            from snoopipe.orchestration.stack.postgres import find_pg_bin
+
+            find_pg_bin()
+        except RuntimeError as exc:
+            raise StackError(f"{exc} (apt-get install -y postgresql)") from None
+        try:
+            import airflow.providers.celery  # noqa: F401
+        except ImportError:
+            raise StackError("Airflow is not installed: pip install 'snoopipe[airflow]'") from None
+
+    def _pg_dir(self) -> Path:
+        target = self.dir / "postgres"
+        if os.geteuid() != 0 or _reachable_by_service_user(self.dir):
+            return target
+        # Run by root in a folder PostgreSQL's user cannot reach (e.g. under /root).
+        digest = hashlib.sha256(str(self.dir).encode()).hexdigest()[:12]
+        return Path("/var/tmp") / f"snoopipe-stack-{digest}" / "postgres"
+
+    @staticmethod
+    def _settings(state: StackState, environ: Mapping[str, str]) -> Any:
+        """snoopipe's Settings as the services will see them (config file + variables)."""
+        from snoopipe.settings import load_settings
+
+        saved = dict(os.environ)
+        try:
+            os.environ.clear()
+            os.environ.update(environ)
+            return load_settings(state.config_file)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def _needs_simulator(self, state: StackState, environ: Mapping[str, str]) -> bool:
+        from snoopipe.sources.reddit.client import resolve_credentials
+
+        settings = self._settings(state, environ)
+        return settings.use_simulator or resolve_credentials(settings.reddit) is None
+
+    def _write_env(self, state: StackState, environ: Mapping[str, str]) -> dict[str, str]:
+        from snoopipe.orchestration.airflow import DAGS_FOLDER
+
+        api = f"http://127.0.0.1:{state.api_port}"
+        pg = f"postgresql+psycopg://snoopipe:{state.pg_password}@127.0.0.1:{state.pg_port}"
+        redis = RedisServer(data_dir=self.redis_dir, port=state.redis_port,
+                            password=state.redis_password)
+        env = {
+            "AIRFLOW_HOME": str(self.airflow_home),
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__FERNET_KEY": state.fernet_key,
+            "AIRFLOW__CORE__AUTH_MANAGER":
+                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE":
+                str(self.airflow_home / "simple_auth_manager_passwords.json"),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"{pg}/airflow",
+            "AIRFLOW__CELERY__BROKER_URL": redis.url(0),
+            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{pg}/airflow",
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(state.concurrency),
+            # A task message is redelivered after this long unacknowledged; longer than
+            # any task may run (execution_timeout), shorter than forever.
+            "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "21600",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(state.api_port),
+            "AIRFLOW__API__BASE_URL": api,
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API__SECRET_KEY": state.api_secret_key,
+            "AIRFLOW__API_AUTH__JWT_SECRET": state.jwt_secret,
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "120",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+            "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+            "SNOOPIPE_DATA_DIR": str(self.data_dir),
+            "SNOOPIPE_STATE_URL": f"{pg}/snoopipe",
+            "SNOOPIPE_REDIS_URL": redis.url(1),
+        }
+        if state.config_file:
+            env["SNOOPIPE_CONFIG_FILE"] = state.config_file
+        if state.simulator:
+            sim = f"http://127.0.0.1:{state.sim_port}"
+            env.update({
+                "SNOOPIPE_USE_SIMULATOR": "false",  # the workers use this running one
+                "SNOOPIPE_REDDIT__CLIENT_ID": SIM_CLIENT_ID,
+                "SNOOPIPE_REDDIT__CLIENT_SECRET": state.sim_client_secret,
+                    "SNOOPIPE_REDDIT__OAUTH_URL": sim,
+                "SNOOPIPE_REDDIT__REDDIT_URL": sim,
+            })
+        owned = set(SIMULATOR_KEYS) if state.simulator else set()
+        env.update({k: v for k, v in environ.items()
+                    if k.startswith(PASSTHROUGH_PREFIXES) and k not in owned})
+        lines = ["# snoopipe stack: the variables every service gets. `source` this file",
+                 "# to use airflow / snoopipe commands against the stack.",
+                 *(f"export {shlex.quote(f'{k}={v}')}" for k, v in sorted(env.items())), ""]
+        self.env_file.write_text("\n".join(lines))
+        os.chmod(self.env_file, 0o600)
+        return env
+
+    def _service_env(self, env: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
+        base = {k: v for k, v in environ.items()
+                if not k.startswith(PASSTHROUGH_PREFIXES) and k != "AIRFLOW_HOME"}
+        bin_dir = str(Path(sys.executable).parent)
+        base["PATH"] = f"{bin_dir}{os.pathsep}{base.get('PATH', '/usr/bin:/bin')}"
+        base.setdefault("PYTHONUNBUFFERED", "1")
+        return {**base, **env}
+
+    def _write_passwords(self, state: StackState) -> None:
+        path = self.airflow_home / "simple_auth_manager_passwords.json"
+        path.write_text(json.dumps({ADMIN_USER: state.admin_password}) + "\n")
+        os.chmod(path, 0o600)
+
+    def _start_simulator(self, state: StackState, environ: Mapping[str, str],
+                         env: Mapping[str, str]) -> None:
+        settings = self._settings(state, environ)
+        sim = settings.simulator
+        args = [sys.executable, "-m", "snoopipe.orchestration.stack.simulator",
+                "--port", str(state.sim_port), "--client-id", SIM_CLIENT_ID,
+                "--client-secret", state.sim_client_secret, "--seed", str(sim.seed),
+                "--budget", str(sim.ratelimit_budget)]
+        if sim.time_offset_seconds:
+            args += ["--time-offset", str(sim.time_offset_seconds)]
+        if sim.corpus_dir:
+            args += ["--corpus", str(settings.resolve_local_path(sim.corpus_dir))]
+        # The configured subreddits exist in the generated corpus too.
+        for sub in dict.fromkeys([*sim.subreddits, *settings.subreddits]):
+            args += ["-s", sub]
+        procs.spawn("simulator", args, env=env, cwd=self.dir, log_dir=self.log_dir,
+                    run_dir=self.run_dir)
+        self._wait_http(f"http://127.0.0.1:{state.sim_port}/_sim/health", "simulator", 60)
+
+    def _airflow(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "airflow", *args]
+
+    def _airflow_db_migrate(self, env: Mapping[str, str], timeout: float) -> None:
+        log = self.log_dir / "db-migrate.log"
+        with open(log, "ab") as out:
+            result = subprocess.run(self._airflow("db", "migrate"), env=dict(env), cwd=self.dir,
+                                    stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
+        if result.returncode != 0:
+            raise StackError(f"airflow db migrate failed:\n{_tail(log)}")
+
+    def _start_airflow(self, state: StackState, env: Mapping[str, str]) -> None:
+        services = {
+            "api-server": self._airflow("api-server", "--host", "127.0.0.1", "--port",
+                                        str(state.api_port), "--workers", "1"),
+            "scheduler": self._airflow("scheduler"),
+            "dag-processor": self._airflow("dag-processor"),
+        }
+        for index in range(1, state.workers + 1):
+            # Task logs are read from the shared local folder: no log server port opened.
+            services[f"worker-{index}"] = self._airflow(
+                "celery", "worker", "--celery-hostname", f"worker{index}@%h",
+                "--concurrency", str(state.concurrency), "--skip-serve-logs")
+        for name, args in services.items():
+            procs.spawn(name, args, env=env, cwd=self.dir, log_dir=self.log_dir,
+                        run_dir=self.run_dir)
+
+    # -- waiting ----------------------------------------------------------------------------
+
+    def _check_alive(self, state: StackState) -> None:
+        for name, pid in self.pids().items():
+            if not procs.alive(pid):
+                raise StackError(f"{name} exited during start-up; its log "
+                                 f"({self.log_dir / (name + '.log')}) ends with:\n"
+                                 f"{_tail(self.log_dir / (name + '.log'))}")
+
+    def _wait_http(self, url: str, name: str, timeout: float) -> None:
+        import requests
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(url, timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            pid = procs.read_pid(self.run_dir, name)
+            if pid and not procs.alive(pid):
+                break
+            time.sleep(0.3)
+        raise StackError(f"{name} did not answer on {url}; its log ends with:\n"
+                         f"{_tail(self.log_dir / (name + '.log'))}")
+
+    def _wait_healthy(self, state: StackState, timeout: float, echo: Echo) -> None:
+        from snoopipe.orchestration.airflow import DAG_IDS
+
+        api = self.api(state)
+        deadline = time.monotonic() + timeout
+        pending = {"api-server", "scheduler", "dag-processor", "workers", "dags"}
+        while pending:
+            if time.monotonic() > deadline:
+                raise StackError(f"the stack was not healthy after {timeout:.0f}s: waiting "
+                                 f"for {', '.join(sorted(pending))}; logs in {self.log_dir}")
+            self._check_alive(state)
+            try:
+                health = api.health()
+            except Exception:  # noqa: BLE001 - not listening yet
+                time.sleep(1)
+                continue
+            pending.discard("api-server")
+            for component in ("scheduler", "dag_processor"):
+                if (health.get(component) or {}).get("status") == "healthy":
+                    pending.discard(component.replace("_", "-"))
+            ready = [name for name in self.worker_pids()
+                     if " ready." in _tail(self.log_dir / f"{name}.log", 200_000)]
+            if len(ready) == state.workers:
+                pending.discard("workers")
+            if "dags" in pending:
+                errors = api.get("importErrors").get("import_errors", [])
+                mine = [e for e in errors if "snoopipe" in e.get("filename", "")]
+                if mine:
+                    raise StackError("the snoopipe DAGs failed to import:\n" +
+                                     "\n".join(e.get("stack_trace", "") for e in mine))
+                found = {d["dag_id"] for d in api.get("dags", dag_id_pattern="snoopipe",
+                                                      limit=100)["dags"]}
+                if set(DAG_IDS) <= found:
+                    pending.discard("dags")
+            if pending:
+                time.sleep(1)
+        echo("all services are healthy")
+
+    # -- status and down -------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        state = self.load_state()
+        if state is None:
+            return {"dir": str(self.dir), "exists": False}
+        services: dict[str, Any] = {}
+        pg = self._postgres(state)
+        services["postgresql"] = {"pid": pg.pid(), "up": procs.alive(pg.pid()),
+                                  "address": f"127.0.0.1:{state.pg_port}"}
+        redis = self._redis(state)
+        services["redis"] = {"pid": redis.pid(), "up": procs.alive(redis.pid()),
+                             "address": f"127.0.0.1:{state.redis_port}"}
+        addresses = {"api-server": f"127.0.0.1:{state.api_port}",
+                     "simulator": f"127.0.0.1:{state.sim_port}"}
+        for name, pid in self.pids().items():
+            services[name] = {"pid": pid, "up": procs.alive(pid),
+                              "address": addresses.get(name, "")}
+        health: dict[str, Any] | None = None
+        if services.get("api-server", {}).get("up"):
+            try:
+                health = self.api(state).health()
+            except Exception as exc:  # noqa: BLE001
+                health = {"error": str(exc)}
+        return {"dir": str(self.dir), "exists": True, "state": state, "services": services,
+                "health": health, "ui": f"http://127.0.0.1:{state.api_port}",
+                "env_file": str(self.env_file)}
+
+    def down(self, *, echo: Echo = print, timeout: float = 30) -> None:
+        """Stop every service (workers first, data services last); keeps data and secrets."""
+        state = self.load_state()
+        if state is None:
+            echo(f"no stack in {self.dir}")
+            return
+        order = ([f"worker-{i}" for i in range(1, state.workers + 1)]
+                 + ["scheduler", "dag-processor", "api-server", "simulator"])
+        for name in order:
+            pid = procs.read_pid(self.run_dir, name)
+            if procs.stop(pid, timeout=timeout):
+                echo(f"stopped {name} (pid {pid})")
+            (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
+        redis = self._redis(state)
+        if procs.alive(redis.pid()):
+            redis.stop()
+            echo("stopped Redis")
+        pg = self._postgres(state)
+        if procs.alive(pg.pid()) or (Path(state.pg_dir) / "pgdata" / "postmaster.pid").exists():
+            pg.stop()
+            echo("stopped PostgreSQL")
+
+
+def _tail(path: Path, limit: int = 3000) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - limit))
+            return fh.read().decode(errors="replace")
+    except OSError:
+        return "(no log)"
+
+
+def describe(state: StackState, stack: Stack) -> list[str]:
+    """What `stack up` prints: where the UI is, how to log in, what runs where."""
+    lines = [
+        f"Airflow UI:   http://127.0.0.1:{state.api_port}   login: {ADMIN_USER} / "
+        f"{state.admin_password}",
+        "DAGs:         snoopipe_incremental (scheduled; trigger it from the UI),"
+        " snoopipe_backfill (trigger with parameters)",
+        f"workers:      {state.workers} Celery workers x {state.concurrency} task slots "
+        "(CeleryExecutor, Redis broker)",
+        f"PostgreSQL:   127.0.0.1:{state.pg_port} (databases airflow, snoopipe; user "
+        "snoopipe)",
+        f"Redis:        127.0.0.1:{state.redis_port} (broker db 0, shared Reddit rate budget "
+        "db 1)",
+    ]
+    if state.simulator:
+        lines.append(f"Reddit API:   built-in simulator at http://127.0.0.1:{state.sim_port} "
+                     "(no Reddit credentials configured)")
+    lines += [
+        f"warehouse:    {stack.data_dir / 'warehouse.duckdb'}",
+        f"environment:  source {stack.env_file}   (then `snoopipe status`, "
+        "`airflow dags list`, ...)",
+        f"logs:         {stack.log_dir}",
+        f"stop:         snoopipe stack down --dir {stack.dir}",
+    ]
+    return lines

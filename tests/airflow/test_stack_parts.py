@@ -1,0 +1,85 @@
+"""The stack's parts that need no services: its environment file and process handling."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from snoopipe.orchestration.stack import procs
+from snoopipe.orchestration.stack.deploy import (
+    Stack,
+    StackState,
+    _reachable_by_service_user,
+    describe,
+)
+
+
+def _state(tmp_path: Path, simulator: bool = True) -> StackState:
+    return StackState(dir=str(tmp_path), api_port=18080, pg_port=15432, redis_port=16379,
+                      sim_port=18081, pg_dir=str(tmp_path / "postgres"), simulator=simulator)
+
+
+def test_env_file_binds_loopback_and_carries_the_generated_secrets(tmp_path):
+    stack = Stack(tmp_path)
+    state = _state(tmp_path)
+    env = stack._write_env(state, {
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
+        "SNOOPIPE_SUBREDDITS": '["python", "rust"]',
+        "SNOOPIPE_REDDIT__CLIENT_ID": "not-the-simulator",  # the stack's simulator wins
+        "SNOOPIPE_AIRFLOW__SCHEDULE": "*/5 * * * *",
+        "HOME": "/root"})
+    assert stack.env() == env  # `source stack.env` gives exactly what services get
+    assert oct(os.stat(stack.env_file).st_mode & 0o777) == "0o600"
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert env["AIRFLOW__API__HOST"] == "127.0.0.1"
+    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:18080/execution/"
+    for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CELERY__BROKER_URL",
+                "SNOOPIPE_STATE_URL", "SNOOPIPE_REDIS_URL", "SNOOPIPE_REDDIT__OAUTH_URL"):
+        assert "@127.0.0.1:" in env[key] or env[key].startswith("http://127.0.0.1:"), key
+    assert state.pg_password in env["SNOOPIPE_STATE_URL"]
+    assert env["AIRFLOW__CORE__FERNET_KEY"] == state.fernet_key
+    assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == state.jwt_secret
+    assert env["SNOOPIPE_REDIS_URL"].endswith("/1")
+    assert env["AIRFLOW__CELERY__BROKER_URL"].endswith("/0")
+    assert env["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"] == "20"
+    assert env["SNOOPIPE_AIRFLOW__SCHEDULE"] == "*/5 * * * *"
+    assert env["SNOOPIPE_REDDIT__CLIENT_ID"] == "snoopipe-stack"
+    assert "HOME" not in env
+    text = "\n".join(describe(state, stack))
+    assert "http://127.0.0.1:18080" in text and f"admin / {state.admin_password}" in text
+
+
+def test_generated_secrets_differ_between_stacks(tmp_path):
+    a, b = _state(tmp_path), _state(tmp_path)
+    assert a.admin_password != b.admin_password and a.fernet_key != b.fernet_key
+    assert len(a.admin_password) >= 12
+
+
+def test_postgres_folder_must_be_reachable_by_its_unprivileged_user(tmp_path):
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    assert not _reachable_by_service_user(private / "stack")
+    os.chmod(private, 0o711)
+    os.chmod(tmp_path, 0o711)
+    assert _reachable_by_service_user(private) == all(
+        os.stat(p).st_mode & 0o001 for p in [private, *private.parents])
+
+
+def test_processes_start_detached_and_stop_with_their_tree(tmp_path):
+    script = ("import subprocess, sys, time; "
+              "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+              "print('ready', flush=True); time.sleep(60)")
+    pid = procs.spawn("svc", [sys.executable, "-c", script], env=dict(os.environ),
+                      cwd=tmp_path, log_dir=tmp_path / "logs", run_dir=tmp_path / "run")
+    assert procs.read_pid(tmp_path / "run", "svc") == pid
+    deadline = time.monotonic() + 10
+    while len(procs.process_tree(pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    tree = [p.pid for p in procs.process_tree(pid)]
+    assert len(tree) == 2
+    assert procs.owner_of(tree[1], {"svc": pid}) == "svc"
+    assert procs.stop(pid, timeout=5)
+    assert not any(procs.alive(p) for p in tree)
+    assert (tmp_path / "logs" / "svc.log").read_text().endswith("\nready\n")
