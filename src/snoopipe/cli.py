@@ -104,9 +104,9 @@ def _bytes(n: float | None) -> str:
     return f"{n:,.1f} TB"
 
 
-def _settings(config: Path | None) -> Settings:
+def _settings(config: Path | None, **overrides: object) -> Settings:
     try:
-        return load_settings(config)
+        return load_settings(config, **overrides)
     except FileNotFoundError as exc:
         raise SnoopipeError(str(exc)) from exc
     except ValueError as exc:  # pydantic ValidationError is a ValueError
@@ -162,11 +162,12 @@ def run(
         _fail(f"run {outcome.run.run_id} failed: {outcome.error}")
 
 
-def _stage_command(stage: str, run_id: str | None, config: Path | None) -> None:
+def _stage_command(stage: str, run_id: str | None, config: Path | None,
+                   overrides: dict | None = None) -> None:
     from snoopipe.orchestration import stages
 
     try:
-        settings = _settings(config)
+        settings = _settings(config, **(overrides or {}))
         resources = Resources(settings)
         run_record = (resources.state.get_run(run_id) if run_id
                       else resources.state.latest_run())
@@ -218,10 +219,37 @@ def extract(
         _fail(str(exc))
 
 
+class _ConsoleLogHandler(logging.Handler):
+    """Log records of one logger shown as progress lines (Glue job run states)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        console.print(f"[cyan]•[/] {record.getMessage()}", highlight=False, soft_wrap=True)
+
+
 @app.command()
-def transform(run_id: RunIdOption = None, config: ConfigOption = None) -> None:
+def transform(
+    run_id: RunIdOption = None,
+    config: ConfigOption = None,
+    engine: Annotated[str | None, typer.Option(
+        "--engine", help="duckdb (this process), spark (PySpark, local[*] unless "
+                         "spark.master says otherwise) or glue (a run of the job deployed by "
+                         "`snoopipe glue deploy`). Default: the transform_engine setting.",
+        case_sensitive=False)] = None,
+) -> None:
     """Transform a run's raw files into the processed tables."""
-    _stage_command("transform", run_id, config)
+    if engine is not None and engine.lower() not in ("duckdb", "spark", "glue"):
+        _fail(f"--engine {engine!r}: use duckdb, spark or glue")
+    glue_log = logging.getLogger("snoopipe.transform.glue_deploy")
+    handler = _ConsoleLogHandler(logging.INFO)
+    glue_log.addHandler(handler)
+    level = glue_log.level
+    glue_log.setLevel(logging.INFO)
+    try:
+        _stage_command("transform", run_id, config,
+                       {"transform_engine": engine.lower()} if engine else None)
+    finally:
+        glue_log.removeHandler(handler)
+        glue_log.setLevel(level)
 
 
 @app.command()
@@ -465,13 +493,46 @@ def stack_status(directory: StackDirOption = None) -> None:
     console.print(table)
     health = info["health"] or {}
     for component, report in health.items():
-        if isinstance(report, dict):
-            console.print(f"airflow {component}: {report.get('status', report)}")
+        if isinstance(report, dict) and report.get("status"):
+            console.print(f"airflow {component}: {report['status']}")
     if all(svc["up"] for svc in info["services"].values()):
         for line in describe(info["state"], stack):
             console.print(line, highlight=False, soft_wrap=True)
     else:
         raise typer.Exit(1)
+
+
+# -- glue: the transform as an AWS Glue job -----------------------------------------------
+
+glue_app = typer.Typer(
+    help="The transform as an AWS Glue 5 (Spark) job: deploy it, then run it with "
+         "`snoopipe transform --engine glue` or transform_engine = \"glue\".",
+    no_args_is_help=True)
+app.add_typer(glue_app, name="glue")
+
+
+@glue_app.command("deploy")
+def glue_deploy(
+    config: ConfigOption = None,
+    wheel: Annotated[Path | None, typer.Option(
+        "--wheel", help="snoopipe wheel to upload (default: built from this checkout with "
+                        "`pip wheel --no-deps`).")] = None,
+) -> None:
+    """Upload the job script and snoopipe's wheel to S3; create or update the Glue job."""
+    from snoopipe.transform.glue_deploy import deploy
+
+    try:
+        settings = _settings(config)
+        result = deploy(settings, wheel=wheel,
+                        echo=lambda msg: console.print(f"[cyan]•[/] {msg}", highlight=False))
+    except SnoopipeError as exc:
+        _fail(str(exc))
+        return
+    console.print(f"[green]✓[/] Glue job {result.job_name} {result.action}", highlight=False)
+    console.print(f"script:  {result.script}", highlight=False, soft_wrap=True)
+    console.print(f"wheel:   {result.wheel}", highlight=False, soft_wrap=True)
+    console.print("run it:  snoopipe transform --engine glue   (or transform_engine = "
+                  "\"glue\" for `snoopipe run`)", highlight=False)
 
 
 # -- output helpers ------------------------------------------------------------------------

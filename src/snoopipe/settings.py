@@ -98,6 +98,9 @@ class SimulatorSettings(BaseModel):
     subreddits: list[str] = ["python", "dataengineering", "datascience"]
     # Shift the simulator's clock (demos and tests of incremental runs).
     time_offset_seconds: float = 0.0
+    # Pin the simulator's clock at this epoch time (plus time_offset_seconds), so that
+    # separate runs see exactly the same Reddit (reproducible tests). None: the wall clock.
+    fixed_now: float | None = None
     # Fault injection, as FaultPlan fields, e.g. {"error_5xx_rate": 0.1}.
     faults: dict[str, Any] = {}
 
@@ -128,6 +131,51 @@ class RedshiftSettings(BaseModel):
 
     # IAM role ARN that Redshift assumes to read the lake for COPY ... FORMAT AS PARQUET.
     iam_role: str | None = None
+
+
+class SparkSettings(BaseModel):
+    """The Spark transform engine (`transform_engine = "spark"`), in local mode by default."""
+
+    # Spark master URL: local[*] uses every core of this machine; spark://host:7077,
+    # yarn, k8s://... for a cluster (the executors need snoopipe and its dependencies).
+    master: str = "local[*]"
+    # JVM heap of the driver (in local mode it does all the work), e.g. "8g". None: half
+    # of this machine's memory (or its container limit), at least 1g, at most 64g.
+    driver_memory: str | None = None
+    # spark.sql.shuffle.partitions; None: 2 x cores (Spark's 200 only slows small runs).
+    shuffle_partitions: int | None = None
+    # Spark's web UI (port 4040 and up) while a transform runs.
+    ui: bool = False
+    log_level: str = "WARN"
+    app_name: str = "snoopipe-transform"
+    # Any other Spark settings, e.g. {"spark.local.dir" = "/mnt/scratch"}.
+    conf: dict[str, str] = {}
+
+
+class GlueSettings(BaseModel):
+    """The transform as an AWS Glue 5 job (`transform_engine = "glue"`, `snoopipe glue deploy`)."""
+
+    job_name: str = "snoopipe-transform"
+    # IAM role the job runs as (needed by `snoopipe glue deploy`): read/write on the lake.
+    role: str | None = None
+    # Where `snoopipe glue deploy` uploads the job script and snoopipe's wheel:
+    # s3://<script_bucket>/<script_prefix>/. None: the lake's bucket, <lake prefix>/glue.
+    script_bucket: str | None = None
+    script_prefix: str | None = None
+    glue_version: str = "5.0"
+    worker_type: str = "G.1X"
+    number_of_workers: int = Field(default=2, ge=2)
+    # Minutes before Glue stops a run (Glue's own default is 2880).
+    timeout_minutes: int = 120
+    # More pip requirements for the job, next to the wheel (--additional-python-modules).
+    additional_python_modules: list[str] = []
+    # More job arguments (DefaultArguments), e.g. {"--enable-metrics" = "true"}.
+    default_arguments: dict[str, str] = {}
+    # None: the standard AWS settings (AWS_REGION, profile).
+    region: str | None = None
+    poll_seconds: float = 15.0
+    # Seconds `snoopipe transform --engine glue` waits for a run; None: the job's timeout.
+    wait_timeout_seconds: float | None = None
 
 
 def mask_url(url: str | None) -> str:
@@ -170,6 +218,8 @@ class Settings(BaseSettings):
     simulator: SimulatorSettings = SimulatorSettings()
     athena: AthenaSettings = AthenaSettings()
     redshift: RedshiftSettings = RedshiftSettings()
+    spark: SparkSettings = SparkSettings()
+    glue: GlueSettings = GlueSettings()
 
     # Where the config file was, to resolve relative paths; set by load_settings.
     base_dir: str = "."

@@ -6,7 +6,7 @@ from urllib.parse import urlparse
 
 from snoopipe.errors import ConfigError
 from snoopipe.lake.base import Lake
-from snoopipe.settings import Settings
+from snoopipe.settings import Settings, mask_url
 
 
 def open_lake(settings: Settings) -> Lake:
@@ -29,11 +29,13 @@ def open_lake(settings: Settings) -> Lake:
             )
         if parts.query or parts.fragment or parts.params:
             raise ConfigError(
-                f"unsupported S3 lake URL {url!r}: use s3://bucket/prefix; endpoint and region "
+                f"unsupported S3 lake URL {mask_url(url)!r}: use s3://bucket/prefix; endpoint and region "
                 "come from AWS_ENDPOINT_URL and AWS_REGION"
             )
         return S3Lake(parts.netloc, parts.path)
-    raise ConfigError(f"unsupported lake URL {url!r}: use file:///path or s3://bucket/prefix")
+    # Masked: a mistyped URL may still carry a password (ftp://user:pw@host/...).
+    raise ConfigError(f"unsupported lake URL {mask_url(url)!r}: use file:///path or "
+                      "s3://bucket/prefix")
 
 
 __all__ = ["Lake", "open_lake"]

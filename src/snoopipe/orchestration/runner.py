@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from snoopipe.errors import BlockingCheckFailed, ConfigError, RunLockedError, SnoopipeError
+from snoopipe.faults import crash_point
 from snoopipe.orchestration import stages
 from snoopipe.orchestration.progress import Reporter
 from snoopipe.resources import Resources, StageResult
@@ -153,6 +154,7 @@ def run_downstream_stages(resources: Resources, reporter: Reporter, run_id: str,
         reporter.task_done(name, name, True, _summary(name, result))
         reporter.stage_finished(name)
         results[name] = result
+        crash_point(f"after_{name}")
     return results
 
 
@@ -189,8 +191,14 @@ class LocalRunner:
                 run = self._resumable_run()
                 self.reporter.info(f"resuming run {run.run_id}")
             else:
-                names = [validate_subreddit(s) for s in (subreddits or
-                                                         self.resources.settings.subreddits)]
+                try:
+                    names = [validate_subreddit(s) for s in (subreddits or
+                                                             self.resources.settings.subreddits)]
+                except ValueError as exc:  # `-s ../x`: a clear refusal, not a traceback
+                    raise ConfigError(str(exc)) from None
+                unfinished = self._finish_interrupted_runs()
+                if unfinished is not None:
+                    return unfinished
                 logical = logical_date or datetime.now(UTC).date()
                 run = state.create_run(new_run_id(), kind="incremental", subreddits=names,
                                        params={"logical_date": logical.isoformat()})
@@ -199,6 +207,42 @@ class LocalRunner:
             return self._execute(run)
         finally:
             self._unlock(stop)
+
+    def _finish_interrupted_runs(self) -> RunOutcome | None:
+        """Finish this runner's runs that stopped before their transform (killed, or failed).
+
+        Rules 3 and 5: such a run's raw files are durable and in the manifest, and its
+        watermark moved past them, so no later run reads those posts again; a new run
+        started without finishing it would leave them out of the warehouse for good.
+        (A run stopped after its transform needs nothing: its rows stay pending and the
+        next load takes them.) The pipeline lock is held, so a run of this runner still
+        marked running is one whose process died. Airflow's runs are Airflow's to retry.
+        Returns the failed outcome when one of them cannot be finished (no new run then),
+        else None.
+        """
+        state = self.resources.state
+        stranded = []
+        for run in state.list_runs(50, kind="incremental"):
+            if run.status == "success" or "airflow_run" in run.params:
+                continue
+            if self._transformed(run.run_id) or not state.raw_files(run_id=run.run_id):
+                continue
+            stranded.append(run)
+        for run in reversed(stranded):  # oldest first
+            self.reporter.warning(
+                f"run {run.run_id} stopped before its transform ({run.status}); finishing it "
+                "first, so that the raw files it extracted reach the warehouse")
+            state.set_run_status(run.run_id, "running")
+            outcome = self._execute(state.get_run(run.run_id))  # type: ignore[arg-type]
+            if not self._transformed(run.run_id):
+                outcome.error = (f"run {run.run_id} stopped before its transform and could "
+                                 f"not be finished, so no new run was started: {outcome.error}")
+                return outcome
+        return None
+
+    def _transformed(self, run_id: str) -> bool:
+        return any(t.stage == "transform" and t.status == "success"
+                   for t in self.resources.state.tasks(run_id))
 
     def _resumable_run(self) -> RunRecord:
         for run in self.resources.state.list_runs(20):
@@ -219,6 +263,7 @@ class LocalRunner:
         failed: list[str] = []
         try:
             failed += self._extract_all(run, logical)
+            crash_point("after_extract")
             run_downstream_stages(self.resources, self.reporter, run_id, self._sleep)
         except Exception as exc:
             message = str(exc) if isinstance(exc, SnoopipeError) else f"{type(exc).__name__}: {exc}"
@@ -261,6 +306,7 @@ class LocalRunner:
                         result = future.result()
                         self.reporter.task_done("extract", task_id, True,
                                                 _summary("extract", result))
+                        crash_point("extract.partition_done")
                     except Exception as exc:
                         failed.append(sub)
                         self.reporter.task_done("extract", task_id, False, _short(exc))

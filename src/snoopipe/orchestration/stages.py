@@ -11,8 +11,9 @@ import traceback
 from collections.abc import Callable
 from datetime import date
 
-from snoopipe.errors import SnoopipeError
+from snoopipe.errors import ConfigError, SnoopipeError
 from snoopipe.resources import Resources, StageResult
+from snoopipe.settings import validate_subreddit
 from snoopipe.sources.reddit import RedditClient, RedditEndpoint, RequestBudget, extract_subreddit
 
 STAGES = ("extract", "transform", "validate", "load")
@@ -23,15 +24,21 @@ def extract_task_id(subreddit: str) -> str:
 
 
 def tracked_task(resources: Resources, run_id: str, task_id: str, stage: str,
-                 partition: str | None, body: Callable[[int], StageResult]) -> StageResult:
-    """Run `body(attempt)` as a recorded task: status, attempt, timings, rows, error."""
+                 partition: str | None, body: Callable[[int], StageResult], *,
+                 failure_output: Callable[[], dict] | None = None) -> StageResult:
+    """Run `body(attempt)` as a recorded task: status, attempt, timings, rows, error.
+
+    failure_output: what to store as the task's output when the attempt fails (the next
+    attempt reads it back; a success replaces it).
+    """
     attempt = resources.state.start_task(run_id, task_id, stage=stage, partition=partition)
     try:
         result = body(attempt)
     except BaseException as exc:
         message = str(exc) if isinstance(exc, SnoopipeError) else (
             f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
-        resources.state.finish_task(run_id, task_id, status="failed", error=message)
+        resources.state.finish_task(run_id, task_id, status="failed", error=message,
+                                    output=failure_output() if failure_output else None)
         raise
     resources.state.finish_task(run_id, task_id, status="success", rows_in=result.rows_in,
                                 rows_out=result.rows_out, output=result.output)
@@ -41,19 +48,40 @@ def tracked_task(resources: Resources, run_id: str, task_id: str, stage: str,
 def extract(resources: Resources, run_id: str, subreddit: str, endpoint: RedditEndpoint, *,
             logical_date: date | None = None, progress: Callable[[str], None] | None = None,
             ) -> StageResult:
-    """Extract one subreddit (one partition) from the Reddit API into the raw zone."""
+    """Extract one subreddit (one partition) from the Reddit API into the raw zone.
+
+    `extract.max_requests_per_run` caps the requests for the subreddit in the run, not per
+    attempt: each attempt's requests are stored with the task (`requests_spent`, also when
+    it fails) and the next attempt -- a retry, or `snoopipe run --resume` -- gets only
+    what is left. (An attempt killed outright cannot store its count.)
+    """
+    try:
+        # The name goes into API paths (/r/{name}/new) and lake keys: `../../api/v1/me`
+        # must be refused here, by every orchestrator, before anything is recorded.
+        subreddit = validate_subreddit(subreddit)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    task_id = extract_task_id(subreddit)
+    budgets: list[RequestBudget] = []
 
     def body(attempt: int) -> StageResult:
-        client = RedditClient(
-            endpoint.config, endpoint.credentials,
-            request_budget=RequestBudget(resources.settings.extract.max_requests_per_run))
+        previous = resources.state.task(run_id, task_id)
+        spent = int((previous.output or {}).get("requests_spent", 0)) if previous else 0
+        budget = RequestBudget(resources.settings.extract.max_requests_per_run, used=spent)
+        budgets.append(budget)
+        client = RedditClient(endpoint.config, endpoint.credentials, request_budget=budget)
         try:
-            return extract_subreddit(resources, client, run_id, subreddit, attempt=attempt,
-                                     logical_date=logical_date, progress=progress)
+            result = extract_subreddit(resources, client, run_id, subreddit, attempt=attempt,
+                                       logical_date=logical_date, progress=progress,
+                                       now=endpoint.now())
         finally:
             client.close()
+        result.output["requests_spent"] = budget.used
+        return result
 
-    return tracked_task(resources, run_id, extract_task_id(subreddit), "extract", subreddit, body)
+    return tracked_task(resources, run_id, task_id, "extract", subreddit, body,
+                        failure_output=lambda: {"requests_spent": budgets[-1].used}
+                        if budgets else {})
 
 
 def transform(resources: Resources, run_id: str) -> StageResult:

@@ -17,6 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from snoopipe.errors import BlockingCheckFailed
+from snoopipe.faults import crash_point
 from snoopipe.lake.base import Lake
 from snoopipe.lake.raw import KINDS
 from snoopipe.quality.checks import BLOCKING, CHECKS, Check
@@ -144,6 +145,7 @@ def run_validation(resources: Resources, run_id: str, *,
 def finish_validation(state: StateStore, run_id: str, runs: Sequence[str],
                       results: list[CheckResult], rows_in: int) -> StageResult:
     """Store the results; raise BlockingCheckFailed if a blocking check failed (any engine)."""
+    crash_point("validate.after_checks")
     state.record_check_results(run_id, results)
     failed_blocking = [r for r in results if not r.passed and r.severity == BLOCKING]
     warnings = [r for r in results if not r.passed and r.severity != BLOCKING]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from snoopipe.errors import ConfigError
-from snoopipe.settings import Settings
+from snoopipe.errors import ConfigError, SnoopipeError
+from snoopipe.settings import Settings, mask_url
 from snoopipe.state.store import CheckResult, RunRecord, StateStore, TaskRecord
 
 
@@ -13,10 +13,39 @@ def open_state(settings: Settings) -> StateStore:
         path = url[len("sqlite:///"):]
         if path and path != ":memory:":
             url = f"sqlite:///{settings.resolve_local_path(path)}"
-        return StateStore(url)
+        return _open(url, url)
     if url.startswith(("postgresql://", "postgresql+psycopg://")):
-        return StateStore(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    raise ConfigError(f"unsupported state URL {url!r}: use sqlite:///path or postgresql://...")
+        return _open(url.replace("postgresql://", "postgresql+psycopg://", 1), url)
+    # Masked: a mistyped scheme (postgres-ql://user:pw@...) still carries the password.
+    raise ConfigError(f"unsupported state URL {mask_url(url)!r}: use sqlite:///path or "
+                      "postgresql://...")
+
+
+def _open(url: str, shown: str) -> StateStore:
+    """The store, or a SnoopipeError that says which store failed and why, without the
+    password and without a traceback (an unreachable server, a refused login, ...)."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        return StateStore(url)
+    except DBAPIError as exc:
+        detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else \
+            type(exc).__name__
+        password = _password(shown)
+        if password:
+            detail = detail.replace(password, "***")
+        raise SnoopipeError(f"cannot open the state store {mask_url(shown)}: {detail}"
+                            ) from None
+
+
+def _password(url: str) -> str | None:
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return None
+    return unquote(password) if password else None
 
 
 __all__ = ["CheckResult", "RunRecord", "StateStore", "TaskRecord", "open_state"]

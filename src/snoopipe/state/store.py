@@ -122,6 +122,13 @@ def migrate(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Processes meeting a fresh database at once (two `snoopipe run`, Airflow
+            # workers) would all create the tables, and all but one fail on a duplicate
+            # key. One migrates at a time; the others then find the schema at head.
+            # (SQLite needs nothing: BEGIN IMMEDIATE already serialises the writers.)
+            connection.execute(text(
+                "SELECT pg_advisory_xact_lock(hashtext('snoopipe.state.migrate'))"))
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
@@ -253,11 +260,15 @@ class StateStore:
 
     # -- raw file manifest ----------------------------------------------------------
 
+    @staticmethod
+    def _raw_file_values(raw: RawFile) -> dict[str, Any]:
+        return dict(key=raw.key, run_id=raw.run_id, kind=raw.kind, subreddit=raw.subreddit,
+                    dt=raw.dt, source=raw.source, rows=raw.rows, bytes=raw.bytes,
+                    sha256=raw.sha256, created_at=utcnow())
+
     def record_raw_file(self, raw: RawFile) -> None:
         """Record a durable raw file. Recording the same file twice is a no-op."""
-        values = dict(key=raw.key, run_id=raw.run_id, kind=raw.kind, subreddit=raw.subreddit,
-                      dt=raw.dt, source=raw.source, rows=raw.rows, bytes=raw.bytes,
-                      sha256=raw.sha256, created_at=utcnow())
+        values = self._raw_file_values(raw)
         try:
             with self.engine.begin() as conn:
                 conn.execute(t.raw_files.insert().values(**values))
@@ -265,6 +276,33 @@ class StateStore:
             existing = self.raw_files(keys=[raw.key])
             if not existing or existing[0].sha256 != raw.sha256:
                 raise
+
+    def commit_extract(self, files: Sequence[RawFile], tracked: Iterable[dict[str, Any]],
+                       watermark: tuple[str, str, str, float, str] | None) -> None:
+        """Record what one extraction did, in ONE transaction: its durable raw files (the
+        manifest), the posts it saw (`upsert_tracked_posts`) and its watermark
+        (`advance_watermark`: source, subreddit, kind, value, run id).
+
+        All or nothing: a crash before the commit leaves no trace in the state (the raw
+        files, already in the lake, are then listed nowhere and read by nobody), a crash
+        after it leaves the whole extraction, which a retry can take as done.
+        """
+        rows = sorted(tracked, key=lambda p: p["post_id"])  # one lock order for every writer
+        _retry_on_conflict(lambda: self._commit_extract(list(files), rows, watermark))
+
+    def _commit_extract(self, files: list[RawFile], tracked: list[dict[str, Any]],
+                        watermark: tuple[str, str, str, float, str] | None) -> None:
+        with self.engine.begin() as conn:
+            for raw in files:
+                existing = conn.execute(select(t.raw_files.c.sha256).where(
+                    t.raw_files.c.key == raw.key)).first()
+                if existing is None:
+                    conn.execute(t.raw_files.insert().values(**self._raw_file_values(raw)))
+                elif existing.sha256 != raw.sha256:
+                    raise ValueError(f"raw file {raw.key} is recorded with another checksum")
+            self._upsert_tracked_posts_in(conn, tracked)
+            if watermark is not None:
+                self._advance_watermark_in(conn, *watermark)
 
     def raw_files(self, *, run_id: str | None = None, kind: str | None = None,
                   keys: Iterable[str] | None = None) -> list[RawFile]:
@@ -298,20 +336,25 @@ class StateStore:
 
     def _advance_watermark(self, source: str, subreddit: str, kind: str, value: float,
                            run_id: str) -> float:
+        with self.engine.begin() as conn:
+            return self._advance_watermark_in(conn, source, subreddit, kind, value, run_id)
+
+    @staticmethod
+    def _advance_watermark_in(conn, source: str, subreddit: str, kind: str, value: float,
+                              run_id: str) -> float:
         key = (t.watermarks.c.source == source, t.watermarks.c.subreddit == subreddit,
                t.watermarks.c.kind == kind)
-        with self.engine.begin() as conn:
-            row = conn.execute(select(t.watermarks.c.value).where(*key).with_for_update()).first()
-            if row is None:
-                conn.execute(t.watermarks.insert().values(
-                    source=source, subreddit=subreddit, kind=kind, value=value, run_id=run_id,
-                    updated_at=utcnow()))
-                return value
-            if value > row.value:
-                conn.execute(t.watermarks.update().where(*key).values(
-                    value=value, run_id=run_id, updated_at=utcnow()))
-                return value
-            return row.value
+        row = conn.execute(select(t.watermarks.c.value).where(*key).with_for_update()).first()
+        if row is None:
+            conn.execute(t.watermarks.insert().values(
+                source=source, subreddit=subreddit, kind=kind, value=value, run_id=run_id,
+                updated_at=utcnow()))
+            return value
+        if value > row.value:
+            conn.execute(t.watermarks.update().where(*key).values(
+                value=value, run_id=run_id, updated_at=utcnow()))
+            return value
+        return row.value
 
     def watermarks(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -327,19 +370,23 @@ class StateStore:
         _retry_on_conflict(lambda: self._upsert_tracked_posts(rows))
 
     def _upsert_tracked_posts(self, posts: list[dict[str, Any]]) -> None:
-        now = utcnow()
         with self.engine.begin() as conn:
-            for post in posts:
-                where = t.tracked_posts.c.post_id == post["post_id"]
-                exists = conn.execute(select(t.tracked_posts.c.post_id).where(where)
-                                      .with_for_update()).first()
-                values = {k: post[k] for k in ("subreddit", "created_utc", "num_comments",
-                                               "comments_fetched_count") if k in post}
-                values["last_seen_at"] = now
-                if exists:
-                    conn.execute(t.tracked_posts.update().where(where).values(**values))
-                else:
-                    conn.execute(t.tracked_posts.insert().values(post_id=post["post_id"], **values))
+            self._upsert_tracked_posts_in(conn, posts)
+
+    @staticmethod
+    def _upsert_tracked_posts_in(conn, posts: list[dict[str, Any]]) -> None:
+        now = utcnow()
+        for post in posts:
+            where = t.tracked_posts.c.post_id == post["post_id"]
+            exists = conn.execute(select(t.tracked_posts.c.post_id).where(where)
+                                  .with_for_update()).first()
+            values = {k: post[k] for k in ("subreddit", "created_utc", "num_comments",
+                                           "comments_fetched_count") if k in post}
+            values["last_seen_at"] = now
+            if exists:
+                conn.execute(t.tracked_posts.update().where(where).values(**values))
+            else:
+                conn.execute(t.tracked_posts.insert().values(post_id=post["post_id"], **values))
 
     def tracked_posts(self, subreddit: str, *, created_after: float) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

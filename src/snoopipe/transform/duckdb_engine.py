@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from snoopipe.faults import crash_point
 from snoopipe.lake.base import Lake
 from snoopipe.tables import TableSpec
 from snoopipe.transform import layout, rules
@@ -215,6 +216,7 @@ class DuckDBTransform:
             f"SELECT count(*) FROM {merged} WHERE _run_id = ?", [self.run_id])[0][0]
         self._sql(f"DROP TABLE {merged}")
         self._sql(f"DROP TABLE {new}")
+        crash_point("transform.table_merged")
         return touched, rows
 
     # -- files --------------------------------------------------------------------------
@@ -241,6 +243,7 @@ class DuckDBTransform:
 
         def write(name: str, data: pa.Table) -> None:
             self.lake.write_bytes(layout.processed_key(table.name, name), parquet_bytes(data))
+            crash_point("transform.partition_written")
 
         def flush() -> None:
             if current is None:

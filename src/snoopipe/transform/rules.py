@@ -36,10 +36,26 @@ Rules, column by column (see `snoopipe.tables` for the output contract):
 Every present-but-unusable value is a reason; all reasons of a line are joined with
 ``; ``. Lines that are not UTF-8, not JSON, or not a JSON object get only that reason.
 
-Known engine differences to keep in mind for the conformance test: DuckDB's JSON parser
-accepts `NaN`/`Infinity` literals and trailing commas (a strict parser would quarantine
-such lines as invalid JSON), and the text it gives for a float is re-serialised
-(`1e3` -> `1000.0`), which only changes the wording of some reasons.
+Engines. `Dialect` renders DuckDB SQL; `SparkDialect` renders the same rules as Spark
+SQL (Spark >= 3.4: TIMESTAMP_NTZ). Where the two SQL engines differ, the dialect makes
+Spark do what DuckDB does, and `tests/spark` pins them together row by row:
+
+- regular expressions: RE2's `$` only matches at the very end; Java's also matches before
+  a final newline, so Spark patterns end in `\\z` instead;
+- string literals: Spark reads backslash escapes, and Spark 3.5 has no `''` escape;
+- ISO timestamps: DuckDB accepts `24:00:00` as the next midnight, Spark's cast does not;
+- types: VARCHAR -> STRING, TIMESTAMP -> TIMESTAMP_NTZ (UTC wall time, no zone).
+
+The JSON text of each key is *not* re-implemented for Spark: JSON parsers disagree on
+float rendering (Jackson writes `1.0E7` where DuckDB writes `10000000.0`), `NaN`,
+trailing commas, duplicate keys and lone surrogates, and those texts decide validity.
+The Spark engine computes `v` (the key texts) with `Dialect.extract_texts` run by DuckDB
+next to its raw-line reader, on the executors, and the Spark dialect reads that column.
+So both engines share the JSON tokenizer and the SQL rules; only the SQL engine differs.
+
+Known parser facts (the same for both engines): DuckDB's JSON parser accepts `NaN` /
+`Infinity` literals and trailing commas, takes the first of duplicate keys, and
+re-serialises floats (`1e3` -> `1000.0`).
 """
 
 from __future__ import annotations
@@ -61,6 +77,9 @@ ISO_UTC_PATTERN = (
 JSON_OBJECT_PATTERN = r"^[ \t\r\n]*\{"
 # Epoch seconds beyond this (year 5138) are not timestamps but garbage.
 MAX_EPOCH_SECONDS = 1e11
+# A `created_utc` before 0001-01-01T00:00:00Z would give a partition date before year 1,
+# which has no partition name (DuckDB renders it `... (BC)`): quarantined, not a crash.
+MIN_EPOCH_SECONDS = -62135596800
 
 DELETED_MARKERS = ("[deleted]",)
 REMOVED_MARKERS = ("[removed]", "[ Removed by Reddit ]")
@@ -211,6 +230,10 @@ class Dialect:
     def lit(self, text: str) -> str:
         return "'" + text.replace("'", "''") + "'"
 
+    def type_name(self, portable: str) -> str:
+        """The engine's name for a portable type of `snoopipe.tables` (VARCHAR, ...)."""
+        return portable
+
     def matches(self, expr: str, pattern: str) -> str:
         return f"regexp_matches({expr}, {self.lit(pattern)})"
 
@@ -232,11 +255,12 @@ class Dialect:
 
     def show(self, expr: str) -> str:
         """A value for a reason message: quoted and cut to 100 characters."""
-        return f"'''' || substr({expr}, 1, 100) || ''''"
+        quote = self.lit("'")
+        return f"{quote} || substr({expr}, 1, 100) || {quote}"
 
     def join_reasons(self, exprs: list[str]) -> str:
         if not exprs:
-            return "CAST(NULL AS VARCHAR)"
+            return f"CAST(NULL AS {self.type_name('VARCHAR')})"
         return f"NULLIF(concat_ws('; ', {', '.join(exprs)}), '')"
 
     def extract_texts(self, line: str, keys: list[str]) -> str:
@@ -252,6 +276,76 @@ class Dialect:
 DUCKDB = Dialect()
 
 
+def java_pattern(pattern: str) -> str:
+    """An RE2 pattern for Java's regex engine: a final `$` becomes `\\z`.
+
+    RE2 (DuckDB) matches `$` only at the end of the text; Java also matches it before a
+    final line terminator, so `^[0-9a-z]+$` would accept `"abc\\n"` in Spark.
+    """
+    if "$" in pattern[:-1].replace("\\$", ""):
+        raise ValueError(f"pattern with `$` before its end: {pattern!r}")
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        return pattern[:-1] + "\\z"
+    return pattern
+
+
+class SparkDialect(Dialect):
+    """The rules as Spark SQL (Spark >= 3.4, ANSI mode on or off).
+
+    The session must read string literals with escapes (the default:
+    `spark.sql.parser.escapedStringLiterals=false`) and use UTC as its time zone
+    (`spark.sql.session.timeZone`); the Spark engine sets both. `extract_texts` reads the
+    column `v` that the Spark engine's reader computes with DuckDB's
+    `Dialect.extract_texts` (see the module docstring); everything else is Spark SQL.
+    """
+
+    name = "spark"
+    TYPES = {"VARCHAR": "STRING", "TIMESTAMP": "TIMESTAMP_NTZ", "BLOB": "BINARY"}
+
+    def lit(self, text: str) -> str:
+        return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    def type_name(self, portable: str) -> str:
+        return self.TYPES.get(portable, portable)
+
+    def matches(self, expr: str, pattern: str) -> str:
+        return f"({expr} RLIKE {self.lit(java_pattern(pattern))})"
+
+    def try_double(self, expr: str) -> str:
+        return f"try_cast({expr} AS DOUBLE)"
+
+    def try_bigint(self, expr: str) -> str:
+        return f"try_cast({expr} AS BIGINT)"
+
+    def try_int(self, expr: str) -> str:
+        return f"try_cast({expr} AS INT)"
+
+    def micros_to_timestamp(self, expr: str) -> str:
+        # timestamp_micros gives a zoned TIMESTAMP; its UTC wall time needs the session
+        # time zone to be UTC (the Spark engine sets it). timestampadd(MICROSECOND, ...)
+        # would avoid the zone but takes an INT on Spark 3.5 (Glue 5) and overflows.
+        return f"CAST(timestamp_micros({expr}) AS TIMESTAMP_NTZ)"
+
+    def iso_to_timestamp(self, expr: str) -> str:
+        text = (f"replace(regexp_replace({expr}, {self.lit(java_pattern('(Z|[+]00:00)$'))}, ''),"
+                f" 'T', ' ')")
+        # DuckDB reads `24:00:00` (fraction all zeros) as the next day's midnight.
+        midnight = self.matches(text, r"^.{10} 24:00:00(\.0+)?$")
+        next_day = (f"timestampadd(DAY, 1, try_cast(concat(substr({text}, 1, 10), ' 00:00:00')"
+                    f" AS TIMESTAMP_NTZ))")
+        return (f"CASE WHEN substr({text}, 12, 2) = '24' THEN CASE WHEN {midnight} THEN "
+                f"{next_day} END ELSE try_cast({text} AS TIMESTAMP_NTZ) END")
+
+    def extract_texts(self, line: str, keys: list[str]) -> str:
+        return "v"
+
+    def list_item(self, expr: str, index: int) -> str:
+        return f"{expr}[{index}]"
+
+
+SPARK = SparkDialect()
+
+
 def _k(key: str) -> str:
     """The column holding a JSON key's text in the intermediate relation (no quoting
     needed in any engine: JSON keys read by the rules are plain identifiers)."""
@@ -262,10 +356,16 @@ def _in(expr: str, values: tuple[str, ...], d: Dialect) -> str:
     return f"{expr} IN ({', '.join(d.lit(v) for v in values)})"
 
 
-def _epoch(expr: str, d: Dialect) -> str:
-    """Epoch seconds text -> TIMESTAMP (microseconds, UTC), NULL when not a number."""
+def _epoch(expr: str, d: Dialect, *, since_year_1: bool = False) -> str:
+    """Epoch seconds text -> TIMESTAMP (microseconds, UTC), NULL when not a number.
+
+    since_year_1: also NULL before 0001-01-01 (for the timestamp a partition date comes
+    from; `edited` keeps the wider range, where it only decides validity).
+    """
     num = d.try_double(expr)
-    return (f"CASE WHEN {d.matches(expr, NUMBER_PATTERN)} AND abs({num}) < {MAX_EPOCH_SECONDS:.0f}"
+    lower = f" AND {num} >= {MIN_EPOCH_SECONDS}" if since_year_1 else ""
+    return (f"CASE WHEN {d.matches(expr, NUMBER_PATTERN)} AND abs({num}) < "
+            f"{MAX_EPOCH_SECONDS:.0f}{lower}"
             f" THEN {d.micros_to_timestamp(f'CAST(round({num} * 1000000) AS BIGINT)')} END")
 
 
@@ -297,7 +397,7 @@ def _value(f: Field, kind: str, d: Dialect, run_id_sql: str = "_run_id") -> str:
     if rule == "author":
         return f"CASE WHEN {_in(k, DELETED_AUTHORS, d)} THEN NULL ELSE {k} END"
     if rule == "epoch":
-        return _epoch(k, d)
+        return _epoch(k, d, since_year_1=True)
     if rule == "iso":
         return f"CASE WHEN {d.matches(k, ISO_UTC_PATTERN)} THEN {d.iso_to_timestamp(k)} END"
     if rule == "content":
@@ -434,13 +534,13 @@ def typed_columns(kind: str) -> list[str]:
     return [f.column for f in FIELDS[kind]]
 
 
-def table_select(table: TableSpec, typed: str) -> str:
+def table_select(table: TableSpec, typed: str, dialect: Dialect = DUCKDB) -> str:
     """SELECT the table's rows (in TableSpec column order) from a typed relation of its kind."""
     if table.name == POST_METRICS.name:
         exprs = [POST_METRICS_FROM_POSTS[c] for c in table.column_names]
     else:
         exprs = list(table.column_names)
-    casts = [f"CAST({e} AS {col.type}) AS {col.name}"
+    casts = [f"CAST({e} AS {dialect.type_name(col.type)}) AS {col.name}"
              for e, col in zip(exprs, table.columns, strict=True)]
     return f"SELECT {', '.join(casts)} FROM {typed} WHERE _reason IS NULL"
 

@@ -4,6 +4,11 @@
 idempotent: the quarantine file of the run is rewritten, and each touched partition is
 rebuilt from its current file plus the run's rows with "latest observation wins", so a
 rerun (after success or after a crash half way) converges to the same files.
+
+The engine is `settings.transform_engine` (or the `engine` argument): `duckdb` (this
+process), `spark` (PySpark, local mode by default: `snoopipe.transform.spark_engine`) or
+`glue` (a run of the AWS Glue job deployed by `snoopipe glue deploy`). All three give the
+same tables and quarantine files.
 """
 
 from __future__ import annotations
@@ -22,25 +27,41 @@ from snoopipe.transform.reader import BATCH_BYTES, iter_batches, prefetch
 log = logging.getLogger(__name__)
 
 
+ENGINES = ("duckdb", "spark", "glue")
+
+
 def run_transform(resources: Resources, run_id: str, *, batch_bytes: int = BATCH_BYTES,
-                  threads: int | None = None) -> StageResult:
+                  threads: int | None = None, engine: str | None = None) -> StageResult:
     """Type the run's raw lines into processed Parquet; quarantine the unusable ones.
 
     Returns StageResult(rows_in = raw lines read, rows_out = processed rows of this run
     written, output = {raw_lines, valid_lines, quarantined: {kind: n},
-    partitions: {table: ["subreddit=x/dt=y", ...]}, rows: {table: n}, ...}).
+    partitions: {table: ["subreddit=x/dt=y", ...]}, rows: {table: n}, engine, ...}).
+    `engine` overrides `settings.transform_engine`.
     """
     layout.check_run_id(run_id)
-    engine_name = resources.settings.transform_engine
-    if engine_name != "duckdb":
-        raise ConfigError(
-            f"transform engine {engine_name!r} is not available yet: set transform_engine = "
-            f"\"duckdb\" (SNOOPIPE_TRANSFORM_ENGINE=duckdb)")
+    engine_name = engine or resources.settings.transform_engine
+    if engine_name not in ENGINES:
+        raise ConfigError(f"unknown transform engine {engine_name!r}: use one of "
+                          f"{', '.join(ENGINES)} (SNOOPIPE_TRANSFORM_ENGINE)")
+    if engine_name == "spark":
+        try:
+            from snoopipe.transform.spark_engine import run_spark_transform
+            import pyspark  # noqa: F401
+        except ImportError as exc:
+            raise ConfigError(
+                "transform engine 'spark' needs PySpark: pip install 'snoopipe[spark]' "
+                f"(and Java 17 or 21 on PATH or in JAVA_HOME) ({exc})") from None
+        return run_spark_transform(resources, run_id)
+    if engine_name == "glue":
+        from snoopipe.transform.glue_deploy import run_glue_transform
+
+        return run_glue_transform(resources, run_id)
     lake = resources.lake
     files = resources.state.raw_files(run_id=run_id)
     started = time.perf_counter()
-    output: dict = {"raw_lines": {}, "valid_lines": {}, "quarantined": {}, "partitions": {},
-                    "rows": {}, "raw_files": {}}
+    output: dict = {"engine": "duckdb", "raw_lines": {}, "valid_lines": {}, "quarantined": {},
+                    "partitions": {}, "rows": {}, "raw_files": {}}
     with DuckDBTransform(lake, run_id, threads=threads) as engine:
         for kind in KINDS:
             keys = [f.key for f in files if f.kind == kind]

@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 
 from snoopipe.errors import ConfigError
+from snoopipe.faults import crash_point
 from snoopipe.tables import TABLES
 from snoopipe.transform import layout
 from snoopipe.warehouse import sql as wsql
@@ -102,6 +103,7 @@ class DuckDBWarehouse(Warehouse):
                     changed = con.execute(wsql.upsert_sql(table, staging)).fetchall()
                     report.changed[name] = int(changed[0][0]) if changed else 0
                     con.execute(f"DROP TABLE {staging}").fetchall()
+                    crash_point("load.table_upserted")
                 con.execute("COMMIT").fetchall()
             except BaseException:
                 con.execute("ROLLBACK").fetchall()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from snoopipe.errors import BlockingCheckFailed
+from snoopipe.faults import crash_point
 from snoopipe.resources import Resources, StageResult
 from snoopipe.tables import TABLES
 from snoopipe.transform import layout
@@ -66,6 +67,7 @@ def run_load(resources: Resources, run_id: str) -> StageResult:
         sources[name] = LoadSource(lake=lake, keys=tuple(keys), run_ids=tuple(runs))
     warehouse = resources.warehouse
     report = warehouse.load(sources)
+    crash_point("load.after_commit")
     for run in runs:
         for name in TABLES:
             rows = report.staged.get(name, {}).get(run, 0)

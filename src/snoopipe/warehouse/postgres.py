@@ -53,6 +53,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from snoopipe.errors import ConfigError, SnoopipeError
+from snoopipe.faults import crash_point
 from snoopipe.lake.base import Lake
 from snoopipe.settings import mask_url
 from snoopipe.tables import TABLES, TableSpec
@@ -323,6 +324,8 @@ class PostgresWarehouse(Warehouse):
 
     def load(self, sources: Mapping[str, LoadSource]) -> LoadReport:
         """Reading and CSV encoding run in a thread, ahead of the COPY they feed."""
+        import psycopg
+
         report = LoadReport()
         self.nul_replaced = {}
         with self.connect() as conn:
@@ -334,6 +337,16 @@ class PostgresWarehouse(Warehouse):
                         "SELECT pg_advisory_xact_lock(hashtext('snoopipe.warehouse.load'))")
                     for name in sources:
                         self._load_table(conn, TABLES[name], chunks, report)
+            except psycopg.OperationalError as exc:
+                if not conn.closed and not conn.broken:
+                    raise
+                # The server went away or ended the session mid-load: say so plainly. The
+                # transaction never committed, so none of this load is visible.
+                detail = self._scrub(" ".join(str(exc).split())[:200])
+                raise SnoopipeError(
+                    f"lost the connection to the PostgreSQL warehouse {self.url} during the "
+                    f"load ({detail}); the load's transaction was rolled back, nothing of it "
+                    "is visible; rerun to load again") from None
             finally:
                 chunks.close()
         for name, fixed in self.nul_replaced.items():
@@ -377,6 +390,7 @@ class PostgresWarehouse(Warehouse):
                 cur.execute(wsql.upsert_sql(table, staging, dedupe=dedupe))
                 report.changed[name] = max(cur.rowcount, 0)
         conn.execute(f"DROP TABLE {staging}")
+        crash_point("load.table_upserted")
 
     def _use_merge(self, conn: psycopg.Connection) -> bool:
         """MERGE (the statements the Redshift warehouse runs) on PostgreSQL 15+."""

@@ -36,6 +36,7 @@ import orjson
 import pyarrow as pa
 import zstandard
 
+from snoopipe.faults import crash_point
 from snoopipe.lake.base import Lake
 from snoopipe.lake.raw import RawFile, iso_utc, raw_key
 from snoopipe.resources import Resources, StageResult
@@ -332,6 +333,7 @@ class DumpExtractor:
                 continue
             payload = self._compress(arrays)
             raw = self._write(key, payload, rows=rows, kind=kind, subreddit=sub)
+            crash_point("dump.after_raw_write")
             state.record_raw_file(raw)
             written.append(key)
         qkey = reader_quarantine_key(self.run_id, self.dump_id, segment)

@@ -35,6 +35,11 @@ from snoopipe.transform.rules import REASON_JSON, REASON_OBJECT, REASON_UTF8
 
 ALL = "all"  # raw partition of a backfill that keeps every subreddit
 REASON_TOO_LONG = "line longer than the limit"
+# The raw zone appends these keys to each kept line; a dump line that has them already
+# would set them itself (JSON readers take the first of duplicate keys): a forged
+# `_retrieved_at` in the year 2999 would win "latest observation" over every later row.
+LINEAGE_KEYS = ("_retrieved_at", "_source", "_source_line")
+REASON_LINEAGE = "carries a lineage key of its own (_retrieved_at, _source or _source_line)"
 REASON_TRUNCATED = "truncated"
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _MIN_EPOCH, _MAX_EPOCH = 1e8, 1e11  # 1973 .. 5138: anything else is not a retrieval time
@@ -101,7 +106,8 @@ class Selector:
         self.con.close()
 
     def _build_sql(self) -> str:
-        keys = ["subreddit", "created_utc", "retrieved_on", "retrieved_utc", "name", "link_id"]
+        keys = ["subreddit", "created_utc", "retrieved_on", "retrieved_utc", "name", "link_id",
+                *LINEAGE_KEYS]
         paths = ", ".join(_sql_lit(f'$."{k}"') for k in keys)
         if self.flt.subreddits is None:
             part = _sql_lit(ALL)
@@ -152,6 +158,8 @@ FROM (
               WHEN v IS NULL THEN {_sql_lit(REASON_JSON)}
               WHEN NOT regexp_matches(line, '^[ \\t\\r\\n]*\\{{') THEN {_sql_lit(REASON_OBJECT)}
               WHEN NOT regexp_matches(line, '\\}}[ \\t\\r\\n]*$') THEN {_sql_lit(REASON_OBJECT)}
+              WHEN v[7] IS NOT NULL OR v[8] IS NOT NULL OR v[9] IS NOT NULL
+                  THEN {_sql_lit(REASON_LINEAGE)}
          END AS bad
   FROM (SELECT i, n, line, TRY(json_extract_string(line, [{paths}])) AS v FROM blk)
 )

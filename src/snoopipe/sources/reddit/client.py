@@ -39,11 +39,14 @@ class RequestBudgetExhausted(ExtractError):
 
 
 class RequestBudget:
-    """A per-run cap on requests, counted across retries; thread-safe."""
+    """A per-run cap on requests, counted across retries; thread-safe.
 
-    def __init__(self, limit: int | None) -> None:
+    `used`: requests already spent from it (by earlier attempts of the same task).
+    """
+
+    def __init__(self, limit: int | None, used: int = 0) -> None:
         self.limit = limit
-        self.used = 0
+        self.used = used
         self._lock = threading.Lock()
 
     def take(self) -> None:

@@ -8,8 +8,9 @@ reddit_url), so a first run works offline and exercises the production path.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 from snoopipe.settings import RedditSettings, Settings
 from snoopipe.sources.reddit.client import Credentials, resolve_credentials
@@ -25,6 +26,9 @@ class RedditEndpoint:
     credentials: Credentials
     description: str
     simulated: bool
+    # The endpoint's "now" (epoch seconds): extraction's lookback and refresh windows are
+    # measured on it. The wall clock for Reddit; the simulator's own (virtual) clock.
+    now: Callable[[], float] = field(default=time.time)
 
 
 @contextlib.contextmanager
@@ -45,11 +49,13 @@ def reddit_endpoint(settings: Settings) -> Iterator[RedditEndpoint]:
     else:
         corpus = GeneratedCorpus(seed=sim_cfg.seed, subreddits=sim_cfg.subreddits)
         what = f"generated corpus, seed {sim_cfg.seed}"
+    fixed_now = sim_cfg.fixed_now
     simulator = RedditSimulator(
         corpus, host="127.0.0.1", port=0, ratelimit_budget=sim_cfg.ratelimit_budget,
         client_id=SIMULATOR_CREDENTIALS.client_id,
         client_secret=SIMULATOR_CREDENTIALS.client_secret,
-        faults=FaultPlan(**sim_cfg.faults))
+        faults=FaultPlan(**sim_cfg.faults),
+        clock=(lambda: fixed_now) if fixed_now is not None else None)
     simulator.start()
     if sim_cfg.time_offset_seconds:
         simulator.advance(sim_cfg.time_offset_seconds)
@@ -60,6 +66,6 @@ def reddit_endpoint(settings: Settings) -> Iterator[RedditEndpoint]:
             config, SIMULATOR_CREDENTIALS,
             f"built-in Reddit API simulator at {simulator.url} ({what}); no Reddit "
             "credentials are configured",
-            simulated=True)
+            simulated=True, now=simulator.now)
     finally:
         simulator.stop()

@@ -7,7 +7,13 @@ through `/api/info` (scores, comment counts, deletions), and a post's comment tr
 fetched again when its comment count has grown since the last fetch.
 
 Correctness rule 2: the watermark advances only after the raw files that cover it are
-durable in the lake and recorded in the manifest.
+durable in the lake and recorded in the manifest -- in the same state-store transaction
+as the manifest entries (`StateStore.commit_extract`).
+
+Rules 1 and 5: an extraction of a run and subreddit whose commit went through is final.
+A later attempt of the same task (a retry after a crash between that commit and the
+task's status) takes it as done instead of reading Reddit again, which would record a
+second observation of every post (`post_metrics`) that a run without the crash has not.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from snoopipe.faults import crash_point
 from snoopipe.lake.raw import RawFile, utc_now_iso, write_raw_file
 from snoopipe.resources import Resources, StageResult
 from snoopipe.sources.reddit.client import RedditClient, RequestBudgetExhausted
@@ -142,26 +149,44 @@ def gather(resources: Resources, client: RedditClient, subreddit: str, *,
     return result
 
 
+def committed_extract(resources: Resources, run_id: str, subreddit: str) -> StageResult | None:
+    """The result of an earlier attempt of this run's extraction of `subreddit` whose files,
+    tracked posts and watermark were committed; None when there is none."""
+    files = [f for f in resources.state.raw_files(run_id=run_id)
+             if f.subreddit == subreddit and f.source == "api"]
+    if not files:
+        return None
+    rows = {kind: sum(f.rows for f in files if f.kind == kind) for kind in ("posts", "comments")}
+    return StageResult(rows_in=0, rows_out=sum(rows.values()), output={
+        "subreddit": subreddit, "posts": rows["posts"], "comments": rows["comments"],
+        "files": [f.key for f in files], "requests": 0, "budget_exhausted": False,
+        "committed_earlier": True})
+
+
 def extract_subreddit(resources: Resources, client: RedditClient, run_id: str, subreddit: str,
                       *, attempt: int = 1, logical_date: date | None = None,
                       now: float | None = None, progress: Progress | None = None) -> StageResult:
     """Extract one subreddit into the raw zone for a run; record manifest and watermark."""
+    done = committed_extract(resources, run_id, subreddit)
+    if done is not None:
+        log.info("r/%s of run %s was extracted by an earlier attempt", subreddit, run_id)
+        return done
     gathered = gather(resources, client, subreddit, now=now, progress=progress)
     dt = logical_date or datetime.now(UTC).date()
     retrieved_at = utc_now_iso()
     written: list[RawFile] = []
-    # One file per kind and attempt: a retried task never rewrites an earlier file, and
-    # the transform's latest-observation-wins rule folds any overlap.
+    # One file per kind and attempt: a retried task never rewrites an earlier file (an
+    # attempt that died before its commit below leaves its files unlisted).
     for kind, things in (("posts", gathered.posts), ("comments", gathered.comments)):
         if not things:
             continue
         raw = write_raw_file(resources.lake, kind=kind, subreddit=subreddit, dt=dt, run_id=run_id,
                              part=f"api-a{attempt}", things=things.values(), source="api",
                              retrieved_at=retrieved_at)
-        resources.state.record_raw_file(raw)
+        crash_point("extract.after_raw_write")
         written.append(raw)
 
-    # Files are durable and in the manifest: now the extraction state may move.
+    # Files are durable: record them, the posts seen and the watermark, all at once.
     tracked = []
     for post in gathered.posts.values():
         created = _created(post)
@@ -172,10 +197,11 @@ def extract_subreddit(resources: Resources, client: RedditClient, run_id: str, s
         if post["id"] in gathered.trees_fetched:
             row["comments_fetched_count"] = gathered.trees_fetched[post["id"]]
         tracked.append(row)
-    resources.state.upsert_tracked_posts(tracked)
+    watermark = None
     if gathered.listing_complete and gathered.newest_created is not None:
-        resources.state.advance_watermark(WATERMARK_SOURCE, subreddit, "posts",
-                                          gathered.newest_created, run_id)
+        watermark = (WATERMARK_SOURCE, subreddit, "posts", gathered.newest_created, run_id)
+    resources.state.commit_extract(written, tracked, watermark)
+    crash_point("extract.after_commit")
 
     return StageResult(
         rows_in=client.stats["requests"],
