@@ -46,12 +46,15 @@ def run_transform(resources: Resources, run_id: str, *, batch_bytes: int = BATCH
                           f"{', '.join(ENGINES)} (SNOOPIPE_TRANSFORM_ENGINE)")
     if engine_name == "spark":
         try:
-            from snoopipe.transform.spark_engine import run_spark_transform
+            import pandas  # noqa: F401  (PySpark's Arrow functions import it)
             import pyspark  # noqa: F401
+
+            from snoopipe.transform.spark_engine import run_spark_transform
         except ImportError as exc:
             raise ConfigError(
-                "transform engine 'spark' needs PySpark: pip install 'snoopipe[spark]' "
-                f"(and Java 17 or 21 on PATH or in JAVA_HOME) ({exc})") from None
+                "transform engine 'spark' needs PySpark and pandas: pip install "
+                f"'snoopipe[spark]' (and Java 17 or 21 on PATH or in JAVA_HOME) ({exc})"
+            ) from None
         return run_spark_transform(resources, run_id)
     if engine_name == "glue":
         from snoopipe.transform.glue_deploy import run_glue_transform
