@@ -17,12 +17,15 @@ import queue
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import zstandard
 
 from snoopipe.lake.base import Lake
+
+T = TypeVar("T")
 
 CHUNK_BYTES = 8 << 20  # decompressed bytes read at a time
 BATCH_BYTES = 48 << 20  # decompressed bytes per batch handed to the engine
@@ -144,15 +147,17 @@ def iter_batches(lake: Lake, keys: Iterable[str], *, batch_bytes: int = BATCH_BY
         yield Batch(pa.Table.from_batches(pending, SCHEMA), pending_lines, pending_bytes)
 
 
-def prefetch(batches: Iterator[Batch], depth: int = 1) -> Iterator[Batch]:
+def prefetch(batches: Iterator[T], depth: int = 1, *, name: str = "snoopipe-raw-reader",
+             stop: threading.Event | None = None) -> Iterator[T]:
     """Read the next batch in a background thread while the caller types this one.
 
     Decompression and Arrow splitting release the GIL, so reading overlaps with the
     engine's work. At most `depth` batches wait in memory, keeping memory bounded.
+    Setting `stop` (or closing the generator) ends the producer thread.
     """
     slots: queue.Queue = queue.Queue(maxsize=depth)
     done = object()
-    stop = threading.Event()
+    stop = stop or threading.Event()
 
     def produce() -> None:
         try:
@@ -169,7 +174,7 @@ def prefetch(batches: Iterator[Batch], depth: int = 1) -> Iterator[Batch]:
         except BaseException as exc:  # handed to the consumer
             slots.put(exc)
 
-    worker = threading.Thread(target=produce, name="snoopipe-raw-reader", daemon=True)
+    worker = threading.Thread(target=produce, name=name, daemon=True)
     worker.start()
     try:
         while True:

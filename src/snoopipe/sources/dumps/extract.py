@@ -45,6 +45,7 @@ from snoopipe.sources.dumps.select import REASON_TRUNCATED, DumpFilter, Selectio
 from snoopipe.sources.dumps.stream import BLOCK_BYTES, Block, DumpStream, StreamEnd, iter_blocks
 from snoopipe.transform import layout
 from snoopipe.transform.duckdb_engine import parquet_bytes
+from snoopipe.transform.reader import prefetch
 
 log = logging.getLogger(__name__)
 
@@ -124,42 +125,7 @@ def fixed_retrieved_at(source: DumpInput, modified: datetime | None) -> str:
 def _threaded(items: Iterator, name: str, stop: threading.Event, depth: int = QUEUE_DEPTH
               ) -> Iterator:
     """Run an iterator in a thread, handing items over a bounded queue."""
-    slots: queue.Queue = queue.Queue(maxsize=depth)
-    done = object()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        slots.put(item, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            slots.put(done)
-        except BaseException as exc:  # handed to the consumer
-            slots.put(exc)
-
-    worker = threading.Thread(target=produce, name=name, daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = slots.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while worker.is_alive():
-            try:
-                slots.get_nowait()
-            except queue.Empty:
-                pass
-            worker.join(timeout=0.1)
+    return prefetch(items, depth, name=name, stop=stop)
 
 
 class DumpExtractor:
