@@ -12,21 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from snoopipe.cli import app
-
-CONFIG = """
-subreddits = ["python", "dataengineering"]
-data_dir = "data"
-[extract]
-initial_lookback_hours = 6
-refresh_window_hours = 24
-[runner]
-retry_backoff_seconds = 0.1
-[reddit]
-backoff_base_seconds = 0.05
-backoff_max_seconds = 0.2
-[simulator]
-seed = 11
-"""
+from tests.e2e.conftest import BASE_CONFIG as CONFIG
 
 
 @pytest.fixture
