@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from datetime import date
 from importlib.resources import files
@@ -11,13 +12,15 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from snoopipe.errors import SnoopipeError
 from snoopipe.orchestration.progress import Reporter
 from snoopipe.resources import Resources
-from snoopipe.settings import CONFIG_FILE_NAME, Settings, load_settings, mask_url
+from snoopipe.settings import (CONFIG_FILE_NAME, Settings, load_settings, mask_url,
+                               validate_subreddit)
 
 app = typer.Typer(
     help="snoopipe: Reddit posts and comments from the API and dumps into a validated warehouse.",
@@ -113,9 +116,21 @@ def _settings(config: Path | None, **overrides: object) -> Settings:
         raise SnoopipeError(f"invalid settings: {exc}") from exc
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = 1) -> None:
     err_console.print(f"[red]error:[/] {message}")
-    raise typer.Exit(1)
+    raise typer.Exit(code)
+
+
+def _subreddit_names(names: list[str] | None) -> list[str] | None:
+    """The validated names (without `r/`) of a `--subreddit` option; a bad one is a usage
+    error (exit code 2), refused before anything is opened or recorded."""
+    if not names:
+        return None
+    try:
+        return [validate_subreddit(name) for name in names]
+    except ValueError as exc:
+        _fail(str(exc), code=2)
+        raise AssertionError("unreachable") from None
 
 
 @app.callback()
@@ -190,11 +205,15 @@ def extract(
     subreddit: Annotated[list[str] | None, typer.Option("--subreddit", "-s")] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Extract from the Reddit API into the raw zone, for a run (default: the latest)."""
+    """Extract from the Reddit API into the raw zone, for a run (default: the latest).
+
+    An invalid subreddit name is refused with exit code 2 before any run is recorded.
+    """
     from snoopipe.orchestration import stages
     from snoopipe.orchestration.runner import new_run_id
     from snoopipe.sources.reddit import reddit_endpoint
 
+    subreddit = _subreddit_names(subreddit)
     try:
         settings = _settings(config)
         resources = Resources(settings)
@@ -335,53 +354,69 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
         if not recent:
             console.print("no runs yet: start one with [bold]snoopipe run[/]")
             return
+        # Laid out for 80 columns: ids are never cut (they are what --run-id takes), long
+        # texts (errors, check messages) go to detail lines under their table.
         table = Table(title="Recent runs")
-        for col in ("run", "kind", "status", "subreddits", "started (UTC)", "seconds", "error"):
+        table.add_column("run", no_wrap=True)
+        for col in ("kind", "status", "started (UTC)"):
             table.add_column(col)
+        table.add_column("secs", justify="right")
         for r in recent:
-            table.add_row(r.run_id, r.kind, _status(r.status), ", ".join(r.subreddits),
-                          r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-                          f"{r.seconds:.1f}" if r.seconds is not None else "",
-                          (r.error or "").splitlines()[0][:80] if r.error else "")
+            table.add_row(r.run_id, r.kind, _status(r.status),
+                          r.started_at.strftime("%Y-%m-%d %H:%M"),
+                          f"{r.seconds:.1f}" if r.seconds is not None else "")
         console.print(table)
+        _print_details([(r.run_id, _first_line(r.error)) for r in recent if r.error])
 
         chosen = state.get_run(run_id) if run_id else recent[0]
         if chosen is None:
             raise SnoopipeError(f"no run with id {run_id}")
-        tasks = Table(title=f"Tasks of run {chosen.run_id}")
-        for col in ("task", "status", "attempts", "seconds", "rows in", "rows out", "error"):
-            tasks.add_column(col)
+        console.print()
+        console.print(f"[bold]Run {chosen.run_id}[/] ({chosen.kind}, {_status(chosen.status)}): "
+                      + ", ".join(f"r/{name}" for name in chosen.subreddits))
+        tasks = Table(title="Tasks")
+        tasks.add_column("task", overflow="fold")
+        tasks.add_column("status")
+        for col in ("tries", "secs", "rows in", "rows out"):
+            tasks.add_column(col, justify="right")
+        task_errors = []
         for t in state.tasks(chosen.run_id):
             tasks.add_row(t.task_id, _status(t.status), str(t.attempt),
                           f"{t.seconds:.1f}" if t.seconds is not None else "",
-                          _num(t.rows_in), _num(t.rows_out),
-                          (t.error or "").splitlines()[0][:80] if t.error else "")
+                          _num(t.rows_in), _num(t.rows_out))
+            if t.error:
+                task_errors.append((t.task_id, _first_line(t.error)))
         console.print(tasks)
+        _print_details(task_errors)
 
         checks = state.check_results(chosen.run_id)
         if checks:
             ct = Table(title="Checks")
-            for col in ("check", "table", "severity", "result", "observed", "message"):
-                ct.add_column(col)
+            ct.add_column("check", overflow="fold")
+            ct.add_column("severity")
+            ct.add_column("result")
+            ct.add_column("observed", justify="right")
             for c in checks:
-                ct.add_row(c.name, c.table, c.severity,
+                ct.add_row(c.name, c.severity,
                            "[green]pass[/]" if c.passed else (
                                "[red]FAIL[/]" if c.severity == "blocking" else "[yellow]warn[/]"),
-                           _num(c.observed), c.message[:80])
+                           _num(c.observed))
             console.print(ct)
+            _print_details([(c.name, _first_line(c.message)) for c in checks if not c.passed])
 
         marks = state.watermarks()
         if marks:
-            wt = Table(title="Watermarks")
-            for col in ("subreddit", "source", "kind", "newest created (UTC)", "run"):
-                wt.add_column(col)
             from datetime import UTC, datetime
 
+            wt = Table(title="Watermarks",
+                       caption="set by run " + ", ".join(sorted({m["run_id"] for m in marks})))
+            for col in ("subreddit", "source", "kind", "newest created (UTC)"):
+                wt.add_column(col, overflow="fold")
             for m in marks:
                 wt.add_row(m["subreddit"], m["source"], m["kind"],
-                           datetime.fromtimestamp(m["value"], UTC).strftime("%Y-%m-%d %H:%M:%S"),
-                           m["run_id"])
+                           datetime.fromtimestamp(m["value"], UTC).strftime("%Y-%m-%d %H:%M:%S"))
             console.print(wt)
+        console.print(f"warehouse: {resources.warehouse.url}", soft_wrap=False)
         _print_counts(resources)
         resources.close()
     except SnoopipeError as exc:
@@ -396,7 +431,16 @@ def query(sql: Annotated[str, typer.Argument(help="SQL to run on the warehouse."
     try:
         settings = _settings(config)
         resources = Resources(settings)
-        columns, rows = resources.warehouse.query(sql)
+        try:
+            columns, rows = resources.warehouse.query(sql)
+        except Exception as exc:
+            if _is_missing_relation(exc) and _nothing_loaded(resources.warehouse):
+                raise SnoopipeError(
+                    f"nothing has been loaded into the warehouse {resources.warehouse.url} "
+                    "yet: its tables and views are created by the first load. Run "
+                    "`snoopipe run` (or `snoopipe load` for a transformed run) first."
+                ) from exc
+            raise
         table = Table(show_lines=False)
         for col in columns:
             table.add_column(str(col))
@@ -547,13 +591,56 @@ def _num(value: int | None) -> str:
     return "" if value is None else f"{value:,}"
 
 
+_MISSING_RELATION = re.compile(r'relation "[^"]+" does not exist', re.IGNORECASE)
+
+
+def _is_missing_relation(exc: BaseException) -> bool:
+    """A query on a table or view the database does not have (PostgreSQL, Redshift: 42P01)."""
+    return getattr(exc, "sqlstate", None) == "42P01" or bool(_MISSING_RELATION.search(str(exc)))
+
+
+def _nothing_loaded(warehouse) -> bool:
+    """True when none of snoopipe's tables exists in the warehouse (no load has run yet).
+
+    DuckDB never gets here: with no warehouse file it answers from an empty schema."""
+    from snoopipe.tables import TABLES
+
+    for name in TABLES:
+        try:
+            warehouse.query(f"SELECT 1 FROM {name} WHERE 1 = 0")
+        except Exception as exc:
+            if not _is_missing_relation(exc):
+                return False
+        else:
+            return False
+    return True
+
+
+def _first_line(text: str | None, limit: int = 400) -> str:
+    """The first line of an error or message (a traceback follows it in the state store)."""
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return line if len(line) <= limit else line[:limit - 1] + "…"
+
+
+def _print_details(rows: list[tuple[str, str]]) -> None:
+    """`name  text` lines under a table: the text wraps, indented under itself."""
+    if not rows:
+        return
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True, style="bold")
+    grid.add_column(overflow="fold")
+    for name, text in rows:
+        grid.add_row(f"  {name}", escape(text))
+    console.print(grid)
+
+
 def _print_counts(resources: Resources) -> None:
     try:
         counts = resources.warehouse.table_counts()
     except Exception as exc:  # a warehouse that does not exist yet
         console.print(f"warehouse: not available yet ({exc})")
         return
-    table = Table(title=f"Warehouse {resources.warehouse.url}")
+    table = Table(title="Warehouse")
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, n in counts.items():

@@ -110,3 +110,46 @@ def test_lock_refuses_a_second_holder_and_takes_over_a_stale_one(store):
     assert store.try_lock("pipeline", "b", stale_after_seconds=0) is None
     store.release_lock("pipeline", "b")
     assert store.try_lock("pipeline", "c") is None
+
+
+def test_lock_takeover_of_a_stale_expected_holder_refuses_when_someone_else_holds_it(store):
+    """b saw the dead holder a; before b's takeover, a's lock was freed and c took it."""
+    assert store.try_lock("pipeline", "a") is None
+    assert store.try_lock("pipeline", "b") == "a"          # b decides a is dead...
+    store.release_lock("pipeline", "a")                     # ...meanwhile the lock moves on
+    assert store.try_lock("pipeline", "c") is None
+    assert store.try_lock("pipeline", "b", stale_after_seconds=0, expected_holder="a") == "c"
+    assert store.try_lock("pipeline", "d") == "c"           # c still holds it
+    # The expected holder still holding it: the takeover happens.
+    assert store.try_lock("pipeline", "b", stale_after_seconds=0, expected_holder="c") is None
+    assert store.try_lock("pipeline", "d") == "b"
+    # A free lock is simply taken, whoever was expected.
+    store.release_lock("pipeline", "b")
+    assert store.try_lock("pipeline", "e", expected_holder="b") is None
+
+
+def test_concurrent_takeovers_of_one_dead_holder_have_one_winner(store):
+    assert store.try_lock("pipeline", "dead") is None
+    results: dict[str, str | None] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def take_over(holder: str) -> None:
+        try:
+            start.wait()
+            results[holder] = store.try_lock("pipeline", holder, stale_after_seconds=0,
+                                             expected_holder="dead")
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=take_over, args=(f"w{n}",)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    winners = [holder for holder, current in results.items() if current is None]
+    assert len(winners) == 1
+    assert all(current == winners[0] for holder, current in results.items()
+               if holder != winners[0])
+    assert store.try_lock("pipeline", "late") == winners[0]

@@ -86,7 +86,9 @@ def take_pipeline_lock(resources: Resources, holder: str) -> threading.Event:
     if current is not None and _holder_is_dead(current):
         log.warning("taking over the pipeline lock of %s, a process that no longer runs",
                     current)
-        current = state.try_lock(LOCK_NAME, holder, stale_after_seconds=0)
+        # Only if the dead process still holds it: a live run may have taken it since.
+        current = state.try_lock(LOCK_NAME, holder, stale_after_seconds=0,
+                                 expected_holder=current)
     if current is not None:
         raise RunLockedError(
             f"another snoopipe run holds the pipeline lock ({current}); wait for it to "

@@ -450,11 +450,16 @@ class StateStore:
 
     # -- lock -------------------------------------------------------------------------
 
-    def try_lock(self, name: str, holder: str, *, stale_after_seconds: float = 3600) -> str | None:
+    def try_lock(self, name: str, holder: str, *, stale_after_seconds: float = 3600,
+                 expected_holder: str | None = None) -> str | None:
         """Take a named lock; return None on success or the current holder's id.
 
         A lock whose heartbeat is older than stale_after_seconds is taken over, so a
-        crashed run never needs a manual unlock.
+        crashed run never needs a manual unlock. With `expected_holder`, a lock held by
+        someone else is taken over only if its holder is still exactly that value (read
+        under the row lock in the same transaction), so a takeover decided on an earlier
+        read cannot steal a lock that another process acquired in between; otherwise the
+        current holder is returned. A free lock is taken either way.
         """
         now = utcnow()
         with self.engine.begin() as conn:
@@ -466,9 +471,12 @@ class StateStore:
                 except IntegrityError:
                     return "another process"
                 return None
-            age = (now - _aware(row.heartbeat_at)).total_seconds()
-            if row.holder != holder and age < stale_after_seconds:
-                return row.holder
+            if row.holder != holder:
+                if expected_holder is not None and row.holder != expected_holder:
+                    return row.holder
+                age = (now - _aware(row.heartbeat_at)).total_seconds()
+                if age < stale_after_seconds:
+                    return row.holder
             conn.execute(t.locks.update().where(t.locks.c.name == name).values(
                 holder=holder, acquired_at=now, heartbeat_at=now))
             return None

@@ -37,6 +37,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import sys
 import tempfile
 import time
@@ -114,11 +115,28 @@ def default_driver_memory(total_bytes: int | None = None) -> str:
     return f"{max(1, min(64, gib // 2))}g"
 
 
+LOOPBACK_DRIVER_KEYS = ("spark.driver.bindAddress", "spark.driver.host")
+
+
+def is_local_master(master: str) -> bool:
+    """`local`, `local[*]`, `local[N]` (and `local[N,F]`): driver and executors in one JVM."""
+    return re.fullmatch(r"local(\[[^\]]*\])?", master.strip()) is not None
+
+
+def local_driver_conf(cfg: SparkSettings) -> dict[str, str]:
+    """In local mode, keep the driver on 127.0.0.1 (Spark otherwise binds the address of
+    the host name, reachable from the network), unless `spark.conf` sets these keys."""
+    if not is_local_master(cfg.master):
+        return {}
+    return {key: "127.0.0.1" for key in LOOPBACK_DRIVER_KEYS if key not in cfg.conf}
+
+
 def spark_session(cfg: SparkSettings | None = None) -> SparkSession:
     """The active SparkSession, or a new one built from the settings.
 
     Defaults: `local[*]`, driver memory from the machine's memory, no web UI, shuffle
-    partitions = 2 x cores (not Spark's 200, which only slows small local runs).
+    partitions = 2 x cores (not Spark's 200, which only slows small local runs); in local
+    mode the driver binds and advertises 127.0.0.1 (see `local_driver_conf`).
     Python workers run this interpreter (PYSPARK_PYTHON, unless set), so they import the
     same snoopipe. Java: `JAVA_HOME` or the `java` on PATH (17 or 21 for Spark 4).
     """
@@ -144,7 +162,7 @@ def spark_session(cfg: SparkSettings | None = None) -> SparkSession:
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.sql.shuffle.partitions",
                        str(cfg.shuffle_partitions or max(4, 2 * cores))))
-    for key, value in cfg.conf.items():
+    for key, value in {**local_driver_conf(cfg), **cfg.conf}.items():
         builder = builder.config(key, value)
     started = time.perf_counter()
     session = builder.getOrCreate()

@@ -80,6 +80,47 @@ def default_args(cfg: DagSettings) -> dict[str, Any]:
     }
 
 
+def dag_arguments(cfg: DagSettings, doc: str | None) -> dict[str, Any]:
+    """The `@dag(...)` arguments every snoopipe DAG shares: start date, task defaults
+    (retries with backoff, failure callback), the DAG failure callback, tags and docs."""
+    return {
+        "start_date": cfg.start_date,
+        "default_args": default_args(cfg),
+        "on_failure_callback": dag_failed,
+        "tags": ["snoopipe"],
+        "doc_md": doc,
+    }
+
+
+def downstream_tasks(snoopipe_run_id: Any, extracted: Any) -> None:
+    """Add transform -> validate -> load -> finish_run of the run after `extracted`.
+
+    Call it inside a `@dag` function with the XCom of the run id and the extract tasks.
+    Each task is one call into `tasks`; errors a retry cannot fix fail it at once.
+    """
+    from airflow.sdk import task
+
+    @task
+    def transform(snoopipe_run_id: str) -> dict:
+        return fail_fast(tasks.transform, tasks.task_settings(), snoopipe_run_id)
+
+    @task
+    def validate(snoopipe_run_id: str) -> dict:
+        return fail_fast(tasks.validate, tasks.task_settings(), snoopipe_run_id)
+
+    @task
+    def load(snoopipe_run_id: str) -> dict:
+        return fail_fast(tasks.load, tasks.task_settings(), snoopipe_run_id)
+
+    @task
+    def finish_run(snoopipe_run_id: str) -> dict:
+        return fail_fast(tasks.finish_run, tasks.task_settings(), snoopipe_run_id)
+
+    transformed = transform(snoopipe_run_id)
+    extracted >> transformed
+    transformed >> validate(snoopipe_run_id) >> load(snoopipe_run_id) >> finish_run(snoopipe_run_id)
+
+
 # -- from the Airflow context --------------------------------------------------------------
 
 

@@ -19,13 +19,8 @@ cfg = common.dag_settings()
 @dag(
     dag_id="snoopipe_backfill",
     schedule=None,
-    start_date=cfg.start_date,
     catchup=False,
     max_active_runs=1,
-    default_args=common.default_args(cfg),
-    on_failure_callback=common.dag_failed,
-    tags=["snoopipe"],
-    doc_md=__doc__,
     params={
         "dump_files": Param([], type="array", items={"type": "string"}, minItems=1,
                             description="Dump files to read (paths or URLs, .zst NDJSON)."),
@@ -36,6 +31,7 @@ cfg = common.dag_settings()
         "end_date": Param(None, type=["null", "string"], format="date",
                           description="Last day to keep (UTC, YYYY-MM-DD); empty: all."),
     },
+    **common.dag_arguments(cfg, __doc__),
 )
 def snoopipe_backfill():
     @task
@@ -57,28 +53,10 @@ def snoopipe_backfill():
         return common.fail_fast(tasks.extract_dump, tasks.task_settings(), snoopipe_run_id,
                                 dump_file)
 
-    @task
-    def transform(snoopipe_run_id: str) -> dict:
-        return common.fail_fast(tasks.transform, tasks.task_settings(), snoopipe_run_id)
-
-    @task
-    def validate(snoopipe_run_id: str) -> dict:
-        return common.fail_fast(tasks.validate, tasks.task_settings(), snoopipe_run_id)
-
-    @task
-    def load(snoopipe_run_id: str) -> dict:
-        return common.fail_fast(tasks.load, tasks.task_settings(), snoopipe_run_id)
-
-    @task
-    def finish_run(snoopipe_run_id: str) -> dict:
-        return common.fail_fast(tasks.finish_run, tasks.task_settings(), snoopipe_run_id)
-
     dump_files = start_run()
     run_id = dump_files["snoopipe_run_id"]
     extracted = extract_dump.partial(snoopipe_run_id=run_id).expand(dump_file=dump_files)
-    transformed = transform(run_id)
-    extracted >> transformed
-    transformed >> validate(run_id) >> load(run_id) >> finish_run(run_id)
+    common.downstream_tasks(run_id, extracted)
 
 
 dag = snoopipe_backfill()

@@ -23,18 +23,14 @@ cfg = common.dag_settings()
 @dag(
     dag_id="snoopipe_incremental",
     schedule=common.timetable(cfg),
-    start_date=cfg.start_date,
     catchup=cfg.catchup,
     max_active_runs=cfg.max_active_runs,
-    default_args=common.default_args(cfg),
-    on_failure_callback=common.dag_failed,
-    tags=["snoopipe"],
-    doc_md=__doc__,
     params={
         "subreddits": Param([], type="array", items={"type": "string"},
                             description="Subreddits to extract; empty: the workers' "
                                         "configured subreddits (SNOOPIPE_SUBREDDITS)."),
     },
+    **common.dag_arguments(cfg, __doc__),
 )
 def snoopipe_incremental():
     @task
@@ -53,28 +49,10 @@ def snoopipe_incremental():
         return common.fail_fast(tasks.extract_partition, tasks.task_settings(), snoopipe_run_id,
                                 subreddit)
 
-    @task
-    def transform(snoopipe_run_id: str) -> dict:
-        return common.fail_fast(tasks.transform, tasks.task_settings(), snoopipe_run_id)
-
-    @task
-    def validate(snoopipe_run_id: str) -> dict:
-        return common.fail_fast(tasks.validate, tasks.task_settings(), snoopipe_run_id)
-
-    @task
-    def load(snoopipe_run_id: str) -> dict:
-        return common.fail_fast(tasks.load, tasks.task_settings(), snoopipe_run_id)
-
-    @task
-    def finish_run(snoopipe_run_id: str) -> dict:
-        return common.fail_fast(tasks.finish_run, tasks.task_settings(), snoopipe_run_id)
-
     subreddits = start_run()
     run_id = subreddits["snoopipe_run_id"]
     extracted = extract.partial(snoopipe_run_id=run_id).expand(subreddit=subreddits)
-    transformed = transform(run_id)
-    extracted >> transformed
-    transformed >> validate(run_id) >> load(run_id) >> finish_run(run_id)
+    common.downstream_tasks(run_id, extracted)
 
 
 dag = snoopipe_incremental()
