@@ -31,24 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-SUBREDDITS = ("python", "dataengineering", "datascience")
 PER_FILE = 25_000
-
-
-def _things(path: Path, n: int, salt: str) -> list[dict]:
-    from tests.processing.conftest import load_dump
-
-    base = [t for t in load_dump(path) if not t["subreddit"].startswith(("<", "u_<"))]
-    out = []
-    for i in range(n):
-        thing = dict(base[i % len(base)])
-        thing["id"] = f"{salt}{i:x}"
-        if "link_id" in thing:
-            thing["link_id"] = f"t3_p{(i // 2):x}"
-        thing["subreddit"] = SUBREDDITS[i % len(SUBREDDITS)]
-        thing["created_utc"] = 1735689600 + (i % 30) * 86400 + i % 86400
-        out.append(thing)
-    return out
 
 
 def make_raw_zone(root: Path, lines: int) -> dict:

@@ -35,6 +35,8 @@ test_upsert_does_not_regress_even_from_stale_files = (
 test_pending_runs_are_loaded_together = duckdb_contract.test_pending_runs_are_loaded_together
 test_views = duckdb_contract.test_views
 test_empty_run_goes_through_every_stage = duckdb_contract.test_empty_run_goes_through_every_stage
+test_duplicate_keys_in_a_load_take_the_latest = (
+    duckdb_contract.test_duplicate_keys_in_a_load_take_the_latest)
 
 
 HOSTILE = [
@@ -88,21 +90,19 @@ def test_all_tables_commit_together_or_not_at_all(harness, monkeypatch):
     harness.add_things("r1", "comments", [comment("c1", "p1")])
     harness.transform("r1")
     harness.validate("r1")
-    from snoopipe.warehouse import sql as wsql
+    real = PostgresWarehouse._load_table
 
-    real = wsql.duplicate_keys_sql
+    def failing(self, conn, table, *args):
+        if table.name == "comments":  # after posts was loaded in the same transaction
+            conn.execute("SELECT 1/0")
+        return real(self, conn, table, *args)
 
-    def failing(table, staging):
-        if table.name == "comments":  # after posts was merged in the same transaction
-            return "SELECT 1/0"
-        return real(table, staging)
-
-    monkeypatch.setattr(wsql, "duplicate_keys_sql", failing)
+    monkeypatch.setattr(PostgresWarehouse, "_load_table", failing)
     with pytest.raises(psycopg.errors.DivisionByZero):
         harness.load("r1")
     assert harness.resources.warehouse.table_counts() == {
         "posts": 0, "comments": 0, "post_metrics": 0}
-    monkeypatch.setattr(wsql, "duplicate_keys_sql", real)
+    monkeypatch.setattr(PostgresWarehouse, "_load_table", real)
     harness.load("r1")
     assert harness.resources.warehouse.table_counts() == {
         "posts": 1, "comments": 1, "post_metrics": 1}
@@ -171,26 +171,35 @@ def test_password_is_never_shown(postgres_server, tmp_path):
         assert alias.table_counts() == {"posts": 0, "comments": 0, "post_metrics": 0}
 
 
-def test_duplicate_keys_in_staging_take_the_latest(harness):
-    """The latest-per-key window runs when staging holds a key twice (here: two processed
-    partitions with different observations of the same post)."""
-    from snoopipe.warehouse.base import LoadSource
-
-    harness.add_things("r1", "posts", [post("p1", score=1)],
+def test_first_load_copies_straight_into_the_tables(harness, postgres_url):
+    """An empty table gets the rows without a staging table or a merge (its statement
+    log shows no MERGE / ON CONFLICT); a second load of newer rows merges them."""
+    harness.add_things("r1", "posts", [post("p1", score=1), post("p2", score=2)],
                        retrieved_at="2026-01-10T00:00:00.000000Z")
     harness.transform("r1")
-    (key,) = harness.lake.list("processed/posts/")
-    older = harness.lake.read_bytes(key)
-    harness.add_things("r1", "posts", [post("p1", score=5)],
+    harness.validate("r1")
+    statements: list[str] = []
+    real_execute = psycopg.Cursor.execute
+
+    def logged(self, query, *args, **kwargs):
+        statements.append(str(query))
+        return real_execute(self, query, *args, **kwargs)
+
+    import unittest.mock
+
+    with unittest.mock.patch.object(psycopg.Cursor, "execute", logged):
+        report = harness.load("r1")
+    assert not any("MERGE" in s or "ON CONFLICT" in s for s in statements), statements
+    assert not any("staging_" in s for s in statements), statements
+    assert harness.warehouse_rows("SELECT id, score FROM posts ORDER BY id") == [
+        ("p1", 1), ("p2", 2)]
+    assert harness.resources.warehouse.table_counts()["post_metrics"] == 2
+    assert report.output["changed"]["posts"] == 2
+    harness.add_things("r2", "posts", [post("p1", score=7)],
                        retrieved_at="2026-01-11T00:00:00.000000Z")
-    harness.transform("r1")  # rewrites the partition with the newer observation
-    harness.lake.write_bytes(key.replace("dt=2025-01-10", "dt=2025-01-09"), older)
-    keys = tuple(harness.lake.list("processed/posts/"))
-    assert len(keys) == 2
-    wh = harness.resources.warehouse
-    report = wh.load({"posts": LoadSource(lake=harness.lake, keys=keys, run_ids=("r1",))})
-    assert report.staged_rows("posts") == 2 and report.changed["posts"] == 1
-    assert wh.query("SELECT id, score FROM posts")[1] == [("p1", 5)]
+    harness.pipeline("r2")
+    assert harness.warehouse_rows("SELECT id, score FROM posts ORDER BY id") == [
+        ("p1", 7), ("p2", 2)]
 
 
 def test_concurrent_loads_are_serialised_and_all_applied(harness):

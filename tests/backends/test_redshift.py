@@ -16,6 +16,8 @@ import os
 from pathlib import Path
 
 import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 import sqlglot
@@ -29,7 +31,7 @@ from snoopipe.tables import TABLES
 from snoopipe.warehouse import open_warehouse
 from snoopipe.warehouse import redshift as rs
 from snoopipe.warehouse.base import LoadSource
-from snoopipe.warehouse.postgres import ParquetOpener, PostgresWarehouse, csv_bytes, replace_nul
+from snoopipe.warehouse.postgres import ParquetOpener, PostgresWarehouse, replace_nul
 from tests.backends.conftest import make_harness
 from tests.processing.conftest import comment, post
 
@@ -170,6 +172,14 @@ class RedshiftOnPostgres(rs.RedshiftWarehouse):
         with cursor.copy(f"COPY {step.target} FROM STDIN (FORMAT csv)") as copy:
             for batch in parquet.iter_batches():
                 copy.write(csv_bytes(replace_nul(batch)[0]))
+
+
+def csv_bytes(batch: pa.RecordBatch) -> bytes:
+    """A batch as PostgreSQL CSV (strings always quoted, NULL an unquoted empty field)."""
+    sink = io.BytesIO()
+    pacsv.write_csv(pa.Table.from_batches([batch]), sink,
+                    pacsv.WriteOptions(include_header=False, batch_size=max(batch.num_rows, 1)))
+    return sink.getvalue()
 
 
 def _rows(url: str, table: str) -> list[tuple]:

@@ -188,3 +188,34 @@ def test_empty_run_goes_through_every_stage(harness):
     assert stages["validate"].output["failed_blocking"] == []
     assert stages["load"].output["rows"] == {"posts": 0, "comments": 0, "post_metrics": 0}
     assert counts(harness) == {"posts": 0, "comments": 0, "post_metrics": 0}
+
+
+def _two_observations_in_two_partitions(harness):
+    """Processed posts holding p1 twice: score 5 (newer) and score 1 (older), in two
+    partitions, as after a key moved partition; returns their keys."""
+    harness.add_things("r1", "posts", [post("p1", score=1), post("p2", score=3)],
+                       retrieved_at="2026-01-10T00:00:00.000000Z")
+    harness.transform("r1")
+    (key,) = harness.lake.list("processed/posts/")
+    older = harness.lake.read_bytes(key)
+    harness.add_things("r1", "posts", [post("p1", score=5)],
+                       retrieved_at="2026-01-11T00:00:00.000000Z")
+    harness.transform("r1")  # rewrites the partition with the newer observation
+    harness.lake.write_bytes(key.replace("dt=2025-01-10", "dt=2025-01-09"), older)
+    keys = tuple(harness.lake.list("processed/posts/"))
+    assert len(keys) == 2
+    return keys
+
+
+def test_duplicate_keys_in_a_load_take_the_latest(harness):
+    """A key twice in one load takes the latest observation, into an empty table (where
+    the loaders otherwise take a shortcut: a plain insert or copy) and into a table that
+    holds the rows already."""
+    from snoopipe.warehouse.base import LoadSource
+
+    keys = _two_observations_in_two_partitions(harness)
+    wh = harness.resources.warehouse
+    for _ in range(2):
+        report = wh.load({"posts": LoadSource(lake=harness.lake, keys=keys, run_ids=("r1",))})
+        assert report.staged_rows("posts") == 4 and report.changed["posts"] == 2
+        assert wh.query("SELECT id, score FROM posts ORDER BY id")[1] == [("p1", 5), ("p2", 3)]

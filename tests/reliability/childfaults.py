@@ -99,8 +99,8 @@ def _install_pg_drop() -> None:
 
     original = PostgresWarehouse._load_table
 
-    def load_table(self, conn, table, chunks, report):
-        original(self, conn, table, chunks, report)
+    def load_table(self, conn, table, *args):
+        original(self, conn, table, *args)
         if not _times_left():
             return
         with psycopg.connect(self._conninfo, autocommit=True) as admin:

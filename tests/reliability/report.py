@@ -283,7 +283,8 @@ def render(tests: Iterable[_Test], *, session: float, workers: int) -> str:
     unrecorded = [t for t in tests if not t.records and t.outcome != "passed"]
     if failed or unrecorded:
         out += ["## Failures", "", "| test | result | message |", "|---|---|---|"]
-        for t in sorted({*failed, *unrecorded}, key=lambda t: t.nodeid):
+        shown = {t.nodeid: t for t in [*failed, *unrecorded]}  # _Test is not hashable
+        for t in sorted(shown.values(), key=lambda t: t.nodeid):
             out.append(f"| `{_cell(t.nodeid)}` | {t.outcome} | {_cell(t.message)} |")
         out.append("")
     out += ["## Tests", "", "| test | result | seconds |", "|---|---|---:|"]

@@ -53,7 +53,8 @@ def upsert_sql(table: TableSpec, staging: str, *, dedupe: bool = True) -> str:
     """Insert new keys; update existing ones unless the stored observation is newer.
 
     dedupe=False skips the latest-per-key window, for a staging relation known to hold
-    one row per key (see `duplicate_keys_sql`): the same result without sorting it.
+    one row per key (the loader knows from the key columns it streams): the same result
+    without sorting it.
     """
     cols = ", ".join(table.column_names)
     updates = ", ".join(f"{c} = excluded.{c}" for c in table.column_names
@@ -62,13 +63,6 @@ def upsert_sql(table: TableSpec, staging: str, *, dedupe: bool = True) -> str:
     return (f"INSERT INTO {table.name} ({cols})\n{rows}\n"
             f"ON CONFLICT ({', '.join(table.primary_key)}) DO UPDATE SET {updates}\n"
             f"WHERE excluded._retrieved_at >= {table.name}._retrieved_at")
-
-
-def duplicate_keys_sql(table: TableSpec, staging: str) -> str:
-    """TRUE when some primary key occurs more than once in `staging`."""
-    pk = ", ".join(table.primary_key)
-    return (f"SELECT EXISTS (SELECT 1 FROM {staging} GROUP BY {pk} "
-            f"HAVING COUNT(*) > 1)")
 
 
 def key_match_sql(table: TableSpec, left: str, right: str) -> str:
