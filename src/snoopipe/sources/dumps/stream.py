@@ -31,7 +31,7 @@ MAX_WINDOW = 2**31
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 SKIPPABLE_MAGIC_LOW = 0x184D2A50  # 0x184D2A50 .. 0x184D2A5F, little-endian
 INPUT_READ = 256 << 10  # compressed bytes fed to the decompressor at a time
-BLOCK_BYTES = 16 << 20  # decompressed bytes per block (the grid)
+BLOCK_BYTES = 12 << 20  # decompressed bytes per block (the grid)
 MAX_LINE_BYTES = 64 << 20  # longer lines are reported, not held in memory
 
 
