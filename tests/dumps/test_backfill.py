@@ -131,6 +131,20 @@ def test_type_variants_are_typed(install, tmp_path: Path):
     assert p1["edited_utc"] == datetime(2023, 1, 1, 0, 15, 0, 500000)
 
 
+def test_a_file_whose_name_does_not_say_the_kind(install, tmp_path: Path):
+    """An export named neither RS_ nor RC_: each line's kind comes from its `name`
+    (t3_ / t1_), else from `link_id` (only comments have one)."""
+    no_name = comment("c2", "python")
+    del no_name["name"]
+    things = [post("p1"), comment("c1", "python"), no_name]
+    dump = write_dump(tmp_path / "python-export.ndjson", things, compress=None)
+    site = install()
+    outcome = site.backfill([dump])
+    assert outcome.ok, outcome.error
+    assert [r["id"] for r in site.rows("posts")] == ["p1"]
+    assert sorted(r["id"] for r in site.rows("comments")) == ["c1", "c2"]
+
+
 # -- bad input -------------------------------------------------------------------------------
 
 

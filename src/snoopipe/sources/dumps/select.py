@@ -106,9 +106,12 @@ class Selector:
         self.con.close()
 
     def _build_sql(self) -> str:
-        keys = ["subreddit", "created_utc", "retrieved_on", "retrieved_utc", "name", "link_id",
-                *LINEAGE_KEYS]
+        # `name` / `link_id` only decide the kind, when the file name does not say it.
+        keys = ["subreddit", "created_utc", "retrieved_on", "retrieved_utc", *LINEAGE_KEYS]
+        if self.kind is None:
+            keys += ["name", "link_id"]
         paths = ", ".join(_sql_lit(f'$."{k}"') for k in keys)
+        at = {k: i + 1 for i, k in enumerate(keys)}  # SQL list positions
         if self.flt.subreddits is None:
             part = _sql_lit(ALL)
             sub_ok = "TRUE"
@@ -146,20 +149,22 @@ class Selector:
                   "THEN '\"_retrieved_at\":\"' ELSE ',\"_retrieved_at\":\"' END")
         middle = _sql_lit(f'","_source":{self._source_json},"_source_line":')
         suffix = f"{opener} || {retrieved} || {middle} || CAST(n AS VARCHAR) || '}}\n'"
+        kind_keys = (f", v[{at['name']}] AS name, v[{at['link_id']}] AS link_id"
+                     if self.kind is None else "")
+        lineage = " OR ".join(f"v[{at[k]}] IS NOT NULL" for k in LINEAGE_KEYS)
         return f"""
 SELECT i, n, bad, CASE WHEN bad IS NULL THEN {kind} END AS kind,
        CASE WHEN bad IS NULL THEN {part} END AS part,
        CASE WHEN bad IS NULL THEN {suffix} END AS suffix,
        bad IS NULL AND NOT suffix(line, '}}') AS trailing
 FROM (
-  SELECT i, n, line, v[1] AS sub, v[2] AS created, v[3] AS r_on, v[4] AS r_utc, v[5] AS name,
-         v[6] AS link_id,
+  SELECT i, n, line, v[1] AS sub, v[2] AS created, v[3] AS r_on, v[4] AS r_utc{kind_keys},
          CASE WHEN regexp_matches(line, '^[ \\t\\r\\n]*$') THEN 'blank'
               WHEN v IS NULL THEN {_sql_lit(REASON_JSON)}
               WHEN NOT regexp_matches(line, '^[ \\t\\r\\n]*\\{{') THEN {_sql_lit(REASON_OBJECT)}
-              WHEN NOT regexp_matches(line, '\\}}[ \\t\\r\\n]*$') THEN {_sql_lit(REASON_OBJECT)}
-              WHEN v[7] IS NOT NULL OR v[8] IS NOT NULL OR v[9] IS NOT NULL
-                  THEN {_sql_lit(REASON_LINEAGE)}
+              WHEN NOT (suffix(line, '}}')
+                        OR regexp_matches(line, '\\}}[ \\t\\r\\n]*$')) THEN {_sql_lit(REASON_OBJECT)}
+              WHEN {lineage} THEN {_sql_lit(REASON_LINEAGE)}
          END AS bad
   FROM (SELECT i, n, line, TRY(json_extract_string(line, [{paths}])) AS v FROM blk)
 )
