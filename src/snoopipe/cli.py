@@ -160,6 +160,7 @@ def run(
     """Run every stage: extract, transform, validate, load."""
     from snoopipe.orchestration.runner import LocalRunner
 
+    subreddit = _subreddit_names(subreddit)
     try:
         settings = _settings(config)
         resources = Resources(settings)
@@ -318,7 +319,8 @@ def backfill(
             except ValueError:
                 _fail(f"{name} {value!r} is not a date (YYYY-MM-DD)")
     if all_subreddits and subreddit:
-        _fail("use either --subreddit or --all-subreddits, not both")
+        _fail("use either --subreddit or --all-subreddits, not both", code=2)
+    subreddit = _subreddit_names(subreddit)
     try:
         settings = _settings(config)
         resources = Resources(settings)

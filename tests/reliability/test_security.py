@@ -70,7 +70,9 @@ def test_hostile_subreddit_names_are_refused_everywhere(make_site, tmp_path, fau
             tried += 1
             proc = call(name)
             text = proc.stdout + proc.stderr
-            if proc.returncode == 0 or "invalid subreddit name" not in text \
+            # an option's bad value is a usage error (2); a bad configured name fails (1)
+            expected = 1 if where == "SNOOPIPE_SUBREDDITS" else 2
+            if proc.returncode != expected or "invalid subreddit name" not in text \
                     or "Traceback" in text or "GET /r/" in text:
                 bad.append(f"{where} {name!r}: exit {proc.returncode}: {text[-300:]}")
     side_effects = _no_side_effects(site)
@@ -78,7 +80,7 @@ def test_hostile_subreddit_names_are_refused_everywhere(make_site, tmp_path, fau
         "security", "hostile subreddit names (path traversal, SQL, shell)",
         where="run -s, SNOOPIPE_SUBREDDITS, backfill -s, extract -s", injected=tried,
         outcome=(f"{tried - len(bad)}/{tried} refused with \"invalid subreddit name ...\" and "
-                 "a non-zero exit (2 for `extract`), no traceback; side effects: "
+                 "exit code 2 (1 for a configured name), no traceback; side effects: "
                  f"{side_effects or 'none'}"))
     assert not bad, "\n".join(bad)
     assert not side_effects, side_effects
