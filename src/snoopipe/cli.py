@@ -34,6 +34,10 @@ ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help=f"Settings file (default: ./{CONFIG_FILE_NAME}).")
 ]
 RunIdOption = Annotated[str | None, typer.Option("--run-id", help="Run id (default: the latest run).")]
+WaitOption = Annotated[float, typer.Option(
+    "--wait", metavar="SECONDS", min=0,
+    help="If another run holds the pipeline lock, wait up to SECONDS for it to finish "
+         "(default: refuse at once).")]
 
 
 class RichReporter(Reporter):
@@ -156,6 +160,7 @@ def run(
                                                         help="Subreddit (repeatable).")] = None,
     config: ConfigOption = None,
     resume: Annotated[bool, typer.Option(help="Continue the latest failed run.")] = False,
+    wait: WaitOption = 0,
 ) -> None:
     """Run every stage: extract, transform, validate, load."""
     from snoopipe.orchestration.runner import LocalRunner
@@ -166,7 +171,8 @@ def run(
         resources = Resources(settings)
         reporter = RichReporter()
         try:
-            outcome = LocalRunner(resources, reporter).run(subreddit or None, resume=resume)
+            outcome = LocalRunner(resources, reporter, lock_wait_seconds=wait).run(
+                subreddit or None, resume=resume)
         finally:
             reporter.close()
         _print_summary(resources, outcome.run.run_id)
@@ -302,6 +308,7 @@ def backfill(
     new_run: Annotated[bool, typer.Option(
         "--new-run", help="Start a new run even if the same backfill was interrupted.")] = False,
     config: ConfigOption = None,
+    wait: WaitOption = 0,
 ) -> None:
     """Backfill from Reddit dump archives (Pushshift / Arctic Shift) into the same tables.
 
@@ -326,7 +333,7 @@ def backfill(
         resources = Resources(settings)
         reporter = RichReporter()
         try:
-            outcome = BackfillRunner(resources, reporter).run(
+            outcome = BackfillRunner(resources, reporter, lock_wait_seconds=wait).run(
                 files, subreddits=subreddit or None, all_subreddits=all_subreddits,
                 since=since, until=until, new_run=new_run)
         finally:

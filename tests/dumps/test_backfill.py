@@ -394,6 +394,10 @@ def test_backfill_takes_the_pipeline_lock(install, tmp_path: Path):
     with pipeline_lock(site.resources):
         with pytest.raises(RunLockedError):
             site.backfill([dump])
+        from snoopipe.orchestration.backfill import BackfillRunner
+
+        with pytest.raises(RunLockedError, match=r"\(waited 1 s\)"):
+            BackfillRunner(site.resources, lock_wait_seconds=1).run([str(dump)])
     # a holder on this machine that no longer runs is taken over at once
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True).stdout.strip()

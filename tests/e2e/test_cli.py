@@ -83,3 +83,33 @@ def test_query_on_a_postgres_warehouse_before_any_load_says_so(project, postgres
     assert typo.returncode == 1
     assert 'relation "postz" does not exist' in typo.stderr
     assert "nothing has been loaded" not in typo.stderr
+
+
+def test_run_waits_for_the_pipeline_lock_with_wait(project):
+    """A cron run that finds another run holding the lock refuses at once by default; with
+    --wait it waits for the lock, and runs as soon as it is free."""
+    import threading
+
+    from snoopipe.orchestration.runner import LOCK_NAME
+    from snoopipe.resources import Resources
+    from snoopipe.settings import load_settings
+
+    resources = Resources(load_settings(project.root / "snoopipe.toml"))
+    holder = "another-host:4242:a-long-run"  # not a process of this machine: never taken over
+    assert resources.state.try_lock(LOCK_NAME, holder) is None
+    try:
+        refused = project.snoopipe("run", "-s", "python", check=False)
+        assert refused.returncode == 1 and "holds the pipeline lock" in refused.stderr
+        waited = project.snoopipe("run", "-s", "python", "--wait", "1", check=False)
+        assert waited.returncode == 1 and "(waited 1 s)" in waited.stderr
+        assert project.state_rows("SELECT run_id FROM runs") == []
+
+        release = threading.Timer(3, resources.state.release_lock, (LOCK_NAME, holder))
+        release.start()
+        done = project.snoopipe("run", "-s", "python", "--wait", "120")
+        release.join()
+        assert "waiting up to 120 s" in done.stdout + done.stderr
+        assert project.scalar("SELECT count(*) FROM posts") > 0
+    finally:
+        resources.state.release_lock(LOCK_NAME, holder)
+        resources.close()

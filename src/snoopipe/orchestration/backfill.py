@@ -30,6 +30,7 @@ from snoopipe.errors import SnoopipeError
 from snoopipe.orchestration import stages
 from snoopipe.orchestration.progress import Reporter
 from snoopipe.orchestration.runner import (
+    lock_wait_notice,
     new_run_id,
     pipeline_lock,
     run_downstream_stages,
@@ -73,10 +74,13 @@ def _fingerprint(sources: Sequence[DumpInput], subreddits: Sequence[str] | None,
 class BackfillRunner:
     def __init__(self, resources: Resources, reporter: Reporter | None = None,
                  sleep: Callable[[float], None] = time.sleep, *,
-                 extract_options: dict[str, Any] | None = None) -> None:
+                 extract_options: dict[str, Any] | None = None,
+                 lock_wait_seconds: float = 0) -> None:
         self.resources = resources
         self.reporter = reporter or Reporter()
         self._sleep = sleep
+        # How long to wait for another run holding the pipeline lock (0: refuse at once).
+        self.lock_wait_seconds = lock_wait_seconds
         # Passed to the dump extractor (block / segment sizes): tests and benchmarks.
         self.extract_options = dict(extract_options or {})
 
@@ -109,7 +113,9 @@ class BackfillRunner:
         names = list(flt.subreddits) if flt.subreddits is not None else None
         fingerprint = _fingerprint(sources, names, since_text, until_text)
         state = self.resources.state
-        with pipeline_lock(self.resources):
+        with pipeline_lock(self.resources, wait_seconds=self.lock_wait_seconds,
+                           on_wait=lambda holder: lock_wait_notice(
+                               self.reporter, holder, self.lock_wait_seconds)):
             run = None if new_run else self._resumable(fingerprint)
             resumed = run is not None
             if run is None:

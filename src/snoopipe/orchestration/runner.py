@@ -74,26 +74,45 @@ def _holder_is_dead(holder: str) -> bool:
     return False
 
 
-def take_pipeline_lock(resources: Resources, holder: str) -> threading.Event:
+LOCK_POLL_SECONDS = 2.0  # how often a waiting run asks for the lock again
+
+
+def take_pipeline_lock(resources: Resources, holder: str, *, wait_seconds: float = 0,
+                       on_wait: Callable[[str], None] | None = None,
+                       sleep: Callable[[float], None] = time.sleep) -> threading.Event:
     """Take the pipeline lock (or raise RunLockedError) and keep it alive with a heartbeat.
 
     A lock whose holder was a process on this machine that is gone (killed) is taken over
-    at once; any other lock expires after an hour without heartbeat. Returns the event
-    that stops the heartbeat: pass it to `release_pipeline_lock`.
+    at once; any other lock expires after an hour without heartbeat. With wait_seconds, a
+    held lock is asked for again every few seconds until then (a cron run that finds the
+    previous one still running waits for it instead of failing); `on_wait(holder)` is
+    called once, when the waiting starts. Returns the event that stops the heartbeat:
+    pass it to `release_pipeline_lock`.
     """
     state = resources.state
-    current = state.try_lock(LOCK_NAME, holder)
-    if current is not None and _holder_is_dead(current):
-        log.warning("taking over the pipeline lock of %s, a process that no longer runs",
-                    current)
-        # Only if the dead process still holds it: a live run may have taken it since.
-        current = state.try_lock(LOCK_NAME, holder, stale_after_seconds=0,
-                                 expected_holder=current)
-    if current is not None:
-        raise RunLockedError(
-            f"another snoopipe run holds the pipeline lock ({current}); wait for it to "
-            "finish (see `snoopipe status`). A lock left by a crashed run expires after "
-            "an hour without heartbeat.")
+    deadline = time.monotonic() + max(0.0, wait_seconds)
+    waiting = False
+    while True:
+        current = state.try_lock(LOCK_NAME, holder)
+        if current is not None and _holder_is_dead(current):
+            log.warning("taking over the pipeline lock of %s, a process that no longer runs",
+                        current)
+            # Only if the dead process still holds it: a live run may have taken it since.
+            current = state.try_lock(LOCK_NAME, holder, stale_after_seconds=0,
+                                     expected_holder=current)
+        if current is None:
+            break
+        left = deadline - time.monotonic()
+        if left <= 0:
+            waited = f" (waited {wait_seconds:.0f} s)" if wait_seconds > 0 else ""
+            raise RunLockedError(
+                f"another snoopipe run holds the pipeline lock ({current}){waited}; wait "
+                "for it to finish (see `snoopipe status`), or pass --wait SECONDS. A lock "
+                "left by a crashed run expires after an hour without heartbeat.")
+        if not waiting and on_wait is not None:
+            on_wait(current)
+        waiting = True
+        sleep(min(LOCK_POLL_SECONDS, left))
     stop = threading.Event()
 
     def beat() -> None:
@@ -104,16 +123,23 @@ def take_pipeline_lock(resources: Resources, holder: str) -> threading.Event:
     return stop
 
 
+def lock_wait_notice(reporter: Reporter, holder: str, wait_seconds: float) -> None:
+    reporter.info(f"another run holds the pipeline lock ({holder}); waiting up to "
+                  f"{wait_seconds:.0f} s for it to finish")
+
+
 def release_pipeline_lock(resources: Resources, holder: str, stop: threading.Event) -> None:
     stop.set()
     resources.state.release_lock(LOCK_NAME, holder)
 
 
 @contextmanager
-def pipeline_lock(resources: Resources, holder: str | None = None) -> Iterator[str]:
+def pipeline_lock(resources: Resources, holder: str | None = None, *,
+                  wait_seconds: float = 0, on_wait: Callable[[str], None] | None = None,
+                  ) -> Iterator[str]:
     """`with pipeline_lock(resources) as holder:` the runner's lock, for any orchestrator."""
     holder = holder or new_holder()
-    stop = take_pipeline_lock(resources, holder)
+    stop = take_pipeline_lock(resources, holder, wait_seconds=wait_seconds, on_wait=on_wait)
     try:
         yield holder
     finally:
@@ -162,16 +188,22 @@ def run_downstream_stages(resources: Resources, reporter: Reporter, run_id: str,
 
 class LocalRunner:
     def __init__(self, resources: Resources, reporter: Reporter | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, *,
+                 lock_wait_seconds: float = 0) -> None:
         self.resources = resources
         self.reporter = reporter or Reporter()
         self._sleep = sleep
         self._holder = new_holder()
+        # How long a run waits for another one holding the pipeline lock (0: refuse).
+        self.lock_wait_seconds = lock_wait_seconds
 
     # -- locking --------------------------------------------------------------------
 
     def _lock(self) -> threading.Event:
-        return take_pipeline_lock(self.resources, self._holder)
+        return take_pipeline_lock(self.resources, self._holder,
+                                  wait_seconds=self.lock_wait_seconds,
+                                  on_wait=lambda holder: lock_wait_notice(
+                                      self.reporter, holder, self.lock_wait_seconds))
 
     def _unlock(self, stop: threading.Event) -> None:
         release_pipeline_lock(self.resources, self._holder, stop)
