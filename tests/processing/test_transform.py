@@ -351,3 +351,31 @@ def test_partition_files_have_no_partition_columns_and_are_zstd(harness):
     names = meta.schema_arrow.names
     assert "subreddit" not in names and "dt" not in names and "id" in names
     assert meta.metadata.row_group(0).column(0).compression == "ZSTD"
+
+
+def test_transform_removes_raw_files_of_dead_extract_attempts(harness):
+    """An extract attempt killed between writing its raw file and recording it leaves a
+    file nothing refers to; the run's transform deletes it, and nothing else."""
+    from snoopipe.lake.raw import write_raw_file
+    from snoopipe.orchestration import stages
+
+    harness.state.create_run("r1", kind="incremental", subreddits=["python"],
+                             params={"logical_date": "2026-01-10"})
+    kept = harness.add_things("r1", "posts", [post("p1")])
+    dead = write_raw_file(harness.lake, kind="comments", subreddit="python", dt="2026-01-10",
+                          run_id="r1", part="api-a1", things=[comment("c1", "p1")],
+                          source="api", retrieved_at=T0)
+    # a run whose id extends r1's, and a file of another day: not r1's dead attempts
+    harness.state.create_run("r1-b", kind="incremental", subreddits=["python"])
+    other_run = write_raw_file(harness.lake, kind="posts", subreddit="python",
+                               dt="2026-01-10", run_id="r1-b", part="api-a1",
+                               things=[post("p2")], source="api", retrieved_at=T0)
+    result = stages.transform(harness.resources, "r1")
+    assert result.output["unrecorded_raw_files_removed"] == 1
+    assert not harness.lake.exists(dead.key)
+    assert harness.lake.exists(kept.key) and harness.lake.exists(other_run.key)
+    assert [r["id"] for r in harness.processed("posts")] == ["p1"]
+    assert harness.processed("comments") == []
+    # a second transform finds nothing more to remove
+    again = stages.transform(harness.resources, "r1")
+    assert again.output["unrecorded_raw_files_removed"] == 0

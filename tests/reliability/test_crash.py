@@ -42,6 +42,9 @@ def check_against_clean(site: Site, clean: Snapshot) -> tuple[Snapshot, list[str
         problems.append(f"watermarks {got.watermarks} != clean {clean.watermarks}")
     if got.manifest_problems:
         problems.append("manifest: " + "; ".join(got.manifest_problems[:5]))
+    if got.orphan_raw_files:
+        # a dead attempt's unrecorded files are removed by the run's transform
+        problems.append(f"{got.orphan_raw_files} raw file(s) not in the manifest were left")
     if got.failed_checks:
         problems.append(f"failed blocking checks: {got.failed_checks}")
     if [s for _r, s in got.runs] != ["success"] * len(got.runs) or not got.runs:
@@ -57,9 +60,8 @@ def outcome_text(site: Site, got: Snapshot, clean: Snapshot, rerun: str) -> str:
             f"{diff.total_lost} lost, {diff.total_duplicated} duplicated, "
             f"{diff.total_changed} changed; watermarks "
             f"{'equal' if got.watermarks == clean.watermarks else 'DIFFER'}; "
-            f"{len(got.manifest_problems)} manifest problems"
-            + (f"; {got.orphan_raw_files} unlisted raw file(s) left by the dead attempt"
-               if got.orphan_raw_files else ""))
+            f"{len(got.manifest_problems)} manifest problems; "
+            f"{got.orphan_raw_files} raw file(s) outside the manifest left")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

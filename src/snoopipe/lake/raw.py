@@ -52,6 +52,38 @@ def raw_key(kind: str, subreddit: str, dt: date | str, run_id: str, part: str) -
     return f"raw/{kind}/subreddit={subreddit}/dt={dt_text}/{run_id}-{part}.jsonl.zst"
 
 
+def raw_folder(kind: str, subreddit: str, dt: date | str) -> str:
+    """The folder of one raw partition (what `raw_key` puts files in)."""
+    dt_text = dt.isoformat() if isinstance(dt, date) else date.fromisoformat(dt).isoformat()
+    return f"raw/{kind}/subreddit={subreddit}/dt={dt_text}/"
+
+
+# What follows `{run_id}-` in the name of a file the extract stages write: an API
+# attempt's file, or a dump segment's.
+_RUN_FILE_PART_RE = re.compile(r"^(api-a[0-9]+|[A-Za-z0-9_.-]+-s[0-9]{5})\.jsonl\.zst$")
+
+
+def unrecorded_run_files(lake: Lake, run_id: str, folders: Iterable[str],
+                         recorded: Iterable[str]) -> list[str]:
+    """Files of `run_id` in these raw folders that the manifest does not list.
+
+    They are left by extract attempts that died between writing a file and recording it
+    (kill -9, a lost worker): nothing reads them, since every stage reads the manifest.
+    A name is matched exactly (`{run_id}-api-aN` or `{run_id}-{dump}-sNNNNN`), so files of
+    other runs are never listed; callers must still rule out a run whose id extends this
+    one (`abc` and `abc-def`), see `snoopipe.orchestration.stages`.
+    """
+    known = set(recorded)
+    found = []
+    for folder in sorted(set(folders)):
+        for key in lake.list(folder):
+            name = key.rsplit("/", 1)[-1]
+            if (key not in known and name.startswith(f"{run_id}-")
+                    and _RUN_FILE_PART_RE.match(name[len(run_id) + 1:])):
+                found.append(key)
+    return found
+
+
 def utc_now_iso() -> str:
     return iso_utc(datetime.now(UTC))
 

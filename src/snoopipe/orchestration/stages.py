@@ -7,6 +7,7 @@ StageResult. The local runner and the Airflow DAGs are thin wrappers around thes
 
 from __future__ import annotations
 
+import logging
 import traceback
 from collections.abc import Callable
 from datetime import date
@@ -15,6 +16,8 @@ from snoopipe.errors import ConfigError, SnoopipeError
 from snoopipe.resources import Resources, StageResult
 from snoopipe.settings import validate_subreddit
 from snoopipe.sources.reddit import RedditClient, RedditEndpoint, RequestBudget, extract_subreddit
+
+log = logging.getLogger(__name__)
 
 STAGES = ("extract", "transform", "validate", "load")
 
@@ -85,11 +88,54 @@ def extract(resources: Resources, run_id: str, subreddit: str, endpoint: RedditE
 
 
 def transform(resources: Resources, run_id: str) -> StageResult:
-    """Raw zone of the run -> processed tables and quarantine, with the configured engine."""
+    """Raw zone of the run -> processed tables and quarantine, with the configured engine.
+
+    First removes the raw files of the run's dead extract attempts (see
+    `remove_unrecorded_raw_files`): the transform runs once every extract of the run has
+    ended, so none of them can still be written.
+    """
     from snoopipe.transform import run_transform
 
-    return tracked_task(resources, run_id, "transform", "transform", None,
-                        lambda _attempt: run_transform(resources, run_id))
+    def body(_attempt: int) -> StageResult:
+        removed = remove_unrecorded_raw_files(resources, run_id)
+        result = run_transform(resources, run_id)
+        result.output["unrecorded_raw_files_removed"] = len(removed)
+        return result
+
+    return tracked_task(resources, run_id, "transform", "transform", None, body)
+
+
+def remove_unrecorded_raw_files(resources: Resources, run_id: str) -> list[str]:
+    """Delete the run's raw files that the manifest does not list; return their keys.
+
+    Looks in the raw partitions the run writes: those of its recorded files, and, for
+    each kind, its subreddits (`all` for a backfill of every subreddit) on its logical
+    date. Only call it when no extract of the run is running.
+    """
+    from snoopipe.lake.raw import KINDS, raw_folder, unrecorded_run_files
+
+    state = resources.state
+    run = state.get_run(run_id)
+    recorded = state.raw_files(run_id=run_id)
+    folders = {raw_folder(f.kind, f.subreddit, f.dt) for f in recorded}
+    logical = (run.params.get("logical_date") if run else None)
+    if run is not None and logical:
+        for subreddit in (run.subreddits or ["all"]):
+            folders |= {raw_folder(kind, subreddit, logical) for kind in KINDS}
+    found = unrecorded_run_files(resources.lake, run_id, folders, (f.key for f in recorded))
+    removed = []
+    for key in found:
+        name = key.rsplit("/", 1)[-1]
+        # `abc-def-api-a1...` belongs to run `abc-def` if there is one, not to `abc`.
+        longer = [name[:i] for i in range(len(run_id) + 1, len(name)) if name[i] == "-"]
+        if any(state.get_run(other) is not None for other in longer):
+            continue
+        resources.lake.delete(key)
+        removed.append(key)
+    if removed:
+        log.info("run %s: removed %d raw file(s) of dead extract attempts: %s", run_id,
+                 len(removed), ", ".join(removed))
+    return removed
 
 
 def validate(resources: Resources, run_id: str) -> StageResult:
