@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from bench._samples import sample_things as _things
+from bench._samples import sample_things
 from snoopipe.orchestration.stack.postgres import PostgresServer
 from snoopipe.tables import TABLES
 from snoopipe.transform import layout
@@ -54,7 +54,7 @@ def make_processed(root: Path, posts: int) -> tuple[Harness, dict[str, LoadSourc
     h = Harness(root)
     per_file = 50_000
     for kind, path, n, salt in (("posts", RS, posts, "p"), ("comments", RC, 2 * posts, "c")):
-        things = _things(path, n, salt)
+        things = sample_things(path, n, salt)
         for start in range(0, n, per_file):
             h.add_things("bench", kind, things[start:start + per_file], subreddit="bench",
                          source="dump:bench")

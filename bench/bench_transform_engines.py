@@ -36,12 +36,13 @@ PER_FILE = 25_000
 
 def make_raw_zone(root: Path, lines: int) -> dict:
     """A pipeline folder (lake + state.db) holding run `bench`'s raw files."""
+    from bench._samples import sample_things
     from tests.processing.conftest import RC, RS, Harness
 
     h = Harness(root)
     raw_bytes = 0
     for kind, path, salt in (("posts", RS, "p"), ("comments", RC, "c")):
-        things = _things(path, lines, salt)
+        things = sample_things(path, lines, salt)
         for start in range(0, lines, PER_FILE):
             raw = h.add_things("bench", kind, things[start:start + PER_FILE],
                                subreddit="bench", source="dump:bench")

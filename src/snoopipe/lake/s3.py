@@ -25,6 +25,7 @@ import io
 import re
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit, urlunsplit
 
@@ -245,20 +246,26 @@ class S3Lake(Lake):
                 )
                 return True
             extra = {"IfNoneMatch": "*"} if if_absent else {}
-            for attempt in range(_CONFLICT_RETRIES + 1):
-                try:
-                    self.client.put_object(Bucket=self.bucket, Key=full, Body=data, **extra)
-                    return True
-                except ClientError as exc:
-                    if if_absent and self._status(exc) == 412:
-                        return False
-                    if self._status(exc) == 409 and attempt < _CONFLICT_RETRIES:
-                        time.sleep(0.05 * 2**attempt)
-                        continue
-                    raise
-            raise AssertionError("unreachable")  # pragma: no cover
+            return self._put(lambda: self.client.put_object(
+                Bucket=self.bucket, Key=full, Body=data, **extra), if_absent=if_absent)
         except (ClientError, BotoCoreError) as exc:
             raise self._error("write", key, exc) from None
+
+    def _put(self, call: Callable[[], object], *, if_absent: bool) -> bool:
+        """Run a PUT (or a multipart Complete): True when written; False when `if_absent`
+        and the key exists (412). A 409 (a concurrent write to the key) is retried."""
+        for attempt in range(_CONFLICT_RETRIES + 1):
+            try:
+                call()
+                return True
+            except ClientError as exc:
+                if if_absent and self._status(exc) == 412:
+                    return False
+                if self._status(exc) == 409 and attempt < _CONFLICT_RETRIES:
+                    time.sleep(0.05 * 2**attempt)
+                    continue
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _part_size(self, size: int) -> int:
         return max(self.multipart_chunksize, -(-size // _MAX_PARTS))
@@ -286,22 +293,13 @@ class S3Lake(Lake):
                 if reply.get("ChecksumCRC32"):
                     part["ChecksumCRC32"] = reply["ChecksumCRC32"]
                 parts.append(part)
-            for attempt in range(_CONFLICT_RETRIES + 1):
-                try:
-                    self.client.complete_multipart_upload(
-                        Bucket=self.bucket, Key=full, UploadId=upload_id,
-                        MultipartUpload={"Parts": parts}, IfNoneMatch="*",
-                    )
-                    upload_id = None
-                    return True
-                except ClientError as exc:
-                    if self._status(exc) == 412:
-                        return False
-                    if self._status(exc) == 409 and attempt < _CONFLICT_RETRIES:
-                        time.sleep(0.05 * 2**attempt)
-                        continue
-                    raise
-            raise AssertionError("unreachable")  # pragma: no cover
+            completed = self._put(lambda: self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=full, UploadId=upload_id,
+                MultipartUpload={"Parts": parts}, IfNoneMatch="*",
+            ), if_absent=True)
+            if completed:
+                upload_id = None  # nothing to abort
+            return completed
         finally:
             if upload_id is not None:
                 try:

@@ -29,7 +29,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from snoopipe.errors import ConfigError, SnoopipeError
 from snoopipe.lake.glue_catalog import GlueCatalog
-from snoopipe.lake.raw import KINDS
 from snoopipe.lake.s3 import S3Lake
 from snoopipe.quality import sqlgen
 from snoopipe.quality.checks import CHECKS, Check
@@ -149,14 +148,7 @@ def check_context(state: StateStore, runs: Sequence[str], now_utc: datetime
     """The runs, manifest and transform counts the check relations hold (as for DuckDB)."""
     manifest = [(f.run_id, f.kind, f.key, int(f.rows))
                 for run in runs for f in state.raw_files(run_id=run)]
-    counts = []
-    for run in runs:
-        output = layout.transform_output(state, run) or {}
-        for kind in KINDS:
-            if kind in output.get("valid_lines", {}):
-                counts.append((run, kind, int(output.get("raw_lines", {}).get(kind, 0)),
-                               int(output["valid_lines"][kind]),
-                               int(output.get("quarantined", {}).get(kind, 0))))
+    counts = layout.transform_counts(state, runs)
     return sqlgen.CheckContext(runs=list(runs), manifest=manifest, transform_counts=counts,
                                now_utc=now_utc)
 

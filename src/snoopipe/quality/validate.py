@@ -54,14 +54,7 @@ def prepare_relations(con: duckdb.DuckDBPyConnection, lake: Lake, state: StateSt
         "raw_file": pa.array([f.key for f in manifest], pa.string()),
         "rows": pa.array([f.rows for f in manifest], pa.int64()),
     }))
-    counts: list[tuple[str, str, int, int, int]] = []
-    for run in runs:
-        output = layout.transform_output(state, run) or {}
-        for kind in KINDS:
-            if kind in output.get("valid_lines", {}):
-                counts.append((run, kind, int(output.get("raw_lines", {}).get(kind, 0)),
-                               int(output["valid_lines"][kind]),
-                               int(output.get("quarantined", {}).get(kind, 0))))
+    counts = layout.transform_counts(state, runs)
     _register(con, "transform_counts", pa.table({
         "run_id": pa.array([c[0] for c in counts], pa.string()),
         "kind": pa.array([c[1] for c in counts], pa.string()),

@@ -26,7 +26,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
 import duckdb
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -45,15 +44,6 @@ PARTITION_READ_ROWS = 65_536
 WRITERS = 4  # threads encoding and writing partition files
 MEMORY_LIMIT = "1GB"  # DuckDB's buffer memory for a transform; beyond it, it spills
 WRITE_AHEAD = 8  # partitions queued for writing at most
-
-
-def json_error(line: bytes) -> str:
-    """Why a line is not JSON, in words (the detail of an `invalid JSON` reason)."""
-    try:
-        orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        return str(exc)[:200]
-    return "rejected by the JSON parser"
 
 
 class DuckDBTransform:
@@ -174,7 +164,7 @@ class DuckDBTransform:
             f"WHERE _reason = {layout.sql_string(rules.REASON_JSON)}").to_arrow_reader(8192)
         pieces = []
         for chunk in reader:
-            details = [json_error(v) for v in chunk.column(2).to_pylist()]
+            details = [rules.json_error_detail(v) for v in chunk.column(2).to_pylist()]
             pieces.append(pa.table({"raw_file": chunk.column(0), "raw_line": chunk.column(1),
                                     "detail": pa.array(details, pa.string())}))
         errors = (pa.concat_tables(pieces) if pieces else pa.table({
@@ -324,8 +314,4 @@ def parquet_bytes(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def tables_for(kind: str) -> tuple[TableSpec, ...]:
-    return rules.TABLES_BY_KIND[kind]
-
-
-__all__ = ["DuckDBTransform", "parquet_bytes", "tables_for"]
+__all__ = ["DuckDBTransform", "parquet_bytes"]

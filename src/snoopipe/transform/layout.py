@@ -157,6 +157,23 @@ def transform_output(state: StateStore, run_id: str) -> dict | None:
     return done[-1].output
 
 
+def transform_counts(state: StateStore, runs: Sequence[str]
+                     ) -> list[tuple[str, str, int, int, int]]:
+    """(run, kind, raw lines, valid lines, quarantined) of each run's latest transform,
+    for the kinds it typed: what the reconciliation checks compare with the manifest."""
+    from snoopipe.lake.raw import KINDS
+
+    counts = []
+    for run in runs:
+        output = transform_output(state, run) or {}
+        for kind in KINDS:
+            if kind in output.get("valid_lines", {}):
+                counts.append((run, kind, int(output.get("raw_lines", {}).get(kind, 0)),
+                               int(output["valid_lines"][kind]),
+                               int(output.get("quarantined", {}).get(kind, 0))))
+    return counts
+
+
 def pending_runs(state: StateStore, run_id: str) -> list[str]:
     """The runs whose processed rows validate and load with run_id, run_id included.
 

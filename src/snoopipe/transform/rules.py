@@ -62,6 +62,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import orjson
+
 from snoopipe.tables import COMMENTS, POST_METRICS, POSTS, TABLES, TableSpec
 
 # -- patterns (RE2, Java and Python compatible) -----------------------------------------
@@ -95,6 +97,16 @@ KIND_NOUN = {"posts": "post", "comments": "comment"}
 REASON_UTF8 = "invalid UTF-8"
 REASON_JSON = "invalid JSON"
 REASON_OBJECT = "not a JSON object"
+
+
+def json_error_detail(line: bytes) -> str:
+    """Why a line is not JSON, in words (the detail of an `invalid JSON` reason): the
+    engines' parser only says "not valid", the wording comes from orjson."""
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return str(exc)[:200]
+    return "rejected by the JSON parser"
 
 # Tie-break for "latest observation wins", everywhere (transform merge, warehouse upsert).
 LATEST_FIRST = ("_retrieved_at DESC", "_source DESC", "_raw_file DESC", "_raw_line DESC")

@@ -44,7 +44,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -53,8 +53,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from snoopipe.lake.base import Lake
+from snoopipe.lake.raw import KINDS
 from snoopipe.tables import TableSpec
 from snoopipe.transform import layout, rules
+from snoopipe.transform.engine import run_engine
 from snoopipe.transform.reader import iter_batches
 
 if TYPE_CHECKING:
@@ -65,7 +67,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KINDS = ("posts", "comments")
 # Decompressed bytes of raw lines per Arrow batch handed from a reader task to Spark.
 READ_BATCH_BYTES = 16 << 20
 WRITERS = 4  # threads of a partition-writing task encoding and writing files
@@ -347,7 +348,6 @@ def write_quarantine(lake: Lake, key: str, run_id: str, quarantined_at: datetime
                      env: dict[str, str] | None,
                      batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """mapInArrow (one task): unusable lines sorted by file and line -> the quarantine file."""
-    from snoopipe.transform.duckdb_engine import json_error
 
     _apply_env(env)
     rows = 0
@@ -360,7 +360,7 @@ def write_quarantine(lake: Lake, key: str, run_id: str, quarantined_at: datetime
                     continue
                 reasons = batch.column("reason").to_pylist()
                 lines = batch.column("line").to_pylist()
-                reasons = [f"{r}: {json_error(line)}" if r == rules.REASON_JSON else r
+                reasons = [f"{r}: {rules.json_error_detail(line)}" if r == rules.REASON_JSON else r
                            for r, line in zip(reasons, lines, strict=True)]
                 writer.write_batch(pa.RecordBatch.from_arrays([
                     pa.array([run_id] * n, pa.string()),
@@ -536,26 +536,10 @@ def transform_files(spark: SparkSession, lake: Lake, run_id: str,
     output: dict[str, Any] = {"engine": "spark", "raw_lines": {}, "valid_lines": {},
                               "quarantined": {}, "partitions": {}, "rows": {},
                               "raw_files": {}}
+    keys = {kind: list(keys_by_kind.get(kind, [])) for kind in KINDS}
+    output["raw_files"] = {kind: len(k) for kind, k in keys.items()}
     with SparkTransform(spark, lake, run_id) as engine:
-        for kind in KINDS:
-            keys = list(keys_by_kind.get(kind, []))
-            output["raw_files"][kind] = len(keys)
-            counts = engine.type_lines(kind, keys)
-            output["raw_lines"][kind] = counts["raw_lines"]
-            output["valid_lines"][kind] = counts["valid_lines"]
-            output["quarantined"][kind] = counts["quarantined"]
-        typed_at = time.perf_counter()
-        at = quarantined_at or datetime.now(UTC).replace(tzinfo=None)
-        for kind in KINDS:
-            written = engine.write_quarantine(kind, at)
-            if written != output["quarantined"][kind]:
-                raise RuntimeError(f"quarantine of {kind} wrote {written} lines, expected "
-                                   f"{output['quarantined'][kind]}")
-        for kind in KINDS:
-            for table in rules.TABLES_BY_KIND[kind]:
-                partitions, rows = engine.merge(table)
-                output["partitions"][table.name] = partitions
-                output["rows"][table.name] = rows
+        typed_at = run_engine(engine, keys, output=output, quarantined_at=quarantined_at)
     seconds = time.perf_counter() - started
     rows_in = sum(output["raw_lines"].values())
     output["seconds"] = round(seconds, 3)

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
 
 from snoopipe.errors import ConfigError
 from snoopipe.lake.raw import KINDS
 from snoopipe.resources import Resources, StageResult
 from snoopipe.transform import layout
-from snoopipe.transform.duckdb_engine import DuckDBTransform, tables_for
+from snoopipe.transform.duckdb_engine import DuckDBTransform
+from snoopipe.transform.engine import run_engine
 from snoopipe.transform.reader import BATCH_BYTES, iter_batches, prefetch
 
 log = logging.getLogger(__name__)
@@ -65,27 +65,13 @@ def run_transform(resources: Resources, run_id: str, *, batch_bytes: int = BATCH
     started = time.perf_counter()
     output: dict = {"engine": "duckdb", "raw_lines": {}, "valid_lines": {}, "quarantined": {},
                     "partitions": {}, "rows": {}, "raw_files": {}}
+    keys = {kind: [f.key for f in files if f.kind == kind] for kind in KINDS}
+    output["raw_files"] = {kind: len(k) for kind, k in keys.items()}
+    # Batches are read lazily, a kind at a time, by a thread ahead of the typing.
+    batches = {kind: prefetch(iter_batches(lake, k, batch_bytes=batch_bytes))
+               for kind, k in keys.items()}
     with DuckDBTransform(lake, run_id, threads=threads) as engine:
-        for kind in KINDS:
-            keys = [f.key for f in files if f.kind == kind]
-            output["raw_files"][kind] = len(keys)
-            counts = engine.type_lines(kind, prefetch(iter_batches(lake, keys,
-                                                                   batch_bytes=batch_bytes)))
-            output["raw_lines"][kind] = counts["raw_lines"]
-            output["valid_lines"][kind] = counts["valid_lines"]
-            output["quarantined"][kind] = counts["quarantined"]
-        typed_at = time.perf_counter()
-        quarantined_at = datetime.now(UTC).replace(tzinfo=None)
-        for kind in KINDS:
-            written = engine.write_quarantine(kind, quarantined_at)
-            if written != output["quarantined"][kind]:
-                raise RuntimeError(f"quarantine of {kind} wrote {written} lines, expected "
-                                   f"{output['quarantined'][kind]}")
-        for kind in KINDS:
-            for table in tables_for(kind):
-                partitions, rows = engine.merge(table)
-                output["partitions"][table.name] = partitions
-                output["rows"][table.name] = rows
+        typed_at = run_engine(engine, batches, output=output)
         typing_seconds = engine.typing_seconds
     seconds = time.perf_counter() - started
     rows_in = sum(output["raw_lines"].values())

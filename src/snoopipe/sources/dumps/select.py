@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from snoopipe.settings import validate_subreddit
-from snoopipe.transform.rules import REASON_JSON, REASON_OBJECT, REASON_UTF8
+from snoopipe.transform.rules import REASON_JSON, REASON_OBJECT, REASON_UTF8, json_error_detail
 
 ALL = "all"  # raw partition of a backfill that keeps every subreddit
 REASON_TOO_LONG = "line longer than the limit"
@@ -72,14 +72,6 @@ class Selection:
     @property
     def kept_lines(self) -> int:
         return sum(len(a) for a in self.kept.values())
-
-
-def json_error_detail(line: bytes) -> str:
-    try:
-        orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        return str(exc)[:200]
-    return "rejected by the JSON parser"
 
 
 def _sql_lit(text: str) -> str:
@@ -144,7 +136,6 @@ class Selector:
                      f"ELSE {_sql_lit(self.fixed_retrieved_at)} END")
         # The raw line is the original object without its closing brace (and any trailing
         # whitespace), then this suffix: the lineage fields, the brace and a newline.
-        ws = "(' ' || chr(9) || chr(13) || chr(10))"  # DuckDB literals have no escapes
         opener = ("CASE WHEN regexp_matches(line, '^[ \\t\\r\\n]*\\{[ \\t\\r\\n]*\\}') "
                   "THEN '\"_retrieved_at\":\"' ELSE ',\"_retrieved_at\":\"' END")
         middle = _sql_lit(f'","_source":{self._source_json},"_source_line":')
