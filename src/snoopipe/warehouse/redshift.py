@@ -311,10 +311,24 @@ class RedshiftWarehouse(Warehouse):
 
     # -- schema -------------------------------------------------------------------------
 
-    def _ensure_schema(self, conn: Any) -> None:
-        """One transaction: tables, missing columns, views."""
+    @staticmethod
+    @contextmanager
+    def _transaction(conn: Any) -> Iterator[Any]:
+        """A cursor whose statements commit together at the end, or roll back on error
+        (DB-API: the drivers open the transaction with the first statement)."""
         cur = conn.cursor()
         try:
+            yield cur
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            cur.close()
+
+    def _ensure_schema(self, conn: Any) -> None:
+        """One transaction: tables, missing columns, views."""
+        with self._transaction(conn) as cur:
             for table in TABLES.values():
                 cur.execute(create_table_sql(table))
                 cur.execute("SELECT column_name FROM information_schema.columns "
@@ -326,12 +340,6 @@ class RedshiftWarehouse(Warehouse):
                         cur.execute(add_column_sql(table, column))
             for name in wsql.VIEWS:
                 cur.execute(wsql.view_sql(name))
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
-        finally:
-            cur.close()
 
     def ensure_schema(self) -> None:
         with self.connection() as conn:
@@ -346,8 +354,7 @@ class RedshiftWarehouse(Warehouse):
     def run_plan(self, conn: Any, steps: Sequence[Step]) -> LoadReport:
         """Run the steps in ONE transaction; commit, or roll back on any error."""
         report = LoadReport()
-        cur = conn.cursor()
-        try:
+        with self._transaction(conn) as cur:
             for step in steps:
                 if step.kind == "copy":
                     self._run_copy(cur, step)
@@ -357,12 +364,6 @@ class RedshiftWarehouse(Warehouse):
                     report.staged[step.table] = {r[0]: int(r[1]) for r in cur.fetchall()}
                 elif step.kind == "changed":
                     report.changed[step.table] = int(cur.fetchone()[0])
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
-        finally:
-            cur.close()
         return report
 
     def load(self, sources: Mapping[str, LoadSource]) -> LoadReport:
