@@ -25,6 +25,7 @@ import requests
 pytest.importorskip("airflow", reason="Airflow is not installed: pip install 'snoopipe[airflow]'")
 
 from snoopipe.orchestration.stack import procs  # noqa: E402
+from tests.clock import FIXED_NOW  # noqa: E402
 from snoopipe.orchestration.stack.api import AirflowAPI  # noqa: E402
 from snoopipe.orchestration.stack.deploy import Stack, _tail  # noqa: E402
 from snoopipe.orchestration.stack.redis import install_redis_server  # noqa: E402
@@ -251,7 +252,8 @@ def _backfill_dag_loads_a_dump_file(dep: Deployment) -> None:
     import orjson
     import zstandard
 
-    created = int(time.time()) - 3 * 86400
+    # a fixed instant: the dump's rows do not depend on the day the suite runs
+    created = int(FIXED_NOW) - 3 * 86400
     things = [{"id": f"bfz{i:03d}", "name": f"t3_bfz{i:03d}",
                "subreddit": "python" if i % 2 == 0 else "rust", "created_utc": created - i * 60,
                "title": f"dump post {i}", "selftext": "from a dump", "author": "someone",

@@ -12,6 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.clock import FIXED_NOW
+
 
 @dataclass
 class Project:
@@ -66,7 +68,7 @@ class Project:
             "ORDER BY run_id, task_id")]
 
 
-BASE_CONFIG = """
+BASE_CONFIG = f"""
 subreddits = ["python", "dataengineering"]
 data_dir = "data"
 [extract]
@@ -79,6 +81,7 @@ backoff_base_seconds = 0.05
 backoff_max_seconds = 0.2
 [simulator]
 seed = 11
+fixed_now = {FIXED_NOW:.0f}
 """
 
 

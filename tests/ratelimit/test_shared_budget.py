@@ -18,6 +18,7 @@ import redis
 
 from snoopipe.settings import RedditSettings
 from snoopipe.simulator import GeneratedCorpus, RedditSimulator
+from tests.clock import running_clock
 
 WORKERS = 4
 BUDGET = 80  # requests per window for the one client
@@ -86,6 +87,7 @@ def test_four_workers_share_one_budget_without_429(redis_server, client_key):
     redis_url = redis_server.url(db=3)
     corpus = GeneratedCorpus(seed=3, subreddits=SUBREDDITS)
     with RedditSimulator(corpus, ratelimit_budget=BUDGET, window_seconds=WINDOW,
+                         clock=running_clock(),
                          client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as sim:
         # Work for about 3.5 windows' budgets, so that at least two whole windows run
         # with work waiting.

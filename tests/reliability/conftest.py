@@ -27,12 +27,11 @@ from typing import Any
 import pytest
 
 from snoopipe.tables import TABLES
+from tests.clock import FIXED_NOW
 from tests.e2e.conftest import Project
 from tests.fixtures.moto_s3 import moto_server, s3_env  # noqa: F401  (S3 over loopback)
 
 REPO = Path(__file__).resolve().parents[2]
-# Yesterday noon (UTC), fixed for the whole session of this process: the simulator's clock.
-FIXED_NOW = (int(time.time()) // 86400 - 1) * 86400 + 43200
 
 CONFIG = f"""
 subreddits = ["python", "dataengineering"]
@@ -49,7 +48,7 @@ backoff_base_seconds = 0.02
 backoff_max_seconds = 0.1
 [simulator]
 seed = 11
-fixed_now = {FIXED_NOW}
+fixed_now = {FIXED_NOW:.0f}
 """
 
 BACKENDS = ("embedded", "postgres")
@@ -98,6 +97,7 @@ class Snapshot:
     failed_checks: list[tuple]
     manifest_problems: list[str]
     orphan_raw_files: int  # raw files in the lake that the manifest does not list
+    lake_files: dict[str, int] = field(default_factory=dict)  # lake key -> bytes
 
     def counts(self) -> dict[str, int]:
         return {t: len(r) for t, r in self.rows.items()}
@@ -289,9 +289,12 @@ class Site(Project):
                 problems.append(f"{key}: checksum or size differs from the manifest")
         listed = {k for k, _s, _b in manifest}
         orphans = sum(1 for k in self.lake_keys("raw/") if k not in listed)
+        lake_files = {}
+        if not (self.lake_url and self.lake_url.startswith("s3://")):
+            lake_files = {k: (self.local_lake / k).stat().st_size for k in self.lake_keys("")}
         return Snapshot(rows=rows, duplicate_keys=dups, watermarks=watermarks, runs=runs,
                         failed_checks=failed, manifest_problems=problems,
-                        orphan_raw_files=orphans)
+                        orphan_raw_files=orphans, lake_files=lake_files)
 
     def task_outputs(self, stage: str) -> list[dict]:
         return [json.loads(r[0]) for r in self.state(

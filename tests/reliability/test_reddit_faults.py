@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from snoopipe.simulator import FaultPlan, GeneratedCorpus, RedditSimulator
+from tests.clock import running_clock
 from tests.reliability.conftest import Site, error_summary
 
 pytestmark = pytest.mark.slow
@@ -44,6 +45,7 @@ timeout_seconds = 2
 def simulator() -> Iterator[RedditSimulator]:
     sim = RedditSimulator(GeneratedCorpus(seed=11, subreddits=SUBREDDITS), host="127.0.0.1",
                           port=0, ratelimit_budget=6000, client_id=CLIENT_ID,
+                          clock=running_clock(),
                           client_secret=CLIENT_SECRET)
     sim.start()
     try:

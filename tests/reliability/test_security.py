@@ -18,6 +18,7 @@ import duckdb
 import pytest
 import zstandard
 
+from tests.clock import running_clock
 from tests.dumps.conftest import comment, post, write_dump
 from tests.reliability.conftest import BACKENDS, CONFIG, Site
 
@@ -303,6 +304,7 @@ def test_credentials_never_reach_outputs_or_stores(make_site, postgres_server, s
     reddit_password = f"reddit-pw-{secrets.token_hex(8)}"
     sim = RedditSimulator(GeneratedCorpus(seed=11, subreddits=["python"]), host="127.0.0.1",
                           port=0, ratelimit_budget=6000, client_id="leak-client",
+                          clock=running_clock(),
                           client_secret=reddit_secret).start()
     given = {"Reddit client secret": reddit_secret, "Reddit password": reddit_password,
              "AWS secret key": DUMMY_SECRET, "PostgreSQL password": postgres_server.password,

@@ -80,27 +80,42 @@ def small_disk(tmp_path: Path) -> Iterator:
         disk.close()
 
 
-# lake bytes the disk holds: the raw files of r/python's posts but not its comments; all
-# raw files but not the processed partitions.
-DISK_FULL = {"extract": 100_000, "transform": 400_000}
+PAGE = 4096  # tmpfs allocates whole pages: a file of n bytes takes ceil(n / 4096) pages
 
 
-@pytest.mark.parametrize("stage", list(DISK_FULL))
+def disk_full_at(stage: str, clean: Snapshot) -> int:
+    """The lake disk's size, in bytes, at which `stage` runs out of space.
+
+    Derived from what the clean run of the same simulated Reddit wrote, so that the fault
+    lands in the stage whatever the data of the day: half the raw zone for the extract;
+    the whole raw zone plus half of what the later stages wrote for the transform.
+    """
+    def stored(sizes: list[int]) -> int:
+        return sum(-(-n // PAGE) * PAGE for n in sizes)
+
+    raw = stored([n for k, n in clean.lake_files.items() if k.startswith("raw/")])
+    rest = stored([n for k, n in clean.lake_files.items() if not k.startswith("raw/")])
+    assert raw > 4 * PAGE and rest > 4 * PAGE, clean.lake_files
+    return raw // 2 if stage == "extract" else raw + rest // 2
+
+
+@pytest.mark.parametrize("stage", ["extract", "transform"])
 def test_disk_full_on_the_local_lake(stage, make_site, small_disk, clean_runs, tmp_path,
                                      fault_log):
     clean = clean_runs("embedded")
-    disk = small_disk(DISK_FULL[stage]) if os.geteuid() == 0 else None
+    size = disk_full_at(stage, clean)
+    disk = small_disk(size) if os.geteuid() == 0 else None
     site = make_site()
     log = tmp_path / "faults.log"
     if disk is not None and disk.mounted:
         site.lake_url = site.env["SNOOPIPE_LAKE_URL"] = f"file://{disk.path}"
-        how = f"local lake on a {DISK_FULL[stage] // 1000} KB tmpfs"
+        how = f"local lake on a {size // 1000} KB tmpfs (from the clean run's lake)"
         failed = site.snoopipe("run", check=False)
         injected = (failed.stdout + failed.stderr).count("No space left on device")
     else:
-        how = f"local lake, ENOSPC after {DISK_FULL[stage] // 1000} KB (childfaults)"
+        how = f"local lake, ENOSPC after {size // 1000} KB (childfaults)"
         failed = site.snoopipe("run", module=CHILD, check=False, env={
-            "RELIABILITY_FAULT": "enospc", "RELIABILITY_FAULT_QUOTA": str(DISK_FULL[stage]),
+            "RELIABILITY_FAULT": "enospc", "RELIABILITY_FAULT_QUOTA": str(size),
             "RELIABILITY_FAULT_LOG": str(log)})
         injected = len(log.read_text().splitlines()) if log.exists() else 0
     visible = rows_visible(site)

@@ -16,6 +16,7 @@ from snoopipe.sources.reddit.client import (
 )
 from snoopipe.sources.reddit.comments import fetch_comment_tree
 from snoopipe.sources.reddit.ratelimit import InProcessBudget
+from tests.clock import running_clock
 from tests.realdata import API_DIR
 
 NOW = 1_750_000_200.0
@@ -102,7 +103,7 @@ def test_wrong_credentials_are_reported_without_the_secret(sim):
 
 def test_small_budget_is_respected_without_429(sim):
     corpus = GeneratedCorpus(seed=3, subreddits=["python"], posts_per_hour=30)
-    with RedditSimulator(corpus, ratelimit_budget=4, window_seconds=1,
+    with RedditSimulator(corpus, ratelimit_budget=4, window_seconds=1, clock=running_clock(),
                          client_id=CREDS.client_id, client_secret=CREDS.client_secret) as small:
         client = client_for(small)
         posts = list(client.listing("/r/python/new", max_items=1000))
@@ -113,7 +114,7 @@ def test_small_budget_is_respected_without_429(sim):
 
 def test_recorded_real_sessions_through_the_client():
     corpus = RecordedCorpus.from_dir(str(API_DIR))
-    with RedditSimulator(corpus, ratelimit_budget=100_000) as sim:
+    with RedditSimulator(corpus, ratelimit_budget=100_000, clock=running_clock()) as sim:
         client = client_for(sim)
         posts = list(client.listing("/r/AskReddit/new"))
         assert len(posts) == 226
