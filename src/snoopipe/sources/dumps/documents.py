@@ -33,6 +33,9 @@ _API_RE = re.compile(rb'\s*\{\s*"(?:data|metadata)"\s*:')
 # or a raw line break.
 _OUTSIDE = re.compile(rb'["\[\]{},\r\n]')
 _INSIDE = re.compile(rb'["\\\r\n]')
+# A run of bytes that are neither brackets nor raw line breaks, with whole strings (that
+# hold no raw line break) in it: one match for most of an element.
+_RUN = re.compile(rb'(?:[^"\[\]{}\r\n]++|"[^"\\\r\n]*+(?:\\[^\r\n][^"\\\r\n]*+)*+")*+')
 _BLANK = re.compile(rb"[^ \t\r\n]")
 _BREAKS = (0x0A, 0x0D)
 _KEY_BYTES = 64  # how much of a top-level key of an API response is kept to compare
@@ -141,6 +144,12 @@ def _scan(s: _Scanner, data: bytes) -> bytes:
             s.in_element = True
             start = i = j
             continue
+        if s.in_element and s.depth > s.target:
+            # Inside an object or array element: skip, in C, everything up to the next
+            # bracket, raw line break or string that does not end in this piece.
+            i = _RUN.match(data, i).end()
+            if i >= n:
+                break
         m = _OUTSIDE.search(data, i)
         if m is None:
             break
