@@ -26,6 +26,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+import orjson
+
 NDJSON, ARRAY, API_RESPONSE = "NDJSON", "JSON array", "API response"
 _BOM = b"\xef\xbb\xbf"
 _API_RE = re.compile(rb'\s*\{\s*"(?:data|metadata)"\s*:')
@@ -38,6 +40,10 @@ _INSIDE = re.compile(rb'["\\\r\n]')
 _RUN = re.compile(rb'(?:[^"\[\]{}\r\n]++|"[^"\\\r\n]*+(?:\\[^\r\n][^"\\\r\n]*+)*+")*+')
 _BLANK = re.compile(rb"[^ \t\r\n]")
 _BREAKS = (0x0A, 0x0D)
+_BREAKS_TO_SPACES = bytes.maketrans(b"\r\n", b"  ")
+_AFTER_DOCUMENT = "unexpected content after document"  # orjson's message
+_ELEMENT_ENDS = b",]"
+_FAST_WINDOW = 64 << 10
 _KEY_BYTES = 64  # how much of a top-level key of an API response is kept to compare
 
 
@@ -85,6 +91,28 @@ def to_lines(pieces: Iterator[bytes], kind: str) -> Iterator[bytes]:
             yield out
     if scan.in_element:
         yield b"\n"  # a document cut inside an element: the element is a (bad) line
+
+
+def _whole_object(data: bytes, start: int) -> int | None:
+    """Where the object element starting at data[start] ends (after its `}`), when it is
+    valid JSON followed by `,` or `]` in this piece; else None (the byte scan then finds
+    its end).
+
+    orjson (C) parses the element and stops at the content after it ("unexpected content
+    after document", at that position). It reads at most `_FAST_WINDOW` bytes: a longer
+    element, an invalid one, or one orjson refuses (a lone surrogate) takes the scan.
+    """
+    window = memoryview(data)[start:start + _FAST_WINDOW]
+    try:
+        orjson.loads(window)
+    except orjson.JSONDecodeError as exc:
+        if exc.msg != _AFTER_DOCUMENT:
+            return None
+        end = start + exc.pos  # the first byte after the element and its blanks
+        if data[end] not in _ELEMENT_ENDS:
+            return None
+        return start + len(data[start:end].rstrip(b" \t\r\n"))
+    return None  # the piece (or the window) ends with the element: no `,` or `]` seen
 
 
 def _scan(s: _Scanner, data: bytes) -> bytes:
@@ -141,6 +169,16 @@ def _scan(s: _Scanner, data: bytes) -> bytes:
                     s.done = True
                 i = j + 1
                 continue
+            if c == 0x7B:  # {: most likely a whole valid object, found fast (in C)
+                end = _whole_object(data, j)
+                if end:
+                    element = data[j:end]
+                    if b"\n" in element or b"\r" in element:
+                        element = element.translate(_BREAKS_TO_SPACES)
+                    out.append(element)
+                    out.append(b"\n")
+                    i = end
+                    continue
             s.in_element = True
             start = i = j
             continue
