@@ -108,10 +108,19 @@ def _whole_object(data: bytes, start: int) -> int | None:
     except orjson.JSONDecodeError as exc:
         if exc.msg != _AFTER_DOCUMENT:
             return None
-        end = start + exc.pos  # the first byte after the element and its blanks
-        if data[end] not in _ELEMENT_ENDS:
+        # exc.pos counts characters (the first one after the element and its blanks);
+        # the window is valid UTF-8 (orjson checks it first), p characters take at most
+        # 4p bytes.
+        chars = exc.pos
+        size = chars
+        if not data[start:start + chars].isascii():
+            size = len(data[start:start + 4 * chars].decode("utf-8", "ignore")[:chars]
+                       .encode())
+        end = start + size
+        if end >= len(data) or data[end] not in _ELEMENT_ENDS:
             return None
-        return start + len(data[start:end].rstrip(b" \t\r\n"))
+        element = data[start:end].rstrip(b" \t\r\n")
+        return start + len(element) if element.endswith(b"}") else None
     return None  # the piece (or the window) ends with the element: no `,` or `]` seen
 
 
