@@ -102,15 +102,18 @@ def _whole_object(data: bytes, start: int) -> int | None:
     after document", at that position). It reads at most `_FAST_WINDOW` bytes: a longer
     element, an invalid one, or one orjson refuses (a lone surrogate) takes the scan.
     """
-    window = memoryview(data)[start:start + _FAST_WINDOW]
+    stop = start + _FAST_WINDOW
+    while stop < len(data) and data[stop] & 0xC0 == 0x80:
+        stop -= 1  # not inside a UTF-8 sequence: orjson would refuse the whole window
+    window = memoryview(data)[start:stop]
     try:
         orjson.loads(window)
     except orjson.JSONDecodeError as exc:
         if exc.msg != _AFTER_DOCUMENT:
             return None
         # exc.pos counts characters (the first one after the element and its blanks);
-        # the window is valid UTF-8 (orjson checks it first), p characters take at most
-        # 4p bytes.
+        # the window is valid UTF-8 (orjson checks that first), and p characters take at
+        # most 4p bytes.
         chars = exc.pos
         size = chars
         if not data[start:start + chars].isascii():
@@ -137,12 +140,12 @@ def _scan(s: _Scanner, data: bytes) -> bytes:
                 continue
             m = _INSIDE.search(data, i)
             if m is None:
-                if s.string_at_1:
+                if s.string_at_1 and len(s.last_key) < _KEY_BYTES:
                     s.last_key += data[i:n][:_KEY_BYTES]
                 break
             j = m.start()
             c = data[j]
-            if s.string_at_1:
+            if s.string_at_1 and len(s.last_key) < _KEY_BYTES:
                 s.last_key += data[i:j][:_KEY_BYTES]
             if c == 0x22:  # "
                 s.in_string = False

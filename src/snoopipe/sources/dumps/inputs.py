@@ -157,7 +157,8 @@ def resolve_input(text: str, base_dir: Path | None = None) -> DumpInput:
         path = (base_dir or Path.cwd()) / path
     path = path.resolve()
     if path.is_dir():
-        raise DumpInputError(f"{path} is a directory: give it to resolve_inputs")
+        raise DumpInputError(f"{path} is a directory, not a dump file (resolve_inputs "
+                             "expands directories into their dump files)")
     if not path.is_file():
         raise DumpInputError(f"dump file not found: {path}")
     return DumpInput(location=str(path), name=path.name, is_url=False)
