@@ -1,8 +1,8 @@
 """What a file that gave no usable dump line looks like, from its first bytes.
 
 `describe(head, compression)` -> a short phrase for an error message ("HTML (a web page:
-an error or login page saved instead of the dump?)", "a zip archive", "binary data",
-...). `head` is the start of the file after decompression; `compression` what it was
+an error or login page saved instead of the dump?)", "a zip archive ...", "binary data",
+"gzip data (compressed twice?), once gzip-decompressed", ...). `head` is the start of the file after decompression; `compression` what it was
 decompressed from. Magic numbers: the formats' own specifications (zip APPNOTE, POSIX
 ustar, ...), as `file(1)` reads them.
 """
@@ -18,6 +18,8 @@ _MAGIC = (  # (offset, bytes, what)
     (257, b"ustar", "a tar archive (extract it, then give the files inside)"),
     (0, b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive (extract it first)"),
     (0, b"Rar!", "a RAR archive (extract it first)"),
+    (0, b"\x04\x22\x4d\x18", "LZ4-compressed data (decompress it first)"),
+    (0, b"\x5d\x00\x00", "legacy LZMA data (`unlzma` it, or recompress as .xz)"),
     (0, b"%PDF", "a PDF document"),
     (0, b"\x89PNG", "a PNG image"),
     (0, b"\xff\xd8\xff", "a JPEG image"),
@@ -32,9 +34,7 @@ _XML = re.compile(rb"\s*<\?xml", re.IGNORECASE)
 def describe(head: bytes, compression: str | None = None) -> str:
     """A phrase for what `head` (the first decompressed bytes of a file) looks like."""
     inner = _describe(head)
-    if compression:
-        return f"{compression}-compressed {inner}"
-    return inner
+    return f"{inner}, once {compression}-decompressed" if compression else inner
 
 
 def _describe(head: bytes) -> str:
