@@ -22,6 +22,7 @@ import zstandard
 from snoopipe.sources.dumps.inputs import DumpInputError, resolve_inputs
 from tests.dumps.conftest import JAN_2023, comment, ndjson, post, write_dump
 from tests.e2e.conftest import BASE_CONFIG, Project
+from tests.spark.conftest import spark  # noqa: F401 - the session's SparkSession (fixture)
 
 CASES = Path("/work/shared/cases")
 if not CASES.is_dir():  # the repo's sibling `shared/` folder, wherever it is checked out
@@ -394,3 +395,44 @@ def test_every_line_quarantined_says_what_the_file_looks_like(install, tmp_path:
     assert f"looks like {looks_like}" in outcome.unusable[0]
     assert site.reader_quarantine()  # every line kept in quarantine
     assert site.sql("SELECT count(*) FROM comments") == [(0,)]
+
+
+# -- the other transform engine and warehouse ---------------------------------------------------
+
+
+@pytest.mark.slow
+def test_inputs_land_with_the_spark_engine_into_postgresql(tmp_path: Path, postgres_server,
+                                                           spark):
+    """The corrupt-middle case, a gzip dump and an API response file, transformed by Spark
+    and loaded into PostgreSQL: the same rows as with DuckDB (the reader is shared)."""
+    import psycopg
+
+    from snoopipe.orchestration.backfill import BackfillRunner
+    from snoopipe.resources import Resources
+    from snoopipe.settings import Settings
+
+    gz = tmp_path / "RC_2023-01.gz"
+    gz.write_bytes(gzip.compress(ndjson(comment(f"g{i}", "rust") for i in range(30))))
+    api = tmp_path / "python_submissions.json"
+    api.write_bytes(orjson.dumps({"data": [post(f"p{i}") for i in range(5)]}))
+    tag = f"i12in_{tmp_path.name[-12:]}".replace("-", "_").lower()
+    settings = Settings(data_dir=str(tmp_path / "data"), base_dir=str(tmp_path),
+                        subreddits=["python"], transform_engine="spark",
+                        warehouse_url=postgres_server.create_database(f"wh_{tag}"))
+    settings.runner.retry_backoff_seconds = 0.01
+    resources = Resources(settings)
+    try:
+        outcome = BackfillRunner(resources).run([str(CORRUPT_MIDDLE), str(gz), str(api)],
+                                                all_subreddits=True)
+    finally:
+        resources.close()
+    assert outcome.ok, outcome.error
+    assert outcome.stages["transform"].output["engine"] == "spark"
+    assert outcome.incomplete_input  # the damaged case file
+    with psycopg.connect(postgres_server.dsn(f"wh_{tag}")) as conn:
+        comments = [r[0] for r in conn.execute("SELECT id FROM comments ORDER BY id")]
+        posts = [r[0] for r in conn.execute("SELECT id FROM posts ORDER BY id")]
+    case = [c for c in comments if c.startswith("tr")]
+    assert len(case) >= 912 and case == [f"tr{i:04d}" for i in range(len(case))]
+    assert sorted(c for c in comments if c.startswith("g")) == sorted(f"g{i}" for i in range(30))
+    assert posts == [f"p{i}" for i in range(5)]
