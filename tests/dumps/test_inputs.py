@@ -334,6 +334,19 @@ def test_directories_and_globs(tmp_path: Path):
         resolve_inputs([str(tmp_path / "nope.zst")])
 
 
+def test_the_project_folder_as_a_directory_argument(install, tmp_path: Path):
+    """`snoopipe backfill .` in the project folder: its dumps, not the lake's own raw
+    .jsonl.zst files, nor hidden folders (.git, .venv)."""
+    site = install()
+    write_dump(site.root / "dumps" / "RC_2023-01.zst", [comment("d1")])
+    write_dump(site.root / ".venv" / "lib" / "x.json", [comment("v1")], compress=None)
+    assert site.backfill([site.root]).ok
+    assert site.backfill([site.root], new_run=True).ok  # the raw zone now has .zst files
+    assert [s["_source"] for s in site.rows("comments")] == ["dump:RC_2023-01.zst"]
+    runs = site.resources.state.list_runs(5)
+    assert [len(r.params["dump_files"]) for r in runs] == [1, 1]
+
+
 def test_a_quoted_glob_through_the_cli(tmp_path: Path):
     project = _project(tmp_path / "p")
     write_dump(project.root / "dumps" / "RC_2023-01.zst", [comment("q1")])

@@ -105,7 +105,10 @@ class BackfillRunner:
         base = self.resources.settings.base_dir
         from pathlib import Path
 
-        sources = resolve_inputs(list(files), base_dir=Path(base))
+        # A directory argument never reaches into the pipeline's own data (its raw zone
+        # holds .jsonl.zst files too), e.g. `snoopipe backfill .` in the project folder.
+        data_dir = Path(base) / Path(self.resources.settings.data_dir).expanduser()
+        sources = resolve_inputs(list(files), base_dir=Path(base), skip=[data_dir])
         ids = [s.dump_id for s in sources]
         if len(set(ids)) != len(ids):
             raise SnoopipeError("two dump files have the same name; rename one: "

@@ -100,22 +100,39 @@ def looks_like_dump(path: Path) -> bool:
             or bool(_DUMP_NAME_RE.match(name.upper())))
 
 
-def resolve_inputs(texts: list[str], base_dir: Path | None = None) -> list[DumpInput]:
+def resolve_inputs(texts: list[str], base_dir: Path | None = None,
+                   skip: list[Path] | None = None) -> list[DumpInput]:
     """Every dump file named by FILE_OR_URL arguments: files, URLs, directories, globs.
 
     A directory stands for the dump files under it (recursively, by name: see
-    `looks_like_dump`), a glob for the files it matches; both sorted by path. A file
-    named twice is read once. Errors (DumpInputError): a path that does not exist, a
-    directory without dump files, a glob that matches nothing.
+    `looks_like_dump`; hidden files and folders, and the folders in `skip` — the
+    pipeline's own data folder — are left out), a glob for the files it matches; both
+    sorted by path. A file named twice is read once. Errors (DumpInputError): a path that
+    does not exist, a directory without dump files, a glob that matches nothing.
     """
     out: dict[str, DumpInput] = {}
+    skipped = [p.resolve() for p in skip or []]
     for text in texts:
-        for source in _expand(text, base_dir):
+        for source in _expand(text, base_dir, skipped):
             out.setdefault(source.location, source)
     return list(out.values())
 
 
-def _expand(text: str, base_dir: Path | None) -> list[DumpInput]:
+def _dump_files(folder: Path, skip: list[Path]) -> list[Path]:
+    found = []
+    for path in folder.rglob("*"):
+        parts = path.relative_to(folder).parts
+        if any(part.startswith(".") for part in parts) or not path.is_file():
+            continue
+        resolved = path.resolve()
+        if any(resolved.is_relative_to(s) for s in skip):
+            continue
+        if looks_like_dump(path):
+            found.append(path)
+    return sorted(found)
+
+
+def _expand(text: str, base_dir: Path | None, skip: list[Path]) -> list[DumpInput]:
     parsed = urlparse(text)
     if parsed.scheme in ("http", "https") or (parsed.scheme and len(parsed.scheme) > 1
                                               and parsed.scheme != "file"):
@@ -124,7 +141,7 @@ def _expand(text: str, base_dir: Path | None) -> list[DumpInput]:
     if not path.is_absolute():
         path = (base_dir or Path.cwd()) / path
     if path.is_dir():
-        found = sorted(p for p in path.rglob("*") if p.is_file() and looks_like_dump(p))
+        found = _dump_files(path, skip)
         if not found:
             raise DumpInputError(f"no dump files in directory {path} (looked for RC_/RS_ "
                                  "files and " + ", ".join(
