@@ -9,8 +9,8 @@ memory never grows with the ratio of a piece of input.
 
 Damage: a decoder raises `CorruptInput` with every piece it could decode before the
 damage already yielded. zstd input is fed to libzstd one block at a time (the block
-headers are read here), so every block decoded before a corrupt one comes out — as
-`zstd -dc` does. gzip, bzip2 and xz have no such framing that can be read without
+headers are read here), so every block decoded before a corrupt one comes out (at
+least what `zstd -dc` writes out). gzip, bzip2 and xz have no such framing that can be read without
 decoding: their output is kept up to the last `INPUT_STEP` bytes of input before the
 damage.
 
@@ -222,7 +222,8 @@ class _StdlibDecoder:
             while True:
                 if out:
                     yield out
-                if dec.eof or not dec.unconsumed_tail:
+                # A full piece may leave output inside zlib with no input left.
+                if dec.eof or (not dec.unconsumed_tail and len(out) < PIECE_BYTES):
                     return
                 out = dec.decompress(dec.unconsumed_tail, PIECE_BYTES)
         out = dec.decompress(data, max_length=PIECE_BYTES)
