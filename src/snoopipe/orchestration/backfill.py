@@ -203,8 +203,9 @@ class BackfillRunner:
             self.reporter.warning(message)
         quarantined = sum(out.get("quarantined", {}).values())
         if out.get("looks_like"):
+            lines = out.get("lines", 0) - out.get("blank", 0)
             message = (f"{source.name}: every line was quarantined ({quarantined:,} of "
-                       f"{out.get('lines', 0):,}); the file looks like {out['looks_like']}, "
+                       f"{lines:,}); the file looks like {out['looks_like']}, "
                        "not Reddit dump lines (NDJSON, a JSON array or an API response)")
             outcome.unusable.append(message)
             self.reporter.warning(message)
