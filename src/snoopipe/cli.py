@@ -294,8 +294,9 @@ def load(run_id: RunIdOption = None, config: ConfigOption = None) -> None:
 def backfill(
     files: Annotated[list[str], typer.Argument(
         metavar="FILE_OR_URL...",
-        help="Dump files (RS_* posts, RC_* comments; NDJSON, plain or .zst): paths, "
-             "file:// or http(s):// URLs.")],
+        help="Dump files (RS_*/RC_* or <sub>_submissions/<sub>_comments; NDJSON, a JSON "
+             "array or an API response file; plain, .zst, .gz, .bz2 or .xz): paths, "
+             "directories, globs, file:// or http(s):// URLs.")],
     subreddit: Annotated[list[str] | None, typer.Option(
         "--subreddit", "-s", help="Subreddit to keep (repeatable; default: the configured "
                                   "subreddits).")] = None,
@@ -315,7 +316,8 @@ def backfill(
     Reads the files as streams, keeps the chosen subreddits and dates, lands the lines in
     the raw zone with `_source = dump:<file>`, then transforms, validates and loads them.
     Running the same command again after a crash resumes where it stopped. Exit code 3:
-    finished, but an input was incomplete (a truncated file).
+    finished, but an input was incomplete (a truncated or damaged file) or unusable (every
+    line quarantined: the message says what the file looks like).
     """
     from snoopipe.orchestration.backfill import BackfillRunner
 
@@ -346,8 +348,11 @@ def backfill(
     if not outcome.ok:
         _fail(f"backfill run {outcome.run.run_id} failed: {outcome.error}\n"
               "Run the same command again to resume it.")
-    if outcome.incomplete_input:
-        err_console.print("[yellow]warning:[/] " + "; ".join(outcome.warnings))
+    for message in outcome.unusable:
+        err_console.print(f"[red]error:[/] {message}")
+    if outcome.input_problem:
+        if outcome.warnings:
+            err_console.print("[yellow]warning:[/] " + "; ".join(outcome.warnings))
         raise typer.Exit(3)
 
 
@@ -686,7 +691,7 @@ def _print_backfill_summary(resources: Resources, outcome) -> None:
     load = outcome.stages.get("load")
     if load is not None:
         console.print(f"load: {load.output.get('changed', {})} rows inserted or updated")
-    for message in outcome.warnings:
+    for message in outcome.warnings + outcome.unusable + outcome.notes:
         console.print(f"[yellow]![/] {message}")
     if outcome.error:
         console.print(f"[red]error:[/] {outcome.error}")

@@ -37,7 +37,7 @@ from snoopipe.orchestration.runner import (
     run_with_retries,
 )
 from snoopipe.resources import Resources, StageResult
-from snoopipe.sources.dumps import DumpInput, DumpProgress, resolve_input
+from snoopipe.sources.dumps import DumpInput, DumpProgress, resolve_inputs
 from snoopipe.sources.dumps.select import build_filter
 from snoopipe.state import RunRecord
 
@@ -50,7 +50,9 @@ class BackfillOutcome:
     resumed: bool = False
     dumps: dict[str, StageResult] = field(default_factory=dict)  # dump name -> extract result
     stages: dict[str, StageResult] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # incomplete input (truncated, damaged)
+    unusable: list[str] = field(default_factory=list)  # files of which every line was bad
+    notes: list[str] = field(default_factory=list)  # empty files
     error: str | None = None
     seconds: float = 0.0
 
@@ -61,6 +63,11 @@ class BackfillOutcome:
     @property
     def incomplete_input(self) -> bool:
         return any(r.output.get("truncated") for r in self.dumps.values())
+
+    @property
+    def input_problem(self) -> bool:
+        """An input was incomplete, or gave nothing but quarantined lines (exit code 3)."""
+        return self.incomplete_input or bool(self.unusable)
 
 
 def _fingerprint(sources: Sequence[DumpInput], subreddits: Sequence[str] | None,
@@ -98,7 +105,10 @@ class BackfillRunner:
         base = self.resources.settings.base_dir
         from pathlib import Path
 
-        sources = [resolve_input(f, base_dir=Path(base)) for f in files]
+        # A directory argument never reaches into the pipeline's own data (its raw zone
+        # holds .jsonl.zst files too), e.g. `snoopipe backfill .` in the project folder.
+        data_dir = Path(base) / Path(self.resources.settings.data_dir).expanduser()
+        sources = resolve_inputs(list(files), base_dir=Path(base), skip=[data_dir])
         ids = [s.dump_id for s in sources]
         if len(set(ids)) != len(ids):
             raise SnoopipeError("two dump files have the same name; rename one: "
@@ -140,9 +150,12 @@ class BackfillRunner:
                 state.set_run_status(run.run_id, "failed", error=message)
                 outcome.error = message
             else:
-                warning = "; ".join(outcome.warnings) if outcome.warnings else None
+                problems = ([f"incomplete input: {'; '.join(outcome.warnings)}"]
+                            if outcome.warnings else [])
+                if outcome.unusable:
+                    problems.append(f"unusable input: {'; '.join(outcome.unusable)}")
                 state.set_run_status(run.run_id, "success",
-                                     error=f"incomplete input: {warning}" if warning else None)
+                                     error="; ".join(problems) if problems else None)
             outcome.run = state.get_run(run.run_id)  # type: ignore[assignment]
         outcome.seconds = time.perf_counter() - started
         return outcome
@@ -176,11 +189,31 @@ class BackfillRunner:
                     self._sleep)
                 self.reporter.task_done("extract", source.name, True, dump_summary(result))
             outcome.dumps[source.name] = result
-            if result.output.get("truncated"):
-                message = result.output.get("message") or f"{source.name} is truncated"
-                outcome.warnings.append(message)
-                self.reporter.warning(message)
+            self._check_input(source, result, outcome)
         self.reporter.stage_finished("extract")
+
+    def _check_input(self, source: DumpInput, result: StageResult,
+                     outcome: BackfillOutcome) -> None:
+        """Warn about a truncated or damaged file, a file with no line, a file of which
+        every line was quarantined (saying what it looks like)."""
+        out = result.output
+        if out.get("truncated"):
+            message = out.get("message") or f"{source.name} is truncated"
+            outcome.warnings.append(message)
+            self.reporter.warning(message)
+        quarantined = sum(out.get("quarantined", {}).values())
+        if out.get("looks_like"):
+            lines = out.get("lines", 0) - out.get("blank", 0)
+            message = (f"{source.name}: every line was quarantined ({quarantined:,} of "
+                       f"{lines:,}); the file looks like {out['looks_like']}, "
+                       "not Reddit dump lines (NDJSON, a JSON array or an API response)")
+            outcome.unusable.append(message)
+            self.reporter.warning(message)
+        elif not out.get("truncated") and out.get("lines", 0) == out.get("blank", 0):
+            what = "blank lines only" if out.get("lines") else "no lines"
+            message = f"{source.name} is empty: {what}"
+            outcome.notes.append(message)
+            self.reporter.warning(message)
 
     def _progress(self, p: DumpProgress) -> None:
         self.reporter.bytes_progress("extract", p.dump, p.input_bytes, p.input_total,

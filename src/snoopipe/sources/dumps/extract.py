@@ -42,6 +42,7 @@ from snoopipe.faults import crash_point
 from snoopipe.lake.base import Lake
 from snoopipe.lake.raw import RawFile, iso_utc, raw_key
 from snoopipe.resources import Resources, StageResult
+from snoopipe.sources.dumps import sniff
 from snoopipe.sources.dumps.inputs import DumpInput, open_input
 from snoopipe.sources.dumps.select import REASON_TRUNCATED, DumpFilter, Selection, Selector
 from snoopipe.sources.dumps.stream import BLOCK_BYTES, Block, DumpStream, StreamEnd, iter_blocks
@@ -268,7 +269,9 @@ class DumpExtractor:
                  "counts": counts.as_dict(), "files": files, "finished": True,
                  "truncated": end.truncated, "message": end.message,
                  "input_bytes": stream.input_bytes, "decompressed_bytes": end.decompressed,
-                 "window_size": end.window_size, "compressed": stream.compressed}
+                 "window_size": end.window_size, "compressed": stream.compressed,
+                 "compression": stream.compression, "layout": stream.layout,
+                 "looks_like": _looks_like(counts, stream)}
         self._save_checkpoint(state)
         self._report(stream.input_bytes, opened.size, counts, counts.lines, started, final=True)
         return self._result(state, resumed=checkpoint is not None,
@@ -296,7 +299,9 @@ class DumpExtractor:
             "files": len(state.get("files", [])), "truncated": bool(state.get("truncated")),
             "message": state.get("message"), "input_bytes": state.get("input_bytes"),
             "decompressed_bytes": state.get("decompressed_bytes"),
-            "window_size": state.get("window_size"), "resumed": resumed,
+            "window_size": state.get("window_size"), "compression": state.get("compression"),
+            "layout": state.get("layout"), "looks_like": state.get("looks_like"),
+            "resumed": resumed,
             "seconds": round(seconds, 3),
         }
         return StageResult(rows_in=output["lines"],
@@ -376,6 +381,15 @@ class DumpExtractor:
             "source_line": pa.array([b[0] for b in bad], pa.int64()),
         })
         return parquet_bytes(table)
+
+
+def _looks_like(counts: Counts, stream: DumpStream) -> str | None:
+    """What the file looks like, when it gave lines and every one was quarantined."""
+    cut = counts.quarantined.get(REASON_TRUNCATED, 0)  # a damaged file says so already
+    bad = sum(counts.quarantined.values()) - cut
+    if not bad or bad < counts.lines - counts.blank - cut:
+        return None
+    return sniff.describe(stream.head, stream.compression)
 
 
 def extract_dump_file(resources: Resources, run_id: str, source: DumpInput, flt: DumpFilter, *,

@@ -1,4 +1,8 @@
-"""Where a dump comes from: a local path, a `file://` URL or an `http(s)://` URL.
+"""Where a dump comes from: a local path, a directory or glob of them, a `file://` URL or
+an `http(s)://` URL.
+
+`resolve_inputs` expands directories (every dump file under them, recursively, sorted)
+and globs (`RC_2023-*.zst`, `dumps/**/*.zst`, for when no shell expanded them).
 
 `open_input` returns a readable binary stream plus what is known about it before
 reading: its name (the last path segment), its size in bytes when the filesystem or the
@@ -20,6 +24,12 @@ from urllib.parse import unquote, urlparse
 from snoopipe.errors import SnoopipeError
 
 _DUMP_NAME_RE = re.compile(r"^(R[CS])_(\d{4})-(\d{2})")
+# Suffixes of dump files: compression, then the text layout (`RC_2023-01.ndjson.zst`).
+COMPRESSION_SUFFIXES = (".zst", ".zstd", ".gz", ".gzip", ".bz2", ".xz")
+TEXT_SUFFIXES = (".ndjson", ".jsonl", ".json", ".txt")
+# Per-subreddit dumps (the subreddit torrents): `<sub>_comments.zst`, `<sub>_submissions.zst`.
+_SUBREDDIT_DUMP_RE = re.compile(r"_(comments|submissions)$", re.IGNORECASE)
+_GLOB_CHARS = re.compile(r"[*?\[]")
 _SAFE_RE = re.compile(r"[^A-Za-z0-9_.-]+")
 HTTP_TIMEOUT = (15, 300)  # connect, read (seconds)
 HTTP_CHUNK = 1 << 20
@@ -38,23 +48,34 @@ class DumpInput:
     is_url: bool
 
     @property
+    def stem(self) -> str:
+        """The file name without its compression and text suffixes."""
+        stem = self.name
+        for suffixes in (COMPRESSION_SUFFIXES, TEXT_SUFFIXES):
+            for suffix in suffixes:
+                if stem.lower().endswith(suffix):
+                    stem = stem[: -len(suffix)]
+                    break
+        return stem
+
+    @property
     def dump_id(self) -> str:
         """The file name without compression / NDJSON suffixes, safe in lake keys."""
-        stem = self.name
-        for suffix in (".zst", ".zstd", ".ndjson", ".jsonl", ".json"):
-            if stem.lower().endswith(suffix):
-                stem = stem[: -len(suffix)]
-        stem = _SAFE_RE.sub("_", stem).strip("._-") or "dump"
+        stem = _SAFE_RE.sub("_", self.stem).strip("._-") or "dump"
         return stem[:40]
 
     @property
     def kind(self) -> str | None:
-        """posts for RS_ files, comments for RC_ files, None when the name does not say."""
+        """posts for RS_ and `<sub>_submissions` files, comments for RC_ and
+        `<sub>_comments` files, None when the name does not say."""
         upper = self.name.upper()
         if upper.startswith("RS_"):
             return "posts"
         if upper.startswith("RC_"):
             return "comments"
+        match = _SUBREDDIT_DUMP_RE.search(self.stem)
+        if match:
+            return "comments" if match.group(1).lower() == "comments" else "posts"
         return None
 
     @property
@@ -67,6 +88,73 @@ class DumpInput:
         if not 1 <= month <= 12:
             return None
         return datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+
+
+def looks_like_dump(path: Path) -> bool:
+    """A file found in a directory that is read as a dump: by its suffix or RC_/RS_ name."""
+    name = path.name
+    if name.startswith("."):
+        return False
+    lower = name.lower()
+    return (lower.endswith(COMPRESSION_SUFFIXES + TEXT_SUFFIXES[:3])
+            or bool(_DUMP_NAME_RE.match(name.upper())))
+
+
+def resolve_inputs(texts: list[str], base_dir: Path | None = None,
+                   skip: list[Path] | None = None) -> list[DumpInput]:
+    """Every dump file named by FILE_OR_URL arguments: files, URLs, directories, globs.
+
+    A directory stands for the dump files under it (recursively, by name: see
+    `looks_like_dump`; hidden files and folders, and the folders in `skip` — the
+    pipeline's own data folder — are left out), a glob for the files it matches; both
+    sorted by path. A file named twice is read once. Errors (DumpInputError): a path that
+    does not exist, a directory without dump files, a glob that matches nothing.
+    """
+    out: dict[str, DumpInput] = {}
+    skipped = [p.resolve() for p in skip or []]
+    for text in texts:
+        for source in _expand(text, base_dir, skipped):
+            out.setdefault(source.location, source)
+    return list(out.values())
+
+
+def _dump_files(folder: Path, skip: list[Path]) -> list[Path]:
+    found = []
+    for path in folder.rglob("*"):
+        parts = path.relative_to(folder).parts
+        if any(part.startswith(".") for part in parts) or not path.is_file():
+            continue
+        resolved = path.resolve()
+        if any(resolved.is_relative_to(s) for s in skip):
+            continue
+        if looks_like_dump(path):
+            found.append(path)
+    return sorted(found)
+
+
+def _expand(text: str, base_dir: Path | None, skip: list[Path]) -> list[DumpInput]:
+    parsed = urlparse(text)
+    if parsed.scheme in ("http", "https") or (parsed.scheme and len(parsed.scheme) > 1
+                                              and parsed.scheme != "file"):
+        return [resolve_input(text, base_dir)]
+    path = Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(text).expanduser()
+    if not path.is_absolute():
+        path = (base_dir or Path.cwd()) / path
+    if path.is_dir():
+        found = _dump_files(path, skip)
+        if not found:
+            raise DumpInputError(f"no dump files in directory {path} (looked for RC_/RS_ "
+                                 "files and " + ", ".join(
+                                     COMPRESSION_SUFFIXES + TEXT_SUFFIXES[:3]) + ")")
+        return [resolve_input(str(p)) for p in found]
+    if not path.exists() and _GLOB_CHARS.search(str(path)):
+        anchor = Path(path.anchor)
+        pattern = str(path.relative_to(anchor))
+        found = sorted(p for p in anchor.glob(pattern) if p.is_file())
+        if not found:
+            raise DumpInputError(f"no file matches {text!r}")
+        return [resolve_input(str(p)) for p in found]
+    return [resolve_input(text, base_dir)]
 
 
 def resolve_input(text: str, base_dir: Path | None = None) -> DumpInput:
@@ -85,6 +173,9 @@ def resolve_input(text: str, base_dir: Path | None = None) -> DumpInput:
     if not path.is_absolute():
         path = (base_dir or Path.cwd()) / path
     path = path.resolve()
+    if path.is_dir():
+        raise DumpInputError(f"{path} is a directory, not a dump file (resolve_inputs "
+                             "expands directories into their dump files)")
     if not path.is_file():
         raise DumpInputError(f"dump file not found: {path}")
     return DumpInput(location=str(path), name=path.name, is_url=False)

@@ -183,6 +183,8 @@ WHERE bad IS NOT NULL OR ({sub_ok} AND {time_cond})
             mask = pa.array(valid)
             numbers = numbers.filter(mask)
             text = lines.filter(mask).cast(pa.string())
+        if len(text) == 0:  # every line of the block is not UTF-8 (a binary file)
+            return out
         valid_lines = lines if len(text) == len(lines) else text.cast(pa.binary())
         table = pa.table({"i": pa.array(np.arange(len(text), dtype=np.int64)), "n": numbers,
                           "line": text})

@@ -1,7 +1,8 @@
 """Read a dump as a stream of numbered line blocks, in bounded memory.
 
-A dump is NDJSON, plain or zstd-compressed (Pushshift / Arctic Shift use a 2 GiB
-window: `max_window_size=2**31`). The compressed input is fed to a zstd decompressor
+A dump is NDJSON, plain or compressed (zstd with the 2 GiB window of Pushshift / Arctic
+Shift, gzip, bzip2, xz: `compression`, told by magic bytes), or a JSON document (an array,
+an API response: `documents`) turned into one element a line. The input is read
 256 KiB at a time; decompressed bytes are cut into *blocks* on a fixed grid of the
 decompressed stream: block k holds the lines whose newline lies in
 [k * block_bytes, (k + 1) * block_bytes). Lines are split on `\\n` only, so a multi-byte
@@ -11,9 +12,10 @@ The grid makes blocks deterministic, so a reader that resumes at a block boundar
 (`start` from a checkpoint) produces exactly the blocks a full read would have produced
 after that point.
 
-Truncation: a zstd stream that ends inside a frame is reported (`truncated`, with a
-message) instead of silently looking like the end of the file; the bytes of the last
-partial line come out as `tail` so the caller can quarantine them.
+Truncation and damage: a compressed stream that ends inside a frame, or whose data is
+corrupt, is reported (`truncated`, with a message) instead of silently looking like the
+end of the file; every complete line decoded before that point is kept, and the bytes of
+the last partial line come out as `tail` so the caller can quarantine them.
 """
 
 from __future__ import annotations
@@ -25,14 +27,13 @@ from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import zstandard
 
-MAX_WINDOW = 2**31
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-SKIPPABLE_MAGIC_LOW = 0x184D2A50  # 0x184D2A50 .. 0x184D2A5F, little-endian
+from snoopipe.sources.dumps import compression, documents
+
 INPUT_READ = 256 << 10  # compressed bytes fed to the decompressor at a time
 BLOCK_BYTES = 12 << 20  # decompressed bytes per block (the grid)
 MAX_LINE_BYTES = 64 << 20  # longer lines are reported, not held in memory
+HEAD_BYTES = 64 << 10  # decompressed bytes kept to tell the layout and what a file looks like
 
 
 @dataclass
@@ -62,20 +63,14 @@ class StreamEnd:
     extra: dict = field(default_factory=dict)
 
 
-def _is_zstd(head: bytes) -> bool:
-    if head[:4] == ZSTD_MAGIC:
-        return True
-    if len(head) >= 4:
-        magic = int.from_bytes(head[:4], "little")
-        return magic & 0xFFFFFFF0 == SKIPPABLE_MAGIC_LOW
-    return False
-
-
 class DumpStream:
     """Decompressed pieces of one input, with truncation detection.
 
-    `pieces()` yields decompressed bytes; afterwards `truncated` / `message` say how
-    the input ended and `input_bytes` how much of it was read.
+    `pieces()` yields the dump as NDJSON bytes: decompressed (`compression.detect` on
+    the first bytes: zstd, gzip, bzip2, xz or none), and a JSON array or API response
+    document turned into one element a line (`documents`). Afterwards `truncated` /
+    `message` say how the input ended, `input_bytes` how much of it was read, `head`
+    holds its first decompressed bytes (to say what a file looks like).
     """
 
     def __init__(self, raw: BinaryIO, *, name: str) -> None:
@@ -85,7 +80,10 @@ class DumpStream:
         self.truncated = False
         self.message: str | None = None
         self.compressed: bool | None = None
+        self.compression: str | None = None
+        self.layout: str | None = None
         self.window_size: int | None = None
+        self.head = b""
 
     def _read(self, size: int) -> bytes:
         data = self.raw.read(size)
@@ -93,54 +91,58 @@ class DumpStream:
         return data
 
     def pieces(self) -> Iterator[bytes]:
+        decompressed = self._decompressed()
+        pending: list[bytes] = []
+        for piece in decompressed:
+            pending.append(piece)
+            head = b"".join(pending)
+            if head.strip() or len(head) >= HEAD_BYTES:
+                break
+        else:
+            head = b"".join(pending)
+        self.head = head[:HEAD_BYTES]
+        self.layout = documents.layout(head)
+
+        def replay() -> Iterator[bytes]:
+            if head:
+                yield head
+            yield from decompressed
+
+        if self.layout == documents.NDJSON:
+            yield from replay()
+        else:
+            yield from documents.to_lines(replay(), self.layout)
+
+    def _decompressed(self) -> Iterator[bytes]:
         head = self._read(INPUT_READ)
+        self.compression = compression.detect(head)
+        self.compressed = self.compression is not None
         if not head:
-            self.compressed = False
             return
-        self.compressed = _is_zstd(head)
-        if not self.compressed:
+        if self.compression is None:
             yield head
             while data := self._read(INPUT_READ):
                 yield data
             return
-        try:
-            params = zstandard.get_frame_parameters(head)
-            self.window_size = params.window_size
-        except zstandard.ZstdError:
-            self.window_size = None
-        yield from self._zstd(head)
-
-    def _zstd(self, head: bytes) -> Iterator[bytes]:
-        dctx = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW)
-        decoder = dctx.decompressobj(write_size=1 << 20)
+        if self.compression == "zstd":
+            self.window_size = compression.window_size(head)
+        decoder = compression.decoder(self.compression)
         data = head
-        in_frame = False
-        while True:
-            if not data:
+        try:
+            while data:
+                yield from decoder.feed(data)
                 data = self._read(INPUT_READ)
-                if not data:
-                    break
-            try:
-                out = decoder.decompress(data)
-            except zstandard.ZstdError as exc:
-                self.truncated = True
-                self.message = (f"{self.name}: corrupt zstd data after {self.input_bytes:,} "
-                                f"compressed bytes ({exc}); the lines before it were read")
-                return
-            in_frame = True
-            data = b""
-            if out:
-                yield out
-            if decoder.eof:
-                # A frame ended; more frames may follow (pzstd, concatenated files).
-                data = decoder.unused_data
-                decoder = dctx.decompressobj(write_size=1 << 20)
-                in_frame = False
-        if in_frame:
+        except compression.CorruptInput as exc:
             self.truncated = True
-            self.message = (f"{self.name} is truncated: the zstd stream ends inside a frame "
-                            f"after {self.input_bytes:,} compressed bytes (an incomplete "
-                            "download?); every complete line before that point was read")
+            self.message = (f"{self.name} is damaged: {exc}; every complete line before the "
+                            "damage was read, the rest of the file was not")
+            return
+        if not decoder.finish():
+            self.truncated = True
+            self.message = (f"{self.name} is truncated: the {self.compression} data ends "
+                            f"mid-stream after {self.input_bytes:,} compressed bytes (an "
+                            "incomplete download?); every complete line before that point "
+                            "was read")
 
 
 def _line_array(data: bytes, offsets: array.array) -> pa.Array:
