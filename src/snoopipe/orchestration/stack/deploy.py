@@ -20,7 +20,6 @@ service and win over the generated defaults.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import secrets
@@ -28,6 +27,7 @@ import shlex
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -36,7 +36,7 @@ from typing import Any
 
 from snoopipe.orchestration.stack import procs
 from snoopipe.orchestration.stack.api import AirflowAPI
-from snoopipe.orchestration.stack.postgres import PostgresServer, free_port
+from snoopipe.orchestration.stack.postgres import PostgresServer, UnsafeFolderError, free_port
 from snoopipe.orchestration.stack.redis import RedisServer, find_redis_server
 
 STACK_FILE = "stack.json"
@@ -52,6 +52,8 @@ SIMULATOR_KEYS = ("SNOOPIPE_USE_SIMULATOR", "SNOOPIPE_REDDIT__CLIENT_ID",
                   "SNOOPIPE_REDDIT__PASSWORD", "SNOOPIPE_REDDIT__PRAW_SITE",
                   "SNOOPIPE_REDDIT__OAUTH_URL", "SNOOPIPE_REDDIT__REDDIT_URL")
 CORE_SERVICES = ("api-server", "scheduler", "dag-processor")
+# Where root's PostgreSQL folder goes when the stack folder is private (see Stack._pg_dir).
+PG_DIR_PARENT = "/var/tmp"
 
 Echo = Callable[[str], None]
 
@@ -218,8 +220,6 @@ class Stack:
         state.concurrency = concurrency or state.concurrency
         if config_file:
             state.config_file = str(Path(config_file).expanduser().resolve())
-        if not state.pg_dir:
-            state.pg_dir = str(self._pg_dir())
         state.api_port = _pick_port(api_port or state.api_port, DEFAULT_API_PORT)
         state.pg_port = _pick_port(state.pg_port)
         state.redis_port = _pick_port(state.redis_port)
@@ -230,8 +230,7 @@ class Stack:
 
         try:
             echo(f"starting PostgreSQL on 127.0.0.1:{state.pg_port}")
-            postgres = self._postgres(state).start()
-            postgres.ensure_database("airflow")
+            self._start_postgres(state)
             echo(f"starting Redis on 127.0.0.1:{state.redis_port}")
             self._redis(state).start()
             env = self._write_env(state, environ)
@@ -270,12 +269,43 @@ class Stack:
             raise StackError("Airflow is not installed: pip install 'snoopipe[airflow]'") from None
 
     def _pg_dir(self) -> Path:
+        """Where PostgreSQL's data goes: `<stack>/postgres`, or, when root runs a stack
+        that PostgreSQL's unprivileged user cannot reach (e.g. under /root), a fresh
+        private folder `/var/tmp/snoopipe-stack-XXXX/postgres` (mkdtemp: a random name
+        made exclusively, root's, mode 0711 so the service user can only traverse it).
+        Its name is kept in stack.json; a predictable name would let another local user
+        plant it first."""
         target = self.dir / "postgres"
         if os.geteuid() != 0 or _reachable_by_service_user(self.dir):
             return target
-        # Run by root in a folder PostgreSQL's user cannot reach (e.g. under /root).
-        digest = hashlib.sha256(str(self.dir).encode()).hexdigest()[:12]
-        return Path("/var/tmp") / f"snoopipe-stack-{digest}" / "postgres"
+        parent = Path(tempfile.mkdtemp(prefix="snoopipe-stack-", dir=PG_DIR_PARENT))
+        os.chmod(parent, 0o711)
+        return parent / "postgres"
+
+    def _postgres_dir(self, state: StackState) -> Path:
+        """state.pg_dir, or a new one when none is recorded or the recorded one outside
+        the stack folder is gone (its data went with it)."""
+        recorded = Path(state.pg_dir) if state.pg_dir else None
+        if recorded is None or (not recorded.parent.exists()
+                                and self.dir not in recorded.parents):
+            state.pg_dir = str(self._pg_dir())
+        return Path(state.pg_dir)
+
+    def _start_postgres(self, state: StackState) -> PostgresServer:
+        """Start the stack's PostgreSQL (databases snoopipe and airflow); StackError when
+        its folder is unsafe or it does not start."""
+        self._postgres_dir(state)
+        self._save_state(state)
+        try:
+            postgres = self._postgres(state).start()
+        except UnsafeFolderError as exc:
+            raise StackError(f"{exc}; remove it or set pg_dir in {self.state_file}") from None
+        except subprocess.CalledProcessError as exc:
+            detail = (exc.stderr or b"").decode(errors="replace").strip()
+            raise StackError(f"PostgreSQL did not start ({' '.join(map(str, exc.cmd[-2:]))}): "
+                             f"{detail[-800:]}\nlog: {state.pg_dir}/server.log") from None
+        postgres.ensure_database("airflow")
+        return postgres
 
     @staticmethod
     def _settings(state: StackState, environ: Mapping[str, str]) -> Any:
