@@ -19,6 +19,7 @@ from rich.table import Table
 from snoopipe.errors import SnoopipeError
 from snoopipe.orchestration.progress import Reporter
 from snoopipe.resources import Resources
+from snoopipe.redact import install_log_redaction, redact
 from snoopipe.settings import (CONFIG_FILE_NAME, Settings, load_settings, mask_url,
                                validate_subreddit)
 
@@ -121,7 +122,7 @@ def _settings(config: Path | None, **overrides: object) -> Settings:
 
 
 def _fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[red]error:[/] {message}")
+    err_console.print(f"[red]error:[/] {redact(message)}")
     raise typer.Exit(code)
 
 
@@ -140,6 +141,7 @@ def _subreddit_names(names: list[str] | None) -> list[str] | None:
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False
          ) -> None:
+    install_log_redaction()
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -689,7 +691,7 @@ def _print_backfill_summary(resources: Resources, outcome) -> None:
     for message in outcome.warnings:
         console.print(f"[yellow]![/] {message}")
     if outcome.error:
-        console.print(f"[red]error:[/] {outcome.error}")
+        console.print(f"[red]error:[/] {redact(outcome.error)}")
     _print_counts(resources)
     console.print(f"took {outcome.seconds:,.1f} s; lake: {resources.lake.url}; "
                   f"warehouse: {resources.warehouse.url}")

@@ -21,6 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from snoopipe.redact import mask_url, remember, remember_url  # noqa: F401 - re-exported
+
 CONFIG_FILE_NAME = "snoopipe.toml"
 
 # Reddit's own rule for subreddit names; also what keeps names safe in paths and SQL.
@@ -178,16 +180,6 @@ class GlueSettings(BaseModel):
     wait_timeout_seconds: float | None = None
 
 
-def mask_url(url: str | None) -> str:
-    """A URL safe to print or log: passwords (user:password@, ?password=) become ***."""
-    if not url:
-        return ""
-    # Greedy up to the last @ of the authority: a password may contain an unencoded @.
-    masked = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/@:?#]*):[^/?#]*@", r"\1:***@", url)
-    return re.sub(r"([?&](?:password|secret_access_key|aws_secret_access_key)=)[^&#]*",
-                  r"\1***", masked, flags=re.IGNORECASE)
-
-
 class Settings(BaseSettings):
     """All of snoopipe's settings. See `snoopipe init` for a commented file."""
 
@@ -304,4 +296,16 @@ def load_settings(config_file: str | Path | None = None, **overrides: object) ->
             **{**Settings.model_config, "toml_file": str(path) if path else None}
         )
 
-    return _FileSettings(**{"base_dir": base_dir, **overrides})
+    settings = _FileSettings(**{"base_dir": base_dir, **overrides})
+    _remember_secrets(settings)
+    return settings
+
+
+def _remember_secrets(settings: Settings) -> None:
+    """Tell the redactor the secrets these settings hold: they are masked wherever they
+    appear in output, logs and stored errors (snoopipe.redact)."""
+    for url in (settings.lake_url, settings.warehouse_url, settings.state_url,
+                settings.redis_url, settings.reddit.rate_budget_url):
+        remember_url(url)
+    for secret in (settings.reddit.client_secret, settings.reddit.password):
+        remember(secret.get_secret_value() if secret else None)

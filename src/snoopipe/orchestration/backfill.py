@@ -36,6 +36,7 @@ from snoopipe.orchestration.runner import (
     run_downstream_stages,
     run_with_retries,
 )
+from snoopipe.redact import redact
 from snoopipe.resources import Resources, StageResult
 from snoopipe.sources.dumps import DumpInput, DumpProgress, resolve_input
 from snoopipe.sources.dumps.select import build_filter
@@ -138,7 +139,7 @@ class BackfillRunner:
                 message = str(exc) if isinstance(exc, SnoopipeError) else (
                     f"{type(exc).__name__}: {exc}")
                 state.set_run_status(run.run_id, "failed", error=message)
-                outcome.error = message
+                outcome.error = redact(message)
             else:
                 warning = "; ".join(outcome.warnings) if outcome.warnings else None
                 state.set_run_status(run.run_id, "success",

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from snoopipe.lake.raw import RawFile
+from snoopipe.redact import redact, redact_data
 from snoopipe.state import schema as t
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -166,7 +167,7 @@ class StateStore:
         with self.engine.begin() as conn:
             conn.execute(t.runs.insert().values(
                 run_id=run_id, kind=kind, status="running", subreddits=json.dumps(list(subreddits)),
-                params=json.dumps(params or {}, sort_keys=True), started_at=utcnow(),
+                params=json.dumps(redact_data(params or {}), sort_keys=True), started_at=utcnow(),
             ))
         return self.get_run(run_id)  # type: ignore[return-value]
 
@@ -174,7 +175,7 @@ class StateStore:
         finished = utcnow() if status in ("success", "failed") else None
         with self.engine.begin() as conn:
             conn.execute(t.runs.update().where(t.runs.c.run_id == run_id).values(
-                status=status, error=error, finished_at=finished))
+                status=status, error=redact(error) or None, finished_at=finished))
 
     @staticmethod
     def _run(row) -> RunRecord:
@@ -239,7 +240,8 @@ class StateStore:
             conn.execute(t.tasks.update().where(
                 t.tasks.c.run_id == run_id, t.tasks.c.task_id == task_id).values(
                 status=status, finished_at=utcnow(), rows_in=rows_in, rows_out=rows_out,
-                error=error, output=json.dumps(output or {}, sort_keys=True, default=str)))
+                error=redact(error) or None,
+                output=json.dumps(redact_data(output or {}), sort_keys=True, default=str)))
 
     def tasks(self, run_id: str) -> list[TaskRecord]:
         with self.engine.connect() as conn:

@@ -60,7 +60,7 @@ import pyarrow.parquet as pq
 from snoopipe.errors import ConfigError, SnoopipeError
 from snoopipe.faults import crash_point
 from snoopipe.lake.base import Lake
-from snoopipe.settings import mask_url
+from snoopipe.redact import mask_url, redact
 from snoopipe.tables import TABLES, TableSpec
 from snoopipe.transform import layout
 from snoopipe.transform.reader import prefetch
@@ -251,9 +251,7 @@ class PostgresWarehouse(Warehouse):
         return sorted(set(found), key=len, reverse=True)
 
     def _scrub(self, text: str) -> str:
-        for secret in self._secrets():
-            text = text.replace(secret, "***")
-        return text
+        return redact(text, self._secrets())
 
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:

@@ -63,7 +63,8 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from snoopipe.errors import ConfigError, SnoopipeError
-from snoopipe.settings import Settings, mask_url
+from snoopipe.redact import mask_url, redact
+from snoopipe.settings import Settings
 from snoopipe.tables import TABLES, Column, TableSpec
 from snoopipe.transform import layout
 from snoopipe.warehouse import sql as wsql
@@ -300,8 +301,8 @@ class RedshiftWarehouse(Warehouse):
             raise
         except Exception as exc:  # driver errors: never echo the password
             text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            if self._spec is not None and self._spec.password:
-                text = text.replace(self._spec.password, "***")
+            text = redact(text, [self._spec.password] if self._spec and self._spec.password
+                          else [])
             raise SnoopipeError(f"cannot connect to the Redshift warehouse {self.url}: "
                                 f"{text}") from None
         try:

@@ -15,7 +15,9 @@ from typing import Any, TypeVar
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from snoopipe.errors import SnoopipeError
 from snoopipe.orchestration.airflow import tasks
+from snoopipe.redact import install_log_redaction, redact
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -148,10 +150,17 @@ def fail_fast(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     fails the task at once instead of being retried."""
     from airflow.sdk.exceptions import AirflowFailException
 
+    install_log_redaction()  # the task's log lines, as in the CLI
     try:
         return fn(*args, **kwargs)
     except tasks.NOT_RETRYABLE as exc:
-        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+        raise AirflowFailException(redact(f"{type(exc).__name__}: {exc}")) from None
+    except Exception as exc:
+        # Airflow logs the exception it gets: never one whose message holds a secret.
+        message = f"{type(exc).__name__}: {exc}"
+        if redact(message) != message:
+            raise SnoopipeError(redact(message)) from None
+        raise
 
 
 # -- failure callbacks ------------------------------------------------------------------------
