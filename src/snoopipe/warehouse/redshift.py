@@ -69,6 +69,7 @@ from snoopipe.tables import TABLES, Column, TableSpec
 from snoopipe.transform import layout
 from snoopipe.warehouse import sql as wsql
 from snoopipe.warehouse.base import LoadReport, LoadSource, Warehouse
+from snoopipe.warehouse.readonly import single_read_statement
 
 log = logging.getLogger(__name__)
 
@@ -377,23 +378,30 @@ class RedshiftWarehouse(Warehouse):
 
     def query(self, sql: str, params: Sequence[Any] | None = None
               ) -> tuple[list[str], list[tuple]]:
+        """One read statement (readonly.single_read_statement) in a `BEGIN READ ONLY`
+        transaction that is rolled back. NotReadOnlyError for anything else."""
         from snoopipe.warehouse.postgres import _qmark_to_format
 
+        statement = single_read_statement(sql)
         with self.connection() as conn:
+            conn.autocommit = True  # the transaction is this one, explicitly read-only
             cur = conn.cursor()
             try:
+                cur.execute("BEGIN READ ONLY")
                 if params:
-                    cur.execute(_qmark_to_format(sql), list(params))
+                    cur.execute(_qmark_to_format(statement), list(params))
                 else:
-                    cur.execute(sql)
+                    cur.execute(statement)
                 if not cur.description:
                     return [], []
                 columns = [d[0] for d in cur.description]
                 columns = [c.decode() if isinstance(c, bytes) else c for c in columns]
                 return columns, [tuple(r) for r in cur.fetchall()]
             finally:
-                cur.close()
-                conn.rollback()  # reads never commit anything
+                try:
+                    cur.execute("ROLLBACK")  # reads never commit anything
+                finally:
+                    cur.close()
 
 
 def from_settings(url: str, settings: Settings) -> RedshiftWarehouse:
