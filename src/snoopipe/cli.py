@@ -19,6 +19,7 @@ from rich.table import Table
 from snoopipe.errors import SnoopipeError
 from snoopipe.orchestration.progress import Reporter
 from snoopipe.resources import Resources
+from snoopipe import private
 from snoopipe.redact import install_log_redaction, redact
 from snoopipe.settings import (CONFIG_FILE_NAME, Settings, load_settings, mask_url,
                                validate_subreddit)
@@ -152,7 +153,8 @@ def init(force: Annotated[bool, typer.Option(help="Overwrite an existing file.")
     target = Path.cwd() / CONFIG_FILE_NAME
     if target.exists() and not force:
         _fail(f"{target} exists; use --force to overwrite it")
-    target.write_text(files("snoopipe").joinpath("templates/snoopipe.toml").read_text())
+    # 0600 from the start: the file may come to hold credentials
+    private.write_text(target, files("snoopipe").joinpath("templates/snoopipe.toml").read_text())
     console.print(f"wrote {target}; edit it, then run [bold]snoopipe run[/]")
 
 

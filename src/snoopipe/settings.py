@@ -298,7 +298,50 @@ def load_settings(config_file: str | Path | None = None, **overrides: object) ->
 
     settings = _FileSettings(**{"base_dir": base_dir, **overrides})
     _remember_secrets(settings)
+    if path:
+        _warn_secrets_in_file(path)
     return settings
+
+
+_warned: set[Path] = set()
+
+
+def secrets_in_config(data: dict[str, Any], prefix: str = "") -> list[str]:
+    """The keys of a parsed snoopipe.toml that hold a secret: a secret-looking key
+    (`client_secret`, `password`, ...) or a URL with a password or a secret parameter."""
+    from snoopipe.redact import is_secret_name, mask_url
+
+    found = []
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            found += secrets_in_config(value, f"{name}.")
+        elif isinstance(value, str) and value and (
+                is_secret_name(key) or mask_url(value) != value):
+            found.append(name)
+    return found
+
+
+def _warn_secrets_in_file(path: Path) -> None:
+    """Log a warning (once per file and process) when snoopipe.toml holds secrets."""
+    import logging
+    import tomllib
+
+    if path in _warned:
+        return
+    _warned.add(path)
+    try:
+        found = secrets_in_config(tomllib.loads(path.read_text()))
+        mode = path.stat().st_mode & 0o777
+    except (OSError, ValueError):
+        return
+    if found:
+        shared = (f"; it is readable by other users (mode {mode:04o}): chmod 600 {path}"
+                  if mode & 0o077 else "")
+        logging.getLogger("snoopipe.settings").warning(
+            "%s holds secrets (%s)%s. Prefer environment variables (e.g. "
+            "SNOOPIPE_REDDIT__CLIENT_SECRET, SNOOPIPE_WAREHOUSE_URL) and keep the file "
+            "out of version control.", path, ", ".join(found), shared)
 
 
 def _remember_secrets(settings: Settings) -> None:

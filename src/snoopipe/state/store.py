@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
+from snoopipe import private
 from snoopipe.lake.raw import RawFile
 from snoopipe.redact import redact, redact_data
 from snoopipe.state import schema as t
@@ -91,7 +92,7 @@ def _engine_for(url: str) -> Engine:
     if url.startswith("sqlite:"):
         path = url.split(":///", 1)[1] if ":///" in url else ""
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private.create_file(path)  # 0600, in a 0700 folder if it makes one
         engine = create_engine(url, connect_args={"timeout": 60})
 
         @event.listens_for(engine, "connect")

@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from snoopipe import private
 from snoopipe.errors import ConfigError
 from snoopipe.faults import crash_point
 from snoopipe.tables import TABLES, TableSpec
@@ -49,7 +50,7 @@ class DuckDBWarehouse(Warehouse):
         config = dict(config or {})
         lock = config.pop("lock_configuration", False)
         if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private.make_dirs(self.path.parent)
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.05
         while True:
@@ -62,12 +63,17 @@ class DuckDBWarehouse(Warehouse):
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
         try:
+            if not read_only:
+                private.restrict(self.path)  # DuckDB creates it with the umask's mode
             con.execute("SET TimeZone = 'UTC'").fetchall()
             if lock:
                 con.execute("SET lock_configuration = true").fetchall()
             yield con
         finally:
             con.close()
+            if not read_only:
+                private.restrict(self.path)
+                private.restrict(f"{self.path}.wal")
 
     # -- schema -------------------------------------------------------------------------
 

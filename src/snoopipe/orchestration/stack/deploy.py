@@ -34,10 +34,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from snoopipe import private
 from snoopipe.orchestration.stack import procs
 from snoopipe.orchestration.stack.api import AirflowAPI
 from snoopipe.orchestration.stack.postgres import PostgresServer, UnsafeFolderError, free_port
 from snoopipe.orchestration.stack.redis import RedisServer, find_redis_server
+from snoopipe.orchestration.stack.simulator import SECRET_ENV as SIM_SECRET_ENV
 
 STACK_FILE = "stack.json"
 ENV_FILE = "stack.env"
@@ -146,8 +148,7 @@ class Stack:
         return StackState(**{k: v for k, v in data.items() if k in known})
 
     def _save_state(self, state: StackState) -> None:
-        self.state_file.write_text(json.dumps(asdict(state), indent=2) + "\n")
-        os.chmod(self.state_file, 0o600)
+        private.write_text(self.state_file, json.dumps(asdict(state), indent=2) + "\n")
 
     def env(self) -> dict[str, str]:
         """The variables every service gets (what `source stack.env` sets)."""
@@ -209,11 +210,11 @@ class Stack:
             return state
         self._check_prerequisites()
         fresh = not self.dir.exists()
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private.make_dirs(self.dir)
         if fresh and os.geteuid() == 0:
             os.chmod(self.dir, 0o711)  # PostgreSQL's unprivileged user must traverse it
         for folder in (self.run_dir, self.log_dir, self.airflow_home, self.data_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+            private.make_dirs(folder)  # 0700: logs, pids, Airflow's home, the data
 
         state = self.load_state() or StackState(dir=str(self.dir))
         state.workers = workers or state.workers
@@ -385,8 +386,7 @@ class Stack:
         lines = ["# snoopipe stack: the variables every service gets. `source` this file",
                  "# to use airflow / snoopipe commands against the stack.",
                  *(f"export {shlex.quote(f'{k}={v}')}" for k, v in sorted(env.items())), ""]
-        self.env_file.write_text("\n".join(lines))
-        os.chmod(self.env_file, 0o600)
+        private.write_text(self.env_file, "\n".join(lines))
         return env
 
     def _service_env(self, env: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
@@ -399,8 +399,7 @@ class Stack:
 
     def _write_passwords(self, state: StackState) -> None:
         path = self.airflow_home / "simple_auth_manager_passwords.json"
-        path.write_text(json.dumps({ADMIN_USER: state.admin_password}) + "\n")
-        os.chmod(path, 0o600)
+        private.write_text(path, json.dumps({ADMIN_USER: state.admin_password}) + "\n")
 
     def _start_simulator(self, state: StackState, environ: Mapping[str, str],
                          env: Mapping[str, str]) -> None:
@@ -408,17 +407,20 @@ class Stack:
         sim = settings.simulator
         args = [sys.executable, "-m", "snoopipe.orchestration.stack.simulator",
                 "--port", str(state.sim_port), "--client-id", SIM_CLIENT_ID,
-                "--client-secret", state.sim_client_secret, "--seed", str(sim.seed),
+                "--seed", str(sim.seed),
                 "--budget", str(sim.ratelimit_budget)]
         if sim.time_offset_seconds:
             args += ["--time-offset", str(sim.time_offset_seconds)]
+        if sim.fixed_now is not None:
+            args += ["--fixed-now", str(sim.fixed_now)]
         if sim.corpus_dir:
             args += ["--corpus", str(settings.resolve_local_path(sim.corpus_dir))]
         # The configured subreddits exist in the generated corpus too.
         for sub in dict.fromkeys([*sim.subreddits, *settings.subreddits]):
             args += ["-s", sub]
-        procs.spawn("simulator", args, env=env, cwd=self.dir, log_dir=self.log_dir,
-                    run_dir=self.run_dir)
+        # The secret goes by environment, not argv: `ps` shows every user the command line.
+        procs.spawn("simulator", args, env={**env, SIM_SECRET_ENV: state.sim_client_secret},
+                    cwd=self.dir, log_dir=self.log_dir, run_dir=self.run_dir)
         self._wait_http(f"http://127.0.0.1:{state.sim_port}/_sim/health", "simulator", 60)
 
     def _airflow(self, *args: str) -> list[str]:
@@ -426,7 +428,7 @@ class Stack:
 
     def _airflow_db_migrate(self, env: Mapping[str, str], timeout: float) -> None:
         log = self.log_dir / "db-migrate.log"
-        with open(log, "ab") as out:
+        with private.open_append(log) as out:
             result = subprocess.run(self._airflow("db", "migrate"), env=dict(env), cwd=self.dir,
                                     stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
         if result.returncode != 0:
