@@ -90,6 +90,21 @@ class RunnerSettings(BaseModel):
     retry_backoff_seconds: float = 2.0
 
 
+class DumpAccessSettings(BaseModel):
+    """Which dump files and URLs a backfill may read (snoopipe.sources.dumps.access).
+
+    None means: anything for `snoopipe backfill` (run by the user, with the user's own
+    access), and for the Airflow backfill DAG (whose parameters come from whoever may
+    trigger it) only files under `<data_dir>/dumps` and no URL at all.
+    """
+
+    # Folders (relative to the config file) that local dump files must be in.
+    allowed_roots: list[str] | None = None
+    # URL schemes and hosts dump URLs may use; a host ".example.com" allows subdomains.
+    allowed_url_schemes: list[str] = ["https", "http"]
+    allowed_url_hosts: list[str] | None = None
+
+
 class SimulatorSettings(BaseModel):
     """The built-in Reddit API simulator, used when no credentials are configured."""
 
@@ -212,6 +227,7 @@ class Settings(BaseSettings):
     redshift: RedshiftSettings = RedshiftSettings()
     spark: SparkSettings = SparkSettings()
     glue: GlueSettings = GlueSettings()
+    dump_access: DumpAccessSettings = DumpAccessSettings()
 
     # Where the config file was, to resolve relative paths; set by load_settings.
     base_dir: str = "."

@@ -258,7 +258,9 @@ def _backfill_dag_loads_a_dump_file(dep: Deployment) -> None:
                "score": i, "num_comments": 0, "upvote_ratio": 0.9, "over_18": False,
                "permalink": f"/r/python/comments/bfz{i:03d}/x/", "edited": False,
                "retrieved_on": created + 86400} for i in range(20)]
-    dump = dep.stack.dir / "RS_test.zst"
+    # The DAG reads local dumps only under <data_dir>/dumps (settings.dump_access).
+    dump = dep.stack.data_dir / "dumps" / "RS_test.zst"
+    dump.parent.mkdir(parents=True, exist_ok=True)
     dump.write_bytes(zstandard.ZstdCompressor().compress(
         b"".join(orjson.dumps(t) + b"\n" for t in things)))
     started = time.monotonic()

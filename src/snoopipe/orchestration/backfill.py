@@ -39,6 +39,7 @@ from snoopipe.orchestration.runner import (
 from snoopipe.redact import redact
 from snoopipe.resources import Resources, StageResult
 from snoopipe.sources.dumps import DumpInput, DumpProgress, resolve_input
+from snoopipe.sources.dumps.access import check_dump_access
 from snoopipe.sources.dumps.select import build_filter
 from snoopipe.state import RunRecord
 
@@ -100,6 +101,8 @@ class BackfillRunner:
         from pathlib import Path
 
         sources = [resolve_input(f, base_dir=Path(base)) for f in files]
+        for source in sources:
+            check_dump_access(source, self.resources.settings, trusted=True)
         ids = [s.dump_id for s in sources]
         if len(set(ids)) != len(ids):
             raise SnoopipeError("two dump files have the same name; rename one: "
