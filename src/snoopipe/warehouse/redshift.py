@@ -134,7 +134,7 @@ def schema_statements() -> list[str]:
 
 
 def check_iam_role(role: str | None) -> str:
-    if not role or not _IAM_ROLE_RE.match(role):
+    if not role or not _IAM_ROLE_RE.fullmatch(role):
         raise ConfigError(
             "the Redshift warehouse loads with COPY from S3 and needs an IAM role: set "
             "redshift.iam_role (SNOOPIPE_REDSHIFT__IAM_ROLE) to the ARN of a role associated "
