@@ -267,7 +267,8 @@ class Stack:
         try:
             import airflow.providers.celery  # noqa: F401
         except ImportError:
-            raise StackError("Airflow is not installed: pip install 'snoopipe[airflow]'") from None
+            raise StackError("Airflow is not installed: pip install -c constraints.txt "
+                             "'.[airflow]' in snoopipe's checkout") from None
 
     def _pg_dir(self) -> Path:
         """Where PostgreSQL's data goes: `<stack>/postgres`, or, when root runs a stack
