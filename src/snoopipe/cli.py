@@ -552,6 +552,8 @@ def stack_status(directory: StackDirOption = None) -> None:
     for component, report in health.items():
         if isinstance(report, dict) and report.get("status"):
             console.print(f"airflow {component}: {report['status']}")
+    for problem in info["problems"]:
+        err_console.print(f"! {problem}", markup=False, highlight=False, soft_wrap=True)
     if all(svc["up"] for svc in info["services"].values()):
         for line in describe(info["state"], stack):
             console.print(line, highlight=False, soft_wrap=True)

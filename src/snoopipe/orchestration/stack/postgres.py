@@ -118,6 +118,18 @@ def write_secret_file(path: Path, text: str, user: str | None) -> None:
         os.close(fd)
 
 
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+        return True
+    except PermissionError:
+        return True  # the service user's process
+    except ProcessLookupError:
+        return False
+
+
 @dataclass
 class PostgresServer:
     """Start with `.start()`, stop with `.stop()`; or use as a context manager."""
@@ -175,6 +187,18 @@ class PostgresServer:
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError(f"PostgreSQL did not start; see {self.data_dir}/server.log")
+
+    def healthy(self) -> bool:
+        """Whether this server runs (postmaster.pid) and takes the password on its port."""
+        import psycopg
+
+        if not self.port or not _pid_alive(self.pid()):
+            return False
+        try:
+            psycopg.connect(self.dsn("postgres"), connect_timeout=5).close()
+            return True
+        except psycopg.Error:
+            return False
 
     def _ensure_database(self) -> None:
         import psycopg

@@ -111,6 +111,18 @@ class RedisServer:
                 time.sleep(0.1)
         raise RuntimeError(f"Redis did not start ({last}); see {self.logfile}")
 
+    def healthy(self) -> bool:
+        """Whether this server answers PING with its password on its port."""
+        import redis
+
+        if not self.port or self.data_dir is None or not self.pid():
+            return False
+        try:
+            return bool(redis.Redis.from_url(self.url(), socket_timeout=2,
+                                             socket_connect_timeout=2).ping())
+        except Exception:  # noqa: BLE001 - down, refused, wrong password: not healthy
+            return False
+
     def url(self, db: int = 0) -> str:
         return f"redis://:{quote(self.password, safe='')}@127.0.0.1:{self.port}/{db}"
 
