@@ -228,11 +228,14 @@ class StateStore:
     # -- tasks ----------------------------------------------------------------------
 
     def start_task(self, run_id: str, task_id: str, *, stage: str,
-                   partition: str | None = None) -> int:
-        """Mark a task running and return its attempt number (1 for the first)."""
-        return _retry_on_conflict(lambda: self._start_task(run_id, task_id, stage, partition))
+                   partition: str | None = None, at_least: int = 1) -> int:
+        """Mark a task running and return its attempt number (1 for the first; at least
+        `at_least`: the orchestrator's try number, which counts tries that never got here)."""
+        return _retry_on_conflict(
+            lambda: self._start_task(run_id, task_id, stage, partition, at_least))
 
-    def _start_task(self, run_id: str, task_id: str, stage: str, partition: str | None) -> int:
+    def _start_task(self, run_id: str, task_id: str, stage: str, partition: str | None,
+                    at_least: int = 1) -> int:
         now = utcnow()
         with self.engine.begin() as conn:
             row = conn.execute(
@@ -243,9 +246,9 @@ class StateStore:
             if row is None:
                 conn.execute(t.tasks.insert().values(
                     run_id=run_id, task_id=task_id, stage=stage, partition=partition,
-                    status="running", attempt=1, started_at=now))
-                return 1
-            attempt = row.attempt + 1
+                    status="running", attempt=max(1, at_least), started_at=now))
+                return max(1, at_least)
+            attempt = max(row.attempt + 1, at_least)
             conn.execute(t.tasks.update().where(
                 t.tasks.c.run_id == run_id, t.tasks.c.task_id == task_id).values(
                 status="running", attempt=attempt, started_at=now, finished_at=None,

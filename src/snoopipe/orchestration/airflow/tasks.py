@@ -252,6 +252,13 @@ def record_failure(settings: Settings, run_id: str, message: str, *,
         run = resources.state.get_run(run_id)
         if run is None:
             return False
+        # A task left waiting for a retry that will not come (its last try died before
+        # reaching snoopipe's code) failed for good with the run.
+        for task in resources.state.tasks(run_id):
+            if task.status == "up_for_retry":
+                resources.state.finish_task(run_id, task.task_id, status="failed",
+                                            rows_in=task.rows_in, rows_out=task.rows_out,
+                                            error=task.error, output=task.output)
         if keep_existing and run.status == "failed" and run.error:
             return True
         resources.state.set_run_status(run_id, "failed", error=message[:4000])
