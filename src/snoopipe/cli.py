@@ -499,8 +499,10 @@ StackDirOption = Annotated[Path | None, typer.Option(
 
 @stack_app.command("up")
 def stack_up(
-    workers: Annotated[int, typer.Option(help="Celery workers to start.")] = 2,
-    concurrency: Annotated[int, typer.Option(help="Task slots per worker.")] = 2,
+    workers: Annotated[int | None, typer.Option(
+        help="Celery workers (default: the stack's, 2 for a new one).")] = None,
+    concurrency: Annotated[int | None, typer.Option(
+        help="Task slots per worker (default: the stack's, 2 for a new one).")] = None,
     port: Annotated[int | None, typer.Option(help="Airflow UI/API port (default 8080, "
                                              "else a free one).")] = None,
     directory: StackDirOption = None,

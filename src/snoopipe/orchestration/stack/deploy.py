@@ -231,16 +231,16 @@ class Stack:
             for index in range(state.workers + 1, old_workers + 1):  # fewer workers now
                 procs.stop(procs.read_pid(self.run_dir, f"worker-{index}"))
         wanted = ["postgresql", "redis", *self.service_names(state)]
+        old_env = self.env()  # what the running services were started with
         if previous and all(name in running for name in wanted) and not (
                 api_port and api_port != state.api_port):
-            old_env = self.env()
             if self._write_env(state, environ) == old_env:
                 self._save_state(state)
                 echo(f"the stack in {self.dir} is already running and healthy")
                 return state
         started: list[str] = []
         try:
-            self._up(state, environ, running, api_port, timeout, echo, started)
+            self._up(state, environ, old_env, running, api_port, timeout, echo, started)
         except BaseException:
             if not running:
                 echo("the stack did not come up; stopping what was started "
@@ -254,8 +254,9 @@ class Stack:
             raise
         return state
 
-    def _up(self, state: StackState, environ: Mapping[str, str], running: set[str],
-            api_port: int | None, timeout: float, echo: Echo, started: list[str]) -> None:
+    def _up(self, state: StackState, environ: Mapping[str, str], old_env: Mapping[str, str],
+            running: set[str], api_port: int | None, timeout: float, echo: Echo,
+            started: list[str]) -> None:
         # Ports: a running service keeps its port; a stopped one gets its old port back
         # unless another program took it meanwhile.
         if "postgresql" not in running:
@@ -279,7 +280,6 @@ class Stack:
             echo(f"starting Redis on 127.0.0.1:{state.redis_port}")
             self._redis(state).start()
             started.append("redis")
-        old_env = self.env()
         env = self._write_env(state, environ)
         service_env = self._service_env(env, environ)
         services = self.service_names(state)
