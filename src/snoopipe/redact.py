@@ -27,6 +27,9 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
 MASK = "***"
+# Remembered secrets shorter than this are not searched for alone (they would mask
+# ordinary words); inside a URL or a key=value they are masked whatever their length.
+MIN_SECRET_LENGTH = 6
 
 # Parameter names whose values are secrets: any name containing one of these words ...
 _SECRET_WORDS = ("passw", "passphrase", "pwd", "token", "secret", "signature", "credential",
@@ -64,7 +67,13 @@ def _mask_params(text: str) -> str:
     return _KEY_VALUE.sub(repl, text)
 
 
+# Placeholders in help texts ("use postgresql://user:password@host/db") stay readable.
+_PLACEHOLDER_USERINFO = frozenset({"user:password", "user", MASK})
+
+
 def _mask_userinfo(userinfo: str) -> str:
+    if userinfo in _PLACEHOLDER_USERINFO or userinfo.endswith(f":{MASK}"):
+        return userinfo
     if ":" in userinfo:
         return f"{userinfo.split(':', 1)[0]}:{MASK}"
     return MASK
@@ -89,7 +98,7 @@ def remember(*values: str | None) -> None:
     """Secret values to mask wherever `redact()` meets them (also URL-encoded)."""
     with _lock:
         for value in values:
-            if value and len(value) >= 4:
+            if value and len(value) >= MIN_SECRET_LENGTH:
                 _known.update({value, quote(value, safe=""), quote_plus(value)})
 
 
@@ -119,7 +128,7 @@ def redact(text: str | None, secrets: Iterable[str] = ()) -> str:
         return text or ""
     with _lock:
         known = set(_known)
-    known.update(s for s in secrets if s and len(s) >= 4)
+    known.update(s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH)
     for value in sorted(known, key=len, reverse=True):
         if value in text:
             text = text.replace(value, MASK)

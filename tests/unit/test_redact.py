@@ -81,3 +81,10 @@ def test_log_records_are_redacted(caplog):
     with caplog.at_level(logging.INFO):
         logging.getLogger("snoopipe.test").info("connecting to %s", "postgresql://u:p/w#d@h/db")
     assert "p/w#d" not in caplog.text and f"u:{MASK}@h/db" in caplog.text
+
+
+def test_help_texts_keep_their_placeholders():
+    text = "unsupported warehouse URL: use postgresql://user:password@host:5432/db"
+    assert redact(text) == text
+    assert mask_url("postgresql://user@host/db") == "postgresql://user@host/db"
+    assert mask_url("postgresql://u:***@host/db") == "postgresql://u:***@host/db"
