@@ -20,5 +20,7 @@ fi
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+# constraints.txt pins the transitive dependencies too (README); fail when it is stale.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
+.venv/bin/python scripts/constraints.py --check
 exec .venv/bin/python -m pytest -n 2 "$@"

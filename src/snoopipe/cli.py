@@ -19,6 +19,8 @@ from rich.table import Table
 from snoopipe.errors import SnoopipeError
 from snoopipe.orchestration.progress import Reporter
 from snoopipe.resources import Resources
+from snoopipe import private
+from snoopipe.redact import install_log_redaction, redact
 from snoopipe.settings import (CONFIG_FILE_NAME, Settings, load_settings, mask_url,
                                validate_subreddit)
 
@@ -121,7 +123,7 @@ def _settings(config: Path | None, **overrides: object) -> Settings:
 
 
 def _fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[red]error:[/] {message}")
+    err_console.print(f"[red]error:[/] {redact(message)}")
     raise typer.Exit(code)
 
 
@@ -140,6 +142,7 @@ def _subreddit_names(names: list[str] | None) -> list[str] | None:
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False
          ) -> None:
+    install_log_redaction()
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -150,7 +153,8 @@ def init(force: Annotated[bool, typer.Option(help="Overwrite an existing file.")
     target = Path.cwd() / CONFIG_FILE_NAME
     if target.exists() and not force:
         _fail(f"{target} exists; use --force to overwrite it")
-    target.write_text(files("snoopipe").joinpath("templates/snoopipe.toml").read_text())
+    # 0600 from the start: the file may come to hold credentials
+    private.write_text(target, files("snoopipe").joinpath("templates/snoopipe.toml").read_text())
     console.print(f"wrote {target}; edit it, then run [bold]snoopipe run[/]")
 
 
@@ -500,8 +504,10 @@ StackDirOption = Annotated[Path | None, typer.Option(
 
 @stack_app.command("up")
 def stack_up(
-    workers: Annotated[int, typer.Option(help="Celery workers to start.")] = 2,
-    concurrency: Annotated[int, typer.Option(help="Task slots per worker.")] = 2,
+    workers: Annotated[int | None, typer.Option(
+        help="Celery workers (default: the stack's, 2 for a new one).")] = None,
+    concurrency: Annotated[int | None, typer.Option(
+        help="Task slots per worker (default: the stack's, 2 for a new one).")] = None,
     port: Annotated[int | None, typer.Option(help="Airflow UI/API port (default 8080, "
                                              "else a free one).")] = None,
     directory: StackDirOption = None,
@@ -553,6 +559,8 @@ def stack_status(directory: StackDirOption = None) -> None:
     for component, report in health.items():
         if isinstance(report, dict) and report.get("status"):
             console.print(f"airflow {component}: {report['status']}")
+    for problem in info["problems"]:
+        err_console.print(f"! {problem}", markup=False, highlight=False, soft_wrap=True)
     if all(svc["up"] for svc in info["services"].values()):
         for line in describe(info["state"], stack):
             console.print(line, highlight=False, soft_wrap=True)
@@ -694,7 +702,7 @@ def _print_backfill_summary(resources: Resources, outcome) -> None:
     for message in outcome.warnings + outcome.unusable + outcome.notes:
         console.print(f"[yellow]![/] {message}")
     if outcome.error:
-        console.print(f"[red]error:[/] {outcome.error}")
+        console.print(f"[red]error:[/] {redact(outcome.error)}")
     _print_counts(resources)
     console.print(f"took {outcome.seconds:,.1f} s; lake: {resources.lake.url}; "
                   f"warehouse: {resources.warehouse.url}")

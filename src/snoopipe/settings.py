@@ -21,6 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from snoopipe.redact import mask_url, remember, remember_url  # noqa: F401 - re-exported
+
 CONFIG_FILE_NAME = "snoopipe.toml"
 
 # Reddit's own rule for subreddit names; also what keeps names safe in paths and SQL.
@@ -86,6 +88,21 @@ class RunnerSettings(BaseModel):
     max_workers: int = 4
     task_retries: int = 2
     retry_backoff_seconds: float = 2.0
+
+
+class DumpAccessSettings(BaseModel):
+    """Which dump files and URLs a backfill may read (snoopipe.sources.dumps.access).
+
+    None means: anything for `snoopipe backfill` (run by the user, with the user's own
+    access), and for the Airflow backfill DAG (whose parameters come from whoever may
+    trigger it) only files under `<data_dir>/dumps` and no URL at all.
+    """
+
+    # Folders (relative to the config file) that local dump files must be in.
+    allowed_roots: list[str] | None = None
+    # URL schemes and hosts dump URLs may use; a host ".example.com" allows subdomains.
+    allowed_url_schemes: list[str] = ["https", "http"]
+    allowed_url_hosts: list[str] | None = None
 
 
 class SimulatorSettings(BaseModel):
@@ -178,16 +195,6 @@ class GlueSettings(BaseModel):
     wait_timeout_seconds: float | None = None
 
 
-def mask_url(url: str | None) -> str:
-    """A URL safe to print or log: passwords (user:password@, ?password=) become ***."""
-    if not url:
-        return ""
-    # Greedy up to the last @ of the authority: a password may contain an unencoded @.
-    masked = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/@:?#]*):[^/?#]*@", r"\1:***@", url)
-    return re.sub(r"([?&](?:password|secret_access_key|aws_secret_access_key)=)[^&#]*",
-                  r"\1***", masked, flags=re.IGNORECASE)
-
-
 class Settings(BaseSettings):
     """All of snoopipe's settings. See `snoopipe init` for a commented file."""
 
@@ -220,6 +227,7 @@ class Settings(BaseSettings):
     redshift: RedshiftSettings = RedshiftSettings()
     spark: SparkSettings = SparkSettings()
     glue: GlueSettings = GlueSettings()
+    dump_access: DumpAccessSettings = DumpAccessSettings()
 
     # Where the config file was, to resolve relative paths; set by load_settings.
     base_dir: str = "."
@@ -304,4 +312,59 @@ def load_settings(config_file: str | Path | None = None, **overrides: object) ->
             **{**Settings.model_config, "toml_file": str(path) if path else None}
         )
 
-    return _FileSettings(**{"base_dir": base_dir, **overrides})
+    settings = _FileSettings(**{"base_dir": base_dir, **overrides})
+    _remember_secrets(settings)
+    if path:
+        _warn_secrets_in_file(path)
+    return settings
+
+
+_warned: set[Path] = set()
+
+
+def secrets_in_config(data: dict[str, Any], prefix: str = "") -> list[str]:
+    """The keys of a parsed snoopipe.toml that hold a secret: a secret-looking key
+    (`client_secret`, `password`, ...) or a URL with a password or a secret parameter."""
+    from snoopipe.redact import is_secret_name, mask_url
+
+    found = []
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            found += secrets_in_config(value, f"{name}.")
+        elif isinstance(value, str) and value and (
+                is_secret_name(key) or mask_url(value) != value):
+            found.append(name)
+    return found
+
+
+def _warn_secrets_in_file(path: Path) -> None:
+    """Log a warning (once per file and process) when snoopipe.toml holds secrets."""
+    import logging
+    import tomllib
+
+    if path in _warned:
+        return
+    _warned.add(path)
+    try:
+        found = secrets_in_config(tomllib.loads(path.read_text()))
+        mode = path.stat().st_mode & 0o777
+    except (OSError, ValueError):
+        return
+    if found:
+        shared = (f"; it is readable by other users (mode {mode:04o}): chmod 600 {path}"
+                  if mode & 0o077 else "")
+        logging.getLogger("snoopipe.settings").warning(
+            "%s holds secrets (%s)%s. Prefer environment variables (e.g. "
+            "SNOOPIPE_REDDIT__CLIENT_SECRET, SNOOPIPE_WAREHOUSE_URL) and keep the file "
+            "out of version control.", path, ", ".join(found), shared)
+
+
+def _remember_secrets(settings: Settings) -> None:
+    """Tell the redactor the secrets these settings hold: they are masked wherever they
+    appear in output, logs and stored errors (snoopipe.redact)."""
+    for url in (settings.lake_url, settings.warehouse_url, settings.state_url,
+                settings.redis_url, settings.reddit.rate_budget_url):
+        remember_url(url)
+    for secret in (settings.reddit.client_secret, settings.reddit.password):
+        remember(secret.get_secret_value() if secret else None)

@@ -59,6 +59,11 @@ class Deployment:
     api: AirflowAPI
     sim_url: str
     state_url: str
+    env: dict
+
+    def snoopipe_cli(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "snoopipe.cli", *args], env=self.env,
+                              capture_output=True, text=True, timeout=900)
 
     def trigger(self, logical: datetime, **conf) -> str:
         run = self.api.trigger(DAG, logical_date=logical.isoformat(), conf=conf)
@@ -130,7 +135,7 @@ def deployment() -> Iterator[Deployment]:
         assert "admin /" in up.stdout and "Airflow UI:   http://127.0.0.1:" in up.stdout
         values = stack.env()
         yield Deployment(stack, stack.api(), values["SNOOPIPE_REDDIT__OAUTH_URL"],
-                         values["SNOOPIPE_STATE_URL"])
+                         values["SNOOPIPE_STATE_URL"], env)
     finally:
         down = subprocess.run([sys.executable, "-m", "snoopipe.cli", "stack", "down", "--dir",
                                str(directory)], env=env, capture_output=True, text=True,
@@ -163,6 +168,7 @@ def test_stack_runs_the_dag_survives_a_killed_worker_and_stops_on_blocking_check
         _killed_worker_task_is_retried_and_the_run_succeeds_without_duplicates(deployment)
         _backfill_dag_loads_a_dump_file(deployment)
         _failed_blocking_check_fails_the_run_visibly(deployment)
+        _stack_up_restarts_dead_services_on_the_same_ports(deployment)
     except BaseException:
         print(_logs(deployment.stack))
         raise
@@ -260,7 +266,9 @@ def _backfill_dag_loads_a_dump_file(dep: Deployment) -> None:
                "score": i, "num_comments": 0, "upvote_ratio": 0.9, "over_18": False,
                "permalink": f"/r/python/comments/bfz{i:03d}/x/", "edited": False,
                "retrieved_on": created + 86400} for i in range(20)]
-    dump = dep.stack.dir / "RS_test.zst"
+    # The DAG reads local dumps only under <data_dir>/dumps (settings.dump_access).
+    dump = dep.stack.data_dir / "dumps" / "RS_test.zst"
+    dump.parent.mkdir(parents=True, exist_ok=True)
     dump.write_bytes(zstandard.ZstdCompressor().compress(
         b"".join(orjson.dumps(t) + b"\n" for t in things)))
     started = time.monotonic()
@@ -305,3 +313,68 @@ def _failed_blocking_check_fails_the_run_visibly(dep: Deployment) -> None:
     assert snoop.status == "failed"
     assert "validate" in snoop.error and "BlockingCheckFailed" in snoop.error
     print(f"\nblocking check: DAG run failed, snoopipe run error: {snoop.error[:160]}")
+
+
+def _stack_up_restarts_dead_services_on_the_same_ports(dep: Deployment) -> None:
+    import signal
+
+    stack = dep.stack
+    directory = str(stack.dir)
+    state_before = stack.state_file.read_text()
+    env_before = stack.env_file.read_text()
+    health = dep.api.health()
+    assert (health.get("triggerer") or {}).get("status") == "healthy", health
+
+    # A worker was killed by the killed-worker run above: `up` starts it, and only it.
+    pids_before = stack.pids()
+    dead = [name for name, pid in pids_before.items() if not procs.alive(pid)]
+    assert len(dead) == 1 and dead[0].startswith("worker-"), dead
+    first = dep.snoopipe_cli("stack", "up", "--dir", directory, "--workers", "2")
+    assert first.returncode == 0, first.stdout + first.stderr + _logs(stack)
+    assert f"starting Airflow: {dead[0]}\n" in first.stdout, first.stdout
+    assert "starting PostgreSQL" not in first.stdout and "starting Redis" not in first.stdout
+    pids = stack.pids()
+    assert {k: v for k, v in pids.items() if k != dead[0]} == {
+        k: v for k, v in pids_before.items() if k != dead[0]}
+    victim = "worker-2" if dead[0] == "worker-1" else "worker-1"  # one that ran all along
+
+    # A second `up` on a healthy stack changes nothing.
+    again = dep.snoopipe_cli("stack", "up", "--dir", directory, "--workers", "2")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "already running and healthy" in again.stdout, again.stdout
+    assert stack.pids() == pids
+
+    # Redis and a Celery worker die.
+    state = stack.load_state()
+    redis_pid = stack._redis(state).pid()
+    os.kill(redis_pid, signal.SIGKILL)
+    procs.kill_tree(pids[victim])
+    deadline = time.monotonic() + 30
+    while (procs.alive(redis_pid) or procs.alive(pids[victim])) and \
+            time.monotonic() < deadline:
+        time.sleep(0.2)
+    status = dep.snoopipe_cli("stack", "status", "--dir", directory)
+    said = " ".join((status.stdout + status.stderr).split())
+    assert status.returncode == 1, said
+    assert "redis is down: Celery cannot queue tasks" in said, said
+    assert f"{victim} is down" in said, said
+
+    healed = dep.snoopipe_cli("stack", "up", "--dir", directory, "--workers", "2")
+    print(f"\nstack up after Redis and {victim} died:\n{healed.stdout}")
+    assert healed.returncode == 0, healed.stdout + healed.stderr + _logs(stack)
+    assert "starting Redis" in healed.stdout and "starting PostgreSQL" not in healed.stdout
+    assert stack.state_file.read_text() == state_before  # same ports, same secrets
+    assert stack.env_file.read_text() == env_before
+    pids_after = stack.pids()
+    for name in pids:
+        if name != victim:
+            assert pids_after[name] == pids[name], name  # left alone
+    assert pids_after[victim] != pids[victim]
+    assert stack._redis(state).pid() != redis_pid
+    assert all(stack.health(state).values()), stack.health(state)
+    assert dep.snoopipe_cli("stack", "status", "--dir", directory).returncode == 0
+
+    # ... and the healed stack runs a DAG run.
+    logical = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+    run = dep.wait(dep.trigger(logical))
+    assert run["state"] == "success", run

@@ -83,3 +83,37 @@ def test_processes_start_detached_and_stop_with_their_tree(tmp_path):
     assert procs.stop(pid, timeout=5)
     assert not any(procs.alive(p) for p in tree)
     assert (tmp_path / "logs" / "svc.log").read_text().endswith("\nready\n")
+
+
+def test_simulator_secret_is_neither_on_the_command_line_nor_in_a_readable_log(tmp_path):
+    import psutil
+    import requests
+
+    from snoopipe.orchestration.stack.postgres import free_port
+    from tests.clock import FIXED_NOW
+
+    stack = Stack(tmp_path / "stack")
+    state = _state(stack.dir)
+    state.sim_port = free_port()
+    environ = {"SNOOPIPE_SIMULATOR__FIXED_NOW": str(FIXED_NOW), "PATH": os.environ["PATH"]}
+    for folder in (stack.run_dir, stack.log_dir):
+        folder.mkdir(parents=True)
+    stack._start_simulator(state, environ, stack._service_env({}, environ))
+    pid = procs.read_pid(stack.run_dir, "simulator")
+    try:
+        command_line = " ".join(psutil.Process(pid).cmdline())
+        log = stack.log_dir / "simulator.log"
+        token = requests.post(f"http://127.0.0.1:{state.sim_port}/api/v1/access_token",
+                              auth=("snoopipe-stack", state.sim_client_secret),
+                              data={"grant_type": "client_credentials"}, timeout=10)
+        wrong = requests.post(f"http://127.0.0.1:{state.sim_port}/api/v1/access_token",
+                              auth=("snoopipe-stack", "not-the-secret"),
+                              data={"grant_type": "client_credentials"}, timeout=10)
+    finally:
+        procs.stop(pid, timeout=10)
+    assert "--fixed-now" in command_line  # the clock is pinned
+    assert state.sim_client_secret not in command_line
+    assert state.sim_client_secret not in log.read_text()
+    assert oct(log.stat().st_mode & 0o777) == "0o600"
+    assert oct((stack.run_dir / "simulator.pid").stat().st_mode & 0o777) == "0o600"
+    assert token.status_code == 200 and wrong.status_code == 401

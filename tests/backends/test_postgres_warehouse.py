@@ -14,6 +14,7 @@ from snoopipe.settings import Settings
 from snoopipe.tables import TABLES
 from snoopipe.warehouse import open_warehouse
 from snoopipe.warehouse.postgres import NUL_REPLACEMENT, PostgresWarehouse, _qmark_to_format
+from snoopipe.warehouse.readonly import NotReadOnlyError
 from tests.processing import test_warehouse as duckdb_contract
 from tests.processing.conftest import comment, post
 
@@ -143,8 +144,10 @@ def test_query_is_read_only_and_takes_qmark_params(harness):
     wh = harness.resources.warehouse
     assert wh.query("SELECT id FROM posts WHERE id = ? OR title = '100% ?' ORDER BY id",
                     ["p1"])[1] == [("p1",), ("p2",)]
-    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+    with pytest.raises(NotReadOnlyError):  # not a read statement: refused before sending
         wh.query("DELETE FROM posts")
+    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        wh.query("WITH gone AS (DELETE FROM posts RETURNING id) SELECT * FROM gone")
     assert wh.table_counts()["posts"] == 2
     assert _qmark_to_format("a = ? AND b LIKE 'x%?'") == "a = %s AND b LIKE 'x%%?'"
 

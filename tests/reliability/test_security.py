@@ -126,22 +126,27 @@ def test_lake_keys_partitions_and_raw_names_are_validated(tmp_path, fault_log):
     lake = LocalLake(tmp_path / "lake")
     cases = {
         "lake key": (check_key, ["../x", "raw/../../x", "/etc/passwd", "raw//x", "raw/./x",
-                                 "raw/x y", "raw/x;rm", "raw/\x00", ""]),
+                                 "raw/x y", "raw/x;rm", "raw/\x00", "", "raw/x\n",
+                                 "raw\n/x"]),
         "local lake write": (lambda k: lake.write_bytes(k, b"x"),
                              ["../escape", "raw/../../escape", "/tmp/escape"]),
         "local lake list prefix": (lake.list, ["../", "/etc/", "raw/../../"]),
-        "S3 list prefix": (_check_prefix, ["../", "raw/../", "raw/ x"]),
+        "S3 list prefix": (_check_prefix, ["../", "raw/../", "raw/ x", "raw/x\n"]),
         "partition value": (layout.parse_partition, [
             "subreddit=../x/dt=2024-01-01", "subreddit=python/dt=../../x",
-            "subreddit=python'--/dt=2024-01-01", "subreddit=python/dt=2024-01-01/../.."]),
+            "subreddit=python'--/dt=2024-01-01", "subreddit=python/dt=2024-01-01/../..",
+            "subreddit=python/dt=2024-01-01\n"]),
         "processed key": (lambda p: layout.processed_key("posts", p),
                           ["subreddit=../../x/dt=2024-01-01"]),
-        "run id": (layout.check_run_id, ["../x", "x' OR '1'='1", "a/b", "", "x" * 65]),
+        "run id": (layout.check_run_id, ["../x", "x' OR '1'='1", "a/b", "", "x" * 65,
+                                         "run1\n"]),
         "raw file name": (lambda args: raw_key(*args), [
             ("posts", "../x", "2024-01-01", "run1", "api-a1"),
             ("posts", "python", "2024-01-01", "../run", "api-a1"),
             ("posts", "python", "2024-01-01", "run1", "../../x"),
             ("posts", "python", "../2024-01-01", "run1", "api-a1"),
+            ("posts", "python", "2024-01-01", "run1\n", "api-a1"),
+            ("posts", "python", "2024-01-01", "run1", "api-a1\n"),
             ("../posts", "python", "2024-01-01", "run1", "api-a1")]),
     }
     accepted = []
@@ -165,6 +170,27 @@ def test_lake_keys_partitions_and_raw_names_are_validated(tmp_path, fault_log):
                              f"outside the lake: {not escaped}")
     assert not accepted, accepted
     assert not escaped
+
+
+def test_post_ids_from_the_api_are_checked_before_they_reach_a_request_path():
+    from snoopipe.errors import ExtractError
+    from snoopipe.settings import RedditSettings
+    from snoopipe.sources.reddit.client import Credentials, RedditClient
+    from snoopipe.sources.reddit.comments import is_reddit_id
+
+    assert is_reddit_id("1abc9z") and is_reddit_id("t" * 13)
+    hostile = ["abc\n", "../../api/v1/me", "abc/../x", "abc?x=1", "ABC", "t3_abc", "", "a" * 14,
+               None, 12]
+    assert not any(is_reddit_id(v) for v in hostile)
+    # Nothing listens on port 1: a request would fail differently than the id check.
+    config = RedditSettings(oauth_url="http://127.0.0.1:1", reddit_url="http://127.0.0.1:1",
+                            max_retries=0)
+    client = RedditClient(config, Credentials("cid", "secret"))
+    for value in hostile[:6]:
+        with pytest.raises(ExtractError, match="not a Reddit id"):
+            client.comment_page(value)
+        with pytest.raises(ExtractError, match="not a Reddit id"):
+            client.comment_page("abc", comment_id=value)
 
 
 SQL_VALUES = ["'); DROP TABLE posts; --", "Robert'); DROP TABLE comments;--", "%s %s %(x)s",

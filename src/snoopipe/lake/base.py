@@ -18,7 +18,7 @@ def check_key(key: str) -> str:
     """Reject keys that could escape the lake root or confuse a filesystem."""
     parts = key.split("/")
     if not key or key.startswith("/") or any(
-        p in ("", ".", "..") or not _KEY_PART_RE.match(p) for p in parts
+        p in ("", ".", "..") or not _KEY_PART_RE.fullmatch(p) for p in parts
     ):
         raise ValueError(f"invalid lake key: {key!r}")
     return key

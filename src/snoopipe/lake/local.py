@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
+from snoopipe import private
 from snoopipe.errors import LakeError
 from snoopipe.lake.base import Lake, check_key
 
@@ -16,7 +17,7 @@ class LocalLake(Lake):
         self.root = Path(root)
         self.url = f"file://{self.root}"
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            private.make_dirs(self.root)
         except OSError as exc:
             raise LakeError(f"cannot create lake folder {self.root}: {exc.strerror}") from exc
 

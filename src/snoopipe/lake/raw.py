@@ -47,7 +47,7 @@ def raw_key(kind: str, subreddit: str, dt: date | str, run_id: str, part: str) -
         raise ValueError(f"unknown raw kind {kind!r}")
     validate_subreddit(subreddit)
     dt_text = dt.isoformat() if isinstance(dt, date) else date.fromisoformat(dt).isoformat()
-    if not _RUN_ID_RE.match(run_id) or not _PART_RE.match(part):
+    if not _RUN_ID_RE.fullmatch(run_id) or not _PART_RE.fullmatch(part):
         raise ValueError(f"invalid run id or part: {run_id!r} {part!r}")
     return f"raw/{kind}/subreddit={subreddit}/dt={dt_text}/{run_id}-{part}.jsonl.zst"
 
@@ -79,7 +79,7 @@ def unrecorded_run_files(lake: Lake, run_id: str, folders: Iterable[str],
         for key in lake.list(folder):
             name = key.rsplit("/", 1)[-1]
             if (key not in known and name.startswith(f"{run_id}-")
-                    and _RUN_FILE_PART_RE.match(name[len(run_id) + 1:])):
+                    and _RUN_FILE_PART_RE.fullmatch(name[len(run_id) + 1:])):
                 found.append(key)
     return found
 

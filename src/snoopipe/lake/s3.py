@@ -107,7 +107,7 @@ class S3Lake(Lake):
         *,
         session: boto3.session.Session | None = None,
     ) -> None:
-        if not _BUCKET_RE.match(bucket or "") or ".." in bucket:
+        if not _BUCKET_RE.fullmatch(bucket or "") or ".." in bucket:
             raise ConfigError(
                 f"invalid S3 bucket name {bucket!r} in the lake URL: use s3://bucket/prefix"
             )
@@ -434,7 +434,7 @@ def _check_prefix(prefix: str) -> None:
     *whole, last = prefix.split("/")
     if whole:
         check_key("/".join(whole))
-    if last in (".", "..") or (last and not _PREFIX_PART_RE.match(last)):
+    if last in (".", "..") or (last and not _PREFIX_PART_RE.fullmatch(last)):
         raise ValueError(f"invalid lake prefix: {prefix!r}")
 
 

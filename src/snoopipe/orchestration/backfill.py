@@ -36,8 +36,10 @@ from snoopipe.orchestration.runner import (
     run_downstream_stages,
     run_with_retries,
 )
+from snoopipe.redact import redact
 from snoopipe.resources import Resources, StageResult
 from snoopipe.sources.dumps import DumpInput, DumpProgress, resolve_inputs
+from snoopipe.sources.dumps.access import check_dump_access
 from snoopipe.sources.dumps.select import build_filter
 from snoopipe.state import RunRecord
 
@@ -109,6 +111,8 @@ class BackfillRunner:
         # holds .jsonl.zst files too), e.g. `snoopipe backfill .` in the project folder.
         data_dir = Path(base) / Path(self.resources.settings.data_dir).expanduser()
         sources = resolve_inputs(list(files), base_dir=Path(base), skip=[data_dir])
+        for source in sources:
+            check_dump_access(source, self.resources.settings, trusted=True)
         ids = [s.dump_id for s in sources]
         if len(set(ids)) != len(ids):
             raise SnoopipeError("two dump files have the same name; rename one: "
@@ -148,7 +152,7 @@ class BackfillRunner:
                 message = str(exc) if isinstance(exc, SnoopipeError) else (
                     f"{type(exc).__name__}: {exc}")
                 state.set_run_status(run.run_id, "failed", error=message)
-                outcome.error = message
+                outcome.error = redact(message)
             else:
                 problems = ([f"incomplete input: {'; '.join(outcome.warnings)}"]
                             if outcome.warnings else [])

@@ -24,6 +24,7 @@ from snoopipe.errors import BlockingCheckFailed, ConfigError, RunLockedError, Sn
 from snoopipe.faults import crash_point
 from snoopipe.orchestration import stages
 from snoopipe.orchestration.progress import Reporter
+from snoopipe.redact import redact
 from snoopipe.resources import Resources, StageResult
 from snoopipe.settings import validate_subreddit
 from snoopipe.sources.reddit import reddit_endpoint
@@ -349,7 +350,7 @@ class LocalRunner:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    text = redact(str(exc)) or type(exc).__name__
     return text.splitlines()[0][:300]
 
 

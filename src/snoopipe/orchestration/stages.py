@@ -12,7 +12,8 @@ import traceback
 from collections.abc import Callable
 from datetime import date
 
-from snoopipe.errors import ConfigError, SnoopipeError
+from snoopipe.errors import BlockingCheckFailed, ConfigError, SnoopipeError
+from snoopipe.orchestration.attempts import current_try
 from snoopipe.resources import Resources, StageResult
 from snoopipe.settings import validate_subreddit
 from snoopipe.sources.reddit import RedditClient, RedditEndpoint, RequestBudget, extract_subreddit
@@ -34,13 +35,18 @@ def tracked_task(resources: Resources, run_id: str, task_id: str, stage: str,
     failure_output: what to store as the task's output when the attempt fails (the next
     attempt reads it back; a success replaces it).
     """
-    attempt = resources.state.start_task(run_id, task_id, stage=stage, partition=partition)
+    orchestrator = current_try()  # Airflow's try, when Airflow runs this
+    attempt = resources.state.start_task(run_id, task_id, stage=stage, partition=partition,
+                                         at_least=orchestrator.number if orchestrator else 1)
     try:
         result = body(attempt)
     except BaseException as exc:
         message = str(exc) if isinstance(exc, SnoopipeError) else (
             f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
-        resources.state.finish_task(run_id, task_id, status="failed", error=message,
+        status = "failed"
+        if orchestrator and not isinstance(exc, (ConfigError, BlockingCheckFailed)):
+            status = orchestrator.failed_status  # Airflow retries it: not failed yet
+        resources.state.finish_task(run_id, task_id, status=status, error=message,
                                     output=failure_output() if failure_output else None)
         raise
     resources.state.finish_task(run_id, task_id, status="success", rows_in=result.rows_in,

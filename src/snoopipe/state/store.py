@@ -19,7 +19,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
+from snoopipe import private
 from snoopipe.lake.raw import RawFile
+from snoopipe.redact import redact, redact_data
 from snoopipe.state import schema as t
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -90,7 +92,7 @@ def _engine_for(url: str) -> Engine:
     if url.startswith("sqlite:"):
         path = url.split(":///", 1)[1] if ":///" in url else ""
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private.create_file(path)  # 0600, in a 0700 folder if it makes one
         engine = create_engine(url, connect_args={"timeout": 60})
 
         @event.listens_for(engine, "connect")
@@ -114,6 +116,20 @@ def _engine_for(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def _at_head(engine: Engine, config) -> bool:
+    """Whether the store's alembic_version is already the newest revision."""
+    from alembic.script import ScriptDirectory
+
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    try:
+        with engine.connect() as conn:
+            current = {row[0] for row in conn.execute(text(
+                "SELECT version_num FROM alembic_version"))}
+    except Exception:  # noqa: BLE001 - no table yet: a new store
+        return False
+    return bool(current) and current == heads
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision."""
     from alembic import command
@@ -121,6 +137,10 @@ def migrate(engine: Engine) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if _at_head(engine, config):
+        # Nothing to do: skip Alembic's context, whose two INFO lines ("Context impl",
+        # "Will assume transactional DDL") would open every task's log.
+        return
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Processes meeting a fresh database at once (two `snoopipe run`, Airflow
@@ -166,7 +186,7 @@ class StateStore:
         with self.engine.begin() as conn:
             conn.execute(t.runs.insert().values(
                 run_id=run_id, kind=kind, status="running", subreddits=json.dumps(list(subreddits)),
-                params=json.dumps(params or {}, sort_keys=True), started_at=utcnow(),
+                params=json.dumps(redact_data(params or {}), sort_keys=True), started_at=utcnow(),
             ))
         return self.get_run(run_id)  # type: ignore[return-value]
 
@@ -174,7 +194,7 @@ class StateStore:
         finished = utcnow() if status in ("success", "failed") else None
         with self.engine.begin() as conn:
             conn.execute(t.runs.update().where(t.runs.c.run_id == run_id).values(
-                status=status, error=error, finished_at=finished))
+                status=status, error=redact(error) or None, finished_at=finished))
 
     @staticmethod
     def _run(row) -> RunRecord:
@@ -208,11 +228,14 @@ class StateStore:
     # -- tasks ----------------------------------------------------------------------
 
     def start_task(self, run_id: str, task_id: str, *, stage: str,
-                   partition: str | None = None) -> int:
-        """Mark a task running and return its attempt number (1 for the first)."""
-        return _retry_on_conflict(lambda: self._start_task(run_id, task_id, stage, partition))
+                   partition: str | None = None, at_least: int = 1) -> int:
+        """Mark a task running and return its attempt number (1 for the first; at least
+        `at_least`: the orchestrator's try number, which counts tries that never got here)."""
+        return _retry_on_conflict(
+            lambda: self._start_task(run_id, task_id, stage, partition, at_least))
 
-    def _start_task(self, run_id: str, task_id: str, stage: str, partition: str | None) -> int:
+    def _start_task(self, run_id: str, task_id: str, stage: str, partition: str | None,
+                    at_least: int = 1) -> int:
         now = utcnow()
         with self.engine.begin() as conn:
             row = conn.execute(
@@ -223,9 +246,9 @@ class StateStore:
             if row is None:
                 conn.execute(t.tasks.insert().values(
                     run_id=run_id, task_id=task_id, stage=stage, partition=partition,
-                    status="running", attempt=1, started_at=now))
-                return 1
-            attempt = row.attempt + 1
+                    status="running", attempt=max(1, at_least), started_at=now))
+                return max(1, at_least)
+            attempt = max(row.attempt + 1, at_least)
             conn.execute(t.tasks.update().where(
                 t.tasks.c.run_id == run_id, t.tasks.c.task_id == task_id).values(
                 status="running", attempt=attempt, started_at=now, finished_at=None,
@@ -239,7 +262,8 @@ class StateStore:
             conn.execute(t.tasks.update().where(
                 t.tasks.c.run_id == run_id, t.tasks.c.task_id == task_id).values(
                 status=status, finished_at=utcnow(), rows_in=rows_in, rows_out=rows_out,
-                error=error, output=json.dumps(output or {}, sort_keys=True, default=str)))
+                error=redact(error) or None,
+                output=json.dumps(redact_data(output or {}), sort_keys=True, default=str)))
 
     def tasks(self, run_id: str) -> list[TaskRecord]:
         with self.engine.connect() as conn:

@@ -52,7 +52,7 @@ def attach_lake(con, lake: Lake | None) -> None:
 
 
 def check_run_id(run_id: str) -> str:
-    if not RUN_ID_RE.match(run_id):
+    if not RUN_ID_RE.fullmatch(run_id):
         raise ValueError(f"invalid run id {run_id!r}")
     return run_id
 
@@ -63,7 +63,7 @@ def partition_name(subreddit: str, dt: str) -> str:
 
 
 def parse_partition(name: str) -> tuple[str, str]:
-    match = _PARTITION_RE.match(name)
+    match = _PARTITION_RE.fullmatch(name)
     if not match:
         raise ValueError(f"invalid partition {name!r}")
     return match.group(1), match.group(2)

@@ -17,12 +17,14 @@ from typing import Any
 
 import duckdb
 
+from snoopipe import private
 from snoopipe.errors import ConfigError
 from snoopipe.faults import crash_point
 from snoopipe.tables import TABLES, TableSpec
 from snoopipe.transform import layout
 from snoopipe.warehouse import sql as wsql
 from snoopipe.warehouse.base import LoadReport, LoadSource, Warehouse
+from snoopipe.warehouse.readonly import NotReadOnlyError
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +43,19 @@ class DuckDBWarehouse(Warehouse):
     # -- connections --------------------------------------------------------------------
 
     @contextmanager
-    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection for one operation; closed on exit."""
+    def connect(self, *, read_only: bool = False, config: Mapping[str, Any] | None = None,
+                ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for one operation (DuckDB `config` options; `lock_configuration`
+        is applied last, after the session's time zone); closed on exit."""
+        config = dict(config or {})
+        lock = config.pop("lock_configuration", False)
         if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private.make_dirs(self.path.parent)
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.05
         while True:
             try:
-                con = duckdb.connect(str(self.path), read_only=read_only)
+                con = duckdb.connect(str(self.path), read_only=read_only, config=config)
                 break
             except (duckdb.IOException, duckdb.ConnectionException) as exc:
                 if not _is_lock_error(exc) or time.monotonic() >= deadline:
@@ -57,10 +63,17 @@ class DuckDBWarehouse(Warehouse):
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
         try:
+            if not read_only:
+                private.restrict(self.path)  # DuckDB creates it with the umask's mode
             con.execute("SET TimeZone = 'UTC'").fetchall()
+            if lock:
+                con.execute("SET lock_configuration = true").fetchall()
             yield con
         finally:
             con.close()
+            if not read_only:
+                private.restrict(self.path)
+                private.restrict(f"{self.path}.wal")
 
     # -- schema -------------------------------------------------------------------------
 
@@ -132,15 +145,26 @@ class DuckDBWarehouse(Warehouse):
 
     # -- reads --------------------------------------------------------------------------
 
-    def query(self, sql: str, params: Sequence[Any] | None = None
-              ) -> tuple[list[str], list[tuple]]:
+    def query(self, sql: str, params: Sequence[Any] | None = None, *,
+              external_access: bool = False) -> tuple[list[str], list[tuple]]:
+        """One SELECT (or EXPLAIN) statement on a read-only connection.
+
+        Without external_access the connection can open no other file or URL (no
+        `COPY ... TO`, `read_text('/etc/shadow')`, `ATTACH`, `read_parquet('https://..')`)
+        and installs or loads no extension; its configuration is locked, so a statement
+        cannot turn that back on. NotReadOnlyError for several statements or another kind.
+        """
+        config = _query_config(external_access)
         if self.path.exists():
-            with self.connect(read_only=True) as con:
+            with self.connect(read_only=True, config=config) as con:
                 return self._run(con, sql, params)
         # No warehouse yet: answer from an empty in-memory schema, create no file.
-        con = duckdb.connect()
+        con = duckdb.connect(config={k: v for k, v in config.items()
+                                     if k != "lock_configuration"})
         try:
             self._ensure_schema(con)
+            con.execute("SET TimeZone = 'UTC'")
+            con.execute("SET lock_configuration = true")
             return self._run(con, sql, params)
         finally:
             con.close()
@@ -148,9 +172,28 @@ class DuckDBWarehouse(Warehouse):
     @staticmethod
     def _run(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None
              ) -> tuple[list[str], list[tuple]]:
+        statements = con.extract_statements(sql)
+        if len(statements) != 1:
+            raise NotReadOnlyError("query runs exactly one statement; give one SELECT (no "
+                                   "`;` between statements)" if statements else
+                                   "query: no SQL statement given")
+        if statements[0].type not in QUERY_STATEMENT_TYPES:
+            raise NotReadOnlyError(f"query only reads: it runs one SELECT or EXPLAIN "
+                                   f"statement, not {statements[0].type.name}")
         cursor = con.execute(sql, list(params or []))
         columns = [d[0] for d in cursor.description] if cursor.description else []
         return columns, cursor.fetchall() if cursor.description else []
+
+
+# What `query` runs: reads (DESCRIBE, SHOW, SUMMARIZE and FROM-first queries are SELECTs).
+QUERY_STATEMENT_TYPES = (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN)
+
+
+def _query_config(external_access: bool) -> dict[str, Any]:
+    return {"enable_external_access": external_access,
+            "autoinstall_known_extensions": external_access,
+            "autoload_known_extensions": external_access,
+            "lock_configuration": True}
 
 
 def from_url(url: str, resolve) -> DuckDBWarehouse:

@@ -60,12 +60,13 @@ import pyarrow.parquet as pq
 from snoopipe.errors import ConfigError, SnoopipeError
 from snoopipe.faults import crash_point
 from snoopipe.lake.base import Lake
-from snoopipe.settings import mask_url
+from snoopipe.redact import mask_url, redact
 from snoopipe.tables import TABLES, TableSpec
 from snoopipe.transform import layout
 from snoopipe.transform.reader import prefetch
 from snoopipe.warehouse import sql as wsql
 from snoopipe.warehouse.base import LoadReport, LoadSource, Warehouse
+from snoopipe.warehouse.readonly import single_read_statement
 
 if TYPE_CHECKING:
     import psycopg
@@ -251,9 +252,7 @@ class PostgresWarehouse(Warehouse):
         return sorted(set(found), key=len, reverse=True)
 
     def _scrub(self, text: str) -> str:
-        for secret in self._secrets():
-            text = text.replace(secret, "***")
-        return text
+        return redact(text, self._secrets())
 
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
@@ -449,16 +448,23 @@ class PostgresWarehouse(Warehouse):
 
     def query(self, sql: str, params: Sequence[Any] | None = None
               ) -> tuple[list[str], list[tuple]]:
-        """A read-only transaction; `?` placeholders as with DuckDB."""
-        with self.connect() as conn, conn.transaction(), conn.cursor() as cur:
-            cur.execute("SET TRANSACTION READ ONLY")
-            if params:
-                cur.execute(_qmark_to_format(sql), list(params))
-            else:
-                cur.execute(sql)
-            if cur.description is None:
-                return [], []
-            return [d.name for d in cur.description], cur.fetchall()
+        """One read statement (readonly.single_read_statement) in a READ ONLY transaction
+        that is rolled back, sent as a prepared statement (which PostgreSQL refuses to
+        hold two commands); `?` placeholders as with DuckDB. NotReadOnlyError for
+        anything else; the server refuses writes ("read-only transaction")."""
+        statement = single_read_statement(sql)
+        with self.connect() as conn:
+            conn.execute("BEGIN READ ONLY")
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(_qmark_to_format(statement) if params else statement,
+                                list(params) if params else None, prepare=True)
+                    if cur.description is None:
+                        return [], []
+                    return [d.name for d in cur.description], cur.fetchall()
+            finally:
+                if not conn.closed and not conn.broken:
+                    conn.execute("ROLLBACK")
 
     def table_counts(self) -> dict[str, int]:
         """Rows per processed table; 0 for a table not created yet (no load so far)."""

@@ -63,11 +63,13 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from snoopipe.errors import ConfigError, SnoopipeError
-from snoopipe.settings import Settings, mask_url
+from snoopipe.redact import mask_url, redact
+from snoopipe.settings import Settings
 from snoopipe.tables import TABLES, Column, TableSpec
 from snoopipe.transform import layout
 from snoopipe.warehouse import sql as wsql
 from snoopipe.warehouse.base import LoadReport, LoadSource, Warehouse
+from snoopipe.warehouse.readonly import single_read_statement
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +134,7 @@ def schema_statements() -> list[str]:
 
 
 def check_iam_role(role: str | None) -> str:
-    if not role or not _IAM_ROLE_RE.match(role):
+    if not role or not _IAM_ROLE_RE.fullmatch(role):
         raise ConfigError(
             "the Redshift warehouse loads with COPY from S3 and needs an IAM role: set "
             "redshift.iam_role (SNOOPIPE_REDSHIFT__IAM_ROLE) to the ARN of a role associated "
@@ -300,8 +302,8 @@ class RedshiftWarehouse(Warehouse):
             raise
         except Exception as exc:  # driver errors: never echo the password
             text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            if self._spec is not None and self._spec.password:
-                text = text.replace(self._spec.password, "***")
+            text = redact(text, [self._spec.password] if self._spec and self._spec.password
+                          else [])
             raise SnoopipeError(f"cannot connect to the Redshift warehouse {self.url}: "
                                 f"{text}") from None
         try:
@@ -376,23 +378,30 @@ class RedshiftWarehouse(Warehouse):
 
     def query(self, sql: str, params: Sequence[Any] | None = None
               ) -> tuple[list[str], list[tuple]]:
+        """One read statement (readonly.single_read_statement) in a `BEGIN READ ONLY`
+        transaction that is rolled back. NotReadOnlyError for anything else."""
         from snoopipe.warehouse.postgres import _qmark_to_format
 
+        statement = single_read_statement(sql)
         with self.connection() as conn:
+            conn.autocommit = True  # the transaction is this one, explicitly read-only
             cur = conn.cursor()
             try:
+                cur.execute("BEGIN READ ONLY")
                 if params:
-                    cur.execute(_qmark_to_format(sql), list(params))
+                    cur.execute(_qmark_to_format(statement), list(params))
                 else:
-                    cur.execute(sql)
+                    cur.execute(statement)
                 if not cur.description:
                     return [], []
                 columns = [d[0] for d in cur.description]
                 columns = [c.decode() if isinstance(c, bytes) else c for c in columns]
                 return columns, [tuple(r) for r in cur.fetchall()]
             finally:
-                cur.close()
-                conn.rollback()  # reads never commit anything
+                try:
+                    cur.execute("ROLLBACK")  # reads never commit anything
+                finally:
+                    cur.close()
 
 
 def from_settings(url: str, settings: Settings) -> RedshiftWarehouse:

@@ -7,15 +7,19 @@ a retry cannot fix fail at once, and records failures in snoopipe's state store.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from snoopipe.errors import SnoopipeError
 from snoopipe.orchestration.airflow import tasks
+from snoopipe.orchestration.attempts import orchestrator_try
+from snoopipe.redact import install_log_redaction, redact
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -143,15 +147,38 @@ def data_interval(context: Any) -> tuple[datetime, datetime | None]:
     return start, end
 
 
+@contextlib.contextmanager
+def _airflow_try() -> Iterator[None]:
+    """Tell snoopipe's task records Airflow's try number and whether it will retry."""
+    try:
+        from airflow.sdk import get_current_context
+
+        ti = get_current_context()["ti"]
+        number, max_tries = int(ti.try_number), int(ti.max_tries)
+    except Exception:  # noqa: BLE001 - not inside a running Airflow task (tests, tools)
+        yield
+        return
+    with orchestrator_try(number, max_tries):
+        yield
+
+
 def fail_fast(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call fn; an error that a retry cannot fix (failed blocking check, bad settings)
     fails the task at once instead of being retried."""
     from airflow.sdk.exceptions import AirflowFailException
 
+    install_log_redaction()  # the task's log lines, as in the CLI
     try:
-        return fn(*args, **kwargs)
+        with _airflow_try():
+            return fn(*args, **kwargs)
     except tasks.NOT_RETRYABLE as exc:
-        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+        raise AirflowFailException(redact(f"{type(exc).__name__}: {exc}")) from None
+    except Exception as exc:
+        # Airflow logs the exception it gets: never one whose message holds a secret.
+        message = f"{type(exc).__name__}: {exc}"
+        if redact(message) != message:
+            raise SnoopipeError(redact(message)) from None
+        raise
 
 
 # -- failure callbacks ------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from snoopipe.errors import BlockingCheckFailed, ConfigError, SnoopipeError
@@ -90,6 +91,7 @@ def start_run(settings: Settings, data_interval_start: datetime,
         if not names:
             raise ConfigError("no subreddits to extract: set SNOOPIPE_SUBREDDITS or the "
                               "DAG run's `subreddits` parameter")
+        check_dump_files(settings, (params or {}).get("dump_files") or [])
         start = _utc(data_interval_start)
         run_params = {
             "logical_date": start.date().isoformat(),
@@ -107,6 +109,22 @@ def start_run(settings: Settings, data_interval_start: datetime,
         log.info("snoopipe run %s: r/%s, partitions dt=%s", run_id, ", r/".join(names),
                  run_params["logical_date"])
         return run_id
+
+
+def check_dump_files(settings: Settings, dump_files: Sequence[str]) -> None:
+    """The DAG's `dump_files` parameter against settings.dump_access, with the strict
+    defaults (trusted=False): a DAG run's parameters come from whoever may trigger it.
+    Raises DumpAccessError (a ConfigError: no retry)."""
+    from snoopipe.sources.dumps import resolve_input
+    from snoopipe.sources.dumps.access import check_dump_access
+    from snoopipe.sources.dumps.inputs import DumpInputError
+
+    for text in dump_files:
+        try:
+            source = resolve_input(str(text), base_dir=Path(settings.base_dir))
+        except DumpInputError as exc:
+            raise ConfigError(str(exc)) from None
+        check_dump_access(source, settings, trusted=False)
 
 
 def partitions(settings: Settings, run_id: str) -> list[str]:
@@ -155,6 +173,7 @@ def extract_dump(settings: Settings, run_id: str, dump_file: str) -> dict[str, A
         raise ConfigError("this snoopipe has no dump extraction stage "
                           "(snoopipe.orchestration.stages.extract_dump); upgrade snoopipe "
                           "to backfill from dump files")
+    check_dump_files(settings, [dump_file])
     with open_resources(settings) as resources:
         run = _run(resources, run_id)
         result = stage(resources, run_id, dump_file, subreddits=run.subreddits,
@@ -233,6 +252,13 @@ def record_failure(settings: Settings, run_id: str, message: str, *,
         run = resources.state.get_run(run_id)
         if run is None:
             return False
+        # A task left waiting for a retry that will not come (its last try died before
+        # reaching snoopipe's code) failed for good with the run.
+        for task in resources.state.tasks(run_id):
+            if task.status == "up_for_retry":
+                resources.state.finish_task(run_id, task.task_id, status="failed",
+                                            rows_in=task.rows_in, rows_out=task.rows_out,
+                                            error=task.error, output=task.output)
         if keep_existing and run.status == "failed" and run.error:
             return True
         resources.state.set_run_status(run_id, "failed", error=message[:4000])

@@ -20,7 +20,6 @@ service and win over the generated defaults.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import secrets
@@ -28,16 +27,19 @@ import shlex
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from snoopipe import private
 from snoopipe.orchestration.stack import procs
 from snoopipe.orchestration.stack.api import AirflowAPI
-from snoopipe.orchestration.stack.postgres import PostgresServer, free_port
+from snoopipe.orchestration.stack.postgres import PostgresServer, UnsafeFolderError, free_port
 from snoopipe.orchestration.stack.redis import RedisServer, find_redis_server
+from snoopipe.orchestration.stack.simulator import SECRET_ENV as SIM_SECRET_ENV
 
 STACK_FILE = "stack.json"
 ENV_FILE = "stack.env"
@@ -51,7 +53,9 @@ SIMULATOR_KEYS = ("SNOOPIPE_USE_SIMULATOR", "SNOOPIPE_REDDIT__CLIENT_ID",
                   "SNOOPIPE_REDDIT__CLIENT_SECRET", "SNOOPIPE_REDDIT__USERNAME",
                   "SNOOPIPE_REDDIT__PASSWORD", "SNOOPIPE_REDDIT__PRAW_SITE",
                   "SNOOPIPE_REDDIT__OAUTH_URL", "SNOOPIPE_REDDIT__REDDIT_URL")
-CORE_SERVICES = ("api-server", "scheduler", "dag-processor")
+CORE_SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
+# Where root's PostgreSQL folder goes when the stack folder is private (see Stack._pg_dir).
+PG_DIR_PARENT = "/var/tmp"
 
 Echo = Callable[[str], None]
 
@@ -144,8 +148,7 @@ class Stack:
         return StackState(**{k: v for k, v in data.items() if k in known})
 
     def _save_state(self, state: StackState) -> None:
-        self.state_file.write_text(json.dumps(asdict(state), indent=2) + "\n")
-        os.chmod(self.state_file, 0o600)
+        private.write_text(self.state_file, json.dumps(asdict(state), indent=2) + "\n")
 
     def env(self) -> dict[str, str]:
         """The variables every service gets (what `source stack.env` sets)."""
@@ -189,8 +192,9 @@ class Stack:
                 if name.startswith("worker-") and pid and procs.alive(pid)}
 
     def is_running(self) -> bool:
-        pids = self.pids()
-        return bool(pids) and all(procs.alive(pid) for pid in pids.values())
+        """Whether every service of the stack runs and answers (see `health`)."""
+        state = self.load_state()
+        return state is not None and all(self.health(state).values())
 
     # -- up -------------------------------------------------------------------------------
 
@@ -198,61 +202,128 @@ class Stack:
            api_port: int | None = None, config_file: Path | str | None = None,
            environ: Mapping[str, str] | None = None, timeout: float = 600,
            echo: Echo = print) -> StackState:
-        """Start every service (reusing the folder's secrets and data); wait until healthy."""
+        """Start what is not running and healthy (reusing the folder's secrets, data and
+        ports); wait until everything is healthy. Idempotent: on a healthy stack it
+        changes nothing; a dead PostgreSQL, Redis, simulator or Airflow service is
+        started again on its port. A port is changed only when another program took
+        it, and then the services that use it are restarted with the new stack.env.
+        When this `up` fails, it stops only what it started (all, on a first start)."""
         environ = dict(os.environ if environ is None else environ)
-        if self.is_running():
-            state = self.load_state()
-            assert state is not None
-            echo(f"the stack in {self.dir} is already running")
-            return state
         self._check_prerequisites()
         fresh = not self.dir.exists()
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private.make_dirs(self.dir)
         if fresh and os.geteuid() == 0:
             os.chmod(self.dir, 0o711)  # PostgreSQL's unprivileged user must traverse it
         for folder in (self.run_dir, self.log_dir, self.airflow_home, self.data_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+            private.make_dirs(folder)  # 0700: logs, pids, Airflow's home, the data
 
-        state = self.load_state() or StackState(dir=str(self.dir))
+        previous = self.load_state()
+        state = previous or StackState(dir=str(self.dir))
+        old_workers = state.workers
         state.workers = workers or state.workers
         state.concurrency = concurrency or state.concurrency
         if config_file:
             state.config_file = str(Path(config_file).expanduser().resolve())
-        if not state.pg_dir:
-            state.pg_dir = str(self._pg_dir())
-        state.api_port = _pick_port(api_port or state.api_port, DEFAULT_API_PORT)
-        state.pg_port = _pick_port(state.pg_port)
-        state.redis_port = _pick_port(state.redis_port)
         state.simulator = self._needs_simulator(state, environ)
-        if state.simulator:
+        health = self.health(state) if previous else {}
+        running = {name for name, ok in health.items() if ok}
+        if previous and running and state.workers < old_workers:
+            for index in range(state.workers + 1, old_workers + 1):  # fewer workers now
+                procs.stop(procs.read_pid(self.run_dir, f"worker-{index}"))
+        wanted = ["postgresql", "redis", *self.service_names(state)]
+        old_env = self.env()  # what the running services were started with
+        if previous and all(name in running for name in wanted) and not (
+                api_port and api_port != state.api_port):
+            if self._write_env(state, environ) == old_env:
+                self._save_state(state)
+                echo(f"the stack in {self.dir} is already running and healthy")
+                return state
+        started: list[str] = []
+        try:
+            self._up(state, environ, old_env, running, api_port, timeout, echo, started)
+        except BaseException:
+            if not running:
+                echo("the stack did not come up; stopping what was started "
+                     f"(logs: {self.log_dir})")
+                self.down(echo=lambda _m: None)
+            else:
+                echo(f"the stack did not come up; stopping what this `up` started "
+                     f"({', '.join(started) or 'nothing'}), the rest keeps running "
+                     f"(logs: {self.log_dir})")
+                self._stop_services(state, started)
+            raise
+        return state
+
+    def _up(self, state: StackState, environ: Mapping[str, str], old_env: Mapping[str, str],
+            running: set[str], api_port: int | None, timeout: float, echo: Echo,
+            started: list[str]) -> None:
+        # Ports: a running service keeps its port; a stopped one gets its old port back
+        # unless another program took it meanwhile.
+        if "postgresql" not in running:
+            state.pg_port = _pick_port(state.pg_port)
+        if "redis" not in running:
+            state.redis_port = _pick_port(state.redis_port)
+        if "api-server" not in running:
+            state.api_port = _pick_port(api_port or state.api_port, DEFAULT_API_PORT)
+        elif api_port and api_port != state.api_port:
+            echo(f"the API server keeps port {state.api_port} while it runs (stop the "
+                 f"stack first to move it to {api_port})")
+        if state.simulator and "simulator" not in running:
             state.sim_port = _pick_port(state.sim_port)
         self._save_state(state)
 
-        try:
+        if "postgresql" not in running:
             echo(f"starting PostgreSQL on 127.0.0.1:{state.pg_port}")
-            postgres = self._postgres(state).start()
-            postgres.ensure_database("airflow")
+            self._start_postgres(state)
+            started.append("postgresql")
+        if "redis" not in running:
             echo(f"starting Redis on 127.0.0.1:{state.redis_port}")
             self._redis(state).start()
-            env = self._write_env(state, environ)
-            service_env = self._service_env(env, environ)
-            if state.simulator:
-                echo(f"no Reddit credentials configured: starting the Reddit API simulator "
-                     f"on 127.0.0.1:{state.sim_port}")
-                self._start_simulator(state, environ, service_env)
-            self._write_passwords(state)
+            started.append("redis")
+        env = self._write_env(state, environ)
+        service_env = self._service_env(env, environ)
+        services = self.service_names(state)
+        if old_env and env != old_env:
+            # A moved port or a changed setting: what runs has the old variables.
+            stale = [name for name in services if name in running]
+            if stale:
+                echo(f"stack.env changed: restarting {', '.join(stale)}")
+                self._stop_services(state, stale)
+                running -= set(stale)
+        if state.simulator and "simulator" not in running:
+            echo(f"no Reddit credentials configured: starting the Reddit API simulator "
+                 f"on 127.0.0.1:{state.sim_port}")
+            self._start_simulator(state, environ, service_env)
+            started.append("simulator")
+        self._write_passwords(state)
+        missing = [name for name in services if name != "simulator" and name not in running]
+        if any(name in CORE_SERVICES for name in missing) or not running:
             echo("migrating the Airflow metadata database (airflow db migrate)")
             self._airflow_db_migrate(service_env, timeout)
-            echo(f"starting Airflow: API server, scheduler, DAG processor, {state.workers} "
-                 f"Celery workers")
-            self._start_airflow(state, service_env)
-            self._wait_healthy(state, timeout, echo)
-        except BaseException:
-            echo("the stack did not come up; stopping what was started "
-                 f"(logs: {self.log_dir})")
-            self.down(echo=lambda _m: None)
-            raise
-        return state
+        if missing:
+            echo(f"starting Airflow: {', '.join(missing)}")
+            self._start_airflow(state, service_env, missing)
+            started.extend(missing)
+        self._wait_healthy(state, timeout, echo)
+
+    def health(self, state: StackState) -> dict[str, bool]:
+        """Each service: running and answering (PostgreSQL and Redis take the stack's
+        password; the others: their process is alive)."""
+        result = {"postgresql": self._postgres(state).healthy(),
+                  "redis": self._redis(state).healthy()}
+        for name in self.service_names(state):
+            result[name] = procs.alive(procs.read_pid(self.run_dir, name))
+        return result
+
+    def _stop_services(self, state: StackState, names: list[str]) -> None:
+        for name in names:
+            if name == "postgresql":
+                self._postgres(state).stop()
+            elif name == "redis":
+                self._redis(state).stop()
+            else:
+                procs.stop(procs.read_pid(self.run_dir, name))
+                (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
 
     def _check_prerequisites(self) -> None:
         if find_redis_server() is None:
@@ -267,15 +338,47 @@ class Stack:
         try:
             import airflow.providers.celery  # noqa: F401
         except ImportError:
-            raise StackError("Airflow is not installed: pip install 'snoopipe[airflow]'") from None
+            raise StackError("Airflow is not installed: pip install -c constraints.txt "
+                             "'.[airflow]' in snoopipe's checkout") from None
 
     def _pg_dir(self) -> Path:
+        """Where PostgreSQL's data goes: `<stack>/postgres`, or, when root runs a stack
+        that PostgreSQL's unprivileged user cannot reach (e.g. under /root), a fresh
+        private folder `/var/tmp/snoopipe-stack-XXXX/postgres` (mkdtemp: a random name
+        made exclusively, root's, mode 0711 so the service user can only traverse it).
+        Its name is kept in stack.json; a predictable name would let another local user
+        plant it first."""
         target = self.dir / "postgres"
         if os.geteuid() != 0 or _reachable_by_service_user(self.dir):
             return target
-        # Run by root in a folder PostgreSQL's user cannot reach (e.g. under /root).
-        digest = hashlib.sha256(str(self.dir).encode()).hexdigest()[:12]
-        return Path("/var/tmp") / f"snoopipe-stack-{digest}" / "postgres"
+        parent = Path(tempfile.mkdtemp(prefix="snoopipe-stack-", dir=PG_DIR_PARENT))
+        os.chmod(parent, 0o711)
+        return parent / "postgres"
+
+    def _postgres_dir(self, state: StackState) -> Path:
+        """state.pg_dir, or a new one when none is recorded or the recorded one outside
+        the stack folder is gone (its data went with it)."""
+        recorded = Path(state.pg_dir) if state.pg_dir else None
+        if recorded is None or (not recorded.parent.exists()
+                                and self.dir not in recorded.parents):
+            state.pg_dir = str(self._pg_dir())
+        return Path(state.pg_dir)
+
+    def _start_postgres(self, state: StackState) -> PostgresServer:
+        """Start the stack's PostgreSQL (databases snoopipe and airflow); StackError when
+        its folder is unsafe or it does not start."""
+        self._postgres_dir(state)
+        self._save_state(state)
+        try:
+            postgres = self._postgres(state).start()
+        except UnsafeFolderError as exc:
+            raise StackError(f"{exc}; remove it or set pg_dir in {self.state_file}") from None
+        except subprocess.CalledProcessError as exc:
+            detail = (exc.stderr or b"").decode(errors="replace").strip()
+            raise StackError(f"PostgreSQL did not start ({' '.join(map(str, exc.cmd[-2:]))}): "
+                             f"{detail[-800:]}\nlog: {state.pg_dir}/server.log") from None
+        postgres.ensure_database("airflow")
+        return postgres
 
     @staticmethod
     def _settings(state: StackState, environ: Mapping[str, str]) -> Any:
@@ -355,8 +458,7 @@ class Stack:
         lines = ["# snoopipe stack: the variables every service gets. `source` this file",
                  "# to use airflow / snoopipe commands against the stack.",
                  *(f"export {shlex.quote(f'{k}={v}')}" for k, v in sorted(env.items())), ""]
-        self.env_file.write_text("\n".join(lines))
-        os.chmod(self.env_file, 0o600)
+        private.write_text(self.env_file, "\n".join(lines))
         return env
 
     def _service_env(self, env: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
@@ -369,8 +471,7 @@ class Stack:
 
     def _write_passwords(self, state: StackState) -> None:
         path = self.airflow_home / "simple_auth_manager_passwords.json"
-        path.write_text(json.dumps({ADMIN_USER: state.admin_password}) + "\n")
-        os.chmod(path, 0o600)
+        private.write_text(path, json.dumps({ADMIN_USER: state.admin_password}) + "\n")
 
     def _start_simulator(self, state: StackState, environ: Mapping[str, str],
                          env: Mapping[str, str]) -> None:
@@ -378,17 +479,20 @@ class Stack:
         sim = settings.simulator
         args = [sys.executable, "-m", "snoopipe.orchestration.stack.simulator",
                 "--port", str(state.sim_port), "--client-id", SIM_CLIENT_ID,
-                "--client-secret", state.sim_client_secret, "--seed", str(sim.seed),
+                "--seed", str(sim.seed),
                 "--budget", str(sim.ratelimit_budget)]
         if sim.time_offset_seconds:
             args += ["--time-offset", str(sim.time_offset_seconds)]
+        if sim.fixed_now is not None:
+            args += ["--fixed-now", str(sim.fixed_now)]
         if sim.corpus_dir:
             args += ["--corpus", str(settings.resolve_local_path(sim.corpus_dir))]
         # The configured subreddits exist in the generated corpus too.
         for sub in dict.fromkeys([*sim.subreddits, *settings.subreddits]):
             args += ["-s", sub]
-        procs.spawn("simulator", args, env=env, cwd=self.dir, log_dir=self.log_dir,
-                    run_dir=self.run_dir)
+        # The secret goes by environment, not argv: `ps` shows every user the command line.
+        procs.spawn("simulator", args, env={**env, SIM_SECRET_ENV: state.sim_client_secret},
+                    cwd=self.dir, log_dir=self.log_dir, run_dir=self.run_dir)
         self._wait_http(f"http://127.0.0.1:{state.sim_port}/_sim/health", "simulator", 60)
 
     def _airflow(self, *args: str) -> list[str]:
@@ -396,18 +500,23 @@ class Stack:
 
     def _airflow_db_migrate(self, env: Mapping[str, str], timeout: float) -> None:
         log = self.log_dir / "db-migrate.log"
-        with open(log, "ab") as out:
+        with private.open_append(log) as out:
             result = subprocess.run(self._airflow("db", "migrate"), env=dict(env), cwd=self.dir,
                                     stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
         if result.returncode != 0:
             raise StackError(f"airflow db migrate failed:\n{_tail(log)}")
 
-    def _start_airflow(self, state: StackState, env: Mapping[str, str]) -> None:
+    def _start_airflow(self, state: StackState, env: Mapping[str, str],
+                       names: list[str] | None = None) -> None:
+        """Start the Airflow services `names` (default: all of them)."""
         services = {
             "api-server": self._airflow("api-server", "--host", "127.0.0.1", "--port",
                                         str(state.api_port), "--workers", "1"),
             "scheduler": self._airflow("scheduler"),
             "dag-processor": self._airflow("dag-processor"),
+            # Deferrable operators and the UI's health badge need one; its log server is
+            # not started (logs are read from the shared folder), so it opens no port.
+            "triggerer": self._airflow("triggerer", "--skip-serve-logs"),
         }
         for index in range(1, state.workers + 1):
             # Task logs are read from the shared local folder: no log server port opened.
@@ -415,8 +524,9 @@ class Stack:
                 "celery", "worker", "--celery-hostname", f"worker{index}@%h",
                 "--concurrency", str(state.concurrency), "--skip-serve-logs")
         for name, args in services.items():
-            procs.spawn(name, args, env=env, cwd=self.dir, log_dir=self.log_dir,
-                        run_dir=self.run_dir)
+            if names is None or name in names:
+                procs.spawn(name, args, env=env, cwd=self.dir, log_dir=self.log_dir,
+                            run_dir=self.run_dir)
 
     # -- waiting ----------------------------------------------------------------------------
 
@@ -449,7 +559,7 @@ class Stack:
 
         api = self.api(state)
         deadline = time.monotonic() + timeout
-        pending = {"api-server", "scheduler", "dag-processor", "workers", "dags"}
+        pending = {"api-server", "scheduler", "dag-processor", "triggerer", "workers", "dags"}
         while pending:
             if time.monotonic() > deadline:
                 raise StackError(f"the stack was not healthy after {timeout:.0f}s: waiting "
@@ -461,7 +571,7 @@ class Stack:
                 time.sleep(1)
                 continue
             pending.discard("api-server")
-            for component in ("scheduler", "dag_processor"):
+            for component in ("scheduler", "dag_processor", "triggerer"):
                 if (health.get(component) or {}).get("status") == "healthy":
                     pending.discard(component.replace("_", "-"))
             ready = [name for name in self.worker_pids()
@@ -489,11 +599,12 @@ class Stack:
         if state is None:
             return {"dir": str(self.dir), "exists": False}
         services: dict[str, Any] = {}
+        healthy = self.health(state)
         pg = self._postgres(state)
-        services["postgresql"] = {"pid": pg.pid(), "up": procs.alive(pg.pid()),
+        services["postgresql"] = {"pid": pg.pid(), "up": healthy["postgresql"],
                                   "address": f"127.0.0.1:{state.pg_port}"}
         redis = self._redis(state)
-        services["redis"] = {"pid": redis.pid(), "up": procs.alive(redis.pid()),
+        services["redis"] = {"pid": redis.pid(), "up": healthy["redis"],
                              "address": f"127.0.0.1:{state.redis_port}"}
         addresses = {"api-server": f"127.0.0.1:{state.api_port}",
                      "simulator": f"127.0.0.1:{state.sim_port}"}
@@ -508,7 +619,40 @@ class Stack:
                 health = {"error": str(exc)}
         return {"dir": str(self.dir), "exists": True, "state": state, "services": services,
                 "health": health, "ui": f"http://127.0.0.1:{state.api_port}",
-                "env_file": str(self.env_file)}
+                "env_file": str(self.env_file),
+                "problems": self._problems(state, services, health)}
+
+    def _problems(self, state: StackState, services: Mapping[str, Any],
+                  health: Mapping[str, Any] | None) -> list[str]:
+        """What is wrong, in words: each service down with what it means for DAG runs and
+        the end of its log, and each Airflow component its health report calls unhealthy."""
+        effects = {
+            "redis": "Celery cannot queue tasks: they wait in queued/up_for_retry with an "
+                     "empty log, and the shared Reddit rate budget is unreachable",
+            "postgresql": "Airflow and snoopipe's state store are unreachable: no task runs",
+            "scheduler": "no task is scheduled or retried",
+            "triggerer": "deferred tasks do not resume",
+            "dag-processor": "DAG files are not parsed",
+            "api-server": "the UI, the REST API and the tasks' execution API are down",
+            "simulator": "extract tasks cannot reach the Reddit API simulator",
+        }
+        found = []
+        for name, svc in services.items():
+            if svc["up"]:
+                continue
+            effect = effects.get(name, "its Celery tasks are not run" if
+                                 name.startswith("worker-") else "")
+            log = {"postgresql": Path(state.pg_dir) / "server.log",
+                   "redis": self.redis_dir / "redis.log"}.get(
+                name, self.log_dir / f"{name}.log")
+            last = " | ".join(line.strip() for line in _tail(log, 600).splitlines()[-3:]
+                              if line.strip())
+            found.append(f"{name} is down: {effect}. Its log ({log}) ends: {last}. "
+                         f"`snoopipe stack up --dir {self.dir}` restarts it.")
+        for component, report in (health or {}).items():
+            if isinstance(report, dict) and report.get("status") not in (None, "healthy"):
+                found.append(f"Airflow reports {component} {report.get('status')}")
+        return found
 
     def down(self, *, echo: Echo = print, timeout: float = 30) -> None:
         """Stop every service (workers first, data services last); keeps data and secrets."""
@@ -517,7 +661,7 @@ class Stack:
             echo(f"no stack in {self.dir}")
             return
         order = ([f"worker-{i}" for i in range(1, state.workers + 1)]
-                 + ["scheduler", "dag-processor", "api-server", "simulator"])
+                 + ["scheduler", "triggerer", "dag-processor", "api-server", "simulator"])
         for name in order:
             pid = procs.read_pid(self.run_dir, name)
             if procs.stop(pid, timeout=timeout):

@@ -3,6 +3,12 @@
 `initdb` refuses to run as root, so when started by root the server runs as an
 unprivileged user (`postgres` if it exists, else `nobody`). Authentication is
 scram-sha-256 with a generated password; only 127.0.0.1 is listened on.
+
+Started by root, every file operation on the data folder refuses what another user could
+have planted: the folder is created exclusively (mode 0700) or, when it exists, checked
+with `lstat` (a real folder, owned by root or the service user, in a parent nobody else
+can write) before it is handed to the service user with `chown(follow_symlinks=False)`;
+the initdb password file is created with O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import pwd
 import secrets
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -53,6 +60,76 @@ def _service_user() -> str | None:
     raise RuntimeError("running as root and no unprivileged user (postgres, nobody) exists")
 
 
+class UnsafeFolderError(RuntimeError):
+    """A folder the server would write in could have been planted by another user."""
+
+
+def _check_not_planted(path: Path, owners: set[int], *, shared_ok: bool = False,
+                       ) -> None:
+    """lstat `path`: a real folder, owned by one of `owners`, writable by its owner only
+    (or, with shared_ok, root's sticky folder like /tmp). Raises UnsafeFolderError."""
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise UnsafeFolderError(f"refusing to use {path}: not a folder (a symlink or a file)")
+    if info.st_uid not in owners:
+        raise UnsafeFolderError(f"refusing to use {path}: owned by uid {info.st_uid}, not by "
+                                "this user or PostgreSQL's service user")
+    shared = shared_ok and info.st_uid == 0 and info.st_mode & stat.S_ISVTX
+    if info.st_mode & 0o022 and not shared:
+        raise UnsafeFolderError(f"refusing to use {path}: writable by other users")
+
+
+def make_private_dir(path: Path, user: str | None) -> None:
+    """Create `path` exclusively with mode 0700 (or check the existing one) for the server.
+
+    Its parent must be a folder of this user, root or `user` that nobody else can write
+    (or root's sticky /tmp); `path` must not be a symlink and must belong to this user or
+    `user`, to whom it is then given with `chown(follow_symlinks=False)`.
+    Raises UnsafeFolderError.
+    """
+    uid = pwd.getpwnam(user).pw_uid if user else os.geteuid()
+    gid = pwd.getpwnam(user).pw_gid if user else os.getegid()
+    owners = {os.geteuid(), uid}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _check_not_planted(path.parent.resolve(), owners | {0}, shared_ok=True)
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    _check_not_planted(path, owners)
+    if user:
+        os.chown(path, uid, gid, follow_symlinks=False)
+    os.chmod(path, 0o700)  # a real folder (checked above) in a parent nobody else writes
+
+
+def write_secret_file(path: Path, text: str, user: str | None) -> None:
+    """Create `path` (a new file, never through a symlink) with mode 0600 and `text`."""
+    try:
+        os.unlink(path)  # a stale one from an interrupted start; unlink never follows
+    except FileNotFoundError:
+        pass
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        if user:
+            record = pwd.getpwnam(user)
+            os.fchown(fd, record.pw_uid, record.pw_gid)
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+        return True
+    except PermissionError:
+        return True  # the service user's process
+    except ProcessLookupError:
+        return False
+
+
 @dataclass
 class PostgresServer:
     """Start with `.start()`, stop with `.stop()`; or use as a context manager."""
@@ -77,19 +154,13 @@ class PostgresServer:
             # A fresh folder directly under /tmp so the unprivileged user can reach it.
             self.data_dir = Path(tempfile.mkdtemp(prefix="snoopipe-pg-"))
             self._owned_dir = True
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        user = _service_user()
+        make_private_dir(self.data_dir, user)
         self.port = self.port or free_port()
         pgdata = self.data_dir / "pgdata"
-        user = _service_user()
-        if user:
-            record = pwd.getpwnam(user)
-            os.chown(self.data_dir, record.pw_uid, record.pw_gid)
         if not (pgdata / "PG_VERSION").exists():
             pwfile = self.data_dir / "pwfile"
-            pwfile.write_text(self.password + "\n")
-            if user:
-                os.chown(pwfile, pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid)
-            os.chmod(pwfile, 0o600)
+            write_secret_file(pwfile, self.password + "\n", user)
             subprocess.run(self._as_service_user([
                 str(bin_dir / "initdb"), "-D", str(pgdata), "-U", self.user,
                 f"--pwfile={pwfile}", "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8",
@@ -116,6 +187,18 @@ class PostgresServer:
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError(f"PostgreSQL did not start; see {self.data_dir}/server.log")
+
+    def healthy(self) -> bool:
+        """Whether this server runs (postmaster.pid) and takes the password on its port."""
+        import psycopg
+
+        if not self.port or not _pid_alive(self.pid()):
+            return False
+        try:
+            psycopg.connect(self.dsn("postgres"), connect_timeout=5).close()
+            return True
+        except psycopg.Error:
+            return False
 
     def _ensure_database(self) -> None:
         import psycopg

@@ -17,20 +17,22 @@ from pathlib import Path
 
 import psutil
 
+from snoopipe import private
+
 
 def spawn(name: str, args: Sequence[str], *, env: Mapping[str, str], cwd: Path,
           log_dir: Path, run_dir: Path) -> int:
     """Start `args` detached; its output goes to log_dir/name.log, its pid to run_dir/name.pid."""
-    log_dir.mkdir(parents=True, exist_ok=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with open(log_dir / f"{name}.log", "ab") as log:
+    private.make_dirs(log_dir)
+    private.make_dirs(run_dir)
+    with private.open_append(log_dir / f"{name}.log") as log:  # 0600: logs hold data
         log.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting: "
                   f"{' '.join(args)}\n".encode())
         log.flush()
         proc = subprocess.Popen(list(args), stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, env=dict(env), cwd=cwd,
                                 start_new_session=True, close_fds=True)
-    (run_dir / f"{name}.pid").write_text(f"{proc.pid}\n")
+    private.write_text(run_dir / f"{name}.pid", f"{proc.pid}\n")
     return proc.pid
 
 

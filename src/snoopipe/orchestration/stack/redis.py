@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from snoopipe import private
 from snoopipe.orchestration.stack.postgres import free_port
 
 APT_PACKAGE = "redis-server"
@@ -74,10 +75,10 @@ class RedisServer:
         if self.data_dir is None:
             self.data_dir = Path(tempfile.mkdtemp(prefix="snoopipe-redis-"))
             self._owned_dir = True
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private.make_dirs(self.data_dir)
         self.port = self.port or free_port()
         conf = self.data_dir / "redis.conf"
-        conf.write_text("\n".join([
+        private.write_text(conf, "\n".join([
             "bind 127.0.0.1",
             f"port {self.port}",
             "protected-mode yes",
@@ -92,7 +93,6 @@ class RedisServer:
             "maxclients 1000",
             "",
         ]))
-        os.chmod(conf, 0o600)
         subprocess.run([binary, str(conf)], check=True, capture_output=True)
         self._wait_ready(timeout)
         return self
@@ -110,6 +110,18 @@ class RedisServer:
                 last = exc
                 time.sleep(0.1)
         raise RuntimeError(f"Redis did not start ({last}); see {self.logfile}")
+
+    def healthy(self) -> bool:
+        """Whether this server answers PING with its password on its port."""
+        import redis
+
+        if not self.port or self.data_dir is None or not self.pid():
+            return False
+        try:
+            return bool(redis.Redis.from_url(self.url(), socket_timeout=2,
+                                             socket_connect_timeout=2).ping())
+        except Exception:  # noqa: BLE001 - down, refused, wrong password: not healthy
+            return False
 
     def url(self, db: int = 0) -> str:
         return f"redis://:{quote(self.password, safe='')}@127.0.0.1:{self.port}/{db}"

@@ -26,6 +26,7 @@ from prawcore.exceptions import OAuthException, RequestException, ResponseExcept
 from snoopipe import __version__
 from snoopipe.errors import ConfigError, ExtractError
 from snoopipe.settings import RedditSettings
+from snoopipe.sources.reddit.comments import is_reddit_id
 from snoopipe.sources.reddit.ratelimit import RateBudget, budget_for_client, parse_ratelimit_headers
 
 log = logging.getLogger(__name__)
@@ -279,7 +280,13 @@ class RedditClient:
 
     def comment_page(self, post_id: str, *, comment_id: str | None = None,
                      sort: str = "new", limit: int = 500) -> tuple[dict | None, list[dict]]:
-        """One /comments/{id} response: (post data, top-level comment Listing children)."""
+        """One /comments/{id} response: (post data, top-level comment Listing children).
+
+        ExtractError for an id that is not a Reddit id (base36): ids come from API
+        responses and go into the request path, so they are checked first."""
+        for value in (post_id, comment_id):
+            if value is not None and not is_reddit_id(value):
+                raise ExtractError(f"not a Reddit id: {value!r}; /comments/ not requested")
         path = f"/comments/{post_id}" + (f"/_/{comment_id}" if comment_id else "")
         body = self.request("GET", path, params={"sort": sort, "limit": limit})
         if not isinstance(body, list) or len(body) != 2:

@@ -6,9 +6,12 @@ object, so this module is tested with real recorded responses and the simulator.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from snoopipe.transform.rules import ID_PATTERN
 
 
 class CommentAPI(Protocol):
@@ -55,9 +58,15 @@ def flatten(children: list[dict], tree: CommentTree, more_ids: deque[str],
             ids = data.get("children") or []
             if ids:
                 more_ids.extend(i for i in ids if i not in tree.comments)
-            elif data.get("parent_id", "").startswith("t1_"):
+            elif (data.get("parent_id", "").startswith("t1_")
+                  and is_reddit_id(data["parent_id"][3:])):
                 # "continue this thread": the rest hangs below parent_id, fetched by permalink.
                 continue_from.append(data["parent_id"][3:])
+
+
+def is_reddit_id(value: Any) -> bool:
+    """Whether value is a Reddit id without its kind prefix (rules.ID_PATTERN, whole)."""
+    return isinstance(value, str) and re.fullmatch(ID_PATTERN, value) is not None
 
 
 def fetch_comment_tree(api: CommentAPI, post_id: str, *, max_more_requests: int,

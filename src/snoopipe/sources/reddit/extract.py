@@ -29,7 +29,7 @@ from snoopipe.faults import crash_point
 from snoopipe.lake.raw import RawFile, utc_now_iso, write_raw_file
 from snoopipe.resources import Resources, StageResult
 from snoopipe.sources.reddit.client import RedditClient, RequestBudgetExhausted
-from snoopipe.sources.reddit.comments import fetch_comment_tree
+from snoopipe.sources.reddit.comments import fetch_comment_tree, is_reddit_id
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +118,11 @@ def gather(resources: Resources, client: RedditClient, subreddit: str, *,
         # 3. comment trees of posts that are new or have new comments
         if cfg.fetch_comments:
             fetched_counts = {p["post_id"]: p["comments_fetched_count"] or 0 for p in tracked}
+            # A post whose id is not a Reddit id is kept raw (the transform quarantines
+            # it) but its id never goes into a /comments/{id} request path.
             due = [p for p in result.posts.values()
-                   if _num_comments(p) > fetched_counts.get(p["id"], 0)
+                   if is_reddit_id(p.get("id"))
+                   and _num_comments(p) > fetched_counts.get(p["id"], 0)
                    and (_created(p) or 0) >= now - cfg.refresh_window_hours * 3600]
             due.sort(key=lambda p: _created(p) or 0, reverse=True)
             for index, post in enumerate(due, start=1):
