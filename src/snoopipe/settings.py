@@ -78,6 +78,14 @@ class ExtractSettings(BaseModel):
     morechildren_batch_size: int = Field(default=100, ge=1, le=100)
     # Upper bound on /api/morechildren calls for one post in one run.
     max_more_requests_per_post: int = 20
+    # A post whose comment tree failed (404, 413, a persistent 500) is tried again by
+    # later runs, this many runs in a row at most; `snoopipe status` lists it meanwhile.
+    max_tree_attempts: int = Field(default=3, ge=1)
+    # Every this many hours (0: never), /new is read back deep_relist_hours instead of to
+    # the watermark minus the overlap, up to the ~1000-item cap: it finds posts approved
+    # (or un-hidden) later than the overlap window.
+    deep_relist_every_hours: float = Field(default=24, ge=0)
+    deep_relist_hours: float = Field(default=24, gt=0)
 
 
 class RunnerSettings(BaseModel):
