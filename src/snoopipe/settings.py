@@ -104,6 +104,8 @@ class SimulatorSettings(BaseModel):
     # Requests allowed per 600 s window, like Reddit's per-client budget.
     ratelimit_budget: int = 6000
     subreddits: list[str] = ["python", "dataengineering", "datascience"]
+    # New posts per hour and subreddit in the generated corpus (0 < rate <= 3600).
+    posts_per_hour: float = Field(default=12, gt=0, le=3600)
     # Shift the simulator's clock (demos and tests of incremental runs).
     time_offset_seconds: float = 0.0
     # Pin the simulator's clock at this epoch time (plus time_offset_seconds), so that

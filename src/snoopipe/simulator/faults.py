@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -47,8 +48,11 @@ class FaultPlan:
     - ``morechildren_status``: post id -> HTTP status of ``/api/morechildren`` for that
       post (413, or a persistent 500).
     - ``zero_reset_after`` / ``zero_reset_seconds``: after N OAuth requests one response
-      says ``remaining: 0.0, reset: 0``; for the next ``zero_reset_seconds`` (virtual
-      time) every request gets a 429 with an empty body and no ``Retry-After``.
+      says ``remaining: 0.0, reset: 0``; for the next ``zero_reset_seconds`` (real time,
+      as a client's wait is) every request gets a 429 with an empty body and no
+      ``Retry-After``.
+    - ``burst_5xx_after``: ``burst_5xx`` starts after this many OAuth requests (an outage
+      in the middle of a run).
     - ``info_missing``: post ids that ``/api/info`` leaves out of its answers.
     """
 
@@ -70,10 +74,11 @@ class FaultPlan:
     morechildren_status: dict[str, int] = field(default_factory=dict)
     zero_reset_after: int | None = None
     zero_reset_seconds: float = 1.0
+    burst_5xx_after: int = 0
     info_missing: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("hide_listing_anchors",):
+        for name in ("hide_listing_anchors", "burst_5xx_after"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be >= 0")
             setattr(self, name, int(getattr(self, name)))
@@ -146,6 +151,7 @@ class FaultInjector:
         self._oauth_requests = 0
         self._expired_fired = False
         self._new_pages = 0
+        self._decided = 0
         self._anchors_left = plan.hide_listing_anchors
         self.hidden: set[str] = set()  # fullnames hidden by hide_listing_anchors
         self._zero_reset_requests = 0
@@ -182,7 +188,8 @@ class FaultInjector:
             d = FaultDecision(future_timestamps=p.future_timestamps)
             if p.slow_seconds > 0 and r_slow < p.slow_rate:
                 d.slow_seconds = p.slow_seconds
-            if self._burst_5xx > 0:
+            self._decided += 1
+            if self._burst_5xx > 0 and self._decided > p.burst_5xx_after:
                 self._burst_5xx -= 1
                 d.status_5xx = code
             elif r_5xx < p.error_5xx_rate:
@@ -217,12 +224,13 @@ class FaultInjector:
         with self._lock:
             return fullname in self.hidden
 
-    def zero_reset(self, now: float) -> str | None:
+    def zero_reset(self, now: float | None = None) -> str | None:
         """"exhaust" for the response that reports ``remaining 0, reset 0``, "refuse" for a
         request in the following window (429), else None."""
         n = self.plan.zero_reset_after
         if n is None:
             return None
+        now = time.monotonic() if now is None else now
         with self._lock:
             if self._zero_reset_until is not None:
                 return "refuse" if now < self._zero_reset_until else None

@@ -418,7 +418,7 @@ class RedditSimulator:
                 self._count_fault("burst_429")
                 _, rate = self._rate_headers(client, consume=False)
                 return _Response(*_error(429), headers=rate)
-            zero_reset = injector.zero_reset(self.now())
+            zero_reset = injector.zero_reset()
             if zero_reset == "refuse":
                 # Reddit's answer in the second after a window "reset" at 0: an empty
                 # body, no Retry-After, nothing remaining.
