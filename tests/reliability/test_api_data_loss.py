@@ -230,6 +230,22 @@ def test_listing_cap_lands_1000_and_records_the_gap_with_its_dump(make_site, fau
     assert command in said(proc) and command in said(status)
     assert watermark(site) == max(p["created_utc"] for p in window)
 
+    # The command it names fills the gap: a dump of that month, backfilled.
+    import zstandard
+
+    dump = site.root / "RS_2025-06.zst"
+    dump.write_bytes(zstandard.ZstdCompressor().compress(
+        b"".join(json.dumps(p).encode() + b"\n" for p in window)))
+    filled = site.snoopipe(*command.split()[1:], check=False)
+    assert filled.returncode == 0, filled.stdout + filled.stderr
+    assert post_ids(site) == {p["id"] for p in window}
+    assert open_gaps(site) == []
+    fault_log.record(
+        CATEGORY, "~1000-item listing cap: the named backfill fills the gap", where=WHERE,
+        injected=len(beyond),
+        outcome=(f"`{command}` on a dump of the month exited {filled.returncode}; "
+                 f"{len(post_ids(site))} of {len(window)} posts in the warehouse; gap closed"))
+
 
 def test_periodic_deep_relist_reads_back_further_than_the_overlap(make_site, fault_log):
     site = make_site(config=config(fetch_comments=False))

@@ -422,10 +422,10 @@ class RedditSimulator:
             if zero_reset == "refuse":
                 # Reddit's answer in the second after a window "reset" at 0: an empty
                 # body, no Retry-After, nothing remaining.
-                self._count_fault("zero_reset")
                 return _Response(429, b"", headers=self._zero_reset_headers())
             allowed, rate = self._rate_headers(client, consume=True)
             if zero_reset == "exhaust":
+                self._count_fault("zero_reset")
                 rate = self._zero_reset_headers()
             if not allowed:
                 with self._lock:

@@ -6,6 +6,7 @@ monthly: posts of a month are in `RS_YYYY-MM.zst` (Pushshift / Arctic Shift nami
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,3 +43,31 @@ def gap_message(gap: dict[str, Any]) -> str:
     return (f"r/{gap['subreddit']}: the /{gap['listing']} listing ended early (empty pages "
             f"after removed posts, re-anchoring failed), so {span} were not read; the "
             "watermark stays before them and the next run reads them again")
+
+
+_MONTHLY_POSTS = re.compile(r"^RS_(\d{4})-(\d{2})(?:\.|$)", re.IGNORECASE)
+
+
+def backfill_coverage(file_names: list[str], since: str | None,
+                      until: str | None) -> list[tuple[float, float]]:
+    """The creation-time ranges (epoch seconds, inclusive) whose posts a complete backfill
+    of these files read: each monthly posts dump (`RS_YYYY-MM...`) covers its month,
+    narrowed to --since / --until (UTC dates, inclusive). Other files cover nothing known."""
+    lower = datetime.fromisoformat(since).replace(tzinfo=UTC).timestamp() if since else None
+    upper = (datetime.fromisoformat(until).replace(tzinfo=UTC).timestamp() + 86400 - 1e-3
+             if until else None)
+    ranges = []
+    for name in file_names:
+        match = _MONTHLY_POSTS.match(name)
+        if not match:
+            continue
+        year, month = int(match[1]), int(match[2])
+        if not 1 <= month <= 12:
+            continue
+        start = datetime(year, month, 1, tzinfo=UTC).timestamp()
+        following = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC).timestamp()
+        lo = max(start, lower) if lower is not None else start
+        hi = min(following - 1e-3, upper) if upper is not None else following - 1e-3
+        if lo <= hi:
+            ranges.append((lo, hi))
+    return ranges
