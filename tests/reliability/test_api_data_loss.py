@@ -247,31 +247,40 @@ def test_listing_cap_lands_1000_and_records_the_gap_with_its_dump(make_site, fau
                  f"{len(post_ids(site))} of {len(window)} posts in the warehouse; gap closed"))
 
 
-def test_periodic_deep_relist_reads_back_further_than_the_overlap(make_site, fault_log):
-    site = make_site(config=config(fetch_comments=False))
-    run(site)
-    day = 25 * 3600
-    site.write_config(config(fetch_comments=False, offset=day))
-    deep = run(site)
-    deep_out, _ = last_extract(site)
-    again = run(site)
-    again_out, _ = last_extract(site)
-    now = FIXED_NOW + day
+def test_post_approved_late_is_found_by_the_periodic_deep_relist(make_site, fault_log):
+    """A post held back from /new for 3 h (approved late) reappears older than the
+    watermark minus the overlap: only a deep re-list finds it, and the run says so."""
+    rate, later = 120, 3 * 3600
+    window = corpus_posts(posts_per_hour=rate, since=FIXED_NOW - 3 * 3600)
+    late = min(window, key=lambda p: abs(p["created_utc"] - (FIXED_NOW - 2.5 * 3600)))
+    faults = {"approved_late": {late["id"]: 3 * 3600}}
+    landed = {}
+    outputs = {}
+    for every in (0, 2):  # deep re-list off, then every 2 h (6 h deep)
+        deep = f"deep_relist_every_hours = {every}\ndeep_relist_hours = 6"
+        site = make_site(config=config(posts_per_hour=rate, lookback=3, fetch_comments=False,
+                                       faults=faults, extract=deep))
+        run(site)
+        assert late["id"] not in post_ids(site)  # held back while the first run listed
+        site.write_config(config(posts_per_hour=rate, lookback=3, fetch_comments=False,
+                                 faults=faults, extract=deep, offset=later))
+        proc = run(site)
+        landed[every], (outputs[every], _) = late["id"] in post_ids(site), last_extract(site)
+        outputs[every]["said"] = said(proc)
+    found = outputs[2]
     fault_log.record(
-        CATEGORY, "posts approved later than the overlap: daily deep re-list", where=WHERE,
-        injected=0,
-        outcome=(f"a run 25 h later re-listed /new back "
-                 f"{(now - deep_out['listed_back_to']) / 3600:.1f} h (deep re-list: "
-                 f"{deep_out['deep_relist']}), the next one "
-                 f"{(now - again_out['listed_back_to']) / 3600:.1f} h (deep re-list: "
-                 f"{again_out['deep_relist']}); the summary shows the overlap's cost "
-                 f"({again_out['overlap_posts']} posts read again)"))
-    assert deep.returncode == 0 and again.returncode == 0
-    assert deep_out["deep_relist"] and not again_out["deep_relist"]
-    assert deep_out["listed_back_to"] <= now - 24 * 3600
-    assert again_out["listed_back_to"] > now - 24 * 3600
-    assert again_out["overlap_posts"] > 0
-    assert f"{again_out['overlap_posts']} posts read again in the overlap window" in said(again)
+        CATEGORY, "post approved 3 h late, older than the watermark minus the overlap",
+        where=WHERE, injected=1,
+        outcome=(f"the overlap alone (60 min, {outputs[0]['overlap_posts']} posts read again) "
+                 f"{'found' if landed[0] else 'missed'} it; a deep re-list of 6 h "
+                 f"{'found' if landed[2] else 'MISSED'} it and warned "
+                 f"({'yes' if 'approved late' in found['said'] else 'NO'})"), rules=[3])
+    assert not landed[0] and not outputs[0]["deep_relist"]
+    assert outputs[0]["overlap_posts"] > 0
+    assert f"{outputs[0]['overlap_posts']} posts read again in the overlap window" in \
+        outputs[0]["said"]
+    assert landed[2] and found["deep_relist"] and found["late_posts"] == 1
+    assert "approved late" in found["said"]
 
 
 # -- 3. one comment tree fails ---------------------------------------------------------------

@@ -109,3 +109,15 @@ def test_new_fault_options_round_trip_as_json():
     assert FaultPlan.from_dict(plan.to_dict()) == plan
     with pytest.raises(ValueError):
         FaultPlan(morechildren_status={"abc": 200})
+
+
+def test_approved_late_post_is_left_out_of_new_until_approved(sim):
+    api = Api(sim)
+    posts = [c["data"] for c in _page(api)["children"]]
+    held = posts[3]
+    delay = FIXED_NOW - held["created_utc"] + 600  # approved ten minutes from now
+    sim.set_faults(FaultPlan(approved_late={held["id"]: delay}))
+    assert held["id"] not in [c["data"]["id"] for c in _page(api)["children"]]
+    sim.advance(601)
+    assert held["id"] in [c["data"]["id"] for c in _page(api)["children"]]
+    assert sim.stats()["faults_injected"]["approved_late"] == 1

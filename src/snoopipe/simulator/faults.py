@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 FAULT_TYPES = ("burst_429", "error_5xx", "slow", "malformed", "expired_tokens", "future_timestamps",
-               "hidden_anchor", "dead_end", "tree_error", "zero_reset", "info_missing")
+               "hidden_anchor", "dead_end", "tree_error", "zero_reset", "info_missing",
+               "approved_late")
 
 
 @dataclass
@@ -54,6 +55,8 @@ class FaultPlan:
     - ``burst_5xx_after``: ``burst_5xx`` starts after this many OAuth requests (an outage
       in the middle of a run).
     - ``info_missing``: post ids that ``/api/info`` leaves out of its answers.
+    - ``approved_late``: post id -> seconds after its creation during which ``/new``
+      leaves it out (held for a moderator, approved late).
     """
 
     burst_429: int = 0
@@ -76,6 +79,7 @@ class FaultPlan:
     zero_reset_seconds: float = 1.0
     burst_5xx_after: int = 0
     info_missing: tuple[str, ...] = ()
+    approved_late: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("hide_listing_anchors", "burst_5xx_after"):
@@ -94,6 +98,8 @@ class FaultPlan:
         if self.zero_reset_seconds < 0:
             raise ValueError("zero_reset_seconds must be >= 0")
         self.info_missing = tuple(str(i).removeprefix("t3_") for i in self.info_missing)
+        self.approved_late = {str(k).removeprefix("t3_"): float(v)
+                              for k, v in dict(self.approved_late).items()}
         for name in ("burst_429", "burst_5xx", "burst_malformed"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be >= 0")

@@ -526,6 +526,14 @@ class RedditSimulator:
                                         count=_int_param(params, "count", 0) or 0)
         if sort == "new":
             items = [d for d in items if not self._injector.is_hidden(d.get("name", ""))]
+            late = self.faults.approved_late
+            if late:
+                now = self.now()
+                held = [d for d in items if d.get("id") in late
+                        and now < float(d.get("created_utc") or 0) + late[d["id"]]]
+                if held:
+                    self._count_fault("approved_late")
+                    items = [d for d in items if d not in held]
             if hide_last and items:
                 self._injector.hide(items[-1]["name"])
                 self._count_fault("hidden_anchor")

@@ -111,7 +111,8 @@ def _list_new(resources: Resources, client: RedditClient, subreddit: str,
             result.newest_created = max(result.newest_created or created, created)
             if watermark is not None and created <= watermark:
                 result.overlap_posts += 1
-            if result.deep_relist and created < lower_bound and thing["id"] not in known:
+            if (result.deep_relist and bound <= created < lower_bound
+                    and thing["id"] not in known):
                 result.late_posts += 1
             if created < bound:
                 page_reached_bound = True
