@@ -263,7 +263,9 @@ class RedditClient:
                 self._sleep(self._backoff(attempt))
                 continue
             if status >= 400 or status in (301, 302, 303, 307, 308):
-                raise RequestFailed(f"{what} failed with HTTP {status}: {_snippet(response.text)}",
+                detail = (f"redirect to {response.headers.get('location', '?')}" if status < 400
+                          else _snippet(response.text))
+                raise RequestFailed(f"{what} failed with HTTP {status}: {detail}",
                                     status=status, transient=False)
             try:
                 return response.json()

@@ -169,7 +169,7 @@ def _fetch_trees(resources: Resources, client: RedditClient, subreddit: str,
             result.comments.update(tree.comments)
             result.tree_failures[post["id"]] = (
                 f"{exc} ({len(tree.comments)} of {_num_comments(post)} comments fetched)")
-            log.warning("r/%s: comment tree of %s failed: %s", subreddit, post["id"], exc)
+            log.info("r/%s: comment tree of %s failed: %s", subreddit, post["id"], exc)
             failing_in_a_row = failing_in_a_row + [post["id"]] if exc.transient else []
             if len(failing_in_a_row) >= OUTAGE_AFTER_FAILED_TREES:
                 # Not these posts: Reddit. Fail the attempt (what came before is kept)
