@@ -10,6 +10,13 @@ Correctness rule 2: the watermark advances only after the raw files that cover i
 durable in the lake and recorded in the manifest -- in the same state-store transaction
 as the manifest entries (`StateStore.commit_extract`).
 
+Nothing is lost silently (issue 17): what the API could not give is recorded with the
+commit and returned as warnings -- listing gaps (the ~1000-item cap, with the dump that
+fills it; a listing that ended early, which keeps the watermark before it), comment
+trees that failed (the other trees land; later runs retry it, `max_tree_attempts`), and
+tracked posts /api/info left out. Once a day (`deep_relist_every_hours`) /new is read
+back further than the overlap, for posts approved late.
+
 Rules 1 and 5: an extraction of a run and subreddit whose commit went through is final.
 A later attempt of the same task (a retry after a crash between that commit and the
 task's status) takes it as done instead of reading Reddit again, which would record a
@@ -96,6 +103,7 @@ def _list_new(resources: Resources, client: RedditClient, subreddit: str,
     cfg = resources.settings.extract
     deep_mark = resources.state.get_watermark(DEEP_RELIST_SOURCE, subreddit, "posts")
     bound = lower_bound
+    known: set[str] = set()
     if (watermark is not None and cfg.deep_relist_every_hours > 0
             and (deep_mark is None or now - deep_mark >= cfg.deep_relist_every_hours * 3600)):
         result.deep_relist = True
@@ -104,7 +112,7 @@ def _list_new(resources: Resources, client: RedditClient, subreddit: str,
             subreddit, created_after=bound)}
     listing = client.listing(f"/r/{subreddit}/new", lower_bound=bound)
     page_reached_bound = False
-    for count, thing in enumerate(listing, start=1):
+    for thing in listing:
         created = _created(thing)
         result.posts[thing["id"]] = thing
         if created is not None:
@@ -118,7 +126,7 @@ def _list_new(resources: Resources, client: RedditClient, subreddit: str,
                 page_reached_bound = True
         # Stop at a page boundary once the bound was passed: posts are ordered by
         # time only roughly, so the rest of that page is still read.
-        if page_reached_bound and count % 100 == 0:
+        if page_reached_bound and listing.page_end:
             break
     result.reanchors += listing.reanchors
     result.listed_back_to = listing.oldest_created

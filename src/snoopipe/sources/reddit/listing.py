@@ -56,6 +56,7 @@ class Listing:
         self.pages = 0
         self.reanchors = 0  # pages asked again from an earlier anchor
         self.oldest_created: float | None = None
+        self.page_end = False  # the thing just yielded is the last of its page
 
     def _is_cap(self) -> bool:
         return self.items >= LISTING_CAP - CAP_SLACK
@@ -93,7 +94,8 @@ class Listing:
                 continue
             tried = 0
             previous = [f"{c['kind']}_{c['data'].get('id')}" for c in children]
-            for child in children:
+            for position, child in enumerate(children, start=1):
+                self.page_end = position == len(children)
                 thing = child["data"]
                 key = f"{child['kind']}_{thing.get('id')}"
                 if key in seen:
