@@ -305,7 +305,7 @@ class LocalRunner:
             return RunOutcome(state.get_run(run_id), failed, message)  # type: ignore[arg-type]
         if failed:
             loaded = ("the other partitions were loaded" if set(run.subreddits) - set(failed)
-                      else "so nothing was loaded")
+                      else "nothing was loaded")
             message = (f"extraction failed for {', '.join(failed)}; {loaded}. Run "
                        "`snoopipe run --resume` to retry them.")
             state.set_run_status(run_id, "failed", error=message)
