@@ -434,6 +434,7 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
                 wt.add_row(m["subreddit"], m["source"], m["kind"],
                            datetime.fromtimestamp(m["value"], UTC).strftime("%Y-%m-%d %H:%M:%S"))
             console.print(wt)
+        _print_extract_gaps(resources)
         console.print(f"warehouse: {resources.warehouse.url}", soft_wrap=False)
         _print_counts(resources)
         resources.close()
@@ -709,6 +710,41 @@ def _print_backfill_summary(resources: Resources, outcome) -> None:
     console.print("status:    snoopipe status")
 
 
+def _print_extract_gaps(resources: Resources, subreddits: list[str] | None = None) -> None:
+    """What the API extract could not get (issue 17): open listing gaps with the dump that
+    fills them, comment trees that failed, posts /api/info left out."""
+    from snoopipe.sources.reddit.gaps import gap_message
+
+    state = resources.state
+    wanted = {s.lower() for s in subreddits} if subreddits else None
+
+    def keep(row: dict) -> bool:
+        return wanted is None or row["subreddit"].lower() in wanted
+
+    gaps = [g for g in state.open_gaps() if keep(g)]
+    trees = [t for t in state.incomplete_trees() if keep(t)]
+    missing = [p for p in state.unavailable_posts() if keep(p)]
+    if not (gaps or trees or missing):
+        return
+    console.print("[yellow]not extracted:[/]")
+    for gap in gaps:
+        console.print(f"  [yellow]![/] gap {escape(gap_message(gap))}", soft_wrap=True)
+    limit = resources.settings.extract.max_tree_attempts
+    for tree in trees:
+        tries = tree["tree_attempts"] or 0
+        note = (f"given up after {tries} runs" if tries >= limit
+                else f"failed in {tries} run(s), retried up to {limit}")
+        console.print(f"  [yellow]![/] comment tree of r/{tree['subreddit']} post "
+                      f"{tree['post_id']} incomplete ({note}): {escape(_first_line(tree['tree_error']))}",
+                      soft_wrap=True)
+    if missing:
+        since = min(p["unavailable_since"] for p in missing)
+        console.print(f"  [yellow]![/] {len(missing)} tracked post(s) missing from /api/info "
+                      f"(unavailable since {since:%Y-%m-%d %H:%M} UTC at the earliest): "
+                      + ", ".join(p["post_id"] for p in missing[:10])
+                      + (" …" if len(missing) > 10 else ""), soft_wrap=True)
+
+
 def _print_summary(resources: Resources, run_id: str) -> None:
     state = resources.state
     run_record = state.get_run(run_id)
@@ -716,6 +752,7 @@ def _print_summary(resources: Resources, run_id: str) -> None:
     passed = sum(1 for c in checks if c.passed)
     console.rule(f"run {run_id}: {_status(run_record.status) if run_record else '?'}")
     _print_counts(resources)
+    _print_extract_gaps(resources, run_record.subreddits if run_record else None)
     if checks:
         failed = [c for c in checks if not c.passed]
         console.print(f"checks: {passed}/{len(checks)} passed" + (

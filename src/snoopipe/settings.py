@@ -80,6 +80,14 @@ class ExtractSettings(BaseModel):
     morechildren_batch_size: int = Field(default=100, ge=1, le=100)
     # Upper bound on /api/morechildren calls for one post in one run.
     max_more_requests_per_post: int = 20
+    # A post whose comment tree failed (404, 413, a persistent 500) is tried again by
+    # later runs, this many runs in a row at most; `snoopipe status` lists it meanwhile.
+    max_tree_attempts: int = Field(default=3, ge=1)
+    # Every this many hours (0: never), /new is read back deep_relist_hours instead of to
+    # the watermark minus the overlap, up to the ~1000-item cap: it finds posts approved
+    # (or un-hidden) later than the overlap window.
+    deep_relist_every_hours: float = Field(default=24, ge=0)
+    deep_relist_hours: float = Field(default=24, gt=0)
 
 
 class RunnerSettings(BaseModel):
@@ -113,6 +121,8 @@ class SimulatorSettings(BaseModel):
     # Requests allowed per 600 s window, like Reddit's per-client budget.
     ratelimit_budget: int = 6000
     subreddits: list[str] = ["python", "dataengineering", "datascience"]
+    # New posts per hour and subreddit in the generated corpus (0 < rate <= 3600).
+    posts_per_hour: float = Field(default=12, gt=0, le=3600)
     # Shift the simulator's clock (demos and tests of incremental runs).
     time_offset_seconds: float = 0.0
     # Pin the simulator's clock at this epoch time (plus time_offset_seconds), so that
@@ -325,7 +335,7 @@ _warned: set[Path] = set()
 def secrets_in_config(data: dict[str, Any], prefix: str = "") -> list[str]:
     """The keys of a parsed snoopipe.toml that hold a secret: a secret-looking key
     (`client_secret`, `password`, ...) or a URL with a password or a secret parameter."""
-    from snoopipe.redact import is_secret_name, mask_url
+    from snoopipe.redact import is_secret_name
 
     found = []
     for key, value in data.items():

@@ -57,6 +57,16 @@ SECTIONS: dict[str, tuple[str, str]] = {
         "injected counts are the simulator's own. The run completes, or fails with a clear "
         "message and `snoopipe run --resume` completes it; the requests the simulator "
         "received per subreddit never exceed the run's request budget."),
+    "api_loss": (
+        "Reddit API data-loss traps",
+        "Behaviours of the real API that people reported losing data to (issue 17), "
+        "produced by the built-in simulator's fault options (`FaultPlan`) under `snoopipe "
+        "run` (the real CLI, a pinned clock), each compared with a run without the fault. "
+        "Nothing may be lost silently: what lands is what the API can serve, what it cannot "
+        "serve is recorded in the state store and shown by the run and `snoopipe status` "
+        "(with the dump that fills it), a watermark never passes what was not read, one "
+        "failing comment tree fails neither the subreddit nor the run, and a retry never "
+        "fetches a finished comment tree again."),
     "input": (
         "Bad input",
         "Dump files with broken content and every type variant, through `snoopipe "

@@ -160,9 +160,28 @@ class BackfillRunner:
                     problems.append(f"unusable input: {'; '.join(outcome.unusable)}")
                 state.set_run_status(run.run_id, "success",
                                      error="; ".join(problems) if problems else None)
+                if not problems:
+                    self._close_listing_gaps(run, sources, names, since_text, until_text)
             outcome.run = state.get_run(run.run_id)  # type: ignore[assignment]
         outcome.seconds = time.perf_counter() - started
         return outcome
+
+    def _close_listing_gaps(self, run: RunRecord, sources: Sequence[DumpInput],
+                            names: list[str] | None, since: str | None,
+                            until: str | None) -> None:
+        """The API's listing gaps (beyond its ~1000-item cap) that this backfill filled."""
+        from snoopipe.sources.reddit.gaps import backfill_coverage
+
+        state = self.resources.state
+        wanted = {n.lower() for n in names} if names is not None else None
+        for covered_from, covered_to in backfill_coverage([s.name for s in sources], since,
+                                                          until):
+            for gap in state.open_gaps():
+                if wanted is None or gap["subreddit"].lower() in wanted:
+                    if state.close_gaps(gap["subreddit"], covered_from=covered_from,
+                                        covered_to=covered_to, by=run.run_id):
+                        self.reporter.info(f"backfill filled the listing gap of "
+                                           f"r/{gap['subreddit']}")
 
     def _resumable(self, fingerprint: str) -> RunRecord | None:
         for run in self.resources.state.list_runs(50, kind=KIND):

@@ -305,8 +305,10 @@ class LocalRunner:
             state.set_run_status(run_id, "failed", error=message)
             return RunOutcome(state.get_run(run_id), failed, message)  # type: ignore[arg-type]
         if failed:
-            message = (f"extraction failed for {', '.join(failed)}; the other partitions were "
-                       "loaded. Run `snoopipe run --resume` to retry them.")
+            loaded = ("the other partitions were loaded" if set(run.subreddits) - set(failed)
+                      else "nothing was loaded")
+            message = (f"extraction failed for {', '.join(failed)}; {loaded}. Run "
+                       "`snoopipe run --resume` to retry them.")
             state.set_run_status(run_id, "failed", error=message)
             return RunOutcome(state.get_run(run_id), failed, message)  # type: ignore[arg-type]
         state.set_run_status(run_id, "success")
@@ -341,6 +343,8 @@ class LocalRunner:
                         result = future.result()
                         self.reporter.task_done("extract", task_id, True,
                                                 _summary("extract", result))
+                        for warning in result.output.get("warnings", []):
+                            self.reporter.warning(warning)
                         crash_point("extract.partition_done")
                     except Exception as exc:
                         failed.append(sub)
@@ -361,5 +365,16 @@ def _summary(stage: str, result: StageResult) -> str:
                 f"{out.get('requests', 0)} requests")
         if out.get("budget_exhausted"):
             text += " (request budget reached; the rest is due next run)"
+        if out.get("overlap_posts"):
+            text += f"; {out['overlap_posts']} posts read again in the overlap window"
+        if out.get("deep_relist"):
+            text += "; deep re-list"
+        missing = [f"{len(out['gaps'])} listing gap(s)" if out.get("gaps") else "",
+                   f"{out['trees_failed']} comment tree(s) failed" if out.get("trees_failed")
+                   else "",
+                   f"{out['missing_from_info']} post(s) missing from /api/info"
+                   if out.get("missing_from_info") else ""]
+        if any(missing):
+            text += " — incomplete: " + ", ".join(m for m in missing if m)
         return text
     return f"{result.rows_in} rows in, {result.rows_out} rows out"

@@ -418,7 +418,15 @@ class RedditSimulator:
                 self._count_fault("burst_429")
                 _, rate = self._rate_headers(client, consume=False)
                 return _Response(*_error(429), headers=rate)
+            zero_reset = injector.zero_reset()
+            if zero_reset == "refuse":
+                # Reddit's answer in the second after a window "reset" at 0: an empty
+                # body, no Retry-After, nothing remaining.
+                return _Response(429, b"", headers=self._zero_reset_headers())
             allowed, rate = self._rate_headers(client, consume=True)
+            if zero_reset == "exhaust":
+                self._count_fault("zero_reset")
+                rate = self._zero_reset_headers()
             if not allowed:
                 with self._lock:
                     self._rate_limited += 1
@@ -435,6 +443,10 @@ class RedditSimulator:
             if resp.status == 200:
                 self._apply_output_faults(resp, decision)
             return resp
+
+    def _zero_reset_headers(self) -> dict[str, str]:
+        return {"x-ratelimit-remaining": "0.0", "x-ratelimit-used": str(self.ratelimit_budget),
+                "x-ratelimit-reset": "0"}
 
     def _server_error(self, code: int, rate: dict[str, str]) -> _Response:
         if code == 500:
@@ -497,15 +509,46 @@ class RedditSimulator:
             return _Response(*_error(404))
         limit = _int_param(params, "limit", 25) or 25
         limit = max(1, min(limit, 100))
+        anchor = params.get("after") or None
+        hide_last = False
+        if sort == "new":
+            injector = self._injector
+            dead_end, hide_last = injector.new_page(anchor)
+            if dead_end:
+                self._count_fault("dead_end")
+                return _Response(200, _json(listing([])))
+            if anchor is not None and injector.is_hidden(anchor):
+                # Reddit cannot page after a thing it no longer lists: an empty page.
+                return _Response(200, _json(listing([])))
         seq = self.corpus.listing(sub, sort, params.get("t") or "day", self.now())
-        items, after, before = paginate(seq, after=params.get("after") or None,
+        items, after, before = paginate(seq, after=anchor,
                                         before=params.get("before") or None, limit=limit,
                                         count=_int_param(params, "count", 0) or 0)
+        if sort == "new":
+            items = [d for d in items if not self._injector.is_hidden(d.get("name", ""))]
+            late = self.faults.approved_late
+            if late:
+                now = self.now()
+                held = [d for d in items if d.get("id") in late
+                        and now < float(d.get("created_utc") or 0) + late[d["id"]]]
+                if held:
+                    self._count_fault("approved_late")
+                    items = [d for d in items if d not in held]
+            if hide_last and items:
+                self._injector.hide(items[-1]["name"])
+                self._count_fault("hidden_anchor")
         children = [{"kind": "t3", "data": d} for d in items]
         _maybe_escape(children, params)
         return _Response(200, _json(listing(children, after=after, before=before)))
 
     def _comments(self, path: str, article: str, focus: str | None, params: dict[str, str]) -> _Response:
+        status = self.faults.comments_status.get(article)
+        if status is not None:
+            self._count_fault("tree_error")
+            if 300 <= status < 400:  # Reddit sends some removed posts' pages elsewhere
+                return _Response(status, b"", HTML_TYPE,
+                                 headers={"location": f"https://www.reddit.com/comments/{article}/"})
+            return _Response(*_error(status))
         replayed = self._replay(path, params)
         if replayed is not None:
             return replayed
@@ -518,8 +561,12 @@ class RedditSimulator:
         if focus is not None and not forest.exists(focus):
             comments: list[dict[str, Any]] = []
         else:
+            limit = _int_param(params, "limit", None)
+            cap = self.faults.comments_limit_cap
+            if cap is not None:
+                limit = cap if limit is None else min(limit, cap)
             comments = render_comments(forest, focus=focus, context=_int_param(params, "context", 0) or 0,
-                                       limit=_int_param(params, "limit", None),
+                                       limit=limit,
                                        depth=_int_param(params, "depth", None),
                                        sort=params.get("sort") or "confidence")
         out = [post_listing, listing(comments, dist=False)]
@@ -533,6 +580,10 @@ class RedditSimulator:
         link_id = params.get("link_id") or ""
         if not link_id.startswith("t3_") or not ids:
             return _Response(*_error(400, explanation="link_id (t3_...) and children are required"))
+        status = self.faults.morechildren_status.get(link_id[3:])
+        if status is not None:
+            self._count_fault("tree_error")
+            return _Response(*_error(status))
         replayed = self._replay(path, params)
         if replayed is not None:
             return replayed
@@ -562,6 +613,9 @@ class RedditSimulator:
             if fullname in seen:
                 continue
             seen.add(fullname)
+            if fullname.startswith("t3_") and fullname[3:] in self.faults.info_missing:
+                self._count_fault("info_missing")
+                continue
             data = self.corpus.thing(fullname, now)
             if data is not None:
                 children.append({"kind": fullname[:2], "data": data})

@@ -88,6 +88,31 @@ tracked_posts = Table(
     # comments than this makes the tree due again.
     Column("comments_fetched_count", Integer),
     Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    # The last comment-tree fetch that failed (NULL once one succeeds), and how many
+    # runs in a row failed it: a later run retries it up to extract.max_tree_attempts.
+    Column("tree_error", Text),
+    Column("tree_attempts", Integer),
+    # Set when /api/info left the post out of its answer (deleted for good, or hidden),
+    # cleared when Reddit serves it again; the deletion sync decides what it means.
+    Column("unavailable_since", DateTime(timezone=True)),
+)
+
+# Time ranges of a subreddit's listing that the API extract could not read: cut by the
+# ~1000-item listing cap (a dump backfill fills them), or left by a listing that ended
+# early (the watermark stays before them; a later run closes them).
+extract_gaps = Table(
+    "extract_gaps",
+    metadata,
+    Column("gap_id", Integer, primary_key=True, autoincrement=True),
+    Column("subreddit", String(32), nullable=False, index=True),
+    Column("listing", String(16), nullable=False),  # new
+    Column("gap_from", Float, nullable=False),  # epoch seconds (created_utc), exclusive
+    Column("gap_to", Float, nullable=False),  # the oldest post that was read
+    Column("reason", String(32), nullable=False),  # listing_cap | listing_dead_end
+    Column("run_id", String(64), nullable=False),
+    Column("detected_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("closed_by", String(64)),  # the run that read it, or the backfill that filled it
 )
 
 check_results = Table(

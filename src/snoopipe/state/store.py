@@ -79,6 +79,24 @@ class RunRecord:
 
 
 @dataclass
+class ExtractGaps:
+    """What one extraction could not get, recorded with its commit.
+
+    opened: new extract_gaps rows (subreddit, listing, gap_from, gap_to, reason, run_id);
+    close: (subreddit, run_id) whose open `listing_dead_end` gaps a complete listing read;
+    marks: extra watermarks (source, subreddit, kind, value, run id), e.g. the last deep
+    re-list; tree_failures: post id -> error of its failed comment tree (attempts + 1);
+    missing: post ids that /api/info left out (unavailable_since is set once).
+    """
+
+    opened: list[dict[str, Any]] = field(default_factory=list)
+    close: list[tuple[str, str]] = field(default_factory=list)
+    marks: list[tuple[str, str, str, float, str]] = field(default_factory=list)
+    tree_failures: dict[str, str] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+
+
+@dataclass
 class CheckResult:
     name: str
     table: str
@@ -302,31 +320,108 @@ class StateStore:
                 raise
 
     def commit_extract(self, files: Sequence[RawFile], tracked: Iterable[dict[str, Any]],
-                       watermark: tuple[str, str, str, float, str] | None) -> None:
+                       watermark: tuple[str, str, str, float, str] | None,
+                       gaps: ExtractGaps | None = None) -> None:
         """Record what one extraction did, in ONE transaction: its durable raw files (the
         manifest), the posts it saw (`upsert_tracked_posts`) and its watermark
-        (`advance_watermark`: source, subreddit, kind, value, run id).
+        (`advance_watermark`: source, subreddit, kind, value, run id), and what it could
+        not get (`ExtractGaps`).
 
         All or nothing: a crash before the commit leaves no trace in the state (the raw
         files, already in the lake, are then listed nowhere and read by nobody), a crash
         after it leaves the whole extraction, which a retry can take as done.
         """
         rows = sorted(tracked, key=lambda p: p["post_id"])  # one lock order for every writer
-        _retry_on_conflict(lambda: self._commit_extract(list(files), rows, watermark))
+        _retry_on_conflict(lambda: self._commit_extract(list(files), rows, watermark,
+                                                        gaps or ExtractGaps()))
 
     def _commit_extract(self, files: list[RawFile], tracked: list[dict[str, Any]],
-                        watermark: tuple[str, str, str, float, str] | None) -> None:
+                        watermark: tuple[str, str, str, float, str] | None,
+                        gaps: ExtractGaps) -> None:
         with self.engine.begin() as conn:
-            for raw in files:
-                existing = conn.execute(select(t.raw_files.c.sha256).where(
-                    t.raw_files.c.key == raw.key)).first()
-                if existing is None:
-                    conn.execute(t.raw_files.insert().values(**self._raw_file_values(raw)))
-                elif existing.sha256 != raw.sha256:
-                    raise ValueError(f"raw file {raw.key} is recorded with another checksum")
-            self._upsert_tracked_posts_in(conn, tracked)
-            if watermark is not None:
-                self._advance_watermark_in(conn, *watermark)
+            self._commit_extract_files(conn, files, tracked, watermark)
+            self._record_extract_gaps_in(conn, gaps)
+
+    def _commit_extract_files(self, conn, files: list[RawFile], tracked: list[dict[str, Any]],
+                              watermark: tuple[str, str, str, float, str] | None) -> None:
+        for raw in files:
+            existing = conn.execute(select(t.raw_files.c.sha256).where(
+                t.raw_files.c.key == raw.key)).first()
+            if existing is None:
+                conn.execute(t.raw_files.insert().values(**self._raw_file_values(raw)))
+            elif existing.sha256 != raw.sha256:
+                raise ValueError(f"raw file {raw.key} is recorded with another checksum")
+        self._upsert_tracked_posts_in(conn, tracked)
+        if watermark is not None:
+            self._advance_watermark_in(conn, *watermark)
+
+    @staticmethod
+    def _record_extract_gaps_in(conn, gaps: ExtractGaps) -> None:
+        now = utcnow()
+        for sub, run_id in gaps.close:
+            conn.execute(t.extract_gaps.update().where(
+                t.extract_gaps.c.subreddit == sub, t.extract_gaps.c.closed_at.is_(None),
+                t.extract_gaps.c.reason == "listing_dead_end").values(
+                closed_at=now, closed_by=run_id))
+        for gap in gaps.opened:
+            conn.execute(t.extract_gaps.insert().values(detected_at=now, **gap))
+        for marks in gaps.marks:
+            StateStore._advance_watermark_in(conn, *marks)
+        for post_id, error in sorted(gaps.tree_failures.items()):
+            conn.execute(t.tracked_posts.update().where(t.tracked_posts.c.post_id == post_id)
+                         .values(tree_error=error[:2000], tree_attempts=func.coalesce(
+                             t.tracked_posts.c.tree_attempts, 0) + 1))
+        for post_id in sorted(gaps.missing):
+            conn.execute(t.tracked_posts.update().where(
+                t.tracked_posts.c.post_id == post_id,
+                t.tracked_posts.c.unavailable_since.is_(None)).values(unavailable_since=now))
+
+    def open_gaps(self, subreddit: str | None = None) -> list[dict[str, Any]]:
+        """Listing gaps not yet closed: dicts of the extract_gaps columns, oldest first."""
+        query = select(t.extract_gaps).where(t.extract_gaps.c.closed_at.is_(None))
+        if subreddit is not None:
+            query = query.where(t.extract_gaps.c.subreddit == subreddit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(t.extract_gaps.c.subreddit,
+                                               t.extract_gaps.c.gap_from)).all()
+        return [dict(r._mapping) for r in rows]
+
+    def close_gaps(self, subreddit: str, *, covered_from: float, covered_to: float,
+                   by: str) -> int:
+        """Close the open gaps of `subreddit` that lie inside [covered_from, covered_to]
+        (a backfill that read that time range); returns how many."""
+        with self.engine.begin() as conn:
+            result = conn.execute(t.extract_gaps.update().where(
+                t.extract_gaps.c.subreddit == subreddit, t.extract_gaps.c.closed_at.is_(None),
+                t.extract_gaps.c.gap_from >= covered_from,
+                t.extract_gaps.c.gap_to <= covered_to).values(closed_at=utcnow(), closed_by=by))
+            return result.rowcount or 0
+
+    def incomplete_trees(self, subreddit: str | None = None) -> list[dict[str, Any]]:
+        """Tracked posts whose last comment-tree fetch failed: post_id, subreddit,
+        tree_error, tree_attempts."""
+        query = select(t.tracked_posts.c.post_id, t.tracked_posts.c.subreddit,
+                       t.tracked_posts.c.tree_error, t.tracked_posts.c.tree_attempts).where(
+            t.tracked_posts.c.tree_error.is_not(None))
+        if subreddit is not None:
+            query = query.where(t.tracked_posts.c.subreddit == subreddit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(t.tracked_posts.c.subreddit,
+                                               t.tracked_posts.c.post_id)).all()
+        return [dict(r._mapping) for r in rows]
+
+    def unavailable_posts(self, subreddit: str | None = None) -> list[dict[str, Any]]:
+        """Tracked posts that /api/info left out: post_id, subreddit, last_seen_at,
+        unavailable_since."""
+        query = select(t.tracked_posts.c.post_id, t.tracked_posts.c.subreddit,
+                       t.tracked_posts.c.last_seen_at, t.tracked_posts.c.unavailable_since
+                       ).where(t.tracked_posts.c.unavailable_since.is_not(None))
+        if subreddit is not None:
+            query = query.where(t.tracked_posts.c.subreddit == subreddit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(t.tracked_posts.c.post_id)).all()
+        return [{**dict(r._mapping), "last_seen_at": _aware(r.last_seen_at),
+                 "unavailable_since": _aware(r.unavailable_since)} for r in rows]
 
     def raw_files(self, *, run_id: str | None = None, kind: str | None = None,
                   keys: Iterable[str] | None = None) -> list[RawFile]:
@@ -407,6 +502,9 @@ class StateStore:
             values = {k: post[k] for k in ("subreddit", "created_utc", "num_comments",
                                            "comments_fetched_count") if k in post}
             values["last_seen_at"] = now
+            values["unavailable_since"] = None  # Reddit served it just now
+            if "comments_fetched_count" in post:  # its tree was fetched whole
+                values["tree_error"], values["tree_attempts"] = None, 0
             if exists:
                 conn.execute(t.tracked_posts.update().where(where).values(**values))
             else:

@@ -15,7 +15,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
@@ -27,6 +27,7 @@ from snoopipe import __version__
 from snoopipe.errors import ConfigError, ExtractError
 from snoopipe.settings import RedditSettings
 from snoopipe.sources.reddit.comments import is_reddit_id
+from snoopipe.sources.reddit.listing import LISTING_CAP, Listing
 from snoopipe.sources.reddit.ratelimit import RateBudget, budget_for_client, parse_ratelimit_headers
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,17 @@ MAX_FULLNAMES_PER_INFO = 100
 
 class RequestBudgetExhausted(ExtractError):
     """This run may not send more requests (extract.max_requests_per_run)."""
+
+
+class RequestFailed(ExtractError):
+    """A request that failed for good: `status` is the HTTP status (None: network error or
+    bad body); `transient` is True when it failed after every retry (5xx, 429, timeouts:
+    an outage), False when Reddit refused this very request (4xx, a redirect)."""
+
+    def __init__(self, message: str, *, status: int | None, transient: bool) -> None:
+        super().__init__(message)
+        self.status = status
+        self.transient = transient
 
 
 class RequestBudget:
@@ -56,6 +68,11 @@ class RequestBudget:
                 raise RequestBudgetExhausted(
                     f"request budget of {self.limit} for this run is used up")
             self.used += 1
+
+    def refund(self) -> None:
+        """Give back one request that the server refused without doing it (429)."""
+        with self._lock:
+            self.used = max(self.used - 1, 0)
 
     @property
     def left(self) -> int | None:
@@ -178,6 +195,7 @@ class RedditClient:
         url = urljoin(self.config.oauth_url, path)
         what = f"{method} {path}"
         last_error = "no attempt made"
+        last_status: int | None = None
         for attempt in range(self.config.max_retries + 1):
             if attempt:
                 self.stats["retries"] += 1
@@ -214,9 +232,11 @@ class RedditClient:
                 continue
 
             limits = parse_ratelimit_headers(response.headers)
-            status = response.status_code
+            status = last_status = response.status_code
             if status == 429:
                 self.stats["status_429"] += 1
+                # Refused, so no work was done: it does not spend the run's request budget.
+                self.request_budget.refund()
                 retry_after = response.headers.get("retry-after")
                 if retry_after and retry_after.isdigit():
                     wait = float(retry_after)
@@ -244,7 +264,10 @@ class RedditClient:
                 self._sleep(self._backoff(attempt))
                 continue
             if status >= 400 or status in (301, 302, 303, 307, 308):
-                raise ExtractError(f"{what} failed with HTTP {status}: {_snippet(response.text)}")
+                detail = (f"redirect to {response.headers.get('location', '?')}" if status < 400
+                          else _snippet(response.text))
+                raise RequestFailed(f"{what} failed with HTTP {status}: {detail}",
+                                    status=status, transient=False)
             try:
                 return response.json()
             except ValueError:
@@ -253,30 +276,18 @@ class RedditClient:
                 log.info("retrying %s after %s", what, last_error)
                 self._sleep(self._backoff(attempt))
                 continue
-        raise ExtractError(
-            f"{what} failed after {self.config.max_retries + 1} attempts; last error: {last_error}")
+        raise RequestFailed(
+            f"{what} failed after {self.config.max_retries + 1} attempts; last error: {last_error}",
+            status=last_status, transient=True)
 
     # -- endpoints ------------------------------------------------------------------
 
     def listing(self, path: str, *, params: dict[str, Any] | None = None,
-                max_items: int = 1000) -> Iterator[dict[str, Any]]:
-        """Yield `data` of each thing in a listing, paging with `after` (limit=100)."""
-        after: str | None = None
-        seen = 0
-        while seen < max_items:
-            page_params = dict(params or {}, limit=min(100, max_items - seen))
-            if after:
-                page_params["after"] = after
-                page_params["count"] = seen
-            body = self.request("GET", path, params=page_params)
-            children = body.get("data", {}).get("children", []) if isinstance(body, dict) else []
-            for child in children:
-                if child.get("kind") in ("t3", "t1"):
-                    seen += 1
-                    yield child["data"]
-            after = body.get("data", {}).get("after") if isinstance(body, dict) else None
-            if not after or not children:
-                return
+                max_items: int = LISTING_CAP, lower_bound: float | None = None) -> Listing:
+        """The things of a listing, paged with `after` (limit=100); see `Listing` for how an
+        empty page after a removed anchor is told from the end, and `Listing.ended`."""
+        return Listing(lambda page: self.request("GET", path, params=page), params,
+                       max_items=max_items, lower_bound=lower_bound)
 
     def comment_page(self, post_id: str, *, comment_id: str | None = None,
                      sort: str = "new", limit: int = 500) -> tuple[dict | None, list[dict]]:

@@ -70,9 +70,13 @@ def is_reddit_id(value: Any) -> bool:
 
 
 def fetch_comment_tree(api: CommentAPI, post_id: str, *, max_more_requests: int,
-                       batch_size: int = 100, sort: str = "new") -> CommentTree:
-    """Fetch a post's whole comment tree, up to max_more_requests follow-up calls."""
-    tree = CommentTree()
+                       batch_size: int = 100, sort: str = "new",
+                       tree: CommentTree | None = None) -> CommentTree:
+    """Fetch a post's whole comment tree, up to max_more_requests follow-up calls.
+
+    tree: fill this one (a caller keeps what was fetched when a request raises).
+    """
+    tree = tree if tree is not None else CommentTree()
     more_ids: deque[str] = deque()
     continue_from: deque[str] = deque()
     post, children = api.comment_page(post_id, sort=sort)

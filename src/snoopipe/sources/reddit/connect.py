@@ -47,7 +47,8 @@ def reddit_endpoint(settings: Settings) -> Iterator[RedditEndpoint]:
         corpus = RecordedCorpus.from_dir(str(settings.resolve_local_path(sim_cfg.corpus_dir)))
         what = f"recorded corpus {sim_cfg.corpus_dir}"
     else:
-        corpus = GeneratedCorpus(seed=sim_cfg.seed, subreddits=sim_cfg.subreddits)
+        corpus = GeneratedCorpus(seed=sim_cfg.seed, subreddits=sim_cfg.subreddits,
+                                 posts_per_hour=sim_cfg.posts_per_hour)
         what = f"generated corpus, seed {sim_cfg.seed}"
     fixed_now = sim_cfg.fixed_now
     simulator = RedditSimulator(

@@ -15,14 +15,25 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 
 
+# With nothing remaining, a reset of 0 (or in the past) does not mean a fresh window:
+# Reddit answers 429 for about the next second. prawcore waits at least this long for
+# the same report (prawcore 2.4, "x-ratelimit-reset: 0" handling).
+MIN_RESET_SECONDS = 1.0
+
+
 def parse_ratelimit_headers(headers: Mapping[str, str]) -> tuple[float, int, float] | None:
-    """(remaining, used, seconds_to_reset) from a response's headers, or None if absent."""
+    """(remaining, used, seconds_to_reset) from a response's headers, or None if absent.
+
+    When nothing remains, seconds_to_reset is at least MIN_RESET_SECONDS.
+    """
     try:
         remaining = float(headers["x-ratelimit-remaining"])
         used = int(float(headers["x-ratelimit-used"]))
         reset = float(headers["x-ratelimit-reset"])
     except (KeyError, ValueError, TypeError):
         return None
+    if remaining < 1:
+        reset = max(reset, MIN_RESET_SECONDS)
     return remaining, used, reset
 
 
