@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import date
 
 from snoopipe.errors import ConfigError, SnoopipeError
+from snoopipe.interrupts import Interrupted
 from snoopipe.resources import Resources, StageResult
 from snoopipe.settings import validate_subreddit
 from snoopipe.sources.reddit import RedditClient, RedditEndpoint, RequestBudget, extract_subreddit
@@ -38,9 +39,14 @@ def tracked_task(resources: Resources, run_id: str, task_id: str, stage: str,
     try:
         result = body(attempt)
     except BaseException as exc:
-        message = str(exc) if isinstance(exc, SnoopipeError) else (
-            f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
-        resources.state.finish_task(run_id, task_id, status="failed", error=message,
+        if isinstance(exc, (KeyboardInterrupt, Interrupted)):
+            # Ctrl-C is no failure of the task: `snoopipe run` resumes it.
+            status, message = "interrupted", "interrupted by the user (Ctrl-C)"
+        else:
+            status = "failed"
+            message = str(exc) if isinstance(exc, SnoopipeError) else (
+                f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
+        resources.state.finish_task(run_id, task_id, status=status, error=message,
                                     output=failure_output() if failure_output else None)
         raise
     resources.state.finish_task(run_id, task_id, status="success", rows_in=result.rows_in,

@@ -23,7 +23,7 @@ from urllib.parse import urljoin
 import prawcore
 from prawcore.exceptions import OAuthException, RequestException, ResponseException
 
-from snoopipe import __version__
+from snoopipe import __version__, interrupts
 from snoopipe.errors import ConfigError, ExtractError
 from snoopipe.settings import RedditSettings
 from snoopipe.sources.reddit.ratelimit import RateBudget, budget_for_client, parse_ratelimit_headers
@@ -123,7 +123,7 @@ class RedditClient:
         *,
         rate_budget: RateBudget | None = None,
         request_budget: RequestBudget | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = interrupts.sleep,
         rng: random.Random | None = None,
     ) -> None:
         self.config = config
@@ -178,6 +178,7 @@ class RedditClient:
         what = f"{method} {path}"
         last_error = "no attempt made"
         for attempt in range(self.config.max_retries + 1):
+            interrupts.check()  # Ctrl-C: no new request, no retry (see snoopipe.interrupts)
             if attempt:
                 self.stats["retries"] += 1
             try:

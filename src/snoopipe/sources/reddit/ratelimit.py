@@ -14,6 +14,8 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 
+from snoopipe import interrupts
+
 
 def parse_ratelimit_headers(headers: Mapping[str, str]) -> tuple[float, int, float] | None:
     """(remaining, used, seconds_to_reset) from a response's headers, or None if absent."""
@@ -117,5 +119,6 @@ def budget_for_client(client_key: str) -> InProcessBudget:
     """The process-wide budget of one OAuth client (one per client id and Reddit host)."""
     with _BUDGETS_LOCK:
         if client_key not in _BUDGETS:
-            _BUDGETS[client_key] = InProcessBudget()
+            # Waiting for the window ends at once on Ctrl-C (snoopipe.interrupts).
+            _BUDGETS[client_key] = InProcessBudget(sleep=interrupts.sleep)
         return _BUDGETS[client_key]
