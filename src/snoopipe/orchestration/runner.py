@@ -266,7 +266,12 @@ class LocalRunner:
         for run in state.list_runs(50, kind="incremental"):
             if run.status == "success" or "airflow_run" in run.params:
                 continue
-            if self._transformed(run.run_id) or not state.raw_files(run_id=run.run_id):
+            if self._transformed(run.run_id):
+                continue
+            # A run interrupted by Ctrl-C or killed (still "running": the lock is ours) is
+            # shown as "`snoopipe run` finishes it": so it is, even with no raw file yet.
+            if (not state.raw_files(run_id=run.run_id)
+                    and run.status not in ("interrupted", "running")):
                 continue
             stranded.append(run)
         for run in reversed(stranded):  # oldest first
