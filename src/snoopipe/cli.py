@@ -714,7 +714,15 @@ def _print_rows(columns: list[str], rows: list, fmt: str | None, *, limit: int |
             table.add_column(Text(out.visible(col, one_line=True)), overflow="fold")
         for row in shown:
             table.add_row(*[Text(out.visible(v)) for v in row])
-        console.print(table)
+        if out.table_fits(columns, shown, console.width):
+            console.print(table)
+        else:
+            # Asked for a table too wide for the terminal: lines as long as the table needs
+            # (each column up to 60 characters, longer values folded), never 1-character
+            # columns of cut values.
+            wide = Console(width=out.table_width(columns, shown), soft_wrap=False,
+                           force_terminal=console.is_terminal, no_color=console.no_color)
+            wide.print(table)
     else:
         sys.stdout.write(_render(chosen, columns, shown, exact=False, width=console.width))
         sys.stdout.flush()

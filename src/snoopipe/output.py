@@ -182,3 +182,15 @@ def write_file(path, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> N
                                    type=pa.string()))
     table = pa.Table.from_arrays(arrays, names=list(columns))
     pq.write_table(table, path, compression="zstd")
+
+
+def table_width(columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
+                max_column: int = 60) -> int:
+    """The width a grid needs so that no column is narrower than its longest value (up
+    to max_column characters; longer values fold) or its header."""
+    total = 1
+    for index, column in enumerate(columns):
+        longest = max([len(line) for r in rows
+                       for line in visible(r[index]).split("\n")] + [len(column)])
+        total += min(longest, max(max_column, len(column))) + 3
+    return total

@@ -31,7 +31,7 @@ def reason_kind(reason: str | None) -> str:
 
 def location(lake: Lake) -> str:
     """Where the quarantine lives (a folder or an s3:// prefix)."""
-    return lake.uri(f"{QUARANTINE}/")
+    return lake.uri(QUARANTINE) + "/"
 
 
 def files(lake: Lake, run_id: str | None = None) -> list[str]:
