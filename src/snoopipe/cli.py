@@ -1101,6 +1101,8 @@ def _print_summary(resources: Resources, run_id: str) -> None:
     _print_counts(resources)
     _print_checks_line(state.check_results(run_id))
     _print_quarantine(resources, run_id, _run_quarantine(resources, run_id))
+    if run_record is not None and run_record.status == "success" and run_record.error:
+        console.print(_plain(f"note:      {run_record.error}"))
     console.print(_plain(f"lake:      {resources.lake.url}"))
     console.print(_plain(f"warehouse: {resources.warehouse.url}"))
     console.print(_plain(f"state:     {mask_url(resources.settings.resolved_state_url)}"))

@@ -103,6 +103,9 @@ class SimulatorSettings(BaseModel):
     fixed_now: float | None = None
     # Fault injection, as FaultPlan fields, e.g. {"error_5xx_rate": 0.1}.
     faults: dict[str, Any] = {}
+    # Subreddits the simulator answers as Reddit does one it cannot serve, by name:
+    # "private" or "quarantined" (403), "banned" (404), "unknown" (302 to search).
+    subreddit_answers: dict[str, Literal["private", "quarantined", "banned", "unknown"]] = {}
 
 
 class AthenaSettings(BaseModel):

@@ -28,7 +28,7 @@ from snoopipe.orchestration import stages
 from snoopipe.orchestration.progress import Reporter
 from snoopipe.resources import Resources, StageResult
 from snoopipe.settings import validate_subreddit
-from snoopipe.sources.reddit import reddit_endpoint
+from snoopipe.sources.reddit import SubredditUnavailable, reddit_endpoint
 from snoopipe.state import RunRecord
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 LOCK_NAME = "pipeline"
 INTERRUPTED_MESSAGE = ("interrupted by the user (Ctrl-C); what was extracted is kept: "
                        "`snoopipe run` finishes this run first")
-NOT_RETRYABLE = (BlockingCheckFailed, ConfigError, RunLockedError, Interrupted)
+NOT_RETRYABLE = (BlockingCheckFailed, ConfigError, RunLockedError, Interrupted,
+                 SubredditUnavailable)
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -50,6 +51,8 @@ class RunOutcome:
     run: RunRecord
     failed_tasks: list[str] = field(default_factory=list)
     error: str | None = None
+    # Subreddits Reddit answered for good (private, banned, ...), in words.
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -202,6 +205,8 @@ class LocalRunner:
         self.lock_wait_seconds = lock_wait_seconds
         # The run being executed now (the CLI names it when the user interrupts).
         self.current_run_id: str | None = None
+        # Subreddits Reddit refused for good in this process (SubredditUnavailable texts).
+        self.skipped: list[str] = []
 
     # -- locking --------------------------------------------------------------------
 
@@ -328,8 +333,10 @@ class LocalRunner:
                        "loaded. Run `snoopipe run --resume` to retry them.")
             state.set_run_status(run_id, "failed", error=message)
             return RunOutcome(state.get_run(run_id), failed, message)  # type: ignore[arg-type]
-        state.set_run_status(run_id, "success")
-        return RunOutcome(state.get_run(run_id))  # type: ignore[arg-type]
+        skipped = [text for text in self.skipped if text.split()[0][2:] in run.subreddits]
+        state.set_run_status(run_id, "success", error=(
+            "skipped: " + "; ".join(skipped)) if skipped else None)
+        return RunOutcome(state.get_run(run_id), skipped=skipped)  # type: ignore[arg-type]
 
     def _extract_all(self, run: RunRecord, logical: date) -> list[str]:
         """Extract every subreddit not yet extracted for this run; return the failed ones."""
@@ -378,6 +385,11 @@ class LocalRunner:
                 crash_point("extract.partition_done")
             except Interrupted:
                 raise
+            except SubredditUnavailable as exc:
+                # Permanent (private, banned, no such name): said in words, not retried,
+                # and no reason to hold back the other subreddits or fail the run.
+                self.skipped.append(str(exc))
+                self.reporter.warning(f"{exc}: skipped; the other subreddits go on")
             except Exception as exc:
                 failed.append(sub)
                 self.reporter.task_done("extract", task_id, False, _short(exc))

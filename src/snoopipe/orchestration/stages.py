@@ -16,7 +16,8 @@ from snoopipe.errors import ConfigError, SnoopipeError
 from snoopipe.interrupts import Interrupted
 from snoopipe.resources import Resources, StageResult
 from snoopipe.settings import validate_subreddit
-from snoopipe.sources.reddit import RedditClient, RedditEndpoint, RequestBudget, extract_subreddit
+from snoopipe.sources.reddit import (RedditClient, RedditEndpoint, RequestBudget,
+                                     SubredditUnavailable, extract_subreddit)
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,9 @@ def tracked_task(resources: Resources, run_id: str, task_id: str, stage: str,
         if isinstance(exc, (KeyboardInterrupt, Interrupted)):
             # Ctrl-C is no failure of the task: `snoopipe run` resumes it.
             status, message = "interrupted", "interrupted by the user (Ctrl-C)"
+        elif isinstance(exc, SubredditUnavailable):
+            # Reddit's permanent answer (private, banned, ...): skipped, not failed.
+            status, message = "skipped", str(exc)
         else:
             status = "failed"
             message = str(exc) if isinstance(exc, SnoopipeError) else (
