@@ -27,13 +27,16 @@ from snoopipe.settings import (CONFIG_FILE_NAME, Settings, load_settings, mask_u
 app = typer.Typer(
     help="snoopipe: Reddit posts and comments from the API and dumps into a validated warehouse.",
     no_args_is_help=True,
+    # Markdown: a docstring's paragraph is re-flowed to the terminal, not cut at its breaks.
+    rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
 )
 console = Console(soft_wrap=True)  # single lines are never broken; tables keep the width
 err_console = Console(stderr=True)
 
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help=f"Settings file (default: ./{CONFIG_FILE_NAME}).")
+    Path | None, typer.Option("--config", "-c", help=f"Settings file (default: $SNOOPIPE_CONFIG, "
+                              f"else {CONFIG_FILE_NAME} in this folder or a parent).")
 ]
 RunIdOption = Annotated[str | None, typer.Option("--run-id", help="Run id (default: the latest run).")]
 WaitOption = Annotated[float, typer.Option(
@@ -162,7 +165,42 @@ def _bytes(n: float | None) -> str:
     return f"{n:,.1f} TB"
 
 
-def _settings(config: Path | None, **overrides: object) -> Settings:
+def find_config(start: Path | None = None) -> tuple[Path | None, list[Path]]:
+    """The settings file to use when --config is not given: $SNOOPIPE_CONFIG, else the
+    first snoopipe.toml in the current folder or one of its parents (like git finds its
+    repository). Returns (file or None, the places looked at)."""
+    import os
+
+    looked: list[Path] = []
+    if os.environ.get("SNOOPIPE_CONFIG"):
+        return Path(os.environ["SNOOPIPE_CONFIG"]), looked
+    folder = (start or Path.cwd()).resolve()
+    for candidate in (folder, *folder.parents):
+        looked.append(candidate / CONFIG_FILE_NAME)
+        if looked[-1].is_file():
+            return looked[-1], looked
+    return None, looked
+
+
+def _settings(config: Path | None, *, reader: bool = False, **overrides: object) -> Settings:
+    """Settings from --config or the file find_config finds. Relative paths in it are
+    relative to its folder, wherever the command runs. reader: a command that only reads
+    (status, query, ...) refuses, saying where it looked, when there is nothing to read
+    (no settings file, no state URL in the environment, no ./snoopipe-data), instead of
+    creating an empty state store in the current folder."""
+    import os
+
+    looked: list[Path] = []
+    if config is None:
+        config, looked = find_config()
+    if (reader and config is None and not os.environ.get("SNOOPIPE_STATE_URL")
+            and not (Path.cwd() / Settings.model_fields["data_dir"].default).is_dir()):
+        places = ", ".join(str(p) for p in looked[:3]) + (", ..." if len(looked) > 3 else "")
+        raise SnoopipeError(
+            f"no {CONFIG_FILE_NAME} found (looked for {places} up to "
+            f"{looked[-1] if looked else '/'}), and no ./snoopipe-data here: nothing to "
+            "read. Run it from the project's folder, pass --config FILE, set "
+            "SNOOPIPE_CONFIG, or start with `snoopipe init`.")
     try:
         return load_settings(config, **overrides)
     except FileNotFoundError as exc:
@@ -208,13 +246,13 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False,
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.", metavar="")] = False,
          log_format: Annotated[str, typer.Option(
              "--log-format", metavar="text|json",
              help="json: progress and log records as one JSON object a line.")] = "text",
          version: Annotated[bool, typer.Option(
              "--version", callback=_version, is_eager=True,
-             help="Print the version and exit.")] = False,
+             help="Print the version and exit.", metavar="")] = False,
          ) -> None:
     if log_format not in ("text", "json"):
         _fail(f"--log-format {log_format!r}: use text or json", code=2)
@@ -249,7 +287,7 @@ def _configure_logging(verbose: bool, log_format: str) -> None:
 
 
 @app.command()
-def init(force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False) -> None:
+def init(force: Annotated[bool, typer.Option(help="Overwrite an existing file.", metavar="")] = False) -> None:
     """Write a commented snoopipe.toml in the current folder."""
     target = Path.cwd() / CONFIG_FILE_NAME
     if target.exists() and not force:
@@ -263,7 +301,7 @@ def run(
     subreddit: Annotated[list[str] | None, typer.Option("--subreddit", "-s",
                                                         help="Subreddit (repeatable).")] = None,
     config: ConfigOption = None,
-    resume: Annotated[bool, typer.Option(help="Continue the latest failed run.")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue the latest failed run.", metavar="")] = False,
     wait: WaitOption = 0,
 ) -> None:
     """Run every stage: extract, transform, validate, load."""
@@ -320,8 +358,10 @@ def _stage_command(stage: str, run_id: str | None, config: Path | None,
 @app.command()
 def extract(
     run_id: RunIdOption = None,
-    new: Annotated[bool, typer.Option("--new", help="Start a new run.")] = False,
-    subreddit: Annotated[list[str] | None, typer.Option("--subreddit", "-s")] = None,
+    new: Annotated[bool, typer.Option("--new", help="Start a new run.", metavar="")] = False,
+    subreddit: Annotated[list[str] | None, typer.Option(
+        "--subreddit", "-s", help="Subreddit to extract (repeatable; default: the run's, or "
+                                  "the configured ones for --new).")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Extract from the Reddit API into the raw zone, for a run (default: the latest).
@@ -412,13 +452,14 @@ def backfill(
         "--subreddit", "-s", help="Subreddit to keep (repeatable; default: the configured "
                                   "subreddits).")] = None,
     all_subreddits: Annotated[bool, typer.Option(
-        "--all-subreddits", help="Keep every subreddit in the dumps.")] = False,
+        "--all-subreddits", help="Keep every subreddit in the dumps.", metavar="")] = False,
     since: Annotated[str | None, typer.Option(
         help="Keep things created on or after this UTC date (YYYY-MM-DD).")] = None,
     until: Annotated[str | None, typer.Option(
         help="Keep things created on or before this UTC date (YYYY-MM-DD).")] = None,
     new_run: Annotated[bool, typer.Option(
-        "--new-run", help="Start a new run even if the same backfill was interrupted.")] = False,
+        "--new-run", help="Start a new run even if the same backfill was interrupted.",
+        metavar="")] = False,
     config: ConfigOption = None,
     wait: WaitOption = 0,
 ) -> None:
@@ -436,7 +477,7 @@ def backfill(
             try:
                 date.fromisoformat(value)
             except ValueError:
-                _fail(f"{name} {value!r} is not a date (YYYY-MM-DD)")
+                _fail(f"{name} {value!r} is not a date (YYYY-MM-DD)", code=2)
     if all_subreddits and subreddit:
         _fail("use either --subreddit or --all-subreddits, not both", code=2)
     subreddit = _subreddit_names(subreddit)
@@ -477,7 +518,7 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
     from snoopipe.orchestration.run_status import shown_statuses, shown_task_status, task_figures
 
     try:
-        settings = _settings(config)
+        settings = _settings(config, reader=True)
         resources = Resources(settings)
         state = resources.state
         recent = state.list_runs(runs)
@@ -587,7 +628,7 @@ def quarantine_command(
         "--export", metavar="FILE", help="Write the matching lines to FILE (.parquet, .csv, "
         ".json or .ndjson) instead of printing them.")] = None,
     lines: Annotated[bool, typer.Option(
-        "--lines", help="Print the lines themselves, not counts per reason.")] = False,
+        "--lines", help="Print the lines themselves, not counts per reason.", metavar="")] = False,
     fmt: FormatOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -595,7 +636,7 @@ def quarantine_command(
     from snoopipe import quarantine
 
     try:
-        settings = _settings(config)
+        settings = _settings(config, reader=True)
         resources = Resources(settings)
         where = quarantine.location(resources.lake)
         if export_file is not None or lines:
@@ -658,6 +699,26 @@ def _write_rows(path: Path, columns: list[str], rows: list) -> None:
         path.write_text(render(columns, rows), encoding="utf-8")
     else:
         _fail(f"{path}: the name must end in .parquet, .csv, .json or .ndjson", code=2)
+
+
+@app.command()
+def doctor(config: ConfigOption = None) -> None:
+    """Check the installation: settings, state store, lake, warehouse, Reddit, disk."""
+    from snoopipe.doctor import run_checks
+
+    try:
+        if config is None:
+            config, _ = find_config()
+        settings = _settings(config)
+    except SnoopipeError as exc:
+        _fail(str(exc))
+        return
+    checks = run_checks(settings, config)
+    for check in checks:
+        mark = ("ok    ", "green") if check.ok else ("FAILED", "red")
+        console.print(Text.assemble(mark, f" {check.name:<12} ", _plain(check.detail)))
+    if not all(c.ok for c in checks):
+        raise typer.Exit(1)
 
 
 FormatOption = Annotated[str | None, typer.Option(
@@ -751,7 +812,7 @@ def _render(fmt: str, columns: list[str], rows, *, exact: bool, width: int = 100
 
 def _warehouse_query(config: Path | None, sql: str) -> tuple[list, list]:
     """Columns and rows of `sql` on the configured warehouse; a clear error before any load."""
-    settings = _settings(config)
+    settings = _settings(config, reader=True)
     resources = Resources(settings)
     try:
         try:
@@ -813,7 +874,9 @@ def simulator(
                                                 "sessions to replay.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the generated corpus.")] = 7,
     budget: Annotated[int, typer.Option(help="Requests per 600 s window per client.")] = 6000,
-    subreddit: Annotated[list[str] | None, typer.Option("--subreddit", "-s")] = None,
+    subreddit: Annotated[list[str] | None, typer.Option(
+        "--subreddit", "-s", help="Subreddit to generate (repeatable; any other valid name "
+                                  "is served too, on first request).")] = None,
 ) -> None:
     """Run the Reddit API simulator alone (Ctrl-C stops it)."""
     from snoopipe.simulator import serve
