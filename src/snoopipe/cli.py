@@ -721,6 +721,30 @@ def doctor(config: ConfigOption = None) -> None:
         raise typer.Exit(1)
 
 
+@app.command()
+def report(
+    out_file: Annotated[Path, typer.Option(
+        "--out", "-o", help="HTML file to write (one file, opens with no network).")
+    ] = Path("snoopipe-report.html"),
+    runs: Annotated[int, typer.Option(help="How many recent runs to show.")] = 200,
+    config: ConfigOption = None,
+) -> None:
+    """Write an HTML report: rows per run, table and subreddit, stage durations, failures
+    and retries, quarantine, checks, API requests, freshness per subreddit."""
+    from snoopipe.report import collect, render_html
+
+    try:
+        settings = _settings(config, reader=True)
+        resources = Resources(settings)
+        data = collect(resources, runs=runs)
+        resources.close()
+    except SnoopipeError as exc:
+        _fail(str(exc))
+        return
+    out_file.write_text(render_html(data), encoding="utf-8")
+    console.print(_plain(f"wrote {out_file} ({len(data.runs)} runs); open it in a browser"))
+
+
 FormatOption = Annotated[str | None, typer.Option(
     "--format", "-f", metavar="FORMAT",
     help="table, vertical, markdown, csv, json or ndjson (default: table on a terminal, "
