@@ -323,6 +323,7 @@ def run(
         finally:
             reporter.close()
         _print_summary(resources, outcome.run.run_id)
+        _send_alerts(resources, outcome.run.run_id)
         resources.close()
     except SnoopipeError as exc:
         _fail(str(exc))
@@ -496,6 +497,7 @@ def backfill(
         finally:
             reporter.close()
         _print_backfill_summary(resources, outcome)
+        _send_alerts(resources, outcome.run.run_id)
         resources.close()
     except SnoopipeError as exc:
         _fail(str(exc))
@@ -1151,6 +1153,16 @@ def _print_backfill_summary(resources: Resources, outcome) -> None:
     console.print(_plain(f"took {outcome.seconds:,.1f} s; lake: {resources.lake.url}; "
                          f"warehouse: {resources.warehouse.url}"))
     console.print("status:    snoopipe status")
+
+
+def _send_alerts(resources: Resources, run_id: str) -> None:
+    """The run's alerts (failed run, failed blocking check, stale subreddit), if any are
+    configured; one line saying where they went."""
+    from snoopipe.alerts import notify
+
+    channels = notify(resources, run_id)
+    if channels:
+        console.print(_plain(f"alerts:    sent by {' and '.join(channels)}"))
 
 
 def _counts_text(counts: dict, unit: str = "rows") -> str:
