@@ -322,7 +322,12 @@ def run(
             return
         finally:
             reporter.close()
-        _print_summary(resources, outcome.run.run_id)
+        try:
+            _print_summary(resources, outcome.run.run_id)
+        except BrokenPipeError:  # `snoopipe run | head`: nobody reads the summary
+            from snoopipe.orchestration.progress import stdout_closed
+
+            stdout_closed()
         _send_alerts(resources, outcome.run.run_id)
         resources.close()
     except SnoopipeError as exc:

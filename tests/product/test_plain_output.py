@@ -58,3 +58,22 @@ def test_a_truncated_dump_warns_once(project):
     assert len(warnings) == 1, both
     assert "{'" not in done.stdout and "…" not in done.stdout
     assert "checks:" in done.stdout  # the backfill summary shows the checks
+
+
+def test_a_closed_pipe_does_not_stop_the_run(project):
+    """`snoopipe run | head -1`: the reader goes away, the run goes on and succeeds."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNOOPIPE_")}
+    proc = subprocess.Popen([sys.executable, "-m", "snoopipe.cli", "run", "-s", "python"],
+                            cwd=project.root, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # what `head -1` does after its line
+    _, err = proc.communicate(timeout=300)
+    assert first.startswith("run ") and proc.returncode == 0, err
+    assert "BrokenPipe" not in err and "Traceback" not in err
+    assert project.state_rows("SELECT status FROM runs") == [("success",)]
+    assert project.scalar("SELECT count(*) FROM posts") > 0

@@ -132,7 +132,13 @@ class LineReporter(Reporter):
         else:
             prefix = "warning: " if level == "warning" else ""
             line = prefix + visible(message, one_line=True)
-        print(line, file=self.stream, flush=True)
+        try:
+            print(line, file=self.stream, flush=True)
+        except BrokenPipeError:
+            # `snoopipe run | head`: the reader is gone, the run is not. Go on silently
+            # (the run's log file still gets every event).
+            self.stream = stdout_closed()
+
 
     def run_started(self, run_id: str) -> None:
         close_run_log(self._handler)
@@ -189,3 +195,15 @@ class LineReporter(Reporter):
     def close(self) -> None:
         close_run_log(self._handler)
         self._handler = None
+
+
+def stdout_closed() -> TextIO:
+    """Point this process's stdout at /dev/null (its reader went away) and return it."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+    return sys.stdout
