@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -134,3 +135,19 @@ def test_a_run_whose_rows_a_later_run_loaded_is_shown_finished_by_it(project):
     assert f"Run {second} (incremental, success)" in out
     view = " ".join(project.snoopipe("status", "--run-id", first).stdout.split())
     assert f"Run {first} (incremental, finished)" in view
+
+
+def test_a_run_killed_after_its_load_committed_is_not_shown_failed(project):
+    killed = project.snoopipe("run", "-s", "python", check=False,
+                              env={"SNOOPIPE_CRASH_AT": "load.after_commit"})
+    assert killed.returncode != 0
+    (first,) = project.state_rows("SELECT run_id FROM runs")[0]
+    assert dict(project.state_rows("SELECT task_id, status FROM tasks"))["load"] == "running"
+    view = " ".join(project.snoopipe("status").stdout.split())
+    assert f"Run {first} (incremental, interrupted)" in view
+    assert re.search(r"│ load\s*│ interrupted", view) and "KeyboardInterrupt" not in view
+    project.snoopipe("run", "-s", "python")
+    (second,) = [r for (r,) in project.state_rows("SELECT run_id FROM runs") if r != first]
+    view = " ".join(project.snoopipe("status", "--run-id", first).stdout.split())
+    assert f"Run {first} (incremental, finished)" in view, view
+    assert f"loaded by run {second}" in view
