@@ -323,7 +323,10 @@ def run(
         finally:
             reporter.close()
         try:
-            _print_summary(resources, outcome.run.run_id)
+            if _OPTIONS["log_format"] == "json":
+                _print_json_summary(resources, outcome.run.run_id)
+            else:
+                _print_summary(resources, outcome.run.run_id)
         except BrokenPipeError:  # `snoopipe run | head`: nobody reads the summary
             from snoopipe.orchestration.progress import stdout_closed
 
@@ -392,12 +395,14 @@ def extract(
                                       params={"logical_date": date.today().isoformat()})
         names = subreddit or record.subreddits
         with reddit_endpoint(settings) as endpoint:
-            console.print(f"[cyan]•[/] extracting from the {endpoint.description}")
+            console.print(Text.assemble(("• ", "cyan"),
+                                        _plain(f"extracting from the {endpoint.description}")))
             for name in names:
                 result = stages.extract(resources, record.run_id, name, endpoint)
-                console.print(f"[green]✓[/] extract r/{name} for run {record.run_id}: "
-                              f"{result.output.get('posts')} posts, "
-                              f"{result.output.get('comments')} comments")
+                console.print(Text.assemble(("✓ ", "green"), _plain(
+                    f"extract r/{name} for run {record.run_id}: "
+                    f"{result.output.get('posts')} posts, {result.output.get('comments')} "
+                    f"comments, {result.output.get('requests')} requests")))
         resources.close()
     except SnoopipeError as exc:
         _fail(str(exc))
@@ -407,7 +412,7 @@ class _ConsoleLogHandler(logging.Handler):
     """Log records of one logger shown as progress lines (Glue job run states)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        console.print(f"[cyan]•[/] {record.getMessage()}", highlight=False, soft_wrap=True)
+        console.print(Text.assemble(("• ", "cyan"), _plain(record.getMessage())), soft_wrap=True)
 
 
 @app.command()
@@ -1195,6 +1200,28 @@ def _print_checks_line(checks) -> None:
         "; " + ", ".join(f"{c.name} ({'FAILED' if c.severity == 'blocking' else 'warned'})"
                          for c in failed) if failed else "")))
     _print_details([(c.name, _first_line(c.message)) for c in failed])
+
+
+def _print_json_summary(resources: Resources, run_id: str) -> None:
+    """`--log-format json`: the run's summary as one more JSON line (event "summary")."""
+    import orjson
+
+    state = resources.state
+    run_record = state.get_run(run_id)
+    try:
+        tables = resources.warehouse.table_counts()
+    except Exception:  # noqa: BLE001 - no warehouse yet
+        tables = {}
+    checks = state.check_results(run_id)
+    entry = {"event": "summary", "run_id": run_id,
+             "status": run_record.status if run_record else None,
+             "error": mask_url(run_record.error) if run_record and run_record.error else None,
+             "tables": tables,
+             "checks": {"passed": sum(c.passed for c in checks), "total": len(checks),
+                        "failed": [c.name for c in checks if not c.passed]},
+             "quarantined": _run_quarantine(resources, run_id),
+             "lake": mask_url(resources.lake.url), "warehouse": mask_url(resources.warehouse.url)}
+    print(orjson.dumps(entry).decode(), flush=True)
 
 
 def _print_summary(resources: Resources, run_id: str) -> None:

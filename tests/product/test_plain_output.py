@@ -33,13 +33,12 @@ def test_run_output_in_a_pipe_is_complete_and_plain(project):
 
 def test_log_format_json_prints_one_object_per_line(project):
     done = project.snoopipe("--log-format", "json", "run", "-s", "python")
-    events = []
-    for line in done.stdout.splitlines():
-        if line.startswith("{"):
-            events.append(json.loads(line))
-        else:
-            break  # the summary follows the events
+    lines = done.stdout.splitlines()
+    entries = [json.loads(line) for line in lines]  # every line is JSON, the summary too
+    events, summary = entries[:-1], entries[-1]
     assert events and all({"time", "level", "event", "message"} <= set(e) for e in events)
+    assert summary["event"] == "summary" and summary["status"] == "success"
+    assert summary["tables"]["posts"] > 0 and summary["checks"]["failed"] == []
     done_tasks = {e["task"]: e for e in events if e["event"] == "task_done"}
     assert done_tasks["extract:python"]["ok"] is True and "validate" in done_tasks
     (run_id,) = project.state_rows("SELECT run_id FROM runs")[0]
