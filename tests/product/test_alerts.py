@@ -117,3 +117,33 @@ def test_an_unreachable_webhook_is_reported_without_its_url(project):
     done = project.snoopipe("run", "-s", "python")  # the run itself is fine: exit 0
     both = done.stdout + done.stderr
     assert "alert webhook failed: ConnectionError" in both and WEBHOOK_TOKEN not in both
+
+
+def test_the_airflow_task_functions_alert_once_per_failed_run(project, webhook):
+    """The DAGs' failure path (tasks.record_failure: the task's own, then the DAG run's
+    failure callback with keep_existing) alerts once; finish_run alerts stale data."""
+    from snoopipe.orchestration.airflow import tasks
+    from snoopipe.resources import Resources
+    from snoopipe.settings import load_settings
+
+    url, posts = webhook
+    project.write_config((project.root / "snoopipe.toml").read_text()
+                         + f'\n[alerts]\nwebhook_url = "{url}"\nmax_age_hours = 1\n')
+    settings = load_settings(project.root / "snoopipe.toml")
+    resources = Resources(settings)
+    failed = resources.state.create_run("airflow-run-1", kind="incremental",
+                                        subreddits=["python"], params={"airflow_run": "x"})
+    resources.close()
+    assert tasks.record_failure(settings, failed.run_id, "extract:python failed: HTTP 503")
+    assert tasks.record_failure(settings, failed.run_id, "Airflow DAG run failed: task x",
+                                keep_existing=True)
+    assert len(posts) == 1
+    text = posts[0]["body"]["text"]
+    assert "snoopipe run airflow-run-1 failed" in text and "HTTP 503" in text
+    assert WEBHOOK_TOKEN not in text
+
+    resources = Resources(settings)
+    resources.state.create_run("airflow-run-2", kind="incremental", subreddits=["python"])
+    resources.close()
+    done = tasks.finish_run(settings, "airflow-run-2")
+    assert done["alerts"] == ["webhook"] and "r/python: no data yet" in posts[1]["body"]["text"]
