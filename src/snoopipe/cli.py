@@ -32,7 +32,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(soft_wrap=True)  # single lines are never broken; tables keep the width
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # an error is one line, whole
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help=f"Settings file (default: $SNOOPIPE_CONFIG, "
