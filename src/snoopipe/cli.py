@@ -517,8 +517,9 @@ def backfill(
               "Run the same command again to resume it.")
     if outcome.incomplete_input:
         # The warning itself was printed once, when it happened.
-        err_console.print(Text("finished with incomplete input (exit code 3): see the "
-                               "warning above and `snoopipe status`", style="yellow"))
+        err_console.print(Text("finished with incomplete input (exit code 3: a truncated "
+                               "or incomplete dump file): see the warning above and "
+                               "`snoopipe status`", style="yellow"))
         raise typer.Exit(3)
 
 
