@@ -15,8 +15,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from snoopipe.errors import SnoopipeError
+from snoopipe.interrupts import Interrupted
 from snoopipe.orchestration.progress import Reporter
 from snoopipe.resources import Resources
 from snoopipe import private
@@ -27,13 +29,16 @@ from snoopipe.settings import (CONFIG_FILE_NAME, Settings, load_settings, mask_u
 app = typer.Typer(
     help="snoopipe: Reddit posts and comments from the API and dumps into a validated warehouse.",
     no_args_is_help=True,
+    # Markdown: a docstring's paragraph is re-flowed to the terminal, not cut at its breaks.
+    rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)  # single lines are never broken; tables keep the width
+err_console = Console(stderr=True, soft_wrap=True)  # an error is one line, whole
 
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help=f"Settings file (default: ./{CONFIG_FILE_NAME}).")
+    Path | None, typer.Option("--config", "-c", help=f"Settings file (default: $SNOOPIPE_CONFIG, "
+                              f"else {CONFIG_FILE_NAME} in this folder or a parent).")
 ]
 RunIdOption = Annotated[str | None, typer.Option("--run-id", help="Run id (default: the latest run).")]
 WaitOption = Annotated[float, typer.Option(
@@ -43,40 +48,58 @@ WaitOption = Annotated[float, typer.Option(
 
 
 class RichReporter(Reporter):
-    """Progress bars per stage on the terminal, plus the log lines Reporter writes."""
+    """Progress bars per stage on the terminal; every event also goes to the log (and so
+    to the run's log file). Messages are printed as plain text (never Rich markup)."""
 
-    def __init__(self) -> None:
+    def __init__(self, logs_dir: Path | None = None) -> None:
         self.progress = Progress(
-            SpinnerColumn(), TextColumn("[bold]{task.fields[stage]:<9}"), BarColumn(),
-            TextColumn("{task.fields[count]}"),
-            TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
-            transient=False)
+            SpinnerColumn(), TextColumn("[bold]{task.fields[stage]:<9}", markup=True),
+            BarColumn(), TextColumn("{task.fields[count]}", markup=False),
+            TextColumn("{task.description}", markup=False), TimeElapsedColumn(),
+            console=console, transient=False)
         self._tasks: dict[str, int] = {}
         self._byte_tasks: dict[tuple[str, str], int] = {}
+        self._warned: set[str] = set()
+        self.logs_dir = logs_dir
+        self._handler = None
         self.progress.start()
 
+    def run_started(self, run_id: str) -> None:
+        from snoopipe.orchestration.progress import close_run_log, open_run_log
+
+        close_run_log(self._handler)
+        self._handler = open_run_log(self.logs_dir, run_id)
+        super().run_started(run_id)
+
     def info(self, message: str) -> None:
-        self.progress.console.print(f"[cyan]•[/] {message}")
+        super().info(message)
+        self.progress.console.print(Text.assemble(("• ", "cyan"), _plain(message)))
 
     def warning(self, message: str) -> None:
-        self.progress.console.print(f"[yellow]![/] {message}")
+        super().warning(message)
+        if message not in self._warned:  # each message once
+            self._warned.add(message)
+            self.progress.console.print(Text.assemble(("! ", "yellow"), _plain(message)))
 
     def stage_started(self, stage: str, total: int | None = None) -> None:
+        super().stage_started(stage, total)
         self._tasks[stage] = self.progress.add_task("", stage=stage, total=total or 1,
                                                     count=f"0/{total or 1}")
 
     def task_progress(self, stage: str, message: str) -> None:
         if stage in self._tasks:
-            self.progress.update(self._tasks[stage], description=message)
+            self.progress.update(self._tasks[stage], description=_visible(message))
 
     def task_done(self, stage: str, task_id: str, ok: bool, summary: str) -> None:
+        super().task_done(stage, task_id, ok, summary)
         if stage in self._tasks:
             self.progress.advance(self._tasks[stage])
             task = self.progress.tasks[self._tasks[stage]]
-            self.progress.update(self._tasks[stage], description=summary if stage != "extract"
-                                 else "", count=f"{task.completed:g}/{task.total:g}")
-        mark = "[green]✓[/]" if ok else "[red]✗[/]"
-        self.progress.console.print(f"  {mark} {task_id}: {summary}")
+            self.progress.update(self._tasks[stage], description=_visible(summary)
+                                 if stage != "extract" else "",
+                                 count=f"{task.completed:g}/{task.total:g}")
+        mark = ("✓ ", "green") if ok else ("✗ ", "red")
+        self.progress.console.print(Text.assemble("  ", mark, _plain(f"{task_id}: {summary}")))
 
     def bytes_progress(self, stage: str, task_id: str, done: int, total: int | None, *,
                        lines: int = 0, kept: int = 0, quarantined: int = 0,
@@ -91,16 +114,47 @@ class RichReporter(Reporter):
         if quarantined:
             text += f", {quarantined:,} quarantined"
         self.progress.update(self._byte_tasks[key], completed=done, total=total, count=count,
-                             description=text)
+                             description=_visible(text))
 
     def stage_finished(self, stage: str) -> None:
+        super().stage_finished(stage)
         if stage in self._tasks:
             task = self.progress.tasks[self._tasks[stage]]
             self.progress.update(self._tasks[stage], completed=task.total,
                                  count=f"{task.total:g}/{task.total:g}")
 
     def close(self) -> None:
+        from snoopipe.orchestration.progress import close_run_log
+
         self.progress.stop()
+        close_run_log(self._handler)
+        self._handler = None
+
+
+def _visible(text: object) -> str:
+    """Text from outside (Reddit, servers, files) with control characters made visible."""
+    from snoopipe.output import visible
+
+    return visible(text, one_line=True)
+
+
+def _plain(text: object, style: str = "") -> Text:
+    """A Rich Text (never parsed as markup) of outside text, controls made visible."""
+    from snoopipe.output import visible
+
+    return Text(visible(text), style=style)
+
+
+def _reporter(settings: Settings) -> Reporter:
+    """Progress bars on a terminal; plain (or JSON) lines otherwise (cron, logs, CI)."""
+    from snoopipe.orchestration.progress import LineReporter
+
+    logs_dir = settings.resolve_local_path(settings.data_dir) / "logs"
+    if _OPTIONS["log_format"] == "json":
+        return LineReporter(sys.stdout, json_lines=True, logs_dir=logs_dir)
+    if console.is_terminal:
+        return RichReporter(logs_dir)
+    return LineReporter(sys.stdout, logs_dir=logs_dir)
 
 
 def _bytes(n: float | None) -> str:
@@ -113,7 +167,42 @@ def _bytes(n: float | None) -> str:
     return f"{n:,.1f} TB"
 
 
-def _settings(config: Path | None, **overrides: object) -> Settings:
+def find_config(start: Path | None = None) -> tuple[Path | None, list[Path]]:
+    """The settings file to use when --config is not given: $SNOOPIPE_CONFIG, else the
+    first snoopipe.toml in the current folder or one of its parents (like git finds its
+    repository). Returns (file or None, the places looked at)."""
+    import os
+
+    looked: list[Path] = []
+    if os.environ.get("SNOOPIPE_CONFIG"):
+        return Path(os.environ["SNOOPIPE_CONFIG"]), looked
+    folder = (start or Path.cwd()).resolve()
+    for candidate in (folder, *folder.parents):
+        looked.append(candidate / CONFIG_FILE_NAME)
+        if looked[-1].is_file():
+            return looked[-1], looked
+    return None, looked
+
+
+def _settings(config: Path | None, *, reader: bool = False, **overrides: object) -> Settings:
+    """Settings from --config or the file find_config finds. Relative paths in it are
+    relative to its folder, wherever the command runs. reader: a command that only reads
+    (status, query, ...) refuses, saying where it looked, when there is nothing to read
+    (no settings file, no state URL in the environment, no ./snoopipe-data), instead of
+    creating an empty state store in the current folder."""
+    import os
+
+    looked: list[Path] = []
+    if config is None:
+        config, looked = find_config()
+    if (reader and config is None and not os.environ.get("SNOOPIPE_STATE_URL")
+            and not (Path.cwd() / Settings.model_fields["data_dir"].default).is_dir()):
+        places = ", ".join(str(p) for p in looked[:3]) + (", ..." if len(looked) > 3 else "")
+        raise SnoopipeError(
+            f"no {CONFIG_FILE_NAME} found (looked for {places} up to "
+            f"{looked[-1] if looked else '/'}), and no ./snoopipe-data here: nothing to "
+            "read. Run it from the project's folder, pass --config FILE, set "
+            "SNOOPIPE_CONFIG, or start with `snoopipe init`.")
     try:
         return load_settings(config, **overrides)
     except FileNotFoundError as exc:
@@ -123,8 +212,16 @@ def _settings(config: Path | None, **overrides: object) -> Settings:
 
 
 def _fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[red]error:[/] {redact(message)}")
+    err_console.print(Text.assemble(("error: ", "red"), _plain(redact(message))))
     raise typer.Exit(code)
+
+
+def _interrupted(run_id: str | None, how_to_resume: str) -> None:
+    """Ctrl-C: say what stopped and how to go on; exit 130 (128 + SIGINT), like a shell."""
+    what = f"run {run_id}" if run_id else "the run"
+    err_console.print(Text.assemble(("interrupted: ", "yellow"), _plain(
+        f"{what} stopped on Ctrl-C; {how_to_resume}.")))
+    raise typer.Exit(130)
 
 
 def _subreddit_names(names: list[str] | None) -> list[str] | None:
@@ -139,16 +236,61 @@ def _subreddit_names(names: list[str] | None) -> list[str] | None:
         raise AssertionError("unreachable") from None
 
 
+_OPTIONS: dict[str, str] = {"log_format": "text"}
+
+
+def _version(value: bool) -> None:
+    if value:
+        from snoopipe import __version__
+
+        print(f"snoopipe {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.", metavar="")] = False,
+         log_format: Annotated[str, typer.Option(
+             "--log-format", metavar="text|json",
+             help="json: progress and log records as one JSON object a line.")] = "text",
+         version: Annotated[bool, typer.Option(
+             "--version", callback=_version, is_eager=True,
+             help="Print the version and exit.", metavar="")] = False,
          ) -> None:
     install_log_redaction()
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if log_format not in ("text", "json"):
+        _fail(f"--log-format {log_format!r}: use text or json", code=2)
+    _OPTIONS["log_format"] = log_format
+    _configure_logging(verbose, log_format)
+
+
+class _NotProgress(logging.Filter):
+    """Progress events are printed by the reporter; on stderr they would come twice."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.name.startswith("snoopipe.progress")
+
+
+def _configure_logging(verbose: bool, log_format: str) -> None:
+    from snoopipe.orchestration.progress import JsonFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_NotProgress())
+    handler.setLevel(logging.INFO if verbose else logging.WARNING)
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    elif verbose:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 @app.command()
-def init(force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False) -> None:
+def init(force: Annotated[bool, typer.Option(help="Overwrite an existing file.", metavar="")] = False) -> None:
     """Write a commented snoopipe.toml in the current folder."""
     target = Path.cwd() / CONFIG_FILE_NAME
     if target.exists() and not force:
@@ -163,7 +305,7 @@ def run(
     subreddit: Annotated[list[str] | None, typer.Option("--subreddit", "-s",
                                                         help="Subreddit (repeatable).")] = None,
     config: ConfigOption = None,
-    resume: Annotated[bool, typer.Option(help="Continue the latest failed run.")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue the latest failed run.", metavar="")] = False,
     wait: WaitOption = 0,
 ) -> None:
     """Run every stage: extract, transform, validate, load."""
@@ -173,13 +315,27 @@ def run(
     try:
         settings = _settings(config)
         resources = Resources(settings)
-        reporter = RichReporter()
+        reporter = _reporter(settings)
+        runner = LocalRunner(resources, reporter, lock_wait_seconds=wait)
         try:
-            outcome = LocalRunner(resources, reporter, lock_wait_seconds=wait).run(
-                subreddit or None, resume=resume)
+            outcome = runner.run(subreddit or None, resume=resume)
+        except (KeyboardInterrupt, Interrupted):
+            reporter.close()
+            _interrupted(runner.current_run_id, "`snoopipe run` finishes it first (the data "
+                         "extracted so far is kept)")
+            return
         finally:
             reporter.close()
-        _print_summary(resources, outcome.run.run_id)
+        try:
+            if _OPTIONS["log_format"] == "json":
+                _print_json_summary(resources, outcome.run.run_id)
+            else:
+                _print_summary(resources, outcome.run.run_id)
+        except BrokenPipeError:  # `snoopipe run | head`: nobody reads the summary
+            from snoopipe.orchestration.progress import stdout_closed
+
+            stdout_closed()
+        _send_alerts(resources, outcome.run.run_id)
         resources.close()
     except SnoopipeError as exc:
         _fail(str(exc))
@@ -201,9 +357,12 @@ def _stage_command(stage: str, run_id: str | None, config: Path | None,
             raise SnoopipeError("no run found; start one with `snoopipe run` or "
                                 "`snoopipe extract --new`" if not run_id
                                 else f"no run with id {run_id}")
+        from snoopipe.orchestration.run_status import task_figures
+
         result = getattr(stages, stage)(resources, run_record.run_id)
-        console.print(f"[green]✓[/] {stage} for run {run_record.run_id}: "
-                      f"{result.rows_in} rows in, {result.rows_out} rows out")
+        read, made = task_figures(stage, stage, result.rows_in, result.rows_out, result.output)
+        console.print(Text.assemble(("✓ ", "green"), _plain(
+            f"{stage} for run {run_record.run_id}: {read} -> {made}")))
         resources.close()
     except SnoopipeError as exc:
         _fail(str(exc))
@@ -212,8 +371,10 @@ def _stage_command(stage: str, run_id: str | None, config: Path | None,
 @app.command()
 def extract(
     run_id: RunIdOption = None,
-    new: Annotated[bool, typer.Option("--new", help="Start a new run.")] = False,
-    subreddit: Annotated[list[str] | None, typer.Option("--subreddit", "-s")] = None,
+    new: Annotated[bool, typer.Option("--new", help="Start a new run.", metavar="")] = False,
+    subreddit: Annotated[list[str] | None, typer.Option(
+        "--subreddit", "-s", help="Subreddit to extract (repeatable; default: the run's, or "
+                                  "the configured ones for --new).")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Extract from the Reddit API into the raw zone, for a run (default: the latest).
@@ -238,12 +399,14 @@ def extract(
                                       params={"logical_date": date.today().isoformat()})
         names = subreddit or record.subreddits
         with reddit_endpoint(settings) as endpoint:
-            console.print(f"[cyan]•[/] extracting from the {endpoint.description}")
+            console.print(Text.assemble(("• ", "cyan"),
+                                        _plain(f"extracting from the {endpoint.description}")))
             for name in names:
                 result = stages.extract(resources, record.run_id, name, endpoint)
-                console.print(f"[green]✓[/] extract r/{name} for run {record.run_id}: "
-                              f"{result.output.get('posts')} posts, "
-                              f"{result.output.get('comments')} comments")
+                console.print(Text.assemble(("✓ ", "green"), _plain(
+                    f"extract r/{name} for run {record.run_id}: "
+                    f"{result.output.get('posts')} posts, {result.output.get('comments')} "
+                    f"comments, {result.output.get('requests')} requests")))
         resources.close()
     except SnoopipeError as exc:
         _fail(str(exc))
@@ -253,7 +416,7 @@ class _ConsoleLogHandler(logging.Handler):
     """Log records of one logger shown as progress lines (Glue job run states)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        console.print(f"[cyan]•[/] {record.getMessage()}", highlight=False, soft_wrap=True)
+        console.print(Text.assemble(("• ", "cyan"), _plain(record.getMessage())), soft_wrap=True)
 
 
 @app.command()
@@ -305,13 +468,14 @@ def backfill(
         "--subreddit", "-s", help="Subreddit to keep (repeatable; default: the configured "
                                   "subreddits).")] = None,
     all_subreddits: Annotated[bool, typer.Option(
-        "--all-subreddits", help="Keep every subreddit in the dumps.")] = False,
+        "--all-subreddits", help="Keep every subreddit in the dumps.", metavar="")] = False,
     since: Annotated[str | None, typer.Option(
         help="Keep things created on or after this UTC date (YYYY-MM-DD).")] = None,
     until: Annotated[str | None, typer.Option(
         help="Keep things created on or before this UTC date (YYYY-MM-DD).")] = None,
     new_run: Annotated[bool, typer.Option(
-        "--new-run", help="Start a new run even if the same backfill was interrupted.")] = False,
+        "--new-run", help="Start a new run even if the same backfill was interrupted.",
+        metavar="")] = False,
     config: ConfigOption = None,
     wait: WaitOption = 0,
 ) -> None:
@@ -330,21 +494,26 @@ def backfill(
             try:
                 date.fromisoformat(value)
             except ValueError:
-                _fail(f"{name} {value!r} is not a date (YYYY-MM-DD)")
+                _fail(f"{name} {value!r} is not a date (YYYY-MM-DD)", code=2)
     if all_subreddits and subreddit:
         _fail("use either --subreddit or --all-subreddits, not both", code=2)
     subreddit = _subreddit_names(subreddit)
     try:
         settings = _settings(config)
         resources = Resources(settings)
-        reporter = RichReporter()
+        reporter = _reporter(settings)
         try:
             outcome = BackfillRunner(resources, reporter, lock_wait_seconds=wait).run(
                 files, subreddits=subreddit or None, all_subreddits=all_subreddits,
                 since=since, until=until, new_run=new_run)
+        except (KeyboardInterrupt, Interrupted):
+            reporter.close()
+            _interrupted(None, "the same `snoopipe backfill` command resumes it")
+            return
         finally:
             reporter.close()
         _print_backfill_summary(resources, outcome)
+        _send_alerts(resources, outcome.run.run_id)
         resources.close()
     except SnoopipeError as exc:
         _fail(str(exc))
@@ -353,57 +522,87 @@ def backfill(
         _fail(f"backfill run {outcome.run.run_id} failed: {outcome.error}\n"
               "Run the same command again to resume it.")
     for message in outcome.unusable:
-        err_console.print(f"[red]error:[/] {message}")
+        err_console.print(Text.assemble(("error: ", "red"), _plain(message)))
     if outcome.input_problem:
-        if outcome.warnings:
-            err_console.print("[yellow]warning:[/] " + "; ".join(outcome.warnings))
+        # A truncation warning itself was printed once, when it happened.
+        err_console.print(Text("finished with incomplete or unusable input (exit code 3): "
+                               "see the messages above and `snoopipe status`", style="yellow"))
         raise typer.Exit(3)
 
 
 @app.command()
 def status(run_id: RunIdOption = None, config: ConfigOption = None,
            runs: Annotated[int, typer.Option(help="How many recent runs to list.")] = 10) -> None:
-    """Recent runs, tasks, check results, watermarks and table row counts."""
+    """Recent runs, tasks, check results, quarantine, watermarks and table row counts."""
+    from snoopipe import quarantine
+    from snoopipe.orchestration.run_status import shown_statuses, shown_task_status, task_figures
+
     try:
-        settings = _settings(config)
+        settings = _settings(config, reader=True)
         resources = Resources(settings)
         state = resources.state
         recent = state.list_runs(runs)
         if not recent:
-            console.print("no runs yet: start one with [bold]snoopipe run[/]")
+            console.print(Text.assemble("no runs yet: start one with ", ("snoopipe run", "bold")))
             return
+        chosen = state.get_run(run_id) if run_id else recent[0]
+        if chosen is None:
+            raise SnoopipeError(f"no run with id {run_id}")
+        shown = shown_statuses(state, recent + ([chosen] if chosen not in recent else []))
+        try:
+            quarantined = quarantine.totals_by_run(resources.lake)
+        except Exception as exc:  # an unreadable quarantine file must not hide the status
+            quarantined = {}
+            console.print(_plain(f"quarantine: not readable ({exc})"))
         # Laid out for 80 columns: ids are never cut (they are what --run-id takes), long
         # texts (errors, check messages) go to detail lines under their table.
         table = Table(title="Recent runs")
         table.add_column("run", no_wrap=True)
         for col in ("kind", "status", "started (UTC)"):
-            table.add_column(col)
+            table.add_column(col, overflow="fold")
         table.add_column("secs", justify="right")
+        details = []
         for r in recent:
-            table.add_row(r.run_id, r.kind, _status(r.status),
+            view = shown[r.run_id]
+            table.add_row(_plain(r.run_id), _plain(r.kind), _status_text(view.status),
                           r.started_at.strftime("%Y-%m-%d %H:%M"),
                           f"{r.seconds:.1f}" if r.seconds is not None else "")
+            by_reason = quarantined.get(r.run_id, {})
+            lines = (f"quarantined {sum(by_reason.values()):,} lines (" + ", ".join(
+                f"{k}: {v:,}" for k, v in sorted(by_reason.items(), key=lambda kv: -kv[1]))
+                + ")") if by_reason else ""
+            text = "; ".join(t for t in (view.note, _first_line(r.error), lines) if t)
+            if text:
+                details.append((r.run_id, text))
         console.print(table)
-        _print_details([(r.run_id, _first_line(r.error)) for r in recent if r.error])
+        _print_details(details)
 
-        chosen = state.get_run(run_id) if run_id else recent[0]
-        if chosen is None:
-            raise SnoopipeError(f"no run with id {run_id}")
+        view = shown[chosen.run_id]
         console.print()
-        console.print(f"[bold]Run {chosen.run_id}[/] ({chosen.kind}, {_status(chosen.status)}): "
-                      + ", ".join(f"r/{name}" for name in chosen.subreddits))
+        header = Text.assemble(("Run ", "bold"), (_visible(chosen.run_id), "bold"),
+                               f" ({chosen.kind}, ", _status_text(view.status), ")")
+        if chosen.subreddits:
+            header.append(": " + ", ".join(f"r/{name}" for name in chosen.subreddits))
+        elif chosen.kind == "backfill":
+            header.append(": every subreddit")
+        console.print(header)
         tasks = Table(title="Tasks")
-        tasks.add_column("task", overflow="fold")
+        tasks.add_column("task", no_wrap=True)
         tasks.add_column("status")
-        for col in ("tries", "secs", "rows in", "rows out"):
-            tasks.add_column(col, justify="right")
+        tasks.add_column("tries", justify="right")
+        tasks.add_column("secs", justify="right")
+        tasks.add_column("read", justify="right", overflow="fold")
+        tasks.add_column("produced", justify="right", overflow="fold")
         task_errors = []
+        loaded = state.loads(chosen.run_id)
         for t in state.tasks(chosen.run_id):
-            tasks.add_row(t.task_id, _status(t.status), str(t.attempt),
-                          f"{t.seconds:.1f}" if t.seconds is not None else "",
-                          _num(t.rows_in), _num(t.rows_out))
-            if t.error:
-                task_errors.append((t.task_id, _first_line(t.error)))
+            task_view = shown_task_status(t, view, loaded)
+            read, made = task_figures(t.stage, t.task_id, t.rows_in, t.rows_out, t.output)
+            tasks.add_row(_plain(t.task_id), _status_text(task_view.status), str(t.attempt),
+                          f"{t.seconds:.1f}" if t.seconds is not None else "", read, made)
+            text = "; ".join(x for x in (task_view.note, _first_line(t.error)) if x)
+            if text:
+                task_errors.append((t.task_id, text))
         console.print(tasks)
         _print_details(task_errors)
 
@@ -415,12 +614,11 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
             ct.add_column("result")
             ct.add_column("observed", justify="right")
             for c in checks:
-                ct.add_row(c.name, c.severity,
-                           "[green]pass[/]" if c.passed else (
-                               "[red]FAIL[/]" if c.severity == "blocking" else "[yellow]warn[/]"),
-                           _num(c.observed))
+                ct.add_row(_plain(c.name), _plain(c.severity), _check_text(c), _num(c.observed))
             console.print(ct)
             _print_details([(c.name, _first_line(c.message)) for c in checks if not c.passed])
+
+        _print_quarantine(resources, chosen.run_id, quarantined.get(chosen.run_id, {}))
 
         marks = state.watermarks()
         if marks:
@@ -431,27 +629,239 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
             for col in ("subreddit", "source", "kind", "newest created (UTC)"):
                 wt.add_column(col, overflow="fold")
             for m in marks:
-                wt.add_row(m["subreddit"], m["source"], m["kind"],
+                wt.add_row(_plain(m["subreddit"]), _plain(m["source"]), _plain(m["kind"]),
                            datetime.fromtimestamp(m["value"], UTC).strftime("%Y-%m-%d %H:%M:%S"))
             console.print(wt)
         _print_extract_gaps(resources)
-        console.print(f"warehouse: {resources.warehouse.url}", soft_wrap=False)
+        console.print(_plain(f"warehouse: {resources.warehouse.url}"), soft_wrap=False)
         _print_counts(resources)
         resources.close()
     except SnoopipeError as exc:
         _fail(str(exc))
 
 
+@app.command("quarantine")
+def quarantine_command(
+    run_id: Annotated[str | None, typer.Option("--run", help="Only this run's lines.")] = None,
+    reason: Annotated[str | None, typer.Option(
+        help="Only lines whose reason contains TEXT (case-insensitive).", metavar="TEXT")] = None,
+    export_file: Annotated[Path | None, typer.Option(
+        "--export", metavar="FILE", help="Write the matching lines to FILE (.parquet, .csv, "
+        ".json or .ndjson) instead of printing them.")] = None,
+    lines: Annotated[bool, typer.Option(
+        "--lines", help="Print the lines themselves, not counts per reason.", metavar="")] = False,
+    fmt: FormatOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Lines that could not be parsed or typed: counts per run and reason, or the lines."""
+    from snoopipe import quarantine
+
+    try:
+        settings = _settings(config, reader=True)
+        resources = Resources(settings)
+        where = quarantine.location(resources.lake)
+        if export_file is not None or lines:
+            columns, rows = quarantine.entries(resources.lake, run_id=run_id, reason=reason)
+            if export_file is not None:
+                _write_rows(export_file, columns, rows)
+                console.print(_plain(f"wrote {len(rows):,} quarantined lines to {export_file}"))
+            else:
+                _print_rows(columns, rows, fmt, limit=None)
+            return
+        found = [c for c in quarantine.counts(resources.lake, run_id)
+                 if not reason or reason.lower() in c.reason.lower()]
+        if fmt is not None or not console.is_terminal:
+            _print_rows(["run_id", "source", "reason", "lines"],
+                        [(c.run_id, c.source, c.reason, c.lines) for c in found], fmt, limit=None)
+            return
+        if not found:
+            console.print(_plain(f"nothing quarantined{f' in run {run_id}' if run_id else ''}"
+                                 f" (quarantine: {where})"))
+            return
+        table = Table(title="Quarantine")
+        for col in ("run", "source", "reason"):
+            table.add_column(col, overflow="fold")
+        table.add_column("lines", justify="right")
+        for c in found:
+            table.add_row(_plain(c.run_id), c.source, _plain(c.reason), _num(c.lines))
+        console.print(table)
+        console.print(_plain(f"quarantine: {where}"))
+        console.print(_plain("the lines: snoopipe quarantine --lines [--run ID] [--reason TEXT]"
+                             "; to a file: --export FILE"))
+        resources.close()
+    except SnoopipeError as exc:
+        _fail(str(exc))
+
+
+def _print_quarantine(resources: Resources, run_id: str, by_reason: dict[str, int]) -> None:
+    """`quarantined: N lines (reason: n, ...)` of a run, and where the files are."""
+    from snoopipe import quarantine
+
+    total = sum(by_reason.values())
+    if not total:
+        console.print(_plain(f"quarantined: 0 lines in run {run_id}"))
+        return
+    reasons = ", ".join(f"{k}: {v:,}" for k, v in sorted(by_reason.items(),
+                                                          key=lambda kv: -kv[1]))
+    console.print(_plain(f"quarantined: {total:,} lines in run {run_id} ({reasons}); "
+                         f"in {quarantine.location(resources.lake)}; see "
+                         f"`snoopipe quarantine --run {run_id}`"), soft_wrap=False)
+
+
+def _write_rows(path: Path, columns: list[str], rows: list) -> None:
+    """Rows to a file, by suffix: .parquet, .csv, .json, .ndjson (values exact)."""
+    from snoopipe import output as out
+
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".csv"):
+        out.write_file(path, columns, rows)
+    elif suffix in (".json", ".ndjson"):
+        render = out.render_json if suffix == ".json" else out.render_ndjson
+        path.write_text(render(columns, rows), encoding="utf-8")
+    else:
+        _fail(f"{path}: the name must end in .parquet, .csv, .json or .ndjson", code=2)
+
+
+@app.command()
+def doctor(config: ConfigOption = None) -> None:
+    """Check the installation: settings, state store, lake, warehouse, Reddit, disk."""
+    from snoopipe.doctor import run_checks
+
+    try:
+        if config is None:
+            config, _ = find_config()
+        settings = _settings(config)
+    except SnoopipeError as exc:
+        _fail(str(exc))
+        return
+    checks = run_checks(settings, config)
+    for check in checks:
+        mark = ("ok    ", "green") if check.ok else ("FAILED", "red")
+        console.print(Text.assemble(mark, f" {check.name:<12} ", _plain(check.detail)))
+    if not all(c.ok for c in checks):
+        raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    out_file: Annotated[Path, typer.Option(
+        "--out", "-o", help="HTML file to write (one file, opens with no network).")
+    ] = Path("snoopipe-report.html"),
+    runs: Annotated[int, typer.Option(help="How many recent runs to show.")] = 200,
+    config: ConfigOption = None,
+) -> None:
+    """Write an HTML report: rows per run, table and subreddit, stage durations, failures
+    and retries, quarantine, checks, API requests, freshness per subreddit."""
+    from snoopipe.report import collect, render_html
+
+    try:
+        settings = _settings(config, reader=True)
+        resources = Resources(settings)
+        data = collect(resources, runs=runs)
+        resources.close()
+    except SnoopipeError as exc:
+        _fail(str(exc))
+        return
+    out_file.write_text(render_html(data), encoding="utf-8")
+    console.print(_plain(f"wrote {out_file} ({len(data.runs)} runs); open it in a browser"))
+
+
+FormatOption = Annotated[str | None, typer.Option(
+    "--format", "-f", metavar="FORMAT",
+    help="table, vertical, markdown, csv, json or ndjson (default: table on a terminal, "
+         "vertical when a row is too wide for it; csv when the output is a pipe or a file).")]
+
+
 @app.command()
 def query(sql: Annotated[str, typer.Argument(help="SQL to run on the warehouse.")],
           config: ConfigOption = None,
-          limit: Annotated[int, typer.Option(help="Rows to print at most.")] = 100) -> None:
-    """Run SQL on the warehouse and print the result as a table."""
+          limit: Annotated[int | None, typer.Option(
+              help="Rows to print at most (default: 100 on a terminal, all otherwise).")] = None,
+          fmt: FormatOption = None,
+          output: Annotated[Path | None, typer.Option(
+              "--output", "-o", help="Write the result to FILE instead of printing it "
+              "(values exactly as stored; format from --format, else csv).")] = None,
+          ) -> None:
+    """Run SQL on the warehouse and print the result (a table on a terminal, CSV when piped)."""
+    from snoopipe import output as out
+
+    if fmt is not None and fmt not in out.FORMATS:
+        _fail(f"--format {fmt!r}: use one of {', '.join(out.FORMATS)}", code=2)
     try:
-        settings = _settings(config)
-        resources = Resources(settings)
+        columns, rows = _warehouse_query(config, sql)
+    except SnoopipeError as exc:
+        _fail(str(exc))
+        return
+    except Exception as exc:  # SQL errors from the warehouse driver
+        _fail(f"query failed: {exc}")
+        return
+    columns = [str(c) for c in columns]
+    if output is not None:
+        text = _render(fmt or "csv", columns, rows, exact=True)
+        output.write_text(text, encoding="utf-8")
+        err_console.print(Text(f"wrote {len(rows):,} rows to {output}"))
+        return
+    _print_rows(columns, rows, fmt, limit=limit)
+
+
+def _print_rows(columns: list[str], rows: list, fmt: str | None, *, limit: int | None) -> None:
+    """Rows on stdout: `fmt`, else a table on a terminal (vertical when too wide) and CSV
+    in a pipe. On a terminal at most `limit` (default 100) rows; all otherwise."""
+    from snoopipe import output as out
+
+    terminal = console.is_terminal
+    shown = rows if limit is None and not terminal else rows[:limit or 100]
+    chosen = fmt or ("table" if terminal else "csv")
+    if chosen == "table" and fmt is None and not out.table_fits(columns, shown, console.width):
+        chosen = "vertical"  # a wide row on a terminal: one `column | value` line each
+    if chosen == "table":
+        table = Table(show_lines=False)
+        for col in columns:
+            table.add_column(Text(out.visible(col, one_line=True)), overflow="fold")
+        for row in shown:
+            table.add_row(*[Text(out.visible(v)) for v in row])
+        if out.table_fits(columns, shown, console.width):
+            console.print(table)
+        else:
+            # Asked for a table too wide for the terminal: lines as long as the table needs
+            # (each column up to 60 characters, longer values folded), never 1-character
+            # columns of cut values.
+            wide = Console(width=out.table_width(columns, shown), soft_wrap=False,
+                           force_terminal=console.is_terminal, no_color=console.no_color)
+            wide.print(table)
+    else:
+        sys.stdout.write(_render(chosen, columns, shown, exact=False, width=console.width))
+        sys.stdout.flush()
+    if len(rows) > len(shown):
+        err_console.print(Text(f"({len(rows):,} rows, first {len(shown):,} shown; "
+                               "--limit N or --output FILE for more)"))
+
+
+def _render(fmt: str, columns: list[str], rows, *, exact: bool, width: int = 100) -> str:
+    """Query rows as text in one of output.FORMATS (exact: values unescaped, for a file)."""
+    from snoopipe import output as out
+
+    if fmt == "csv":
+        return out.render_csv(columns, rows, escape_controls=not exact)
+    if fmt == "json":
+        return out.render_json(columns, rows)
+    if fmt == "ndjson":
+        return out.render_ndjson(columns, rows)
+    if fmt == "markdown":
+        return out.render_markdown(columns, rows)
+    if fmt == "vertical":
+        return out.render_vertical(columns, rows, width=width)
+    # "table" to a file: a Markdown table reads the same in a text editor.
+    return out.render_markdown(columns, rows)
+
+
+def _warehouse_query(config: Path | None, sql: str) -> tuple[list, list]:
+    """Columns and rows of `sql` on the configured warehouse; a clear error before any load."""
+    settings = _settings(config, reader=True)
+    resources = Resources(settings)
+    try:
         try:
-            columns, rows = resources.warehouse.query(sql)
+            return resources.warehouse.query(sql)
         except Exception as exc:
             if _is_missing_relation(exc) and _nothing_loaded(resources.warehouse):
                 raise SnoopipeError(
@@ -460,19 +870,46 @@ def query(sql: Annotated[str, typer.Argument(help="SQL to run on the warehouse."
                     "`snoopipe run` (or `snoopipe load` for a transformed run) first."
                 ) from exc
             raise
-        table = Table(show_lines=False)
-        for col in columns:
-            table.add_column(str(col))
-        for row in rows[:limit]:
-            table.add_row(*[("" if v is None else str(v)) for v in row])
-        console.print(table)
-        if len(rows) > limit:
-            console.print(f"({len(rows)} rows, first {limit} shown)")
+    finally:
         resources.close()
+
+
+@app.command()
+def export(
+    source: Annotated[str, typer.Argument(help="A table or view name (posts, comments, ...) "
+                                          "or a SELECT query.")],
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="File to write: .parquet "
+                                           "(zstd) or .csv, by its suffix.")],
+    config: ConfigOption = None,
+) -> None:
+    """Export a whole table or a query's result from the warehouse to Parquet or CSV."""
+    from snoopipe.tables import TABLES
+    from snoopipe.warehouse.sql import VIEWS as _VIEWS
+
+    suffix = out_file.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        _fail(f"--out {out_file}: the name must end in .parquet or .csv", code=2)
+    name = source.strip()
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        if name not in TABLES and name not in _VIEWS:
+            _fail(f"{name!r} is not a table or view of the warehouse (tables: "
+                  f"{', '.join(TABLES)}; views: {', '.join(_VIEWS)}); or pass a SELECT query",
+                  code=2)
+        sql = f"SELECT * FROM {name}"
+    else:
+        sql = source
+    try:
+        columns, rows = _warehouse_query(config, sql)
     except SnoopipeError as exc:
         _fail(str(exc))
-    except Exception as exc:  # SQL errors from the warehouse driver
+        return
+    except Exception as exc:
         _fail(f"query failed: {exc}")
+        return
+    from snoopipe.output import write_file
+
+    write_file(out_file, [str(c) for c in columns], rows)
+    console.print(Text(f"wrote {len(rows):,} rows to {out_file}"))
 
 
 @app.command()
@@ -482,7 +919,9 @@ def simulator(
                                                 "sessions to replay.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the generated corpus.")] = 7,
     budget: Annotated[int, typer.Option(help="Requests per 600 s window per client.")] = 6000,
-    subreddit: Annotated[list[str] | None, typer.Option("--subreddit", "-s")] = None,
+    subreddit: Annotated[list[str] | None, typer.Option(
+        "--subreddit", "-s", help="Subreddit to generate (repeatable; any other valid name "
+                                  "is served too, on first request).")] = None,
 ) -> None:
     """Run the Reddit API simulator alone (Ctrl-C stops it)."""
     from snoopipe.simulator import serve
@@ -605,9 +1044,22 @@ def glue_deploy(
 # -- output helpers ------------------------------------------------------------------------
 
 
+_STATUS_COLORS = {"success": "green", "failed": "red", "running": "yellow",
+                  "interrupted": "magenta", "finished": "green"}
+
+
 def _status(value: str) -> str:
-    color = {"success": "green", "failed": "red", "running": "yellow"}.get(value, "white")
-    return f"[{color}]{value}[/]"
+    return f"[{_STATUS_COLORS.get(value, 'white')}]{escape(value)}[/]"
+
+
+def _status_text(value: str) -> Text:
+    return Text(_visible(value), style=_STATUS_COLORS.get(value, ""))
+
+
+def _check_text(check) -> Text:
+    if check.passed:
+        return Text("pass", style="green")
+    return Text("FAIL", style="red") if check.severity == "blocking" else Text("warn", "yellow")
 
 
 def _num(value: int | None) -> str:
@@ -653,7 +1105,7 @@ def _print_details(rows: list[tuple[str, str]]) -> None:
     grid.add_column(no_wrap=True, style="bold")
     grid.add_column(overflow="fold")
     for name, text in rows:
-        grid.add_row(f"  {name}", escape(text))
+        grid.add_row(Text("  " + _visible(name)), _plain(text))
     console.print(grid)
 
 
@@ -661,7 +1113,7 @@ def _print_counts(resources: Resources) -> None:
     try:
         counts = resources.warehouse.table_counts()
     except Exception as exc:  # a warehouse that does not exist yet
-        console.print(f"warehouse: not available yet ({exc})")
+        console.print(_plain(f"warehouse: not available yet ({exc})"))
         return
     table = Table(title="Warehouse")
     table.add_column("table")
@@ -672,41 +1124,59 @@ def _print_counts(resources: Resources) -> None:
 
 
 def _print_backfill_summary(resources: Resources, outcome) -> None:
+    from snoopipe import quarantine
+
     run_record = outcome.run
-    console.rule(f"backfill {run_record.run_id}: {_status(run_record.status)}"
-                 + (" (resumed)" if outcome.resumed else ""))
+    console.rule(Text.assemble(f"backfill {_visible(run_record.run_id)}: ",
+                               _status_text(run_record.status),
+                               " (resumed)" if outcome.resumed else ""))
+    try:
+        by_source = quarantine.transform_lines_by_source(resources.lake, resources.state,
+                                                         run_record.run_id)
+    except Exception:  # noqa: BLE001 - a summary must not fail on an unreadable file
+        by_source = {}
     table = Table(title="Dump files")
     for col in ("file", "read", "lines", "posts", "comments", "filtered", "quarantined",
                 "lines/s", "note"):
-        table.add_column(col, justify="left" if col in ("file", "note") else "right")
+        table.add_column(col, justify="left" if col in ("file", "note") else "right",
+                         overflow="fold")
     for name, result in outcome.dumps.items():
         out = result.output
         seconds = out.get("seconds") or 0
-        quarantined = out.get("quarantined", {})
+        reader = dict(out.get("quarantined", {}))
+        typed = by_source.get(f"dump:{name}", 0)
         note = "truncated" if out.get("truncated") else ("resumed" if out.get("resumed") else "")
-        if quarantined:
-            note = (note + "; " if note else "") + ", ".join(
-                f"{k}: {v}" for k, v in sorted(quarantined.items()))
-        table.add_row(name, _bytes(out.get("input_bytes")), _num(out.get("lines")),
+        parts = [f"{k}: {v:,}" for k, v in sorted(reader.items())]
+        if typed:
+            parts.append(f"transform: {typed:,}")
+        if parts:
+            note = (note + "; " if note else "") + ", ".join(parts)
+        table.add_row(_plain(name), _bytes(out.get("input_bytes")), _num(out.get("lines")),
                       _num(out.get("posts")), _num(out.get("comments")),
-                      _num(out.get("filtered")), _num(sum(quarantined.values())),
-                      f"{out.get('lines', 0) / seconds:,.0f}" if seconds else "", note)
+                      _num(out.get("filtered")), _num(sum(reader.values()) + typed),
+                      f"{out.get('lines', 0) / seconds:,.0f}" if seconds else "", _plain(note))
     console.print(table)
     transform = outcome.stages.get("transform")
     if transform is not None:
         out = transform.output
-        console.print(f"transform: {_num(transform.rows_in)} raw lines -> "
-                      f"{out.get('rows', {})}; quarantined {out.get('quarantined', {})}")
+        console.print(_plain(f"transform: {_num(transform.rows_in)} raw lines -> "
+                             + _counts_text(out.get("rows", {})) + "; quarantined "
+                             + _counts_text(out.get("quarantined", {}), unit="lines")))
+    validate = outcome.stages.get("validate")
+    if validate is not None:
+        _print_checks_line(resources.state.check_results(run_record.run_id))
     load = outcome.stages.get("load")
     if load is not None:
-        console.print(f"load: {load.output.get('changed', {})} rows inserted or updated")
-    for message in outcome.warnings + outcome.unusable + outcome.notes:
-        console.print(f"[yellow]![/] {message}")
+        console.print(_plain("load: " + _counts_text(load.output.get("changed", {}))
+                             + " inserted or updated"))
+    for message in outcome.unusable + outcome.notes:
+        console.print(Text.assemble(("! ", "yellow"), _plain(message)))
+    _print_quarantine(resources, run_record.run_id, _run_quarantine(resources, run_record.run_id))
     if outcome.error:
-        console.print(f"[red]error:[/] {redact(outcome.error)}")
+        console.print(Text.assemble(("error: ", "red"), _plain(redact(outcome.error))))
     _print_counts(resources)
-    console.print(f"took {outcome.seconds:,.1f} s; lake: {resources.lake.url}; "
-                  f"warehouse: {resources.warehouse.url}")
+    console.print(_plain(f"took {outcome.seconds:,.1f} s; lake: {resources.lake.url}; "
+                         f"warehouse: {resources.warehouse.url}"))
     console.print("status:    snoopipe status")
 
 
@@ -726,42 +1196,102 @@ def _print_extract_gaps(resources: Resources, subreddits: list[str] | None = Non
     missing = [p for p in state.unavailable_posts() if keep(p)]
     if not (gaps or trees or missing):
         return
-    console.print("[yellow]not extracted:[/]")
+    def warn(text: str) -> None:
+        console.print(Text.assemble(("  ! ", "yellow"), _plain(text)), soft_wrap=True)
+
+    console.print(Text("not extracted:", style="yellow"))
     for gap in gaps:
-        console.print(f"  [yellow]![/] gap {escape(gap_message(gap))}", soft_wrap=True)
+        warn(f"gap {gap_message(gap)}")
     limit = resources.settings.extract.max_tree_attempts
     for tree in trees:
         tries = tree["tree_attempts"] or 0
         note = (f"given up after {tries} runs" if tries >= limit
                 else f"failed in {tries} run(s), retried up to {limit}")
-        console.print(f"  [yellow]![/] comment tree of r/{tree['subreddit']} post "
-                      f"{tree['post_id']} incomplete ({note}): {escape(_first_line(tree['tree_error']))}",
-                      soft_wrap=True)
+        warn(f"comment tree of r/{tree['subreddit']} post {tree['post_id']} incomplete "
+             f"({note}): {_first_line(tree['tree_error'])}")
     if missing:
         since = min(p["unavailable_since"] for p in missing)
-        console.print(f"  [yellow]![/] {len(missing)} tracked post(s) missing from /api/info "
-                      f"(unavailable since {since:%Y-%m-%d %H:%M} UTC at the earliest): "
-                      + ", ".join(p["post_id"] for p in missing[:10])
-                      + (" …" if len(missing) > 10 else ""), soft_wrap=True)
+        warn(f"{len(missing)} tracked post(s) missing from /api/info (unavailable since "
+             f"{since:%Y-%m-%d %H:%M} UTC at the earliest): "
+             + ", ".join(p["post_id"] for p in missing[:10])
+             + (" …" if len(missing) > 10 else ""))
+
+
+def _send_alerts(resources: Resources, run_id: str) -> None:
+    """The run's alerts (failed run, failed blocking check, stale subreddit), if any are
+    configured; one line saying where they went."""
+    from snoopipe.alerts import notify
+
+    channels = notify(resources, run_id)
+    if channels:
+        console.print(_plain(f"alerts:    sent by {' and '.join(channels)}"))
+
+
+def _counts_text(counts: dict, unit: str = "rows") -> str:
+    """{posts: 3, comments: 5} -> `3 posts, 5 comments` (never a Python dict)."""
+    if not counts:
+        return f"0 {unit}"
+    return ", ".join(f"{v:,} {k}" for k, v in counts.items())
+
+
+def _run_quarantine(resources: Resources, run_id: str) -> dict[str, int]:
+    from snoopipe import quarantine
+
+    try:
+        return quarantine.totals_by_run(resources.lake).get(run_id, {})
+    except Exception:  # noqa: BLE001 - a summary must not fail on an unreadable file
+        return {}
+
+
+def _print_checks_line(checks) -> None:
+    if not checks:
+        return
+    passed = sum(1 for c in checks if c.passed)
+    failed = [c for c in checks if not c.passed]
+    console.print(_plain(f"checks: {passed}/{len(checks)} passed" + (
+        "; " + ", ".join(f"{c.name} ({'FAILED' if c.severity == 'blocking' else 'warned'})"
+                         for c in failed) if failed else "")))
+    _print_details([(c.name, _first_line(c.message)) for c in failed])
+
+
+def _print_json_summary(resources: Resources, run_id: str) -> None:
+    """`--log-format json`: the run's summary as one more JSON line (event "summary")."""
+    import orjson
+
+    state = resources.state
+    run_record = state.get_run(run_id)
+    try:
+        tables = resources.warehouse.table_counts()
+    except Exception:  # noqa: BLE001 - no warehouse yet
+        tables = {}
+    checks = state.check_results(run_id)
+    entry = {"event": "summary", "run_id": run_id,
+             "status": run_record.status if run_record else None,
+             "error": mask_url(run_record.error) if run_record and run_record.error else None,
+             "tables": tables,
+             "checks": {"passed": sum(c.passed for c in checks), "total": len(checks),
+                        "failed": [c.name for c in checks if not c.passed]},
+             "quarantined": _run_quarantine(resources, run_id),
+             "lake": mask_url(resources.lake.url), "warehouse": mask_url(resources.warehouse.url)}
+    print(orjson.dumps(entry).decode(), flush=True)
 
 
 def _print_summary(resources: Resources, run_id: str) -> None:
     state = resources.state
     run_record = state.get_run(run_id)
-    checks = state.check_results(run_id)
-    passed = sum(1 for c in checks if c.passed)
-    console.rule(f"run {run_id}: {_status(run_record.status) if run_record else '?'}")
+    console.rule(Text.assemble(f"run {_visible(run_id)}: ",
+                               _status_text(run_record.status) if run_record else "?"))
     _print_counts(resources)
     _print_extract_gaps(resources, run_record.subreddits if run_record else None)
-    if checks:
-        failed = [c for c in checks if not c.passed]
-        console.print(f"checks: {passed}/{len(checks)} passed" + (
-            "; " + ", ".join(f"{c.name} ({c.severity})" for c in failed) if failed else ""))
-    console.print(f"lake:      {resources.lake.url}")
-    console.print(f"warehouse: {resources.warehouse.url}")
-    console.print(f"state:     {mask_url(resources.settings.resolved_state_url)}")
-    console.print('query:     snoopipe query "SELECT * FROM daily_activity ORDER BY day DESC '
-                  'LIMIT 10"')
+    _print_checks_line(state.check_results(run_id))
+    _print_quarantine(resources, run_id, _run_quarantine(resources, run_id))
+    if run_record is not None and run_record.status == "success" and run_record.error:
+        console.print(_plain(f"note:      {run_record.error}"))
+    console.print(_plain(f"lake:      {resources.lake.url}"))
+    console.print(_plain(f"warehouse: {resources.warehouse.url}"))
+    console.print(_plain(f"state:     {mask_url(resources.settings.resolved_state_url)}"))
+    console.print(_plain('query:     snoopipe query "SELECT * FROM daily_activity ORDER BY day '
+                         'DESC LIMIT 10"'))
     console.print("status:    snoopipe status")
 
 

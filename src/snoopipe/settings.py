@@ -130,6 +130,30 @@ class SimulatorSettings(BaseModel):
     fixed_now: float | None = None
     # Fault injection, as FaultPlan fields, e.g. {"error_5xx_rate": 0.1}.
     faults: dict[str, Any] = {}
+    # Subreddits the simulator answers as Reddit does one it cannot serve, by name:
+    # "private" or "quarantined" (403), "banned" (404), "unknown" (302 to search).
+    subreddit_answers: dict[str, Literal["private", "quarantined", "banned", "unknown"]] = {}
+
+
+class AlertSettings(BaseModel):
+    """Where `snoopipe run` and `snoopipe backfill` send alerts: a failed run, a failed
+    blocking check, a subreddit whose last successful extract is older than max_age_hours.
+    Nothing is sent when neither a webhook nor e-mail recipients are set."""
+
+    # Slack-compatible incoming webhook (POST {"text": ...}); the URL is a secret.
+    webhook_url: SecretStr | None = None
+    # E-mail over SMTP: recipients, sender, server (STARTTLS when starttls is true).
+    email_to: list[str] = []
+    email_from: str = "snoopipe@localhost"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    # Alert when a configured subreddit's last successful extract is older than this
+    # (hours). None: no freshness alerts.
+    max_age_hours: float | None = None
+    timeout_seconds: float = 10.0
 
 
 class AthenaSettings(BaseModel):
@@ -232,6 +256,7 @@ class Settings(BaseSettings):
     reddit: RedditSettings = RedditSettings()
     extract: ExtractSettings = ExtractSettings()
     runner: RunnerSettings = RunnerSettings()
+    alerts: AlertSettings = AlertSettings()
     simulator: SimulatorSettings = SimulatorSettings()
     athena: AthenaSettings = AthenaSettings()
     redshift: RedshiftSettings = RedshiftSettings()

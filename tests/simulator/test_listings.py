@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from snoopipe.simulator import GeneratedCorpus, RedditSimulator
 
 from .conftest import T0, Api
@@ -86,14 +88,35 @@ def test_ranked_listings_are_capped_and_unique(api: Api) -> None:
     assert api.json("/r/dataengineering")["data"]["dist"] == 25  # /r/{sub} is hot
 
 
-def test_subreddits_are_case_insensitive_and_unknown_is_404(api: Api) -> None:
+def test_subreddits_are_case_insensitive(api: Api) -> None:
     a = api.get("/r/python/new", limit=10)
     b = api.get("/r/PyThOn/new/", limit=10)
     assert a.status_code == b.status_code == 200
     assert a.content == b.content
-    r = api.get("/r/doesnotexist/new")
-    assert r.status_code == 404 and r.json() == {"message": "Not Found", "error": 404}
-    assert "x-ratelimit-remaining" in r.headers
+
+
+def test_any_valid_name_is_served_and_permanent_answers_are_reddits() -> None:
+    corpus = GeneratedCorpus(seed=7, subreddits=["python"], posts_per_hour=12)
+    answers = {"secret": "private", "naughty": "quarantined", "gone": "banned",
+               "nosuch": "unknown"}
+    with RedditSimulator(corpus, clock=lambda: T0, ratelimit_budget=100_000,
+                         subreddit_answers=answers) as sim:
+        api = Api(sim)
+        served = api.get("/r/rust/new", limit=5)
+        assert served.status_code == 200
+        assert {c["data"]["subreddit"] for c in served.json()["data"]["children"]} == {"rust"}
+        assert api.get("/r/rust/new", limit=5).content == served.content
+        r = api.get("/r/secret/new")
+        assert r.status_code == 403 and r.json()["reason"] == "private"
+        assert api.get("/r/naughty/new").json()["reason"] == "quarantined"
+        r = api.get("/r/gone/new")
+        assert r.status_code == 404 and r.json()["reason"] == "banned"
+        assert "x-ratelimit-remaining" in r.headers
+        r = api.session.get(sim.url + "/r/nosuch/new", allow_redirects=False,
+                            headers={"Authorization": f"bearer {api.token}"}, timeout=30)
+        assert r.status_code == 302 and "/subreddits/search" in r.headers["location"]
+    with pytest.raises(ValueError):
+        RedditSimulator(corpus, subreddit_answers={"x": "sleepy"})
 
 
 def test_determinism_same_seed_same_bodies() -> None:

@@ -28,6 +28,7 @@ import orjson
 
 from snoopipe.errors import SnoopipeError
 from snoopipe.orchestration import stages
+from snoopipe.interrupts import Interrupted
 from snoopipe.orchestration.progress import Reporter
 from snoopipe.orchestration.runner import (
     lock_wait_notice,
@@ -129,7 +130,7 @@ class BackfillRunner:
         state = self.resources.state
         with pipeline_lock(self.resources, wait_seconds=self.lock_wait_seconds,
                            on_wait=lambda holder: lock_wait_notice(
-                               self.reporter, holder, self.lock_wait_seconds)):
+                               self.reporter, holder, self.lock_wait_seconds)) as holder:
             run = None if new_run else self._resumable(fingerprint)
             resumed = run is not None
             if run is None:
@@ -143,11 +144,19 @@ class BackfillRunner:
             else:
                 self.reporter.info(f"resuming backfill run {run.run_id}")
             state.set_run_status(run.run_id, "running")
+            # Which process runs it: `snoopipe status` shows it interrupted once it is gone.
+            state.update_run_params(run.run_id, holder=holder)
+            self.reporter.run_started(run.run_id)
             outcome = BackfillOutcome(run=run, resumed=resumed)
             try:
                 self._extract(run, sources, names, since_text, until_text, outcome)
                 outcome.stages = run_downstream_stages(self.resources, self.reporter, run.run_id,
                                                        self._sleep)
+            except (KeyboardInterrupt, Interrupted):
+                state.set_run_status(run.run_id, "interrupted",
+                                     error="interrupted by the user (Ctrl-C); the same "
+                                           "`snoopipe backfill` command resumes it")
+                raise
             except Exception as exc:
                 message = str(exc) if isinstance(exc, SnoopipeError) else (
                     f"{type(exc).__name__}: {exc}")
@@ -186,7 +195,7 @@ class BackfillRunner:
     def _resumable(self, fingerprint: str) -> RunRecord | None:
         for run in self.resources.state.list_runs(50, kind=KIND):
             if run.params.get("fingerprint") == fingerprint:
-                return run if run.status in ("running", "failed") else None
+                return run if run.status in ("running", "failed", "interrupted") else None
         return None
 
     def _extract(self, run: RunRecord, sources: Sequence[DumpInput], names: list[str] | None,

@@ -20,20 +20,25 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from snoopipe import interrupts
 from snoopipe.errors import BlockingCheckFailed, ConfigError, RunLockedError, SnoopipeError
 from snoopipe.faults import crash_point
+from snoopipe.interrupts import Interrupted
 from snoopipe.orchestration import stages
 from snoopipe.orchestration.progress import Reporter
 from snoopipe.redact import redact
 from snoopipe.resources import Resources, StageResult
 from snoopipe.settings import validate_subreddit
-from snoopipe.sources.reddit import reddit_endpoint
+from snoopipe.sources.reddit import SubredditUnavailable, reddit_endpoint
 from snoopipe.state import RunRecord
 
 log = logging.getLogger(__name__)
 
 LOCK_NAME = "pipeline"
-NOT_RETRYABLE = (BlockingCheckFailed, ConfigError, RunLockedError)
+INTERRUPTED_MESSAGE = ("interrupted by the user (Ctrl-C); what was extracted is kept: "
+                       "`snoopipe run` finishes this run first")
+NOT_RETRYABLE = (BlockingCheckFailed, ConfigError, RunLockedError, Interrupted,
+                 SubredditUnavailable)
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -47,6 +52,8 @@ class RunOutcome:
     run: RunRecord
     failed_tasks: list[str] = field(default_factory=list)
     error: str | None = None
+    # Subreddits Reddit answered for good (private, banned, ...), in words.
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -58,7 +65,7 @@ def new_holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
 
 
-def _holder_is_dead(holder: str) -> bool:
+def holder_is_dead(holder: str) -> bool:
     """True when `holder` is a process on this machine that no longer runs (kill -9)."""
     parts = holder.split(":")
     if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
@@ -95,7 +102,7 @@ def take_pipeline_lock(resources: Resources, holder: str, *, wait_seconds: float
     waiting = False
     while True:
         current = state.try_lock(LOCK_NAME, holder)
-        if current is not None and _holder_is_dead(current):
+        if current is not None and holder_is_dead(current):
             log.warning("taking over the pipeline lock of %s, a process that no longer runs",
                         current)
             # Only if the dead process still holds it: a live run may have taken it since.
@@ -149,7 +156,7 @@ def pipeline_lock(resources: Resources, holder: str | None = None, *,
 
 def run_with_retries(resources: Resources, reporter: Reporter, task_id: str,
                      call: Callable[[], StageResult],
-                     sleep: Callable[[float], None] = time.sleep) -> StageResult:
+                     sleep: Callable[[float], None] = interrupts.sleep) -> StageResult:
     """Call a stage, retrying failures with exponential backoff (runner settings).
 
     Blocking checks, configuration errors and a held lock are not retried.
@@ -189,7 +196,7 @@ def run_downstream_stages(resources: Resources, reporter: Reporter, run_id: str,
 
 class LocalRunner:
     def __init__(self, resources: Resources, reporter: Reporter | None = None,
-                 sleep: Callable[[float], None] = time.sleep, *,
+                 sleep: Callable[[float], None] = interrupts.sleep, *,
                  lock_wait_seconds: float = 0) -> None:
         self.resources = resources
         self.reporter = reporter or Reporter()
@@ -197,6 +204,10 @@ class LocalRunner:
         self._holder = new_holder()
         # How long a run waits for another one holding the pipeline lock (0: refuse).
         self.lock_wait_seconds = lock_wait_seconds
+        # The run being executed now (the CLI names it when the user interrupts).
+        self.current_run_id: str | None = None
+        # Subreddits Reddit refused for good in this process (SubredditUnavailable texts).
+        self.skipped: list[str] = []
 
     # -- locking --------------------------------------------------------------------
 
@@ -236,7 +247,8 @@ class LocalRunner:
                     return unfinished
                 logical = logical_date or datetime.now(UTC).date()
                 run = state.create_run(new_run_id(), kind="incremental", subreddits=names,
-                                       params={"logical_date": logical.isoformat()})
+                                       params={"logical_date": logical.isoformat(),
+                                               "holder": self._holder})
                 self.reporter.info(f"run {run.run_id}: r/" + ", r/".join(names))
             state.set_run_status(run.run_id, "running")
             return self._execute(run)
@@ -260,7 +272,12 @@ class LocalRunner:
         for run in state.list_runs(50, kind="incremental"):
             if run.status == "success" or "airflow_run" in run.params:
                 continue
-            if self._transformed(run.run_id) or not state.raw_files(run_id=run.run_id):
+            if self._transformed(run.run_id):
+                continue
+            # A run interrupted by Ctrl-C or killed (still "running": the lock is ours) is
+            # shown as "`snoopipe run` finishes it": so it is, even with no raw file yet.
+            if (not state.raw_files(run_id=run.run_id)
+                    and run.status not in ("interrupted", "running")):
                 continue
             stranded.append(run)
         for run in reversed(stranded):  # oldest first
@@ -283,7 +300,7 @@ class LocalRunner:
         for run in self.resources.state.list_runs(20):
             if run.kind == "backfill":
                 continue  # resumed by `snoopipe backfill` with the same files
-            if run.status in ("failed", "running"):
+            if run.status in ("failed", "running", "interrupted"):
                 return run
             if run.status == "success":
                 break
@@ -293,6 +310,10 @@ class LocalRunner:
     def _execute(self, run: RunRecord) -> RunOutcome:
         state = self.resources.state
         run_id = run.run_id
+        self.current_run_id = run_id
+        # Which process runs it now: `snoopipe status` shows it interrupted once it is gone.
+        state.update_run_params(run_id, holder=self._holder)
+        self.reporter.run_started(run_id)
         logical = date.fromisoformat(run.params.get("logical_date", datetime.now(UTC).date()
                                                     .isoformat()))
         failed: list[str] = []
@@ -300,6 +321,10 @@ class LocalRunner:
             failed += self._extract_all(run, logical)
             crash_point("after_extract")
             run_downstream_stages(self.resources, self.reporter, run_id, self._sleep)
+        except (KeyboardInterrupt, Interrupted):
+            interrupts.request_stop()
+            state.set_run_status(run_id, "interrupted", error=INTERRUPTED_MESSAGE)
+            raise
         except Exception as exc:
             message = str(exc) if isinstance(exc, SnoopipeError) else f"{type(exc).__name__}: {exc}"
             state.set_run_status(run_id, "failed", error=message)
@@ -311,8 +336,10 @@ class LocalRunner:
                        "`snoopipe run --resume` to retry them.")
             state.set_run_status(run_id, "failed", error=message)
             return RunOutcome(state.get_run(run_id), failed, message)  # type: ignore[arg-type]
-        state.set_run_status(run_id, "success")
-        return RunOutcome(state.get_run(run_id))  # type: ignore[arg-type]
+        skipped = [text for text in self.skipped if text.split()[0][2:] in run.subreddits]
+        state.set_run_status(run_id, "success", error=(
+            "skipped: " + "; ".join(skipped)) if skipped else None)
+        return RunOutcome(state.get_run(run_id), skipped=skipped)  # type: ignore[arg-type]
 
     def _extract_all(self, run: RunRecord, logical: date) -> list[str]:
         """Extract every subreddit not yet extracted for this run; return the failed ones."""
@@ -327,29 +354,50 @@ class LocalRunner:
             self.reporter.info(f"extracting from the {endpoint.description}")
             workers = max(1, min(self.resources.settings.runner.max_workers, len(todo)))
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract") as pool:
-                futures = {
-                    pool.submit(
-                        self._with_retries, stages.extract_task_id(sub),
-                        lambda sub=sub: stages.extract(
-                            self.resources, run.run_id, sub, endpoint, logical_date=logical,
-                            progress=lambda msg: self.reporter.task_progress("extract", msg)),
-                    ): sub
-                    for sub in todo
-                }
-                for future in as_completed(futures):
-                    sub = futures[future]
-                    task_id = stages.extract_task_id(sub)
-                    try:
-                        result = future.result()
-                        self.reporter.task_done("extract", task_id, True,
-                                                _summary("extract", result))
-                        for warning in result.output.get("warnings", []):
-                            self.reporter.warning(warning)
-                        crash_point("extract.partition_done")
-                    except Exception as exc:
-                        failed.append(sub)
-                        self.reporter.task_done("extract", task_id, False, _short(exc))
+                try:
+                    failed += self._collect_extracts(pool, run, todo, endpoint, logical)
+                except (KeyboardInterrupt, Interrupted):
+                    # Ctrl-C reaches the main thread only: tell the extract threads to stop
+                    # at their next request (never retry against a stopped simulator), drop
+                    # the subreddits not started, and wait for the running ones to notice.
+                    interrupts.request_stop()
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
         self.reporter.stage_finished("extract")
+        return failed
+
+    def _collect_extracts(self, pool: ThreadPoolExecutor, run: RunRecord, todo: list[str],
+                          endpoint, logical: date) -> list[str]:
+        failed: list[str] = []
+        futures = {
+            pool.submit(
+                self._with_retries, stages.extract_task_id(sub),
+                lambda sub=sub: stages.extract(
+                    self.resources, run.run_id, sub, endpoint, logical_date=logical,
+                    progress=lambda msg: self.reporter.task_progress("extract", msg)),
+            ): sub
+            for sub in todo
+        }
+        for future in as_completed(futures):
+            sub = futures[future]
+            task_id = stages.extract_task_id(sub)
+            try:
+                result = future.result()
+                self.reporter.task_done("extract", task_id, True,
+                                        _summary("extract", result))
+                for warning in result.output.get("warnings", []):
+                    self.reporter.warning(warning)
+                crash_point("extract.partition_done")
+            except Interrupted:
+                raise
+            except SubredditUnavailable as exc:
+                # Permanent (private, banned, no such name): said in words, not retried,
+                # and no reason to hold back the other subreddits or fail the run.
+                self.skipped.append(str(exc))
+                self.reporter.warning(f"{exc}: skipped; the other subreddits go on")
+            except Exception as exc:
+                failed.append(sub)
+                self.reporter.task_done("extract", task_id, False, _short(exc))
         return failed
 
 
@@ -377,4 +425,11 @@ def _summary(stage: str, result: StageResult) -> str:
         if any(missing):
             text += " — incomplete: " + ", ".join(m for m in missing if m)
         return text
-    return f"{result.rows_in} rows in, {result.rows_out} rows out"
+    from snoopipe.orchestration.run_status import task_figures
+
+    read, made = task_figures(stage, stage, result.rows_in, result.rows_out, out)
+    text = f"{read} -> {made}"
+    quarantined = sum((out.get("quarantined") or {}).values()) if stage == "transform" else 0
+    if quarantined:
+        text += f", {quarantined:,} lines quarantined"
+    return text

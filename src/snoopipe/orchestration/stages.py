@@ -13,10 +13,12 @@ from collections.abc import Callable
 from datetime import date
 
 from snoopipe.errors import BlockingCheckFailed, ConfigError, SnoopipeError
+from snoopipe.interrupts import Interrupted
 from snoopipe.orchestration.attempts import current_try
 from snoopipe.resources import Resources, StageResult
 from snoopipe.settings import validate_subreddit
-from snoopipe.sources.reddit import RedditClient, RedditEndpoint, RequestBudget, extract_subreddit
+from snoopipe.sources.reddit import (RedditClient, RedditEndpoint, RequestBudget,
+                                     SubredditUnavailable, extract_subreddit)
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +43,18 @@ def tracked_task(resources: Resources, run_id: str, task_id: str, stage: str,
     try:
         result = body(attempt)
     except BaseException as exc:
-        message = str(exc) if isinstance(exc, SnoopipeError) else (
-            f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
-        status = "failed"
-        if orchestrator and not isinstance(exc, (ConfigError, BlockingCheckFailed)):
-            status = orchestrator.failed_status  # Airflow retries it: not failed yet
+        if isinstance(exc, (KeyboardInterrupt, Interrupted)):
+            # Ctrl-C is no failure of the task: `snoopipe run` resumes it.
+            status, message = "interrupted", "interrupted by the user (Ctrl-C)"
+        elif isinstance(exc, SubredditUnavailable):
+            # Reddit's permanent answer (private, banned, ...): skipped, not failed.
+            status, message = "skipped", str(exc)
+        else:
+            message = str(exc) if isinstance(exc, SnoopipeError) else (
+                f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
+            status = "failed"
+            if orchestrator and not isinstance(exc, (ConfigError, BlockingCheckFailed)):
+                status = orchestrator.failed_status  # Airflow retries it: not failed yet
         resources.state.finish_task(run_id, task_id, status=status, error=message,
                                     output=failure_output() if failure_output else None)
         raise

@@ -20,6 +20,8 @@ import bisect
 import functools
 import math
 import random
+import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,6 +110,9 @@ class _CommentSkel:
     controversial: list[bool]
 
 
+_VALID_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{1,20}")
+
+
 class GeneratedCorpus(Corpus):
     """Posts and comments generated on demand from ``seed``; see the module docstring.
 
@@ -136,18 +141,9 @@ class GeneratedCorpus(Corpus):
         self._subs: dict[str, _Sub] = {}
         self._by_slot: dict[int, _Sub] = {}
         used: set[int] = set()
+        self._add_lock = threading.Lock()
         for name in sorted(names, key=str.lower):  # slot depends only on the set of names
-            lower = name.lower()
-            h = hash_str(lower)
-            slot = h % MAX_SUBREDDITS
-            while slot in used:
-                slot = (slot + 1) % MAX_SUBREDDITS
-            used.add(slot)
-            sub = _Sub(name=name, lower=lower, slot=slot, h=h,
-                       subreddit_id="t5_" + to_base36(36 ** 4 + h % (36 ** 5)),
-                       subscribers=int(2000 + (h >> 8) % 1_500_000))
-            self._subs[lower] = sub
-            self._by_slot[slot] = sub
+            self._add(name)
         self.subreddits = names
         self._post_skel = functools.lru_cache(maxsize=50_000)(self._make_post_skel)
         self._post_static = functools.lru_cache(maxsize=8192)(self._make_post_static)
@@ -663,7 +659,36 @@ class GeneratedCorpus(Corpus):
 
     # -- Corpus interface ----------------------------------------------------------------
 
+    def _add(self, name: str) -> _Sub:
+        lower = name.lower()
+        h = hash_str(lower)
+        slot = h % MAX_SUBREDDITS
+        while slot in self._by_slot:
+            slot = (slot + 1) % MAX_SUBREDDITS
+        sub = _Sub(name=name, lower=lower, slot=slot, h=h,
+                   subreddit_id="t5_" + to_base36(36 ** 4 + h % (36 ** 5)),
+                   subscribers=int(2000 + (h >> 8) % 1_500_000))
+        self._subs[lower] = sub
+        self._by_slot[slot] = sub
+        return sub
+
+    def add_subreddits(self, names: list[str]) -> None:
+        """Serve these subreddits too (sorted, so the same names get the same slots and
+        ids whatever order they are asked in). Names already served keep theirs."""
+        with self._add_lock:
+            for name in sorted(names, key=str.lower):
+                if name.lower() in self._subs or not _VALID_NAME.fullmatch(name):
+                    continue
+                if len(self._subs) >= MAX_SUBREDDITS:
+                    return
+                self._add(name)
+                self.subreddits.append(name)
+
     def subreddit_known(self, name: str) -> bool:
+        """Any valid subreddit name is served (added on first use, up to 64 names), so
+        the README's examples work offline with any `-s NAME`."""
+        if name.lower() not in self._subs:
+            self.add_subreddits([name])
         return name.lower() in self._subs
 
     def listing(self, name: str, sort: str, time_filter: str, now: float) -> ListingSeq:

@@ -60,6 +60,20 @@ def _error(status: int, message: str | None = None, **extra: Any) -> tuple[int, 
     return status, _json(body)
 
 
+# What Reddit answers for a subreddit that cannot be read, as observed on the API:
+# private -> 403 {"reason": "private"}, quarantined -> 403 {"reason": "quarantined"},
+# banned -> 404 {"reason": "banned"}, and a name that does not exist -> 302 to the
+# subreddit search.
+SUBREDDIT_ANSWERS = ("private", "quarantined", "banned", "unknown")
+
+
+def _subreddit_answer(sub: str, answer: str) -> _Response:
+    if answer == "unknown":
+        return _Response(302, b"", headers={"Location": f"/subreddits/search.json?q={sub}"})
+    status = 404 if answer == "banned" else 403
+    return _Response(*_error(status, reason=answer))
+
+
 def _int_param(params: dict[str, str], name: str, default: int | None) -> int | None:
     raw = params.get(name)
     if raw is None or raw == "":
@@ -123,10 +137,16 @@ class RedditSimulator:
                  ratelimit_budget: int = 600, window_seconds: int = 600,
                  faults: FaultPlan | None = None, clock: Callable[[], float] | None = None,
                  client_id: str | None = None, client_secret: str | None = None,
-                 token_ttl_seconds: int = 3600) -> None:
+                 token_ttl_seconds: int = 3600,
+                 subreddit_answers: dict[str, str] | None = None) -> None:
         if ratelimit_budget < 1 or window_seconds < 1 or token_ttl_seconds < 1:
             raise ValueError("ratelimit_budget, window_seconds and token_ttl_seconds must be >= 1")
         self.corpus = corpus if corpus is not None else GeneratedCorpus()
+        # Reddit's permanent answers for a whole subreddit, by name: see SUBREDDIT_ANSWERS.
+        self.subreddit_answers = {k.lower(): v for k, v in (subreddit_answers or {}).items()}
+        unknown = set(self.subreddit_answers.values()) - set(SUBREDDIT_ANSWERS)
+        if unknown:
+            raise ValueError(f"subreddit answers must be one of {sorted(SUBREDDIT_ANSWERS)}")
         self.host = host
         self._port = port
         self.ratelimit_budget = int(ratelimit_budget)
@@ -505,6 +525,9 @@ class RedditSimulator:
         replayed = self._replay(path, params)
         if replayed is not None:
             return replayed
+        answer = self.subreddit_answers.get(sub.lower())
+        if answer is not None:
+            return _subreddit_answer(sub, answer)
         if not self.corpus.subreddit_known(sub):
             return _Response(*_error(404))
         limit = _int_param(params, "limit", 25) or 25

@@ -26,7 +26,7 @@ runs = Table(
     metadata,
     Column("run_id", String(64), primary_key=True),
     Column("kind", String(32), nullable=False),  # incremental | backfill | stage
-    Column("status", String(16), nullable=False),  # running | success | failed
+    Column("status", String(16), nullable=False),  # running | success | failed | interrupted
     Column("subreddits", Text, nullable=False),  # JSON list
     Column("params", Text, nullable=False, default="{}"),  # JSON object
     Column("started_at", DateTime(timezone=True), nullable=False),
@@ -41,7 +41,7 @@ tasks = Table(
     Column("task_id", String(128), primary_key=True),
     Column("stage", String(16), nullable=False),
     Column("partition", String(64)),
-    Column("status", String(16), nullable=False),  # running | success | failed
+    Column("status", String(16), nullable=False),  # running | success | failed | interrupted
     Column("attempt", Integer, nullable=False),
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),

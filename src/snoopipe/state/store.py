@@ -209,10 +209,27 @@ class StateStore:
         return self.get_run(run_id)  # type: ignore[return-value]
 
     def set_run_status(self, run_id: str, status: str, error: str | None = None) -> None:
-        finished = utcnow() if status in ("success", "failed") else None
+        finished = utcnow() if status in ("success", "failed", "interrupted") else None
         with self.engine.begin() as conn:
             conn.execute(t.runs.update().where(t.runs.c.run_id == run_id).values(
                 status=status, error=redact(error) or None, finished_at=finished))
+
+    def update_run_params(self, run_id: str, **values: Any) -> None:
+        """Merge `values` into a run's params (e.g. the `holder` process now running it)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(t.runs.c.params).where(t.runs.c.run_id == run_id)
+                               .with_for_update()).first()
+            if row is None:
+                return
+            params = {**json.loads(row.params or "{}"), **values}
+            conn.execute(t.runs.update().where(t.runs.c.run_id == run_id).values(
+                params=json.dumps(params, sort_keys=True)))
+
+    def lock_holder(self, name: str) -> str | None:
+        """Who holds the named lock now (None: free)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.locks.c.holder).where(t.locks.c.name == name)).first()
+        return row.holder if row else None
 
     @staticmethod
     def _run(row) -> RunRecord:

@@ -5,6 +5,7 @@ from snoopipe.sources.reddit.client import (
     RedditClient,
     RequestBudget,
     RequestBudgetExhausted,
+    SubredditUnavailable,
     resolve_credentials,
 )
 from snoopipe.sources.reddit.connect import RedditEndpoint, reddit_endpoint
@@ -16,6 +17,7 @@ __all__ = [
     "RedditEndpoint",
     "RequestBudget",
     "RequestBudgetExhausted",
+    "SubredditUnavailable",
     "extract_subreddit",
     "reddit_endpoint",
     "resolve_credentials",

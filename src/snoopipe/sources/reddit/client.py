@@ -11,10 +11,11 @@ rather than PRAW objects. Credentials are never logged or put in error messages.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
+import re
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,7 @@ from urllib.parse import urljoin
 import prawcore
 from prawcore.exceptions import OAuthException, RequestException, ResponseException
 
-from snoopipe import __version__
+from snoopipe import __version__, interrupts
 from snoopipe.errors import ConfigError, ExtractError
 from snoopipe.settings import RedditSettings
 from snoopipe.sources.reddit.comments import is_reddit_id
@@ -34,6 +35,43 @@ log = logging.getLogger(__name__)
 
 RETRY_STATUSES = {408, 429, 500, 502, 503, 504, 520, 522}
 MAX_FULLNAMES_PER_INFO = 100
+
+
+class SubredditUnavailable(ExtractError):
+    """Reddit's permanent answer for a whole subreddit: private or quarantined (403),
+    banned (404), or no such subreddit (302 to the search). Never retried: asking again
+    gives the same answer; the other subreddits go on."""
+
+    def __init__(self, subreddit: str, status: int, reason: str) -> None:
+        self.subreddit = subreddit
+        self.status = status
+        self.reason = reason
+        super().__init__(f"r/{subreddit} {reason} (HTTP {status})")
+
+
+_LISTING_PATH = re.compile(r"^/r/([A-Za-z0-9_]+)(?:/|$)")
+
+
+def subreddit_unavailable(path: str, status: int, body: str) -> SubredditUnavailable | None:
+    """The SubredditUnavailable for a 403/404/302 answer to a subreddit path, else None."""
+    match = _LISTING_PATH.match(path)
+    if match is None or status not in (301, 302, 303, 307, 308, 403, 404):
+        return None
+    try:
+        reason = str((json.loads(body) or {}).get("reason") or "")
+    except (ValueError, AttributeError):
+        reason = ""
+    words = {"private": "is private", "quarantined": "is quarantined",
+             "banned": "is banned", "gold_only": "is for premium members only"}
+    if status in (403, 404) and reason in words:
+        text = words[reason]
+    elif status == 403:
+        text = "is not readable with these credentials (403 Forbidden)"
+    elif status == 404:
+        text = "was not found (banned or unknown)"
+    else:
+        text = "does not exist (Reddit redirects to its subreddit search)"
+    return SubredditUnavailable(match.group(1), status, text)
 
 
 class RequestBudgetExhausted(ExtractError):
@@ -141,7 +179,7 @@ class RedditClient:
         *,
         rate_budget: RateBudget | None = None,
         request_budget: RequestBudget | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = interrupts.sleep,
         rng: random.Random | None = None,
     ) -> None:
         self.config = config
@@ -197,6 +235,7 @@ class RedditClient:
         last_error = "no attempt made"
         last_status: int | None = None
         for attempt in range(self.config.max_retries + 1):
+            interrupts.check()  # Ctrl-C: no new request, no retry (see snoopipe.interrupts)
             if attempt:
                 self.stats["retries"] += 1
             try:
@@ -263,6 +302,9 @@ class RedditClient:
                 log.info("retrying %s after %s", what, last_error)
                 self._sleep(self._backoff(attempt))
                 continue
+            unavailable = subreddit_unavailable(path, status, response.text)
+            if unavailable is not None:
+                raise unavailable
             if status >= 400 or status in (301, 302, 303, 307, 308):
                 detail = (f"redirect to {response.headers.get('location', '?')}" if status < 400
                           else _snippet(response.text))

@@ -49,13 +49,15 @@ def reddit_endpoint(settings: Settings) -> Iterator[RedditEndpoint]:
     else:
         corpus = GeneratedCorpus(seed=sim_cfg.seed, subreddits=sim_cfg.subreddits,
                                  posts_per_hour=sim_cfg.posts_per_hour)
+        # The configured subreddits are served too (any other valid name on first use).
+        corpus.add_subreddits(list(settings.subreddits))
         what = f"generated corpus, seed {sim_cfg.seed}"
     fixed_now = sim_cfg.fixed_now
     simulator = RedditSimulator(
         corpus, host="127.0.0.1", port=0, ratelimit_budget=sim_cfg.ratelimit_budget,
         client_id=SIMULATOR_CREDENTIALS.client_id,
         client_secret=SIMULATOR_CREDENTIALS.client_secret,
-        faults=FaultPlan(**sim_cfg.faults),
+        faults=FaultPlan(**sim_cfg.faults), subreddit_answers=dict(sim_cfg.subreddit_answers),
         clock=(lambda: fixed_now) if fixed_now is not None else None)
     simulator.start()
     if sim_cfg.time_offset_seconds:

@@ -14,6 +14,8 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 
+from snoopipe import interrupts
+
 
 # With nothing remaining, a reset of 0 (or in the past) does not mean a fresh window:
 # Reddit answers 429 for about the next second. prawcore waits at least this long for
@@ -128,5 +130,6 @@ def budget_for_client(client_key: str) -> InProcessBudget:
     """The process-wide budget of one OAuth client (one per client id and Reddit host)."""
     with _BUDGETS_LOCK:
         if client_key not in _BUDGETS:
-            _BUDGETS[client_key] = InProcessBudget()
+            # Waiting for the window ends at once on Ctrl-C (snoopipe.interrupts).
+            _BUDGETS[client_key] = InProcessBudget(sleep=interrupts.sleep)
         return _BUDGETS[client_key]

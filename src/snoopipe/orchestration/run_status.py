@@ -1,0 +1,125 @@
+"""What a run's status is now, as `snoopipe status` and the report show it.
+
+The state store says what the last process wrote. A process killed by Ctrl-C, kill -9
+or a closed pipe leaves its run "running" for ever, and a run whose rows a later run
+loaded (`runs_pending_load`) keeps the status it had when it stopped. This module reads
+the store, the pipeline lock and the process table to say what is true:
+
+- `running`: the run's process (its `holder`, host:pid:nonce, recorded in the run's
+  params by the local runner) still holds the pipeline lock.
+- `interrupted`: recorded as running (or interrupted), and its process is gone or no
+  longer holds the lock.
+- `finished`: not a success itself, but a later run's load took its rows (`loaded by`).
+
+Runs without a holder (Airflow's, single stages) are shown as recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from snoopipe.state import RunRecord
+from snoopipe.state.store import StateStore, TaskRecord
+
+LOCK_NAME = "pipeline"
+
+
+@dataclass(frozen=True)
+class ShownStatus:
+    status: str  # running | success | failed | interrupted | finished
+    note: str = ""  # why it differs from the recorded status, or ""
+
+
+def loaded_by(state: StateStore, runs: Sequence[RunRecord]) -> dict[str, str]:
+    """{run_id: id of the first other run whose load took its rows} among `runs`."""
+    found: dict[str, str] = {}
+    for run in sorted(runs, key=lambda r: r.run_id):
+        for task in state.tasks(run.run_id):
+            if task.stage == "load" and task.status == "success":
+                for other in (task.output or {}).get("runs", []):
+                    if other != run.run_id:
+                        found.setdefault(other, run.run_id)
+    return found
+
+
+def shown_status(run: RunRecord, *, lock_holder: str | None,
+                 holder_is_dead: Callable[[str], bool],
+                 loader: str | None = None) -> ShownStatus:
+    """The status to show for `run` (see the module docstring)."""
+    holder = run.params.get("holder")
+    status = run.status
+    if status == "running" and holder:
+        if holder_is_dead(holder):
+            host, pid = holder.split(":")[:2]
+            return _finished_or(ShownStatus("interrupted", f"its process {pid} on {host} is "
+                                            "gone; `snoopipe run` finishes it"), loader)
+        if lock_holder != holder:
+            return _finished_or(ShownStatus("interrupted", "its process no longer holds the "
+                                            "pipeline lock; `snoopipe run` finishes it"), loader)
+        return ShownStatus("running")
+    if status in ("failed", "interrupted", "running"):
+        return _finished_or(ShownStatus(status), loader)
+    return ShownStatus(status)
+
+
+def _finished_or(shown: ShownStatus, loader: str | None) -> ShownStatus:
+    if loader:
+        return ShownStatus("finished", f"stopped ({shown.status}), then its rows were "
+                           f"loaded by run {loader}")
+    return shown
+
+
+def shown_task_status(task: TaskRecord, run_shown: ShownStatus,
+                      loaded_tables: dict[str, int]) -> ShownStatus:
+    """A task's status: a load whose rows were committed is a success even if the process
+    was stopped before it recorded so; a task left running by a dead run is interrupted."""
+    if task.stage == "load" and task.status != "success" and loaded_tables:
+        return ShownStatus("success", "rows loaded; the process stopped before it recorded "
+                                      "the task")
+    if task.status == "running" and run_shown.status in ("interrupted", "finished"):
+        return ShownStatus("interrupted")
+    return ShownStatus(task.status)
+
+
+def shown_statuses(state: StateStore, runs: Sequence[RunRecord]) -> dict[str, ShownStatus]:
+    """shown_status of each run, with the lock and loads read once."""
+    from snoopipe.orchestration.runner import holder_is_dead
+
+    lock_holder = state.lock_holder(LOCK_NAME)
+    # Loads by runs newer than the oldest listed one can have taken the listed runs' rows.
+    oldest = min((r.run_id for r in runs), default="")
+    newer = [r for r in state.list_runs(200) if r.run_id >= oldest]
+    loaders = loaded_by(state, newer)
+    return {r.run_id: shown_status(r, lock_holder=lock_holder, holder_is_dead=holder_is_dead,
+                                   loader=loaders.get(r.run_id))
+            for r in runs}
+
+
+def task_figures(stage: str, task_id: str, rows_in: int | None, rows_out: int | None,
+                 output: dict | None) -> tuple[str, str]:
+    """What a task read and what it produced, each with its unit (issue: "15 rows out"
+    was the number of checks): extract from the API reads requests and writes rows, a
+    dump extract reads lines, validate checks rows with checks, load stages rows and
+    inserts or updates them."""
+    out = output or {}
+
+    def n(value: int | None, unit: str) -> str:
+        return "" if value is None else f"{value:,} {unit}"
+
+    if stage == "extract" and task_id.startswith("extract:dump:"):
+        return n(rows_in, "lines"), n(rows_out, "rows")
+    if stage == "extract":
+        return n(rows_in, "requests"), n(rows_out, "rows")
+    if stage == "transform":
+        return n(rows_in, "raw lines"), n(rows_out, "rows")
+    if stage == "validate":
+        checks = out.get("checks")
+        total = len(checks) if isinstance(checks, list) else None
+        passed = "" if rows_out is None else (
+            f"{rows_out:,}/{total:,} checks passed" if total is not None
+            else f"{rows_out:,} checks passed")
+        return n(rows_in, "rows"), passed
+    if stage == "load":
+        return n(rows_in, "rows staged"), n(rows_out, "rows changed")
+    return n(rows_in, "in"), n(rows_out, "out")

@@ -1,0 +1,159 @@
+"""The report as one HTML file: plotly charts with plotly.js inlined once (no network)."""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from datetime import datetime
+
+from snoopipe.report.data import ReportData
+
+# (id, title) of every chart, in page order; the browser test checks each one drew.
+CHARTS = (
+    ("rows-loaded", "Rows loaded per run and table"),
+    ("rows-extracted", "Rows extracted per run and subreddit"),
+    ("stage-durations", "Stage durations per run (seconds)"),
+    ("failures-retries", "Failed tasks and retries per run"),
+    ("quarantine", "Quarantined lines per run and reason"),
+    ("checks", "Check results per run"),
+    ("api-requests", "API requests per run and subreddit, against the per-run cap"),
+    ("freshness", "Age of the newest post per subreddit (hours)"),
+)
+
+
+def _bars(rows: list[dict], x: str, series: str, value: str, *, stacked: bool = True):
+    import plotly.graph_objects as go
+
+    grouped: dict[str, dict[str, float]] = defaultdict(dict)
+    order: list[str] = []
+    for row in rows:
+        if row[x] not in order:
+            order.append(row[x])
+        grouped[str(row[series])][row[x]] = grouped[str(row[series])].get(row[x], 0) + (
+            row[value] or 0)
+    fig = go.Figure([go.Bar(name=name, x=order, y=[values.get(k, 0) for k in order])
+                     for name, values in sorted(grouped.items())])
+    fig.update_layout(barmode="stack" if stacked else "group")
+    return fig
+
+
+def _empty(fig, text: str):
+    fig.add_annotation(text=text, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+    return fig
+
+
+def figures(data: ReportData) -> dict[str, object]:
+    """{chart id: plotly Figure} for every chart of CHARTS."""
+    import plotly.graph_objects as go
+
+    figs: dict[str, object] = {}
+    figs["rows-loaded"] = _bars(data.rows_loaded, "run_id", "table", "rows")
+    figs["rows-extracted"] = _bars(data.rows_extracted, "run_id", "subreddit", "rows")
+    figs["stage-durations"] = _bars(data.stages, "run_id", "stage", "seconds", stacked=False)
+
+    per_run = {r["run_id"]: {"failed": 0, "retries": 0} for r in data.runs}
+    for task in data.tasks:
+        entry = per_run.setdefault(task["run_id"], {"failed": 0, "retries": 0})
+        entry["failed"] += task["status"] == "failed"
+        entry["retries"] += max(0, task["attempts"] - 1)
+    runs = list(per_run)
+    figs["failures-retries"] = go.Figure([
+        go.Bar(name="failed tasks", x=runs, y=[per_run[r]["failed"] for r in runs]),
+        go.Bar(name="retries", x=runs, y=[per_run[r]["retries"] for r in runs])])
+    figs["failures-retries"].update_layout(barmode="group")
+
+    figs["quarantine"] = _bars(data.quarantine, "run_id", "reason", "lines")
+    results = [{"run_id": c["run_id"], "lines": 1,
+                "result": "passed" if c["passed"] else (
+                    "failed (blocking)" if c["severity"] == "blocking" else "warned")}
+               for c in data.checks]
+    figs["checks"] = _bars(results, "run_id", "result", "lines")
+
+    requests = _bars(data.requests, "run_id", "subreddit", "requests", stacked=False)
+    if data.request_cap:
+        requests.add_hline(y=data.request_cap, line_dash="dash",
+                           annotation_text=f"cap per subreddit and run: {data.request_cap}")
+    figs["api-requests"] = requests
+
+    now = datetime.fromisoformat(data.generated_at)
+    fresh = [f for f in data.freshness if f["newest_created"]]
+    figs["freshness"] = go.Figure([go.Bar(
+        x=[f["subreddit"] for f in fresh],
+        y=[round((now - datetime.fromisoformat(f["newest_created"])).total_seconds() / 3600, 1)
+           for f in fresh],
+        text=[f"last extract {f['last_extract'] or 'never'}" for f in fresh],
+        name="hours since the newest post")])
+
+    empties = {"rows-loaded": "nothing loaded yet", "rows-extracted": "nothing extracted yet",
+               "stage-durations": "no task finished yet", "quarantine": "nothing quarantined",
+               "checks": "no checks yet", "api-requests": "no API extract yet",
+               "freshness": "no posts in the warehouse yet"}
+    for key, text in empties.items():
+        if not figs[key].data:  # type: ignore[attr-defined]
+            _empty(figs[key], text)
+    for (key, title) in CHARTS:
+        figs[key].update_layout(title=title, height=360, showlegend=True,  # type: ignore[attr-defined]
+                                margin={"t": 50, "l": 50, "r": 20, "b": 80})
+    return figs
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 1100px; color: #222 }
+h1 { font-size: 1.5rem } table { border-collapse: collapse; font-size: .85rem }
+td, th { border: 1px solid #ccc; padding: .2rem .5rem; text-align: left }
+.status-failed { color: #b00 } .status-interrupted { color: #a0a } .status-success { color: #070 }
+.chart { margin: 1.5rem 0 }
+"""
+
+# Records script errors on the page (the browser test reads it; a reader sees a note).
+_ERRORS = """
+window.snoopipeErrors = [];
+window.addEventListener('error', function (e) {
+  window.snoopipeErrors.push(String(e.message));
+  document.documentElement.setAttribute('data-js-errors', window.snoopipeErrors.join(' | '));
+});
+"""
+
+
+def render_html(data: ReportData) -> str:
+    """The whole page: a runs table, then every chart of CHARTS."""
+    import plotly.io as pio
+    from plotly.offline import get_plotlyjs
+
+    figs = figures(data)
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        "<title>snoopipe report</title>", f"<style>{_STYLE}</style>",
+        f"<script>{_ERRORS}</script>",
+        f"<script>{get_plotlyjs()}</script>", "</head><body>",
+        "<h1>snoopipe report</h1>",
+        f"<p>Generated {html.escape(data.generated_at)} UTC from the last "
+        f"{len(data.runs)} runs.</p>", _runs_table(data), _freshness_table(data)]
+    for key, _title in CHARTS:
+        div = pio.to_html(figs[key], include_plotlyjs=False, full_html=False,
+                          div_id=f"chart-{key}", config={"displaylogo": False})
+        parts.append(f'<section class="chart" data-chart="{key}">{div}</section>')
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _runs_table(data: ReportData) -> str:
+    def seconds(value: float | None) -> str:
+        return "" if value is None else f"{value:.1f}"
+
+    rows = "".join(
+        f'<tr><td>{html.escape(r["run_id"])}</td><td>{html.escape(r["kind"])}</td>'
+        f'<td class="status-{html.escape(r["status"])}">{html.escape(r["status"])}</td>'
+        f'<td>{html.escape(r["started"])}</td><td>{seconds(r["seconds"])}</td></tr>'
+        for r in reversed(data.runs))
+    return ("<h2>Runs</h2><table><tr><th>run</th><th>kind</th><th>status</th>"
+            f"<th>started (UTC)</th><th>seconds</th></tr>{rows}</table>")
+
+
+def _freshness_table(data: ReportData) -> str:
+    rows = "".join(
+        f'<tr><td>r/{html.escape(f["subreddit"])}</td>'
+        f'<td>{html.escape(f["newest_created"] or "")}</td>'
+        f'<td>{html.escape(f["last_extract"] or "never")}</td></tr>' for f in data.freshness)
+    return ("<h2>Freshness</h2><table><tr><th>subreddit</th><th>newest post created (UTC)"
+            f"</th><th>last successful extract (UTC)</th></tr>{rows}</table>")

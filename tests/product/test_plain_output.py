@@ -1,0 +1,78 @@
+"""Output when stdout is no terminal (cron, logs, CI): complete plain lines, each message
+once, JSON lines on request, and a log file per run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.dumps.conftest import post, write_dump
+
+pytestmark = pytest.mark.slow
+
+
+def test_run_output_in_a_pipe_is_complete_and_plain(project):
+    done = project.snoopipe("run", "-s", "python", "-s", "dataengineering",
+                            env={"COLUMNS": "80"})
+    out = done.stdout
+    (run_id,) = project.state_rows("SELECT run_id FROM runs")[0]
+    assert "…" not in out and "{'" not in out and "WARNING" not in out + done.stderr
+    assert "\x1b" not in out  # no colours, no cursor movement in a log
+    lines = out.splitlines()
+    # one line per event, named for what it counts
+    assert any(line.startswith("extract:python: ok:") and "requests" in line for line in lines)
+    validate = [line for line in lines if line.startswith("validate: ok:")]
+    assert len(validate) == 1 and "checks passed" in validate[0] and "rows" in validate[0]
+    assert any(line.startswith("load: ok:") and "rows changed" in line for line in lines)
+    assert 'query:     snoopipe query "SELECT * FROM daily_activity ORDER BY day DESC LIMIT 10"' \
+        in lines  # a command to copy is never broken
+    log = (project.root / "data" / "logs" / f"{run_id}.log").read_text()
+    assert "extract:python ok:" in log and "load ok:" in log and f"run {run_id}" in log
+
+
+def test_log_format_json_prints_one_object_per_line(project):
+    done = project.snoopipe("--log-format", "json", "run", "-s", "python")
+    lines = done.stdout.splitlines()
+    entries = [json.loads(line) for line in lines]  # every line is JSON, the summary too
+    events, summary = entries[:-1], entries[-1]
+    assert events and all({"time", "level", "event", "message"} <= set(e) for e in events)
+    assert summary["event"] == "summary" and summary["status"] == "success"
+    assert summary["tables"]["posts"] > 0 and summary["checks"]["failed"] == []
+    done_tasks = {e["task"]: e for e in events if e["event"] == "task_done"}
+    assert done_tasks["extract:python"]["ok"] is True and "validate" in done_tasks
+    (run_id,) = project.state_rows("SELECT run_id FROM runs")[0]
+    log_lines = (project.root / "data" / "logs" / f"{run_id}.log").read_text().splitlines()
+    assert all(json.loads(line)["time"] for line in log_lines)
+
+
+def test_a_truncated_dump_warns_once(project):
+    dump = write_dump(project.root / "RS_2023-01.zst", [post(f"p{i}") for i in range(500)])
+    dump.write_bytes(dump.read_bytes()[:-20])
+    done = project.snoopipe("backfill", str(dump), "-s", "python", check=False)
+    assert done.returncode == 3, done.stdout + done.stderr
+    both = done.stdout + done.stderr
+    warnings = [line for line in both.splitlines() if "truncated" in line.lower()
+                and line.startswith("warning:")]
+    assert len(warnings) == 1, both
+    assert "{'" not in done.stdout and "…" not in done.stdout
+    assert "checks:" in done.stdout  # the backfill summary shows the checks
+
+
+def test_a_closed_pipe_does_not_stop_the_run(project):
+    """`snoopipe run | head -1`: the reader goes away, the run goes on and succeeds."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNOOPIPE_")}
+    proc = subprocess.Popen([sys.executable, "-m", "snoopipe.cli", "run", "-s", "python"],
+                            cwd=project.root, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # what `head -1` does after its line
+    _, err = proc.communicate(timeout=300)
+    assert first.startswith("run ") and proc.returncode == 0, err
+    assert "BrokenPipe" not in err and "Traceback" not in err
+    assert project.state_rows("SELECT status FROM runs") == [("success",)]
+    assert project.scalar("SELECT count(*) FROM posts") > 0

@@ -1,0 +1,61 @@
+"""`snoopipe report`: one HTML file, rendered in headless Chromium with no network."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from snoopipe.report import CHARTS
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-extensions", "--enable-logging=stderr", "--v=0",
+         "--virtual-time-budget=20000"]
+
+
+def _chromium(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    profile = tmp_path / f"chromium-profile-{len(list(tmp_path.iterdir()))}"
+    return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
+                          capture_output=True, text=True, timeout=180)
+
+
+@pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed")
+def test_report_opens_offline_and_every_chart_draws(project, tmp_path):
+    answers = '\n[simulator.subreddit_answers]\nsecretsub = "private"\n'
+    project.write_config((project.root / "snoopipe.toml").read_text() + answers)
+    project.snoopipe("run", "-s", "python", "-s", "secretsub")
+    project.snoopipe("run", "-s", "python", env={
+        "SNOOPIPE_SIMULATOR__TIME_OFFSET_SECONDS": "3600"})
+    out = tmp_path / "report.html"
+    done = project.snoopipe("report", "--out", str(out))
+    assert f"wrote {out}" in done.stdout
+    page = out.read_text()
+    # Self-contained: no script, style or font fetched from anywhere.
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=", page)
+    assert "cdn." not in page.split("</head>")[-1]
+
+    dom = _chromium(tmp_path, "--dump-dom", out.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    html = dom.stdout
+    opening = re.search(r"<html[^>]*>", html).group(0)
+    assert "data-js-errors" not in opening, opening  # the page's error hook caught nothing
+    console_errors = [line for line in dom.stderr.splitlines()
+                      if "CONSOLE" in line and ("Uncaught" in line or "Error" in line)]
+    assert not console_errors, console_errors
+    for key, title in CHARTS:
+        section = html.split(f'data-chart="{key}"', 1)[1].split("</section>", 1)[0]
+        assert 'class="main-svg"' in section, f"chart {key} did not draw"
+        assert title.split(" (")[0] in section, key
+    # The data is there: both runs, the subreddits, a skipped subreddit's run.
+    runs = [r for (r,) in project.state_rows("SELECT run_id FROM runs")]
+    assert all(r in html for r in runs) and "r/python" in html
+
+    shot = tmp_path / "report.png"
+    _chromium(tmp_path, "--window-size=1200,3600", f"--screenshot={shot}", out.as_uri())
+    assert shot.stat().st_size > 50_000  # a page with charts, not a blank one

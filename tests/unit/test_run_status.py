@@ -1,0 +1,51 @@
+"""snoopipe.orchestration.run_status: the status shown for a run and a task."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from snoopipe.orchestration.run_status import ShownStatus, shown_status, shown_task_status, task_figures
+from snoopipe.state import RunRecord
+from snoopipe.state.store import TaskRecord
+
+NOW = datetime(2025, 6, 15, 12, tzinfo=UTC)
+
+
+def _run(status: str, holder: str | None = "host:123:ab") -> RunRecord:
+    params = {"holder": holder} if holder else {}
+    return RunRecord(run_id="r1", kind="incremental", status=status, subreddits=["python"],
+                     params=params, started_at=NOW, finished_at=None, error=None)
+
+
+def test_a_running_run_is_running_only_while_its_process_holds_the_lock():
+    alive, dead = (lambda _h: False), (lambda _h: True)
+    assert shown_status(_run("running"), lock_holder="host:123:ab",
+                        holder_is_dead=alive).status == "running"
+    gone = shown_status(_run("running"), lock_holder=None, holder_is_dead=dead)
+    assert gone.status == "interrupted" and "process 123 on host is gone" in gone.note
+    assert shown_status(_run("running"), lock_holder="other:1:x",
+                        holder_is_dead=alive).status == "interrupted"
+    # no holder recorded (Airflow, a single stage): as recorded
+    assert shown_status(_run("running", None), lock_holder=None,
+                        holder_is_dead=dead).status == "running"
+    finished = shown_status(_run("failed"), lock_holder=None, holder_is_dead=alive, loader="r2")
+    assert finished.status == "finished" and "loaded by run r2" in finished.note
+    assert shown_status(_run("success"), lock_holder=None, holder_is_dead=dead,
+                        loader="r2").status == "success"
+
+
+def test_a_load_whose_rows_were_committed_is_a_success():
+    task = TaskRecord(run_id="r1", task_id="load", stage="load", partition=None,
+                      status="failed", attempt=1, started_at=NOW, finished_at=NOW,
+                      rows_in=None, rows_out=None, error="KeyboardInterrupt")
+    assert shown_task_status(task, ShownStatus("interrupted"), {"posts": 3}).status == "success"
+    assert shown_task_status(task, ShownStatus("failed"), {}).status == "failed"
+
+
+def test_figures_say_what_they_count():
+    assert task_figures("extract", "extract:python", 82, 1563, {}) == ("82 requests",
+                                                                        "1,563 rows")
+    assert task_figures("validate", "validate", 20611, 15, {"checks": [{}] * 15}) == (
+        "20,611 rows", "15/15 checks passed")
+    assert task_figures("extract", "extract:dump:RS_2023-01", 10, 5, {}) == ("10 lines",
+                                                                            "5 rows")
