@@ -1,0 +1,131 @@
+"""Separate "hosts" on one machine: Linux network namespaces on a private bridge.
+
+`HostNetwork(n)` makes a bridge with the services' address (10.R.S.1/24) in this (the
+"main") namespace, and n namespaces, each with its own veth pair on the bridge
+(10.R.S.11, .12, ...), its own loopback, and nothing else: a process started with
+`run_args(host, args)` sees the main host only through the bridge address, and the other
+worker hosts not at all (no route to their loopback, where their own services listen).
+Each host also gets its own UTS namespace (hostname `w1`, `w2`, ...) and private HOME,
+TMPDIR and working folder (mode 0700). `kill_host` kills every process in a namespace
+with SIGKILL: a machine that dies. Needs root (CAP_NET_ADMIN) and iproute2's `ip`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(["ip", *args], capture_output=True, text=True, check=check)
+
+
+def namespaces_available() -> str | None:
+    """None if network namespaces can be made here, else why not."""
+    if os.geteuid() != 0:
+        return "not root: network namespaces need CAP_NET_ADMIN"
+    if shutil.which("ip") is None:
+        return "iproute2's `ip` is not installed (apt-get install -y iproute2)"
+    probe = f"snoopipe-probe-{secrets.token_hex(3)}"
+    made = _ip("netns", "add", probe, check=False)
+    if made.returncode != 0:
+        return f"`ip netns add` failed: {made.stderr.strip()}"
+    _ip("netns", "del", probe, check=False)
+    return None
+
+
+@dataclass
+class Host:
+    name: str  # hostname inside, e.g. "w1"
+    netns: str
+    address: str
+    home: Path
+
+
+@dataclass
+class HostNetwork:
+    count: int
+    root: Path
+    tag: str = field(default_factory=lambda: secrets.token_hex(2))
+    hosts: list[Host] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # A /24 out of 10.200-249.x.0 picked from the tag, unlikely to clash with another
+        # test's network on the same machine.
+        number = int(self.tag, 16)
+        self.prefix = f"10.{200 + number % 50}.{number // 50 % 256}"
+        self.bridge = f"spbr{self.tag}"
+        self.address = f"{self.prefix}.1"  # the main host: where the services listen
+
+    def start(self) -> HostNetwork:
+        try:
+            _ip("link", "add", self.bridge, "type", "bridge")
+            _ip("addr", "add", f"{self.address}/24", "dev", self.bridge)
+            _ip("link", "set", self.bridge, "up")
+            for n in range(1, self.count + 1):
+                host = Host(f"w{n}", f"snoopipe-{self.tag}-w{n}", f"{self.prefix}.{10 + n}",
+                            self.root / f"w{n}")
+                _ip("netns", "add", host.netns)
+                self.hosts.append(host)
+                outer, inner = f"sp{self.tag}w{n}", f"sp{self.tag}i{n}"
+                _ip("link", "add", outer, "type", "veth", "peer", "name", inner)
+                _ip("link", "set", outer, "master", self.bridge)
+                _ip("link", "set", outer, "up")
+                _ip("link", "set", inner, "netns", host.netns)
+                _ip("-n", host.netns, "link", "set", "lo", "up")
+                _ip("-n", host.netns, "addr", "add", f"{host.address}/24", "dev", inner)
+                _ip("-n", host.netns, "link", "set", inner, "up")
+                for folder in (host.home, host.home / "tmp", host.home / "work"):
+                    folder.mkdir(parents=True, exist_ok=True)
+                    os.chmod(folder, 0o700)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def run_args(self, host: Host, args: list[str]) -> list[str]:
+        """`args` run on `host`: in its network and UTS namespaces, named host.name."""
+        return ["ip", "netns", "exec", host.netns, "unshare", "--uts", "sh", "-c",
+                f'hostname {host.name} && exec "$@"', "sh", *args]
+
+    def host_env(self, host: Host) -> dict[str, str]:
+        """A host's private folders: HOME, TMPDIR (its own disk, shared with nobody)."""
+        return {"HOME": str(host.home), "TMPDIR": str(host.home / "tmp"),
+                "XDG_CACHE_HOME": str(host.home / ".cache")}
+
+    def pids(self, host: Host) -> list[int]:
+        found = _ip("netns", "pids", host.netns, check=False).stdout.split()
+        return [int(p) for p in found if p.isdigit()]
+
+    def kill_host(self, host: Host) -> list[int]:
+        """SIGKILL every process of the host at once (until none is left)."""
+        killed: list[int] = []
+        for _ in range(20):
+            pids = self.pids(host)
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                except ProcessLookupError:
+                    pass
+        return sorted(set(killed))
+
+    def stop(self) -> None:
+        for host in self.hosts:
+            self.kill_host(host)
+            _ip("netns", "del", host.netns, check=False)
+        self.hosts.clear()
+        _ip("link", "del", self.bridge, check=False)
+
+    def __enter__(self) -> HostNetwork:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
