@@ -44,7 +44,7 @@ from snoopipe.sources.reddit.ratelimit_redis import KEY_PREFIX  # noqa: E402
 from tests.clock import FIXED_NOW  # noqa: E402
 from tests.fixtures.moto_s3 import DUMMY_KEY_ID, DUMMY_SECRET, REGION  # noqa: E402
 from tests.reliability.conftest import Site, compare  # noqa: E402
-from tests.scaleout.hosts import Host, HostNetwork, namespaces_available  # noqa: E402
+from tests.scaleout.hosts import Host, HostNetwork, UserHosts, worker_hosts  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
@@ -86,7 +86,7 @@ AIRFLOW_TEST_ENV = {
 class Cluster:
     """The main host's services and the three worker hosts."""
 
-    net: HostNetwork
+    net: HostNetwork | UserHosts
     folder: Path
     postgres: PostgresServer
     redis: RedisServer
@@ -146,15 +146,16 @@ def _spawn(cluster_folder: Path, name: str, args: list[str], env: dict[str, str]
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory) -> Iterator[Cluster]:
-    why = namespaces_available()
-    if why is not None:
-        pytest.skip(f"worker hosts need network namespaces: {why}")
     if install_redis_server() is None:
         pytest.skip("redis-server is not installed: apt-get install -y redis-server")
     folder = tmp_path_factory.mktemp("scaleout")
     os.chmod(folder, 0o711)
     started = time.monotonic()
-    net = HostNetwork(3, folder / "hosts").start()
+    try:
+        net = worker_hosts(3, folder / "hosts")
+    except RuntimeError as exc:
+        pytest.skip(f"cannot make separate worker hosts here: {exc}")
+    print(f"\nworker hosts: {type(net).__name__} {[h.ident for h in net.hosts]}")
     addr = net.address
     postgres = redis = None
     pids: dict[str, int] = {}
@@ -249,7 +250,8 @@ def cluster(tmp_path_factory) -> Iterator[Cluster]:
                 *airflow, "celery", "worker", "--celery-hostname", f"celery@{host.name}",
                 "--concurrency", str(SLOTS_PER_HOST), "--skip-serve-logs"]),
                 host_env, host.home / "work")
-        api = AirflowAPI(api_url, "admin", admin_password)
+        # Generous timeouts: the machine running the suite may be loaded.
+        api = AirflowAPI(api_url, "admin", admin_password, timeout=120)
         cluster = Cluster(net, folder, postgres, redis, s3_endpoint, sim_url, api, urls,
                           main_env, pids)
         _wait_ready(cluster, timeout=600)
@@ -324,8 +326,11 @@ def _kill_a_host_mid_extract(cluster: Cluster, run_id: str) -> tuple[Host, set[s
     deadline = time.monotonic() + 300
     seen: set[str] = set()
     while time.monotonic() < deadline:
-        running = {i: ti for i, ti in _extracts(cluster, run_id).items()
-                   if ti["state"] == "running" and ti.get("hostname")}
+        try:
+            running = {i: ti for i, ti in _extracts(cluster, run_id).items()
+                       if ti["state"] == "running" and ti.get("hostname")}
+        except requests.RequestException:  # a slow answer: ask again
+            continue
         seen |= {ti["hostname"] for ti in running.values()}
         if seen >= {h.name for h in cluster.net.hosts} and running:
             victim_ti = next(iter(running.values()))
@@ -371,9 +376,9 @@ def test_three_worker_hosts_one_killed_mid_extract(cluster, tmp_path, monkeypatc
     assert seen == {h.name for h in cluster.net.hosts}  # the work fanned out to all three
     retried = extracts[victim_ti["map_index"]]
     assert retried["try_number"] >= 2 and retried["hostname"] != victim.name
-    others = {ti["hostname"] for ti in cluster.api.task_instances(DAG, run_id)
-              if ti["task_id"] != "extract" or ti["try_number"] > 1}
-    assert victim.name not in others - {None}  # nothing finished on the dead host later
+    after_kill = {ti["task_id"]: ti["hostname"] for ti in cluster.api.task_instances(DAG, run_id)
+                  if ti["task_id"] in ("transform", "validate", "load", "finish_run")}
+    assert victim.name not in after_kill.values(), after_kill  # the dead host stays dead
 
     # the warehouse equals the clean run's, row for row; nothing lost or duplicated
     dag_site = Site(tmp_path / "dag", backend="postgres",
