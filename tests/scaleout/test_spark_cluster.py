@@ -119,6 +119,7 @@ def test_transform_command_on_the_cluster(cluster, twin, tmp_path, s3_env):
     rows = assert_same_processed(twin.duck, spark)
     assert assert_same_quarantine(twin.duck, spark, ["r1"]) == 4
     assert rows["posts"] > 50 and rows["comments"] > 50
+    print(f"rows compared: {rows}, raw lines: {sum(output['raw_lines'].values())}")
     (app,) = _applications(cluster, "snoopipe-cli-on-cluster")
     assert app["cores"] == 2 and app["memoryperexecutor"] == 512
     assert _workers_that_ran(cluster, app["id"]) == ["worker-0", "worker-1"]
