@@ -176,10 +176,25 @@ class UserHosts:
                     os.chown(folder, record.pw_uid, record.pw_gid)
                     os.chmod(folder, 0o700)
                 self.hosts.append(host)
+            self._check_python()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _check_python(self) -> None:
+        """The hosts' users must be able to run this Python and import the stack (it fails
+        when the interpreter lives in a folder only root can read, e.g. under /root)."""
+        import sys
+
+        host = self.hosts[0]
+        probe = subprocess.run(
+            self.run_args(host, [sys.executable, "-c", "import redis, celery, airflow, snoopipe"]),
+            env={**os.environ, **self.host_env(host)}, cwd=host.home, capture_output=True,
+            text=True, timeout=300)
+        if probe.returncode != 0:
+            raise RuntimeError(f"user {host.ident} cannot run {sys.executable} with the "
+                               f"stack's packages: {probe.stderr.strip()[-300:]}")
 
     def run_args(self, host: Host, args: list[str]) -> list[str]:
         import pwd
