@@ -55,18 +55,17 @@ def cluster(moto_server, tmp_path_factory):
     assert not standalone.pids  # stopped
 
 
-@pytest.fixture
-def twin(tmp_path, s3_env):
+def _twin(root: Path, lake_url: str) -> Twin:
     """Two installations fed the same raw files: `duck` on a local lake, `spark` on S3."""
-    t = Twin(tmp_path, spark_lake=open_lake(Settings(lake_url=s3_env)))
+    root.mkdir()
+    t = Twin(root, spark_lake=open_lake(Settings(lake_url=lake_url)))
     corpus = GeneratedCorpus(seed=11, subreddits=["python", "rust", "golang"])
     lines = add_generated(t, "r1", corpus, GENERATED_NOW)
     t.add_things("r1", "posts", [post("p1", score="x")])
     t.add_things("r1", "comments", [comment("c1", "p1"), comment("c2", depth="deep")])
     t.add_lines("r1", "posts", [b"{oops", b"\xff"])
     assert lines > 200
-    yield t
-    t.close()
+    return t
 
 
 def _driver_env(root: Path) -> dict[str, str]:
@@ -88,7 +87,20 @@ def _workers_that_ran(cluster: SparkStandalone, app_id: str) -> list[str]:
     return sorted(p.parent.name for p in cluster.folder.glob(f"worker-*/{app_id}"))
 
 
-def test_transform_command_on_the_cluster(cluster, twin, tmp_path, s3_env):
+def test_spark_engine_on_a_standalone_cluster(cluster, tmp_path, s3_env):
+    """Both ways onto the cluster, each on a lake of its own (one test, so that
+    pytest-xdist runs both applications on one cluster)."""
+    for run, name in ((_transform_command_on_the_cluster, "cli"),
+                      (_glue_job_script_on_the_cluster, "job")):
+        twin = _twin(tmp_path / name, f"{s3_env}-{name}")
+        try:
+            run(cluster, twin, tmp_path / name, f"{s3_env}-{name}")
+        finally:
+            twin.close()
+
+
+def _transform_command_on_the_cluster(cluster: SparkStandalone, twin: Twin, tmp_path: Path,
+                                      s3_env: str) -> None:
     """`snoopipe transform --engine spark --master spark://...` with the lake on S3."""
     spark = twin.spark
     (tmp_path / "snoopipe.toml").write_text(
@@ -125,7 +137,8 @@ def test_transform_command_on_the_cluster(cluster, twin, tmp_path, s3_env):
     assert _workers_that_ran(cluster, app["id"]) == ["worker-0", "worker-1"]
 
 
-def test_glue_job_script_on_the_cluster(cluster, twin, tmp_path, s3_env):
+def _glue_job_script_on_the_cluster(cluster: SparkStandalone, twin: Twin, tmp_path: Path,
+                                    s3_env: str) -> None:
     """`spark-submit --master spark://... glue_job.py --lake-url s3://...`: the Glue job
     script as its own application on the cluster gives the DuckDB engine's tables."""
     spark = twin.spark
