@@ -12,6 +12,8 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
     # chromium: the report is rendered in headless Chromium (tests/product/test_report.py).
     command -v chromium >/dev/null 2>&1 || need="$need chromium"
+    # iproute2 (`ip netns`): tests/scaleout puts Celery worker hosts in network namespaces.
+    command -v ip >/dev/null 2>&1 || need="$need iproute2"
     if [ -n "$need" ]; then
         echo "installing system packages:$need"
         (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need) \

@@ -428,18 +428,25 @@ def transform(
                          "spark.master says otherwise) or glue (a run of the job deployed by "
                          "`snoopipe glue deploy`). Default: the transform_engine setting.",
         case_sensitive=False)] = None,
+    master: Annotated[str | None, typer.Option(
+        "--master", help="Spark master URL for --engine spark: local[N], spark://host:7077, "
+                         "yarn, k8s://... Default: the spark.master setting (local[*]).")] = None,
 ) -> None:
     """Transform a run's raw files into the processed tables."""
     if engine is not None and engine.lower() not in ("duckdb", "spark", "glue"):
         _fail(f"--engine {engine!r}: use duckdb, spark or glue")
+    overrides: dict = {"transform_engine": engine.lower()} if engine else {}
+    if master is not None:
+        if engine is not None and engine.lower() != "spark":
+            _fail(f"--master is for --engine spark, not --engine {engine}", code=2)
+        overrides = {"transform_engine": "spark", "spark": {"master": master}}
     glue_log = logging.getLogger("snoopipe.transform.glue_deploy")
     handler = _ConsoleLogHandler(logging.INFO)
     glue_log.addHandler(handler)
     level = glue_log.level
     glue_log.setLevel(logging.INFO)
     try:
-        _stage_command("transform", run_id, config,
-                       {"transform_engine": engine.lower()} if engine else None)
+        _stage_command("transform", run_id, config, overrides or None)
     finally:
         glue_log.removeHandler(handler)
         glue_log.setLevel(level)

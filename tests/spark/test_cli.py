@@ -64,3 +64,9 @@ def test_run_with_spark_engine_then_transform_again(project, monkeypatch, spark)
 def test_transform_engine_option_is_checked(project):
     result = CliRunner().invoke(app, ["transform", "--engine", "flink"])
     assert result.exit_code == 1 and "use duckdb, spark or glue" in result.output
+
+
+def test_master_option_is_for_the_spark_engine(project):
+    result = CliRunner().invoke(app, ["transform", "--engine", "duckdb", "--master",
+                                      "spark://127.0.0.1:7077"])
+    assert result.exit_code == 2 and "--master is for --engine spark" in result.output

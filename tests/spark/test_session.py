@@ -47,3 +47,27 @@ def test_loopback_only_for_local_masters_and_never_over_the_users_conf():
         assert local_driver_conf(SparkSettings(master=master)) == {}
     mine = SparkSettings(master="local[*]", conf={"spark.driver.host": "10.0.0.5"})
     assert local_driver_conf(mine) == {"spark.driver.bindAddress": "127.0.0.1"}
+
+
+def test_a_standalone_master_on_loopback_keeps_the_driver_on_loopback():
+    from snoopipe.transform.spark_engine import is_loopback_master
+
+    for master in ("spark://127.0.0.1:7077", "spark://localhost:7077",
+                   "spark://127.0.0.1:7077,127.0.0.1:7078"):
+        assert is_loopback_master(master)
+        assert local_driver_conf(SparkSettings(master=master)) == {
+            "spark.driver.bindAddress": "127.0.0.1", "spark.driver.host": "127.0.0.1"}
+    for master in ("spark://head:7077", "spark://127.0.0.1:7077,head:7077", "yarn", "local[2]"):
+        assert not is_loopback_master(master)
+
+
+def test_driver_memory_is_small_on_a_cluster_and_half_the_machine_locally():
+    from snoopipe.transform.spark_engine import (
+        CLUSTER_DRIVER_MEMORY,
+        default_driver_memory,
+        driver_memory,
+    )
+
+    assert driver_memory(SparkSettings(master="spark://head:7077")) == CLUSTER_DRIVER_MEMORY
+    assert driver_memory(SparkSettings(master="yarn", driver_memory="3g")) == "3g"
+    assert driver_memory(SparkSettings(master="local[*]")) == default_driver_memory()

@@ -87,7 +87,8 @@ LOCK_POLL_SECONDS = 2.0  # how often a waiting run asks for the lock again
 
 def take_pipeline_lock(resources: Resources, holder: str, *, wait_seconds: float = 0,
                        on_wait: Callable[[str], None] | None = None,
-                       sleep: Callable[[float], None] = time.sleep) -> threading.Event:
+                       sleep: Callable[[float], None] = time.sleep,
+                       stale_after_seconds: float = 3600) -> threading.Event:
     """Take the pipeline lock (or raise RunLockedError) and keep it alive with a heartbeat.
 
     A lock whose holder was a process on this machine that is gone (killed) is taken over
@@ -101,7 +102,7 @@ def take_pipeline_lock(resources: Resources, holder: str, *, wait_seconds: float
     deadline = time.monotonic() + max(0.0, wait_seconds)
     waiting = False
     while True:
-        current = state.try_lock(LOCK_NAME, holder)
+        current = state.try_lock(LOCK_NAME, holder, stale_after_seconds=stale_after_seconds)
         if current is not None and holder_is_dead(current):
             log.warning("taking over the pipeline lock of %s, a process that no longer runs",
                         current)

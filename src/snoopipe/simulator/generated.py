@@ -140,7 +140,6 @@ class GeneratedCorpus(Corpus):
         self._comment_perm = KeyedPermutation(COMMENT_BITS, hash_ints(self.seed, 0xC0E))
         self._subs: dict[str, _Sub] = {}
         self._by_slot: dict[int, _Sub] = {}
-        used: set[int] = set()
         self._add_lock = threading.Lock()
         for name in sorted(names, key=str.lower):  # slot depends only on the set of names
             self._add(name)

@@ -79,7 +79,8 @@ def session() -> Any:
     except ImportError:
         pass
     if launched or SparkSession.getActiveSession() is not None:
-        return SparkSession.builder.appName("snoopipe-transform").getOrCreate()
+        # The launcher's settings stand (spark-submit --name, --master, Glue's own).
+        return SparkSession.builder.getOrCreate()
     from snoopipe.settings import load_settings
     from snoopipe.transform.spark_engine import spark_session
 

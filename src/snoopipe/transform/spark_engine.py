@@ -124,22 +124,53 @@ def is_local_master(master: str) -> bool:
     return re.fullmatch(r"local(\[[^\]]*\])?", master.strip()) is not None
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def is_loopback_master(master: str) -> bool:
+    """A standalone master on this machine's loopback (`spark://127.0.0.1:7077`, also a
+    list of them for standby masters): its executors reach the driver on 127.0.0.1."""
+    match = re.fullmatch(r"spark://(.+)", master.strip())
+    if match is None:
+        return False
+    hosts = [hostport.rsplit(":", 1)[0] for hostport in match.group(1).split(",")]
+    return all(host in LOOPBACK_HOSTS for host in hosts)
+
+
 def local_driver_conf(cfg: SparkSettings) -> dict[str, str]:
-    """In local mode, keep the driver on 127.0.0.1 (Spark otherwise binds the address of
-    the host name, reachable from the network), unless `spark.conf` sets these keys."""
-    if not is_local_master(cfg.master):
+    """In local mode, or with a standalone master on loopback, keep the driver on
+    127.0.0.1 (Spark otherwise binds the address of the host name, reachable from the
+    network), unless `spark.conf` sets these keys. A remote cluster's executors must
+    reach the driver: there Spark's default (or `spark.driver.host`) applies."""
+    if not (is_local_master(cfg.master) or is_loopback_master(cfg.master)):
         return {}
     return {key: "127.0.0.1" for key in LOOPBACK_DRIVER_KEYS if key not in cfg.conf}
+
+
+CLUSTER_DRIVER_MEMORY = "1g"
+
+
+def driver_memory(cfg: SparkSettings) -> str:
+    """`spark.driver_memory`, else: in local mode half the machine (the driver does all the
+    work, see `default_driver_memory`); on a cluster Spark's 1g (the executors do the work,
+    the driver only plans and collects a row per partition written)."""
+    if cfg.driver_memory:
+        return cfg.driver_memory
+    return default_driver_memory() if is_local_master(cfg.master) else CLUSTER_DRIVER_MEMORY
 
 
 def spark_session(cfg: SparkSettings | None = None) -> SparkSession:
     """The active SparkSession, or a new one built from the settings.
 
-    Defaults: `local[*]`, driver memory from the machine's memory, no web UI, shuffle
+    Defaults: `local[*]`, driver memory by `driver_memory`, no web UI, shuffle
     partitions = 2 x cores (not Spark's 200, which only slows small local runs); in local
-    mode the driver binds and advertises 127.0.0.1 (see `local_driver_conf`).
-    Python workers run this interpreter (PYSPARK_PYTHON, unless set), so they import the
-    same snoopipe. Java: `JAVA_HOME` or the `java` on PATH (17 or 21 for Spark 4).
+    mode, or with a standalone master on loopback, the driver binds and advertises
+    127.0.0.1 (see `local_driver_conf`). `spark.master` may name any cluster
+    (`spark://host:7077`, `yarn`, `k8s://...`): this process is then the driver (client
+    mode) and the executors run the transform's Python functions.
+    Python workers run this interpreter (PYSPARK_PYTHON, unless set; on a cluster every
+    node needs snoopipe installed at that path, or `spark.pyspark.python` set), so they
+    import the same snoopipe. Java: `JAVA_HOME` or the `java` on PATH (17 or 21 for Spark 4).
     """
     from pyspark import SparkContext
     from pyspark.sql import SparkSession
@@ -157,7 +188,7 @@ def spark_session(cfg: SparkSettings | None = None) -> SparkSession:
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     cores = os.cpu_count() or 2
     builder = (SparkSession.builder.appName(cfg.app_name).master(cfg.master)
-               .config("spark.driver.memory", cfg.driver_memory or default_driver_memory())
+               .config("spark.driver.memory", driver_memory(cfg))
                .config("spark.ui.enabled", "true" if cfg.ui else "false")
                .config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.session.timeZone", "UTC")

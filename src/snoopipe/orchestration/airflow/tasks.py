@@ -36,6 +36,10 @@ NOT_RETRYABLE: tuple[type[BaseException], ...] = (BlockingCheckFailed, ConfigErr
 CONFIG_FILE_ENV = "SNOOPIPE_CONFIG_FILE"
 # How long a downstream stage waits for another run's transform/validate/load.
 LOCK_WAIT_SECONDS = 3600.0
+# A lock whose holder sent no heartbeat (every 30 s) for this long is taken over. Workers
+# run on several hosts: a holder on a host that died cannot be recognised by its pid (the
+# local runner's check), only by its silence.
+LOCK_STALE_SECONDS = 300.0
 
 
 def task_settings() -> Settings:
@@ -189,7 +193,8 @@ def pipeline_lock(resources: Resources, *, wait_seconds: float = LOCK_WAIT_SECON
 
     Transform, validate and load of two runs must not interleave (two DAGs, or a DAG
     and `snoopipe run`, rebuilding the same processed partitions); extraction needs no
-    lock. A lock left by a killed process on this machine is taken over at once.
+    lock. A lock left by a killed process on this machine is taken over at once, one
+    left by a process on another host after LOCK_STALE_SECONDS without heartbeat.
     """
     from snoopipe.errors import RunLockedError
     from snoopipe.orchestration.runner import (
@@ -202,7 +207,7 @@ def pipeline_lock(resources: Resources, *, wait_seconds: float = LOCK_WAIT_SECON
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            stop = take_pipeline_lock(resources, holder)
+            stop = take_pipeline_lock(resources, holder, stale_after_seconds=LOCK_STALE_SECONDS)
             break
         except RunLockedError as exc:
             if time.monotonic() > deadline:

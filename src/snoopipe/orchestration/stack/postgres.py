@@ -139,6 +139,9 @@ class PostgresServer:
     user: str = "snoopipe"
     password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
     database: str = "snoopipe"
+    # The address listened on. Another than loopback (a private network of worker hosts)
+    # also admits password logins from the subnets the server is on (pg_hba `samenet`).
+    host: str = "127.0.0.1"
     _owned_dir: bool = False
 
     def _as_service_user(self, args: list[str]) -> list[str]:
@@ -166,10 +169,11 @@ class PostgresServer:
                 f"--pwfile={pwfile}", "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8",
             ]), check=True, capture_output=True)
             pwfile.unlink()
+        self._allow_network(pgdata)
         subprocess.run(self._as_service_user([
             str(bin_dir / "pg_ctl"), "-D", str(pgdata), "-l", str(self.data_dir / "server.log"),
             "-w", "-t", "60", "-o",
-            f"-c listen_addresses=127.0.0.1 -c port={self.port} "
+            f"-c listen_addresses={self.host} -c port={self.port} "
             f"-c unix_socket_directories={self.data_dir} -c max_connections=200 "
             "-c fsync=on -c shared_buffers=64MB",
             "start",
@@ -178,11 +182,21 @@ class PostgresServer:
         self._ensure_database()
         return self
 
+    def _allow_network(self, pgdata: Path) -> None:
+        """Listening on a non-loopback address: admit scram logins from its subnets."""
+        if self.host == "127.0.0.1":
+            return
+        hba = pgdata / "pg_hba.conf"
+        rule = "host all all samenet scram-sha-256"
+        if rule not in hba.read_text():
+            with open(hba, "a") as fh:
+                fh.write(f"\n# snoopipe: worker hosts on {self.host}'s network\n{rule}\n")
+
     def _wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                with socket.create_connection((self.host, self.port), timeout=1):
                     return
             except OSError:
                 time.sleep(0.1)
@@ -238,11 +252,11 @@ class PostgresServer:
         return self.url(name)
 
     def dsn(self, database: str | None = None) -> str:
-        return (f"host=127.0.0.1 port={self.port} user={self.user} password={self.password} "
+        return (f"host={self.host} port={self.port} user={self.user} password={self.password} "
                 f"dbname={database or self.database}")
 
     def url(self, database: str | None = None) -> str:
-        return (f"postgresql://{self.user}:{self.password}@127.0.0.1:{self.port}/"
+        return (f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/"
                 f"{database or self.database}")
 
     def stop(self) -> None:

@@ -54,6 +54,8 @@ class RedisServer:
     data_dir: Path | None = None
     port: int = 0
     password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+    # The address listened on (loopback unless worker hosts elsewhere need the broker).
+    host: str = "127.0.0.1"
     _owned_dir: bool = False
 
     @property
@@ -79,7 +81,7 @@ class RedisServer:
         self.port = self.port or free_port()
         conf = self.data_dir / "redis.conf"
         private.write_text(conf, "\n".join([
-            "bind 127.0.0.1",
+            f"bind {self.host}",
             f"port {self.port}",
             "protected-mode yes",
             f'requirepass "{self.password}"',
@@ -124,7 +126,7 @@ class RedisServer:
             return False
 
     def url(self, db: int = 0) -> str:
-        return f"redis://:{quote(self.password, safe='')}@127.0.0.1:{self.port}/{db}"
+        return f"redis://:{quote(self.password, safe='')}@{self.host}:{self.port}/{db}"
 
     def pid(self) -> int | None:
         try:

@@ -1,7 +1,8 @@
 """The Reddit API simulator as a stack service: one process all workers talk to.
 
     SNOOPIPE_SIM_CLIENT_SECRET=SECRET python -m snoopipe.orchestration.stack.simulator \
-        --port 8081 --client-id ID [--seed 7] [--budget 6000] [-s python ...] [--corpus DIR]
+        --port 8081 --client-id ID [--seed 7] [--budget 6000] [-s python ...] [--corpus DIR] \
+        [--host 127.0.0.1] [--fixed-now EPOCH]
 
 Unlike `snoopipe simulator`, it requires OAuth client credentials, like Reddit, so that
 the workers' rate budget is keyed on a client id exactly as in production. The client
@@ -31,8 +32,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--subreddit", "-s", action="append", default=None)
     parser.add_argument("--corpus", default=None, help="folder of recorded sessions")
     parser.add_argument("--time-offset", type=float, default=0.0)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--fixed-now", type=float, default=None,
-                        help="pin the clock at this epoch time (simulator.fixed_now)")
+                        help="pin the clock at this epoch time (reproducible runs)")
     args = parser.parse_args(argv)
     client_secret = os.environ.get(SECRET_ENV)
     if not client_secret:
@@ -40,11 +42,12 @@ def main(argv: list[str] | None = None) -> None:
 
     corpus = (RecordedCorpus.from_dir(args.corpus) if args.corpus
               else GeneratedCorpus(seed=args.seed, subreddits=args.subreddit))
-    sim = RedditSimulator(corpus, host="127.0.0.1", port=args.port,
+    fixed_now = args.fixed_now
+    sim = RedditSimulator(corpus, host=args.host, port=args.port,
                           ratelimit_budget=args.budget, window_seconds=args.window_seconds,
                           client_id=args.client_id, client_secret=client_secret,
                           faults=FaultPlan(),
-                          clock=(lambda: args.fixed_now) if args.fixed_now is not None else None)
+                          clock=(lambda: fixed_now) if fixed_now is not None else None)
     sim.start()
     if args.time_offset:
         sim.advance(args.time_offset)
