@@ -1,18 +1,63 @@
 """The processed tables: one definition that the transform, the checks and every warehouse use.
 
 Types are given in portable SQL (DuckDB / PostgreSQL / Spark all accept them);
-warehouse modules map them where a dialect differs. Timestamps are UTC.
+warehouse modules map them where a dialect differs. Timestamps are UTC. `JSON` is the
+semi-structured column: JSON text in the lake's Parquet (and in Spark, Athena, Glue),
+DuckDB JSON, PostgreSQL jsonb, Redshift SUPER in the warehouses.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pyarrow as pa
+
+# Every portable type, by system: `lake` is the SQL type of the value in the transform's
+# SQL and the lake's Parquet files (DuckDB SQL), `duckdb` / `postgresql` / `redshift`
+# the warehouse column types, `spark` Spark SQL's, `glue` the Glue / Athena (Hive) type.
+# The one place a type is mapped: every DDL, cast and schema derives from here.
+SYSTEMS = ("lake", "duckdb", "postgresql", "redshift", "spark", "glue")
+TYPES: dict[str, dict[str, str]] = {
+    "VARCHAR": {"lake": "VARCHAR", "duckdb": "VARCHAR", "postgresql": "TEXT",
+                "redshift": "VARCHAR", "spark": "STRING", "glue": "string"},
+    "BIGINT": {"lake": "BIGINT", "duckdb": "BIGINT", "postgresql": "BIGINT",
+               "redshift": "BIGINT", "spark": "BIGINT", "glue": "bigint"},
+    "INTEGER": {"lake": "INTEGER", "duckdb": "INTEGER", "postgresql": "INTEGER",
+                "redshift": "INTEGER", "spark": "INT", "glue": "int"},
+    "DOUBLE": {"lake": "DOUBLE", "duckdb": "DOUBLE", "postgresql": "DOUBLE PRECISION",
+               "redshift": "DOUBLE PRECISION", "spark": "DOUBLE", "glue": "double"},
+    "BOOLEAN": {"lake": "BOOLEAN", "duckdb": "BOOLEAN", "postgresql": "BOOLEAN",
+                "redshift": "BOOLEAN", "spark": "BOOLEAN", "glue": "boolean"},
+    "TIMESTAMP": {"lake": "TIMESTAMP", "duckdb": "TIMESTAMP", "postgresql": "TIMESTAMP",
+                  "redshift": "TIMESTAMP", "spark": "TIMESTAMP_NTZ", "glue": "timestamp"},
+    "DATE": {"lake": "DATE", "duckdb": "DATE", "postgresql": "DATE", "redshift": "DATE",
+             "spark": "DATE", "glue": "date"},
+    "BLOB": {"lake": "BLOB", "duckdb": "BLOB", "postgresql": "BYTEA", "redshift": "VARBYTE",
+             "spark": "BINARY", "glue": "binary"},
+    # Semi-structured: JSON text in files and engines, a JSON type in the warehouses.
+    "JSON": {"lake": "VARCHAR", "duckdb": "JSON", "postgresql": "JSONB", "redshift": "SUPER",
+             "spark": "STRING", "glue": "string"},
+}
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "VARCHAR": pa.string(), "BIGINT": pa.int64(), "INTEGER": pa.int32(),
+    "DOUBLE": pa.float64(), "BOOLEAN": pa.bool_(), "TIMESTAMP": pa.timestamp("us"),
+    "DATE": pa.date32(), "BLOB": pa.binary(), "JSON": pa.string(),
+}
+
+
+def type_name(portable: str, system: str) -> str:
+    """The name of a portable type (`VARCHAR`, ..., `JSON`) in a system of `SYSTEMS`."""
+    return TYPES[portable][system]
+
+
+def arrow_type(portable: str) -> pa.DataType:
+    return ARROW_TYPES[portable]
+
 
 @dataclass(frozen=True)
 class Column:
     name: str
-    type: str  # VARCHAR | BIGINT | INTEGER | DOUBLE | BOOLEAN | TIMESTAMP | DATE
+    type: str  # VARCHAR | BIGINT | INTEGER | DOUBLE | BOOLEAN | TIMESTAMP | DATE | JSON
     nullable: bool = True
     doc: str = ""
 
@@ -31,8 +76,18 @@ class TableSpec:
         return [c.name for c in self.columns]
 
 
+REMOVAL_REASON_DOC = ("why the item is gone: removed_by_category, else Arctic Shift's "
+                      "_meta.removal_type, else the placeholder's kind (deleted, removed, "
+                      "reddit, copyright_takedown); NULL when it is not gone")
+RETRIEVED_ON_DOC = "when the archive first fetched it (retrieved_on / retrieved_utc)"
+UPDATED_ON_DOC = "when the archive fetched it again (updated_on / updated_utc)"
+EXTRA_DOC = ("every other field of the line, as received (a JSON object; Arctic Shift's "
+             "_meta included)")
+
 LINEAGE = (
-    Column("_retrieved_at", "TIMESTAMP", False, "when snoopipe received this observation"),
+    Column("_retrieved_at", "TIMESTAMP", False,
+           "when the values were fetched: the raw line's time, or Arctic Shift's "
+           "_meta.retrieved_2nd_on / updated_on when later"),
     Column("_source", "VARCHAR", False, "api or dump:<file>"),
     Column("_run_id", "VARCHAR", False, "the run that wrote this row"),
     Column("_raw_file", "VARCHAR", False, "raw zone key of the line this row came from"),
@@ -51,26 +106,50 @@ POSTS = TableSpec(
         Column("subreddit_id", "VARCHAR"),
         Column("author", "VARCHAR", True, "NULL for deleted accounts"),
         Column("author_fullname", "VARCHAR"),
-        Column("title", "VARCHAR"),
+        Column("name", "VARCHAR", True, "fullname: t3_ + id"),
+        Column("title", "VARCHAR", True, "NULL when it is a placeholder ([deleted by user], ...)"),
         Column("selftext", "VARCHAR", True, "NULL when deleted or removed"),
         Column("url", "VARCHAR"),
         Column("domain", "VARCHAR"),
         Column("permalink", "VARCHAR"),
         Column("link_flair_text", "VARCHAR"),
+        Column("link_flair_css_class", "VARCHAR"),
+        Column("link_flair_template_id", "VARCHAR"),
+        Column("author_flair_text", "VARCHAR"),
+        Column("author_flair_css_class", "VARCHAR"),
         Column("distinguished", "VARCHAR"),
+        Column("subreddit_type", "VARCHAR"),
+        Column("subreddit_subscribers", "BIGINT"),
         Column("is_self", "BOOLEAN"),
+        Column("is_video", "BOOLEAN"),
+        Column("is_original_content", "BOOLEAN"),
+        Column("is_gallery", "BOOLEAN"),
+        Column("post_hint", "VARCHAR"),
+        Column("thumbnail", "VARCHAR"),
+        Column("crosspost_parent", "VARCHAR", True, "fullname of the crossposted post"),
+        Column("num_crossposts", "BIGINT"),
         Column("over_18", "BOOLEAN"),
         Column("spoiler", "BOOLEAN"),
         Column("locked", "BOOLEAN"),
         Column("stickied", "BOOLEAN"),
+        Column("archived", "BOOLEAN"),
+        Column("contest_mode", "BOOLEAN"),
+        Column("score_hidden", "BOOLEAN"),
         Column("is_deleted", "BOOLEAN", False, "author deleted the post"),
         Column("is_removed", "BOOLEAN", False, "a moderator or Reddit removed the post"),
+        Column("removed_by_category", "VARCHAR", True, "as Reddit gave it"),
+        Column("removal_reason", "VARCHAR", True, REMOVAL_REASON_DOC),
         Column("is_edited", "BOOLEAN", False),
         Column("score", "BIGINT"),
         Column("upvote_ratio", "DOUBLE"),
         Column("num_comments", "BIGINT"),
+        Column("gilded", "BIGINT"),
+        Column("total_awards_received", "BIGINT"),
         Column("created_utc", "TIMESTAMP", False),
         Column("edited_utc", "TIMESTAMP", True, "NULL when not edited or when Reddit gave no time"),
+        Column("retrieved_on", "TIMESTAMP", True, RETRIEVED_ON_DOC),
+        Column("updated_on", "TIMESTAMP", True, UPDATED_ON_DOC),
+        Column("extra", "JSON", True, EXTRA_DOC),
         Column("dt", "DATE", False, "UTC date of created_utc (partition)"),
         *LINEAGE,
     ),
@@ -85,23 +164,38 @@ COMMENTS = TableSpec(
     columns=(
         Column("id", "VARCHAR", False, "base36 id without the t1_ prefix"),
         Column("post_id", "VARCHAR", False, "the post's id without t3_ (from link_id)"),
+        Column("name", "VARCHAR", True, "fullname: t1_ + id"),
         Column("parent_id", "VARCHAR", True, "fullname of the parent: t3_... or t1_..."),
         Column("subreddit", "VARCHAR", False),
         Column("subreddit_id", "VARCHAR"),
+        Column("subreddit_type", "VARCHAR"),
         Column("author", "VARCHAR", True, "NULL for deleted accounts"),
         Column("author_fullname", "VARCHAR"),
+        Column("author_flair_text", "VARCHAR"),
+        Column("author_flair_css_class", "VARCHAR"),
         Column("body", "VARCHAR", True, "NULL when deleted or removed"),
         Column("distinguished", "VARCHAR"),
         Column("is_submitter", "BOOLEAN"),
         Column("stickied", "BOOLEAN"),
+        Column("archived", "BOOLEAN"),
+        Column("score_hidden", "BOOLEAN"),
+        Column("collapsed", "BOOLEAN"),
+        Column("collapsed_reason_code", "VARCHAR"),
         Column("is_deleted", "BOOLEAN", False),
         Column("is_removed", "BOOLEAN", False),
+        Column("removed_by_category", "VARCHAR", True, "as Reddit gave it"),
+        Column("removal_reason", "VARCHAR", True, REMOVAL_REASON_DOC),
         Column("is_edited", "BOOLEAN", False),
         Column("score", "BIGINT"),
         Column("controversiality", "INTEGER"),
         Column("depth", "INTEGER"),
+        Column("gilded", "BIGINT"),
+        Column("total_awards_received", "BIGINT"),
         Column("created_utc", "TIMESTAMP", False),
         Column("edited_utc", "TIMESTAMP"),
+        Column("retrieved_on", "TIMESTAMP", True, RETRIEVED_ON_DOC),
+        Column("updated_on", "TIMESTAMP", True, UPDATED_ON_DOC),
+        Column("extra", "JSON", True, EXTRA_DOC),
         Column("dt", "DATE", False, "UTC date of created_utc (partition)"),
         *LINEAGE,
     ),
@@ -126,3 +220,30 @@ POST_METRICS = TableSpec(
 )
 
 TABLES: dict[str, TableSpec] = {t.name: t for t in (POSTS, COMMENTS, POST_METRICS)}
+
+# The quarantine files (quarantine/{kind}/run_id=.../data.parquet): one row per line that
+# could not be typed, with its reason and origin. Declared once, for every engine.
+QUARANTINE = TableSpec(
+    name="quarantine",
+    kind="",
+    primary_key=("run_id", "raw_file", "raw_line"),
+    partition_by=(),
+    doc="Lines the transform could not type, with the reason and their origin.",
+    columns=(
+        Column("run_id", "VARCHAR", False),
+        Column("raw_file", "VARCHAR", False),
+        Column("raw_line", "BIGINT", False),
+        Column("reason", "VARCHAR"),
+        Column("line", "BLOB", True, "the line's bytes as received"),
+        Column("quarantined_at", "TIMESTAMP", False),
+    ),
+)
+
+
+def arrow_schema(table: TableSpec, columns: list[str] | None = None) -> pa.Schema:
+    """The Arrow schema of a table (or of some of its columns, in that order); NOT NULL
+    columns are non-nullable fields."""
+    by_name = {c.name: c for c in table.columns}
+    names = columns if columns is not None else table.column_names
+    return pa.schema([pa.field(n, ARROW_TYPES[by_name[n].type], nullable=by_name[n].nullable)
+                      for n in names])

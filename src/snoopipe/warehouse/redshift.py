@@ -64,7 +64,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from snoopipe.errors import ConfigError, SnoopipeError
 from snoopipe.settings import Settings, mask_url
-from snoopipe.tables import TABLES, Column, TableSpec
+from snoopipe.tables import TABLES, Column, TableSpec, type_name
 from snoopipe.transform import layout
 from snoopipe.warehouse import sql as wsql
 from snoopipe.warehouse.base import LoadReport, LoadSource, Warehouse
@@ -98,17 +98,28 @@ _CONNECT_PARAMS: dict[str, type] = {
 }
 
 
-def column_type(column: Column) -> str:
-    if column.type == "VARCHAR":
+def column_type(column: Column, *, in_file: bool = False) -> str:
+    """The Redshift type of a column (`snoopipe.tables.TYPES`), VARCHAR sized in bytes.
+
+    in_file: the type a Parquet file's column is copied into: JSON text is VARCHAR there
+    (COPY loads a Parquet string into SUPER as a string, not an object), then JSON_PARSE.
+    """
+    if column.type == "VARCHAR" or (in_file and column.type == "JSON"):
         return f"VARCHAR({VARCHAR_BYTES.get(column.name, MAX_VARCHAR)})"
-    if column.type == "DOUBLE":
-        return "DOUBLE PRECISION"
-    return column.type
+    return type_name(column.type, DIALECT)
 
 
-def _columns_ddl(columns: Sequence[Column], *, not_null: bool) -> str:
+def _file_value(column: Column) -> str:
+    """The column's value from the copied file's row, in the table's type."""
+    if column.type == "JSON":
+        return f"JSON_PARSE({column.name}) AS {column.name}"
+    return column.name
+
+
+def _columns_ddl(columns: Sequence[Column], *, not_null: bool, in_file: bool = False) -> str:
     return ",\n    ".join(
-        f"{c.name} {column_type(c)}{' NOT NULL' if not_null and not c.nullable else ''}"
+        f"{c.name} {column_type(c, in_file=in_file)}"
+        f"{' NOT NULL' if not_null and not c.nullable else ''}"
         for c in columns)
 
 
@@ -172,7 +183,8 @@ def table_plan(table: TableSpec, source: LoadSource, iam_role: str) -> list[Step
     runs = ", ".join(layout.sql_string(r) for r in sorted(set(source.run_ids))) or "NULL"
     steps = [
         Step(f"CREATE TEMP TABLE {file_table} (\n    "
-             f"{_columns_ddl([by_name[c] for c in file_cols], not_null=False)}\n)", table=name),
+             f"{_columns_ddl([by_name[c] for c in file_cols], not_null=False, in_file=True)}"
+             f"\n)", table=name),
         Step(f"CREATE TEMP TABLE {stage} (\n    "
              f"{_columns_ddl(table.columns, not_null=False)}\n)", table=name),
     ]
@@ -186,7 +198,7 @@ def table_plan(table: TableSpec, source: LoadSource, iam_role: str) -> list[Step
                 select.append(f"CAST({layout.sql_string(partition[column.name])} AS "
                               f"{column_type(column)}) AS {column.name}")
             else:
-                select.append(column.name)
+                select.append(_file_value(column))
         steps += [
             Step(copy_sql(file_table, uri, iam_role), kind="copy", table=name,
                  target=file_table, uri=uri, columns=tuple(file_cols)),

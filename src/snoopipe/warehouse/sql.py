@@ -12,17 +12,12 @@ suite runs them on a real PostgreSQL server; `latest_per_key_sql` is shared by a
 
 from __future__ import annotations
 
-from snoopipe.tables import Column, TableSpec
+from snoopipe.tables import Column, TableSpec, type_name
 from snoopipe.transform.rules import LATEST_FIRST
 
-TYPE_MAPS: dict[str, dict[str, str]] = {
-    "duckdb": {},
-    "postgresql": {"VARCHAR": "TEXT", "DOUBLE": "DOUBLE PRECISION"},
-}
-
-
 def column_type(column: Column, dialect: str = "duckdb") -> str:
-    return TYPE_MAPS[dialect].get(column.type, column.type)
+    """The column's type in a warehouse dialect (`snoopipe.tables.TYPES`)."""
+    return type_name(column.type, dialect)
 
 
 def column_ddl(column: Column, dialect: str = "duckdb") -> str:
