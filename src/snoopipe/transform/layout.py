@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from snoopipe.lake.base import Lake
+from snoopipe.settings import SUBREDDIT_RE
 from snoopipe.tables import QUARANTINE as QUARANTINE_TABLE
 from snoopipe.tables import TABLES, TableSpec, type_name
 
@@ -58,7 +59,7 @@ def partition_name(subreddit: str, dt: str) -> str:
 
 def parse_partition(name: str) -> tuple[str, str]:
     match = _PARTITION_RE.fullmatch(name)
-    if not match:
+    if not match or not SUBREDDIT_RE.fullmatch(match.group(1)):
         raise ValueError(f"invalid partition {name!r}")
     return match.group(1), match.group(2)
 

@@ -78,7 +78,10 @@ VARCHAR_BYTES: dict[str, int] = {
     "id": 64, "post_id": 64, "parent_id": 64, "subreddit": 64, "subreddit_id": 64,
     "author": 128, "author_fullname": 64, "distinguished": 64, "domain": 1024,
     "link_flair_text": 1024, "permalink": 4096, "_source": 1024, "_run_id": 64,
-    "_raw_file": 1024,
+    "_raw_file": 1024, "name": 64, "link_flair_css_class": 1024,
+    "link_flair_template_id": 64, "author_flair_css_class": 1024, "subreddit_type": 64,
+    "post_hint": 64, "thumbnail": 4096, "crosspost_parent": 64, "removed_by_category": 64,
+    "removal_reason": 64, "collapsed_reason_code": 64,
 }
 # DISTKEY and compound SORTKEY per table.
 KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
