@@ -62,6 +62,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import msgspec
 import orjson
 
 import re
@@ -160,6 +161,38 @@ def replace_lone_surrogates(lines: pa.Array) -> pa.Array:
     for i in pc.indices_nonzero(hits).to_pylist():
         values[i] = _LONE_SURROGATE.sub(_fix_escape, values[i])
     return pa.array(values, lines.type)
+
+
+_RAW_OBJECT = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_ENCODER = msgspec.json.Encoder()
+
+
+def extra_fields(lines: pa.Array, kind: str) -> pa.Array:
+    """The `extra` column: each line's JSON object without the keys typed columns hold
+    (`typed_keys`), as JSON text; NULL for a line that is not a JSON object.
+
+    Values are copied byte for byte as received (msgspec `Raw`): numbers of any size and
+    notation, string escapes, nested objects. A key given twice keeps its last value.
+    Measured on the real API lines (about 100 keys each): ~4x faster than DuckDB's
+    JSON -> MAP -> JSON round trip, which also rewrites floats (`1e3` -> `1000.0`).
+    """
+    typed = typed_keys(kind)
+    decode, encode = _RAW_OBJECT.decode, _ENCODER.encode
+    out: list[bytes | None] = []
+    append = out.append
+    for line in lines.to_pylist():
+        if line is None:
+            append(None)
+            continue
+        try:
+            fields = decode(line)
+        except (msgspec.DecodeError, UnicodeEncodeError):
+            append(None)
+            continue
+        for key in typed:
+            fields.pop(key, None)
+        append(encode(fields))
+    return pa.array(out, pa.binary()).cast(pa.string())
 
 
 # Tie-break for "latest observation wins", everywhere (transform merge, warehouse upsert).
@@ -406,16 +439,9 @@ class Dialect:
         return f"TRY(json_extract_string({line}, [{paths}]))"
 
     def extra_json(self, line: str, typed: list[str]) -> str:
-        """The line's object without the typed keys, as JSON text (values as received;
-        numbers of any size kept, floats in the parser's shortest form). An object with
-        a duplicate key (which no map holds) is kept whole. NULL for a line that is not
-        a JSON object."""
-        names = ", ".join(self.lit(k) for k in typed)
-        entries = f"map_entries(TRY(CAST(CAST({line} AS JSON) AS MAP(VARCHAR, JSON))))"
-        kept = (f"to_json(map_from_entries(list_filter({entries}, "
-                f"lambda e: NOT list_contains([{names}], e.key))))")
-        return (f"CASE WHEN TRY(json_type({line})) = 'OBJECT' THEN "
-                f"coalesce(CAST({kept} AS VARCHAR), TRY(CAST(json({line}) AS VARCHAR))) END")
+        """The `extra` JSON text of each line: the column `extra` that every engine adds
+        next to the lines with `extra_fields` (see there)."""
+        return "extra"
 
     def list_item(self, expr: str, index: int) -> str:
         return f"{expr}[{index + 1}]"
@@ -483,9 +509,6 @@ class SparkDialect(Dialect):
 
     def extract_texts(self, line: str, keys: list[str]) -> str:
         return "v"
-
-    def extra_json(self, line: str, typed: list[str]) -> str:
-        return "extra"
 
     def list_item(self, expr: str, index: int) -> str:
         return f"{expr}[{index}]"

@@ -201,7 +201,7 @@ def _duck() -> Any:
     return _DUCK
 
 
-def _with_texts(table: pa.Table, keys: list[str], typed: list[str]) -> pa.Table:
+def _with_texts(table: pa.Table, keys: list[str], kind: str) -> pa.Table:
     """The lines plus `v`: the JSON keys' texts, by DuckDB, as the DuckDB engine reads them.
 
     `line_bytes` is kept only where `line` is NULL (not UTF-8): elsewhere it is the UTF-8
@@ -211,8 +211,7 @@ def _with_texts(table: pa.Table, keys: list[str], typed: list[str]) -> pa.Table:
     con = _duck()
     con.register("snoopipe_lines", table.select(["line"]))
     try:
-        texts = con.sql(f"SELECT {rules.DUCKDB.extract_texts('line', keys)} AS v, "
-                        f"{rules.DUCKDB.extra_json('line', typed)} AS extra "
+        texts = con.sql(f"SELECT {rules.DUCKDB.extract_texts('line', keys)} AS v "
                         f"FROM snoopipe_lines").to_arrow_table()
     finally:
         con.unregister("snoopipe_lines")
@@ -220,7 +219,7 @@ def _with_texts(table: pa.Table, keys: list[str], typed: list[str]) -> pa.Table:
     line = table.column("line")
     raw = pc.if_else(pc.is_null(line), table.column("line_bytes"),
                      pa.scalar(None, pa.binary()))
-    extra = texts.column(1).cast(pa.string())
+    extra = rules.extra_fields(table.column("line").combine_chunks(), kind)
     return pa.Table.from_arrays([table.column("raw_file"), table.column("raw_line"), line,
                                  raw, v, extra], names=["raw_file", "raw_line", "line",
                                                         "line_bytes", "v", "extra"])
@@ -231,11 +230,10 @@ def read_lines(lake: Lake, kind: str, env: dict[str, str] | None,
     """mapInArrow: raw keys -> numbered lines with their key texts (LINES_DDL)."""
     _apply_env(env)
     json_keys = rules.json_keys(kind)
-    typed = rules.typed_keys(kind)
     for batch in keys:
         names = batch.column(0).to_pylist()
         for chunk in iter_batches(lake, names, batch_bytes=READ_BATCH_BYTES):
-            table = _with_texts(chunk.table, json_keys, typed)
+            table = _with_texts(chunk.table, json_keys, kind)
             yield from table.to_batches()
 
 
