@@ -1,8 +1,8 @@
 """The cleaning rules: how one raw JSON line becomes one typed row, or a quarantine reason.
 
-This module is the single definition of the raw -> processed typing. It is data
-(`FIELDS`: for every processed column, which JSON key it comes from and which rule
-types it) plus a SQL renderer (`typed_select`). Every engine runs the SQL rendered from
+This module is the single definition of the raw -> processed typing: the rules, rendered
+as SQL (`typed_select`), that the columns of `snoopipe.tables` name (each column declares
+its JSON `source` key and its `rule` there, once; `FIELDS` is read from it). Every engine runs the SQL rendered from
 here: DuckDB now, Spark later through its own `Dialect` subclass, so a conformance
 test can compare the engines row by row.
 
@@ -220,109 +220,16 @@ class Field:
     alt: str | None = None
 
 
-def _lineage() -> list[Field]:
-    return [
-        Field("_retrieved_at", "observed", "_retrieved_at", required=True),
-        Field("_source", "text", "_source", required=True),
-        Field("_run_id", "run_id"),
-        Field("_raw_file", "raw_file"),
-        Field("_raw_line", "raw_line"),
-    ]
+def fields_of(table: TableSpec) -> list[Field]:
+    """The typing rules of a table's columns, as `snoopipe.tables` declares them."""
+    missing = [c.name for c in table.columns if not c.rule]
+    if missing:
+        raise AssertionError(f"tables.{table.name}: columns without a rule: {missing}")
+    return [Field(c.name, c.rule or "", c.source, c.required, c.prefix, c.of, c.alt)
+            for c in table.columns]
 
 
-FIELDS: dict[str, list[Field]] = {
-    "posts": [
-        Field("id", "id", "id", required=True, prefix="t3_"),
-        Field("subreddit", "subreddit", "subreddit", required=True),
-        Field("subreddit_id", "text", "subreddit_id"),
-        Field("author", "author", "author"),
-        Field("author_fullname", "text", "author_fullname"),
-        Field("name", "text", "name"),
-        Field("title", "title", "title"),
-        Field("selftext", "content", "selftext"),
-        Field("url", "text", "url"),
-        Field("domain", "text", "domain"),
-        Field("permalink", "text", "permalink"),
-        Field("link_flair_text", "text", "link_flair_text"),
-        Field("link_flair_css_class", "text", "link_flair_css_class"),
-        Field("link_flair_template_id", "text", "link_flair_template_id"),
-        Field("author_flair_text", "text", "author_flair_text"),
-        Field("author_flair_css_class", "text", "author_flair_css_class"),
-        Field("distinguished", "text", "distinguished"),
-        Field("subreddit_type", "text", "subreddit_type"),
-        Field("subreddit_subscribers", "int64", "subreddit_subscribers"),
-        Field("is_self", "bool", "is_self"),
-        Field("is_video", "bool", "is_video"),
-        Field("is_original_content", "bool", "is_original_content"),
-        Field("is_gallery", "bool", "is_gallery"),
-        Field("post_hint", "text", "post_hint"),
-        Field("thumbnail", "text", "thumbnail"),
-        Field("crosspost_parent", "text", "crosspost_parent"),
-        Field("num_crossposts", "int64", "num_crossposts"),
-        Field("over_18", "bool", "over_18"),
-        Field("spoiler", "bool", "spoiler"),
-        Field("locked", "bool", "locked"),
-        Field("stickied", "bool", "stickied"),
-        Field("archived", "bool", "archived"),
-        Field("contest_mode", "bool", "contest_mode"),
-        Field("score_hidden", "bool", "score_hidden"),
-        Field("is_deleted", "deleted", "selftext"),
-        Field("is_removed", "removed", "selftext"),
-        Field("removed_by_category", "text", "removed_by_category"),
-        Field("removal_reason", "removal_reason", "selftext"),
-        Field("is_edited", "edited_flag", "edited"),
-        Field("score", "int64", "score"),
-        Field("upvote_ratio", "double", "upvote_ratio"),
-        Field("num_comments", "int64", "num_comments"),
-        Field("gilded", "int64", "gilded"),
-        Field("total_awards_received", "int64", "total_awards_received"),
-        Field("created_utc", "epoch", "created_utc", required=True),
-        Field("edited_utc", "edited_time", "edited"),
-        Field("retrieved_on", "epoch", "retrieved_on", alt="retrieved_utc"),
-        Field("updated_on", "epoch", "updated_on", alt="updated_utc"),
-        Field("extra", "extra"),
-        Field("dt", "date_of", of="created_utc"),
-        *_lineage(),
-    ],
-    "comments": [
-        Field("id", "id", "id", required=True, prefix="t1_"),
-        Field("post_id", "ref_id", "link_id", required=True, prefix="t3_"),
-        Field("name", "text", "name"),
-        Field("parent_id", "text", "parent_id"),
-        Field("subreddit", "subreddit", "subreddit", required=True),
-        Field("subreddit_id", "text", "subreddit_id"),
-        Field("subreddit_type", "text", "subreddit_type"),
-        Field("author", "author", "author"),
-        Field("author_fullname", "text", "author_fullname"),
-        Field("author_flair_text", "text", "author_flair_text"),
-        Field("author_flair_css_class", "text", "author_flair_css_class"),
-        Field("body", "content", "body"),
-        Field("distinguished", "text", "distinguished"),
-        Field("is_submitter", "bool", "is_submitter"),
-        Field("stickied", "bool", "stickied"),
-        Field("archived", "bool", "archived"),
-        Field("score_hidden", "bool", "score_hidden"),
-        Field("collapsed", "bool", "collapsed"),
-        Field("collapsed_reason_code", "text", "collapsed_reason_code"),
-        Field("is_deleted", "deleted", "body"),
-        Field("is_removed", "removed", "body"),
-        Field("removed_by_category", "text", "removed_by_category"),
-        Field("removal_reason", "removal_reason", "body"),
-        Field("is_edited", "edited_flag", "edited"),
-        Field("score", "int64", "score"),
-        Field("controversiality", "int32", "controversiality"),
-        Field("depth", "int32", "depth"),
-        Field("gilded", "int64", "gilded"),
-        Field("total_awards_received", "int64", "total_awards_received"),
-        Field("created_utc", "epoch", "created_utc", required=True),
-        Field("edited_utc", "edited_time", "edited"),
-        Field("retrieved_on", "epoch", "retrieved_on", alt="retrieved_utc"),
-        Field("updated_on", "epoch", "updated_on", alt="updated_utc"),
-        Field("extra", "extra"),
-        Field("dt", "date_of", of="created_utc"),
-        *_lineage(),
-    ],
-}
+FIELDS: dict[str, list[Field]] = {"posts": fields_of(POSTS), "comments": fields_of(COMMENTS)}
 
 # post_metrics rows come from valid post rows: output column -> typed posts column.
 POST_METRICS_FROM_POSTS: dict[str, str] = {
@@ -765,17 +672,12 @@ def table_select(table: TableSpec, typed: str, dialect: Dialect = DUCKDB) -> str
     return f"SELECT {', '.join(casts)} FROM {typed} WHERE _reason IS NULL"
 
 
-def _check_fields_cover_tables() -> None:
-    for kind, tables in TABLES_BY_KIND.items():
-        columns = {f.column for f in FIELDS[kind]}
-        for table in tables:
-            if table.name == POST_METRICS.name:
-                missing = set(table.column_names) - set(POST_METRICS_FROM_POSTS)
-            else:
-                missing = set(table.column_names) ^ columns
-            if missing:
-                raise AssertionError(f"rules and tables.{table.name} differ: {sorted(missing)}")
+def _check_post_metrics_mapping() -> None:
+    missing = set(POST_METRICS.column_names) ^ set(POST_METRICS_FROM_POSTS)
+    if missing:
+        raise AssertionError(f"POST_METRICS_FROM_POSTS and tables.post_metrics differ: "
+                             f"{sorted(missing)}")
     assert set(TABLES) == {t.name for ts in TABLES_BY_KIND.values() for t in ts}
 
 
-_check_fields_cover_tables()
+_check_post_metrics_mapping()
