@@ -245,3 +245,19 @@ def test_real_dumps_land_with_every_field(warehouse, tmp_path, monkeypatch, requ
             assert json.loads(extra) == expected, id_
     videos = site.sql(README_POSTGRES if url else README_DUCKDB)
     assert len(videos) >= 5 and all(int(seconds) > 0 for _, seconds in videos)
+
+
+@pytest.mark.parametrize("warehouse", ["duckdb", "postgresql"])
+def test_nul_in_text_and_in_extra_loads(warehouse, tmp_path, monkeypatch, request):
+    """U+0000 in a body and in an untyped field: kept in DuckDB; U+FFFD in PostgreSQL,
+    whose text and jsonb cannot hold it (the load never fails on it)."""
+    url = request.getfixturevalue("postgres_url") if warehouse == "postgresql" else None
+    site = Site(tmp_path, monkeypatch, url)
+    dump = tmp_path / "RC_2022-03.nul.ndjson"
+    dump.write_text('{"id":"nu0001","link_id":"t3_np0001","subreddit":"nulsub","author":"a",'
+                    '"body":"nul \\u0000 body","created_utc":1646092800,"score":1,'
+                    '"note":"nul \\u0000 extra"}\n')
+    site.snoopipe("backfill", "--all-subreddits", str(dump))
+    want = "\ufffd" if url else "\x00"
+    assert site.row("comments", "nu0001", "body, extra->>'note'") == (
+        f"nul {want} body", f"nul {want} extra")
