@@ -2,9 +2,9 @@
 
 This module is the single definition of the raw -> processed typing: the rules, rendered
 as SQL (`typed_select`), that the columns of `snoopipe.tables` name (each column declares
-its JSON `source` key and its `rule` there, once; `FIELDS` is read from it). Every engine runs the SQL rendered from
-here: DuckDB now, Spark later through its own `Dialect` subclass, so a conformance
-test can compare the engines row by row.
+its JSON `source` key and its `rule` there, once; `FIELDS` is read from it). Every engine
+runs the SQL rendered from here (DuckDB, and Spark through its own `Dialect` subclass),
+so a conformance test can compare the engines row by row.
 
 The rules work on the *text* of each JSON value: strings unquoted, numbers and
 booleans as their literal text, objects/arrays as JSON text, JSON null or a missing key
@@ -14,22 +14,33 @@ fields) give that text, so one set of rules serves both.
 Rules, column by column (see `snoopipe.tables` for the output contract):
 
 - Required: `id` (`^[0-9a-z]{1,13}$` after stripping the kind's `t3_`/`t1_` prefix),
-  `subreddit` (Reddit's name rule), `created_utc`, `_retrieved_at`, `_source`; comments
+  `subreddit` (`snoopipe.settings.SUBREDDIT_NAME`, matched in full, kept as spelled),
+  `created_utc`, `_retrieved_at`, `_source`; comments
   also `link_id`. Missing -> ``missing <key>``; invalid -> a reason naming key and value.
-- Integers: a JSON integer or numeric string (`12`, `"12"`, `12.0`); anything else
-  present -> quarantine ``<key> not an integer: '<value>'``. Absent/null -> NULL.
+- Integers: a JSON integer or numeric string (`12`, `"12"`, `12.0`) of the whole int64
+  range; a whole number beyond it -> ``<key> outside the int64 range: '<value>'``;
+  anything else present -> ``<key> not an integer: '<value>'``. Absent/null -> NULL.
 - Doubles: a JSON number or numeric string; else ``<key> not a number: '<value>'``.
 - Booleans: `true`/`false` (also `"true"`, `1`, `0`); else ``<key> not a boolean``.
 - Timestamps: epoch seconds (number or numeric string, fractional allowed), to the
-  microsecond, UTC. `_retrieved_at` is an ISO-8601 UTC string.
+  microsecond, UTC. `retrieved_on` / `updated_on` also read `retrieved_utc` /
+  `updated_utc`.
+- `_retrieved_at` (the observation time): the raw line's ISO-8601 UTC `_retrieved_at`, or
+  a later `_meta.retrieved_2nd_on` (Arctic Shift's second fetch, since 2023-11, whose
+  score and counts the line carries), `updated_on` or `updated_utc`.
 - `edited`: `false`/absent -> not edited; `true` -> edited, no time; a number -> edited
   at that time (0 counts as not edited); anything else -> quarantine.
 - `author`: NULL for `[deleted]` / `[removed]` / empty (never the string "None").
-- Deletion: posts use `removed_by_category` (`deleted` = the author deleted it, any other
-  value = removed by a moderator, Reddit, automod, ...) and the `[deleted]` / `[removed]`
-  / `[ Removed by Reddit ]` text markers (plus the `[deleted by user]` title); comments
-  use the body markers (and `removed_by_category` when present). The text (selftext /
-  body) is NULL when the row is deleted or removed.
+- Deletion (`_removal_reason`): `removed_by_category`, else Arctic Shift's
+  `_meta.removal_type`, else the text's placeholder (`[deleted]`, `[removed]`, the
+  `[ Removed by Reddit ... ]` family, `[deleted by user]` titles), else
+  `_meta.was_deleted_later`, give `removal_reason`; `deleted` / `author` mean the author
+  deleted it (`is_deleted`), any other reason means removed (`is_removed`). The text
+  (selftext / body) is then NULL, as the API's deletion sync leaves it; a placeholder
+  title is NULL.
+- `extra`: every key no column reads, as received (`extra_fields`, next to the lines).
+- Text: JSON escapes of lone UTF-16 surrogates become U+FFFD before parsing
+  (`replace_lone_surrogates`, in the reader: every JSON parser here rejects them).
 - `dt` = UTC date of `created_utc` (posts, comments) or of `_retrieved_at` (post_metrics).
 - A line of the wrong kind (a `name` of `t1_...` in a posts file) is quarantined.
 
@@ -266,9 +277,10 @@ RAW_LINEAGE_KEYS = ("_retrieved_at", "_source", "_source_line")
 def json_keys(kind: str) -> list[str]:
     """The JSON keys the rules read for a kind, in a stable order."""
     keys: list[str] = []
-    extra = ["name", "removed_by_category", "title", "updated_on", "updated_utc",
-             META_RETRIEVED_2ND, META_REMOVAL_TYPE, META_DELETED_LATER]
-    for key in ([k for f in FIELDS[kind] for k in (f.key, f.alt) if k] + extra):
+    # also read by the rules of other columns (kind check, deletion, observation time)
+    also = ["name", "removed_by_category", "title", "updated_on", "updated_utc",
+            META_RETRIEVED_2ND, META_REMOVAL_TYPE, META_DELETED_LATER]
+    for key in ([k for f in FIELDS[kind] for k in (f.key, f.alt) if k] + also):
         if key not in keys:
             keys.append(key)
     return keys
