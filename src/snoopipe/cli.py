@@ -230,7 +230,8 @@ def _subreddit_names(names: list[str] | None) -> list[str] | None:
     if not names:
         return None
     try:
-        return [validate_subreddit(name) for name in names]
+        # Canonical names, once each: `-s Python -s python` is one subreddit.
+        return list(dict.fromkeys(validate_subreddit(name) for name in names))
     except ValueError as exc:
         _fail(str(exc), code=2)
         raise AssertionError("unreachable") from None

@@ -25,20 +25,32 @@ from snoopipe.redact import mask_url, remember, remember_url  # noqa: F401 - re-
 
 CONFIG_FILE_NAME = "snoopipe.toml"
 
-# Reddit's own rule for subreddit names; also what keeps names safe in paths and SQL.
-SUBREDDIT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]{1,20}$")
+# Reddit's rules for subreddit names (from where they were valid): 2-21 letters, digits or
+# underscores, not starting with `_` (two-letter names are legacy: today's minimum is 3);
+# `reddit.com`, the default subreddit of 2005-2008; and profile subreddits `u_<username>`,
+# usernames being 3-20 letters, digits, `_` or `-`. Also what keeps names safe in paths,
+# SQL and Glue: no `/`, no quote, no whitespace, never `.` or `..` alone.
+SUBREDDIT_NAME = r"[A-Za-z0-9][A-Za-z0-9_]{1,20}|(?i:reddit\.com)|u_[A-Za-z0-9_-]{3,20}"
+SUBREDDIT_RE = re.compile(SUBREDDIT_NAME)
 
 
 def validate_subreddit(name: str) -> str:
-    """Return the name without an `r/` prefix, or raise ValueError for an invalid one."""
+    """The canonical form of a subreddit name, or ValueError for an invalid one.
+
+    Reddit compares names case-insensitively, so the canonical form, which identifies a
+    subreddit in filters, watermarks, task ids and lake keys, is the lower-case name
+    without an `r/` prefix (`r/Python` -> `python`). The tables keep the name as Reddit
+    spells it in the data. Matched in full (`re.fullmatch`): no trailing newline.
+    """
     cleaned = name.strip()
     if cleaned.lower().startswith("r/"):
         cleaned = cleaned[2:]
-    if not SUBREDDIT_RE.match(cleaned):
+    if not SUBREDDIT_RE.fullmatch(cleaned):
         raise ValueError(
-            f"invalid subreddit name {name!r}: use 2-21 letters, digits or underscores"
+            f"invalid subreddit name {name!r}: use 2-21 letters, digits or underscores, "
+            f"reddit.com, or u_<username> (3-20 letters, digits, _ or -)"
         )
-    return cleaned
+    return cleaned.lower()
 
 
 class RedditSettings(BaseModel):
@@ -270,7 +282,8 @@ class Settings(BaseSettings):
     @field_validator("subreddits")
     @classmethod
     def _valid_subreddits(cls, value: list[str]) -> list[str]:
-        return [validate_subreddit(v) for v in value]
+        # Canonical (lower-case) and once each: `Python` and `python` are one subreddit.
+        return list(dict.fromkeys(validate_subreddit(v) for v in value))
 
     @model_validator(mode="after")
     def _share_rate_budget(self) -> Settings:

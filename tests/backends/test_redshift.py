@@ -162,6 +162,12 @@ class RedshiftOnPostgres(rs.RedshiftWarehouse):
 
     def _ensure_schema(self, conn) -> None:
         self.pg.ensure_schema()
+        # Redshift's semi-structured type and its parser, as PostgreSQL's jsonb.
+        with psycopg.connect(self.pg._conninfo, autocommit=True) as admin:
+            if admin.execute("SELECT to_regtype('super')").fetchone()[0] is None:
+                admin.execute("CREATE DOMAIN super AS jsonb")
+                admin.execute("CREATE FUNCTION json_parse(text) RETURNS jsonb "
+                              "AS 'SELECT $1::jsonb' LANGUAGE sql IMMUTABLE")
 
     def _run_copy(self, cursor, step: rs.Step) -> None:
         key = step.uri.removeprefix(f"s3://{self.lake.bucket}/{self.lake.prefix}/")

@@ -32,4 +32,4 @@ def test_subreddit_names_are_validated(bad):
 
 
 def test_subreddit_prefix_is_stripped():
-    assert validate_subreddit("r/Python") == "Python"
+    assert validate_subreddit("r/Python") == "python"  # canonical: Reddit ignores case

@@ -35,15 +35,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from snoopipe.errors import ConfigError, LakeError
 from snoopipe.lake.s3 import S3Lake
-from snoopipe.tables import TABLES, TableSpec
+from snoopipe.tables import QUARANTINE, TABLES, TYPES, TableSpec
 from snoopipe.transform import layout
 
 log = logging.getLogger(__name__)
 
-GLUE_TYPES = {
-    "VARCHAR": "string", "BIGINT": "bigint", "INTEGER": "int", "DOUBLE": "double",
-    "BOOLEAN": "boolean", "TIMESTAMP": "timestamp", "DATE": "date", "BLOB": "binary",
-}
+GLUE_TYPES = {portable: names["glue"] for portable, names in TYPES.items()}
 PARQUET_FORMAT = {
     "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
     "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
@@ -88,7 +85,7 @@ def quarantine_table_input(location: str) -> dict[str, Any]:
         "Parameters": dict(TABLE_PARAMETERS),
         "PartitionKeys": [{"Name": n, "Type": t} for n, t in QUARANTINE_PARTITION_KEYS],
         "StorageDescriptor": {
-            "Columns": [{"Name": n, "Type": GLUE_TYPES[t]} for n, t in layout.QUARANTINE_COLUMNS],
+            "Columns": [{"Name": c.name, "Type": GLUE_TYPES[c.type]} for c in QUARANTINE.columns],
             "Location": location, "Compressed": True, **PARQUET_FORMAT},
     }
 

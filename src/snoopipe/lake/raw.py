@@ -45,7 +45,7 @@ class RawFile:
 def raw_key(kind: str, subreddit: str, dt: date | str, run_id: str, part: str) -> str:
     if kind not in KINDS:
         raise ValueError(f"unknown raw kind {kind!r}")
-    validate_subreddit(subreddit)
+    subreddit = validate_subreddit(subreddit)  # canonical: one folder per subreddit
     dt_text = dt.isoformat() if isinstance(dt, date) else date.fromisoformat(dt).isoformat()
     if not _RUN_ID_RE.fullmatch(run_id) or not _PART_RE.fullmatch(part):
         raise ValueError(f"invalid run id or part: {run_id!r} {part!r}")
@@ -54,6 +54,7 @@ def raw_key(kind: str, subreddit: str, dt: date | str, run_id: str, part: str) -
 
 def raw_folder(kind: str, subreddit: str, dt: date | str) -> str:
     """The folder of one raw partition (what `raw_key` puts files in)."""
+    subreddit = subreddit.lower()
     dt_text = dt.isoformat() if isinstance(dt, date) else date.fromisoformat(dt).isoformat()
     return f"raw/{kind}/subreddit={subreddit}/dt={dt_text}/"
 

@@ -132,7 +132,7 @@ def remove_unrecorded_raw_files(resources: Resources, run_id: str) -> list[str]:
     state = resources.state
     run = state.get_run(run_id)
     recorded = state.raw_files(run_id=run_id)
-    folders = {raw_folder(f.kind, f.subreddit, f.dt) for f in recorded}
+    folders = {f.key.rsplit("/", 1)[0] + "/" for f in recorded}  # as written, any release
     logical = (run.params.get("logical_date") if run else None)
     if run is not None and logical:
         for subreddit in (run.subreddits or ["all"]):

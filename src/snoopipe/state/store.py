@@ -458,6 +458,8 @@ class StateStore:
     # -- watermarks -----------------------------------------------------------------
 
     def get_watermark(self, source: str, subreddit: str, kind: str) -> float | None:
+        """The watermark of a subreddit; names are case-insensitive (`Python` = `python`)."""
+        subreddit = subreddit.lower()
         with self.engine.connect() as conn:
             row = conn.execute(select(t.watermarks.c.value).where(
                 t.watermarks.c.source == source, t.watermarks.c.subreddit == subreddit,
@@ -478,6 +480,7 @@ class StateStore:
     @staticmethod
     def _advance_watermark_in(conn, source: str, subreddit: str, kind: str, value: float,
                               run_id: str) -> float:
+        subreddit = subreddit.lower()  # one watermark per subreddit, whatever the case
         key = (t.watermarks.c.source == source, t.watermarks.c.subreddit == subreddit,
                t.watermarks.c.kind == kind)
         row = conn.execute(select(t.watermarks.c.value).where(*key).with_for_update()).first()
@@ -518,6 +521,8 @@ class StateStore:
                                   .with_for_update()).first()
             values = {k: post[k] for k in ("subreddit", "created_utc", "num_comments",
                                            "comments_fetched_count") if k in post}
+            if "subreddit" in values:
+                values["subreddit"] = values["subreddit"].lower()
             values["last_seen_at"] = now
             values["unavailable_since"] = None  # Reddit served it just now
             if "comments_fetched_count" in post:  # its tree was fetched whole
@@ -530,7 +535,7 @@ class StateStore:
     def tracked_posts(self, subreddit: str, *, created_after: float) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(t.tracked_posts).where(
-                t.tracked_posts.c.subreddit == subreddit,
+                t.tracked_posts.c.subreddit == subreddit.lower(),
                 t.tracked_posts.c.created_utc >= created_after,
             ).order_by(t.tracked_posts.c.created_utc.desc())).all()
         return [dict(r._mapping) for r in rows]

@@ -91,7 +91,7 @@ class DuckDBTransform:
         sql = rules.typed_select(kind, source="batch",
                                  run_id_sql=layout.sql_string(self.run_id))
         path = os.path.join(self._tmp.name, f"typed_{kind}.parquet")
-        self.con.register("batch", pa.Table.from_batches([], SCHEMA))
+        self.con.register("batch", _with_extra(pa.Table.from_batches([], SCHEMA), kind))
         try:
             schema = self.con.sql(sql).to_arrow_table().schema
         finally:
@@ -100,7 +100,7 @@ class DuckDBTransform:
         with pq.ParquetWriter(path, schema, compression="lz4") as writer:
             for batch in batches:
                 started = time.perf_counter()
-                self.con.register("batch", batch.table)
+                self.con.register("batch", _with_extra(batch.table, kind))
                 try:
                     typed = self.con.sql(sql).to_arrow_table()
                 finally:
@@ -299,6 +299,12 @@ class DuckDBTransform:
             self.lake.write_bytes(key, data)
         finally:
             os.unlink(path)
+
+
+def _with_extra(lines: pa.Table, kind: str) -> pa.Table:
+    """The lines plus `extra`, the fields no typed column holds (`rules.extra_fields`)."""
+    return lines.append_column("extra", rules.extra_fields(
+        lines.column("line").combine_chunks(), kind))
 
 
 def parquet_bytes(table: pa.Table) -> bytes:

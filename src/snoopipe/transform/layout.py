@@ -19,7 +19,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from snoopipe.lake.base import Lake
-from snoopipe.tables import TABLES, TableSpec
+from snoopipe.settings import SUBREDDIT_RE
+from snoopipe.tables import QUARANTINE as QUARANTINE_TABLE
+from snoopipe.tables import TABLES, TableSpec, type_name
 
 if TYPE_CHECKING:
     from snoopipe.state import StateStore
@@ -28,16 +30,9 @@ PROCESSED = "processed"
 QUARANTINE = "quarantine"
 DATA_FILE = "data.parquet"
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_PARTITION_RE = re.compile(r"^subreddit=([A-Za-z0-9_]+)/dt=(\d{4}-\d{2}-\d{2})$")
+_PARTITION_RE = re.compile(r"subreddit=([A-Za-z0-9_.-]+)/dt=(\d{4}-\d{2}-\d{2})")
 
-QUARANTINE_COLUMNS = (
-    ("run_id", "VARCHAR"),
-    ("raw_file", "VARCHAR"),
-    ("raw_line", "BIGINT"),
-    ("reason", "VARCHAR"),
-    ("line", "BLOB"),
-    ("quarantined_at", "TIMESTAMP"),
-)
+QUARANTINE_COLUMNS = tuple((c.name, c.type) for c in QUARANTINE_TABLE.columns)
 
 
 def attach_lake(con, lake: Lake | None) -> None:
@@ -64,7 +59,7 @@ def partition_name(subreddit: str, dt: str) -> str:
 
 def parse_partition(name: str) -> tuple[str, str]:
     match = _PARTITION_RE.fullmatch(name)
-    if not match:
+    if not match or not SUBREDDIT_RE.fullmatch(match.group(1)):
         raise ValueError(f"invalid partition {name!r}")
     return match.group(1), match.group(2)
 
@@ -112,7 +107,8 @@ def sql_list(values: Sequence[str]) -> str:
 
 def empty_relation_sql(table: TableSpec) -> str:
     """A typed, empty relation with the table's columns."""
-    cols = ", ".join(f"CAST(NULL AS {c.type}) AS {c.name}" for c in table.columns)
+    cols = ", ".join(f"CAST(NULL AS {type_name(c.type, 'lake')}) AS {c.name}"
+                     for c in table.columns)
     return f"SELECT {cols} WHERE FALSE"
 
 
@@ -127,7 +123,8 @@ def parquet_relation_sql(table: TableSpec, uris: Sequence[str]) -> str:
     source = (f"read_parquet({sql_list(list(uris))}, hive_partitioning = true, "
               f"hive_types = {{'subreddit': VARCHAR, 'dt': DATE}}, union_by_name = true)")
     # UNION ALL BY NAME with the empty typed relation fills columns absent from every file.
-    cols = ", ".join(f"CAST({c.name} AS {c.type}) AS {c.name}" for c in table.columns)
+    cols = ", ".join(f"CAST({c.name} AS {type_name(c.type, 'lake')}) AS {c.name}"
+                     for c in table.columns)
     return (f"SELECT {cols} FROM (SELECT * FROM ({empty_relation_sql(table)}) "
             f"UNION ALL BY NAME SELECT * FROM {source})")
 

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import zstandard
 
 from snoopipe.lake.base import Lake
+from snoopipe.transform.rules import replace_lone_surrogates
 
 T = TypeVar("T")
 
@@ -120,7 +121,9 @@ def _record_batch(key: str, first_line: int, lines: pa.Array) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays([
         pa.repeat(pa.scalar(key, pa.string()), n),
         pa.array(range(first_line, first_line + n), pa.int64()),
-        _as_text(lines),
+        # The text the engines parse: lone UTF-16 surrogate escapes become U+FFFD (see
+        # rules.replace_lone_surrogates); line_bytes keeps the line as received.
+        replace_lone_surrogates(_as_text(lines)),
         lines,
     ], schema=SCHEMA)
 

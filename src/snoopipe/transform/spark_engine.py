@@ -54,7 +54,7 @@ import pyarrow.parquet as pq
 
 from snoopipe.lake.base import Lake
 from snoopipe.lake.raw import KINDS
-from snoopipe.tables import TableSpec
+from snoopipe.tables import ARROW_TYPES, QUARANTINE, TableSpec, arrow_schema
 from snoopipe.transform import layout, rules
 from snoopipe.transform.engine import run_engine
 from snoopipe.transform.reader import iter_batches
@@ -72,21 +72,10 @@ READ_BATCH_BYTES = 16 << 20
 WRITERS = 4  # threads of a partition-writing task encoding and writing files
 WRITE_AHEAD = 8  # partitions of a task queued for writing at most
 
-ARROW_TYPES: dict[str, pa.DataType] = {
-    "VARCHAR": pa.string(), "BIGINT": pa.int64(), "INTEGER": pa.int32(),
-    "DOUBLE": pa.float64(), "BOOLEAN": pa.bool_(), "TIMESTAMP": pa.timestamp("us"),
-    "DATE": pa.date32(), "BLOB": pa.binary(),
-}
-LINES_DDL = "raw_file STRING, raw_line BIGINT, line STRING, line_bytes BINARY, v ARRAY<STRING>"
+LINES_DDL = ("raw_file STRING, raw_line BIGINT, line STRING, line_bytes BINARY, "
+             "v ARRAY<STRING>, extra STRING")
 # The quarantine file's schema, as the DuckDB engine writes it (REQUIRED where not null).
-QUARANTINE_SCHEMA = pa.schema([
-    pa.field("run_id", pa.string(), nullable=False),
-    pa.field("raw_file", pa.string(), nullable=False),
-    pa.field("raw_line", pa.int64(), nullable=False),
-    pa.field("reason", pa.string()),
-    pa.field("line", pa.binary()),
-    pa.field("quarantined_at", pa.timestamp("us"), nullable=False),
-])
+QUARANTINE_SCHEMA = arrow_schema(QUARANTINE)
 
 
 # -- the session ------------------------------------------------------------------------
@@ -243,7 +232,7 @@ def _duck() -> Any:
     return _DUCK
 
 
-def _with_texts(table: pa.Table, keys: list[str]) -> pa.Table:
+def _with_texts(table: pa.Table, keys: list[str], kind: str) -> pa.Table:
     """The lines plus `v`: the JSON keys' texts, by DuckDB, as the DuckDB engine reads them.
 
     `line_bytes` is kept only where `line` is NULL (not UTF-8): elsewhere it is the UTF-8
@@ -261,9 +250,10 @@ def _with_texts(table: pa.Table, keys: list[str]) -> pa.Table:
     line = table.column("line")
     raw = pc.if_else(pc.is_null(line), table.column("line_bytes"),
                      pa.scalar(None, pa.binary()))
+    extra = rules.extra_fields(table.column("line").combine_chunks(), kind)
     return pa.Table.from_arrays([table.column("raw_file"), table.column("raw_line"), line,
-                                 raw, v], names=["raw_file", "raw_line", "line",
-                                                 "line_bytes", "v"])
+                                 raw, v, extra], names=["raw_file", "raw_line", "line",
+                                                        "line_bytes", "v", "extra"])
 
 
 def read_lines(lake: Lake, kind: str, env: dict[str, str] | None,
@@ -274,7 +264,7 @@ def read_lines(lake: Lake, kind: str, env: dict[str, str] | None,
     for batch in keys:
         names = batch.column(0).to_pylist()
         for chunk in iter_batches(lake, names, batch_bytes=READ_BATCH_BYTES):
-            table = _with_texts(chunk.table, json_keys)
+            table = _with_texts(chunk.table, json_keys, kind)
             yield from table.to_batches()
 
 
@@ -473,7 +463,7 @@ class SparkTransform:
         lines = self._keys_frame(keys).mapInArrow(
             partial(read_lines, self.lake, kind, self.worker_env), LINES_DDL).selectExpr(
             "raw_file", "raw_line", "line",
-            "coalesce(line_bytes, CAST(line AS BINARY)) AS line_bytes", "v")
+            "coalesce(line_bytes, CAST(line AS BINARY)) AS line_bytes", "v", "extra")
         source = self._view(lines, f"lines_{kind}")
         sql = rules.typed_select(kind, source=source, run_id_sql=rules.SPARK.lit(self.run_id),
                                  dialect=rules.SPARK)

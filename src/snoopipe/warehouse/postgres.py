@@ -61,7 +61,7 @@ from snoopipe.errors import ConfigError, SnoopipeError
 from snoopipe.faults import crash_point
 from snoopipe.lake.base import Lake
 from snoopipe.redact import mask_url, redact
-from snoopipe.tables import TABLES, TableSpec
+from snoopipe.tables import ARROW_TYPES, TABLES, TableSpec
 from snoopipe.transform import layout
 from snoopipe.transform.reader import prefetch
 from snoopipe.warehouse import sql as wsql
@@ -73,15 +73,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ARROW_TYPES: dict[str, pa.DataType] = {
-    "VARCHAR": pa.string(),
-    "BIGINT": pa.int64(),
-    "INTEGER": pa.int32(),
-    "DOUBLE": pa.float64(),
-    "BOOLEAN": pa.bool_(),
-    "TIMESTAMP": pa.timestamp("us"),
-    "DATE": pa.date32(),
-}
 # What replaces U+0000 in text loaded into a database that cannot store it.
 NUL_REPLACEMENT = "\ufffd"
 BATCH_ROWS = 16_384
@@ -176,6 +167,23 @@ def replace_nul(batch: pa.RecordBatch, replacement: str = NUL_REPLACEMENT
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names), changed
 
 
+# A JSON escape of U+0000 (`\u0000`, not after an escaping backslash): jsonb refuses it.
+_JSON_NUL = r"((?:^|[^\\])(?:\\\\)*)\\u0000"
+
+
+def replace_json_nul(batch: pa.RecordBatch, columns: Sequence[str]) -> pa.RecordBatch:
+    """Replace each `\u0000` escape of the JSON columns by `\ufffd` (see `replace_nul`)."""
+    arrays = list(batch.columns)
+    for name in columns:
+        i = batch.schema.get_field_index(name)
+        column = arrays[i]
+        # Two escapes in a row share the character between them: repeat until none left.
+        while pc.any(pc.match_substring_regex(column, _JSON_NUL)).as_py():
+            column = pc.replace_substring_regex(column, _JSON_NUL, "\\1\\\\ufffd")
+        arrays[i] = column
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
 def arrow_schema(table: TableSpec) -> pa.Schema:
     """The Arrow schema of `arrow_batches(table, ...)`, which is the table's types."""
     return pa.schema([(c.name, ARROW_TYPES[c.type]) for c in table.columns])
@@ -188,7 +196,19 @@ def binary_encoder(table: TableSpec) -> Any:
     except ImportError:  # pragma: no cover - part of the postgres extra
         raise ConfigError("the PostgreSQL warehouse needs pgpq: pip install "
                           "'snoopipe[postgres]'") from None
-    return ArrowToPostgresBinaryEncoder(arrow_schema(table))
+    from pgpq.encoders import StringEncoderBuilder
+    from pgpq.schema import Jsonb
+
+    schema = arrow_schema(table)
+    # JSON columns: JSON text in Arrow, jsonb in the binary COPY format.
+    encoders = {c.name: StringEncoderBuilder.new_with_output(schema.field(c.name), Jsonb())
+                for c in table.columns if c.type == "JSON"}
+    if not encoders:
+        return ArrowToPostgresBinaryEncoder(schema)
+    for field in schema:
+        if field.name not in encoders:
+            encoders[field.name] = ArrowToPostgresBinaryEncoder.infer_encoder(field)
+    return ArrowToPostgresBinaryEncoder.new_with_encoders(schema, encoders)
 
 
 # -- the warehouse ------------------------------------------------------------------------
@@ -326,9 +346,11 @@ class PostgresWarehouse(Warehouse):
             keys = _KeyCounter(TABLES[name].primary_key)
             encoder = binary_encoder(TABLES[name])
             header = encoder.write_header()
+            json_columns = [c.name for c in TABLES[name].columns if c.type == "JSON"]
             for batch in arrow_batches(TABLES[name], source, batch_rows=self.batch_rows,
                                        opener=opener):
                 batch, fixed = replace_nul(batch)
+                batch = replace_json_nul(batch, json_columns)
                 keys.add(batch)
                 counts = pc.value_counts(batch.column("_run_id")).to_pylist()
                 yield _Chunk(name, header + encoder.write_batch(batch),

@@ -65,7 +65,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from snoopipe.errors import ConfigError, SnoopipeError
 from snoopipe.redact import mask_url, redact
 from snoopipe.settings import Settings
-from snoopipe.tables import TABLES, Column, TableSpec
+from snoopipe.tables import TABLES, Column, TableSpec, type_name
 from snoopipe.transform import layout
 from snoopipe.warehouse import sql as wsql
 from snoopipe.warehouse.base import LoadReport, LoadSource, Warehouse
@@ -80,7 +80,10 @@ VARCHAR_BYTES: dict[str, int] = {
     "id": 64, "post_id": 64, "parent_id": 64, "subreddit": 64, "subreddit_id": 64,
     "author": 128, "author_fullname": 64, "distinguished": 64, "domain": 1024,
     "link_flair_text": 1024, "permalink": 4096, "_source": 1024, "_run_id": 64,
-    "_raw_file": 1024,
+    "_raw_file": 1024, "name": 64, "link_flair_css_class": 1024,
+    "link_flair_template_id": 64, "author_flair_css_class": 1024, "subreddit_type": 64,
+    "post_hint": 64, "thumbnail": 4096, "crosspost_parent": 64, "removed_by_category": 64,
+    "removal_reason": 64, "collapsed_reason_code": 64,
 }
 # DISTKEY and compound SORTKEY per table.
 KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -100,17 +103,28 @@ _CONNECT_PARAMS: dict[str, type] = {
 }
 
 
-def column_type(column: Column) -> str:
-    if column.type == "VARCHAR":
+def column_type(column: Column, *, in_file: bool = False) -> str:
+    """The Redshift type of a column (`snoopipe.tables.TYPES`), VARCHAR sized in bytes.
+
+    in_file: the type a Parquet file's column is copied into: JSON text is VARCHAR there
+    (COPY loads a Parquet string into SUPER as a string, not an object), then JSON_PARSE.
+    """
+    if column.type == "VARCHAR" or (in_file and column.type == "JSON"):
         return f"VARCHAR({VARCHAR_BYTES.get(column.name, MAX_VARCHAR)})"
-    if column.type == "DOUBLE":
-        return "DOUBLE PRECISION"
-    return column.type
+    return type_name(column.type, DIALECT)
 
 
-def _columns_ddl(columns: Sequence[Column], *, not_null: bool) -> str:
+def _file_value(column: Column) -> str:
+    """The column's value from the copied file's row, in the table's type."""
+    if column.type == "JSON":
+        return f"JSON_PARSE({column.name}) AS {column.name}"
+    return column.name
+
+
+def _columns_ddl(columns: Sequence[Column], *, not_null: bool, in_file: bool = False) -> str:
     return ",\n    ".join(
-        f"{c.name} {column_type(c)}{' NOT NULL' if not_null and not c.nullable else ''}"
+        f"{c.name} {column_type(c, in_file=in_file)}"
+        f"{' NOT NULL' if not_null and not c.nullable else ''}"
         for c in columns)
 
 
@@ -174,7 +188,8 @@ def table_plan(table: TableSpec, source: LoadSource, iam_role: str) -> list[Step
     runs = ", ".join(layout.sql_string(r) for r in sorted(set(source.run_ids))) or "NULL"
     steps = [
         Step(f"CREATE TEMP TABLE {file_table} (\n    "
-             f"{_columns_ddl([by_name[c] for c in file_cols], not_null=False)}\n)", table=name),
+             f"{_columns_ddl([by_name[c] for c in file_cols], not_null=False, in_file=True)}"
+             f"\n)", table=name),
         Step(f"CREATE TEMP TABLE {stage} (\n    "
              f"{_columns_ddl(table.columns, not_null=False)}\n)", table=name),
     ]
@@ -188,7 +203,7 @@ def table_plan(table: TableSpec, source: LoadSource, iam_role: str) -> list[Step
                 select.append(f"CAST({layout.sql_string(partition[column.name])} AS "
                               f"{column_type(column)}) AS {column.name}")
             else:
-                select.append(column.name)
+                select.append(_file_value(column))
         steps += [
             Step(copy_sql(file_table, uri, iam_role), kind="copy", table=name,
                  target=file_table, uri=uri, columns=tuple(file_cols)),

@@ -2,7 +2,7 @@
 
 Written in SQL that DuckDB and PostgreSQL both run (`INSERT ... ON CONFLICT`, window
 functions, `CREATE OR REPLACE VIEW`). A PostgreSQL warehouse reuses these builders
-after a `COPY` into a staging table; only the type names differ (`TYPE_MAPS`).
+after a `COPY` into a staging table; only the type names differ (`snoopipe.tables.TYPES`).
 
 Redshift has no `ON CONFLICT`: it merges with the statements of `merge_statements`
 (latest row per key into a temp table, drop the rows older than the stored ones, then
@@ -12,17 +12,12 @@ suite runs them on a real PostgreSQL server; `latest_per_key_sql` is shared by a
 
 from __future__ import annotations
 
-from snoopipe.tables import Column, TableSpec
+from snoopipe.tables import Column, TableSpec, type_name
 from snoopipe.transform.rules import LATEST_FIRST
 
-TYPE_MAPS: dict[str, dict[str, str]] = {
-    "duckdb": {},
-    "postgresql": {"VARCHAR": "TEXT", "DOUBLE": "DOUBLE PRECISION"},
-}
-
-
 def column_type(column: Column, dialect: str = "duckdb") -> str:
-    return TYPE_MAPS[dialect].get(column.type, column.type)
+    """The column's type in a warehouse dialect (`snoopipe.tables.TYPES`)."""
+    return type_name(column.type, dialect)
 
 
 def column_ddl(column: Column, dialect: str = "duckdb") -> str:

@@ -31,7 +31,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from snoopipe.settings import validate_subreddit
-from snoopipe.transform.rules import REASON_JSON, REASON_OBJECT, REASON_UTF8, json_error_detail
+from snoopipe.transform.rules import (REASON_JSON, REASON_OBJECT, REASON_UTF8,
+                                      json_error_detail, replace_lone_surrogates)
 
 ALL = "all"  # raw partition of a backfill that keeps every subreddit
 REASON_TOO_LONG = "line longer than the limit"
@@ -186,8 +187,9 @@ WHERE bad IS NOT NULL OR ({sub_ok} AND {time_cond})
         if len(text) == 0:  # every line of the block is not UTF-8 (a binary file)
             return out
         valid_lines = lines if len(text) == len(lines) else text.cast(pa.binary())
+        # Parsed with lone surrogate escapes replaced (the raw line keeps them).
         table = pa.table({"i": pa.array(np.arange(len(text), dtype=np.int64)), "n": numbers,
-                          "line": text})
+                          "line": replace_lone_surrogates(text)})
         step = max(1, -(-len(table) // _SLICES))
         blk = pa.Table.from_batches(table.to_batches(max_chunksize=step))
         self.con.register("blk", blk)

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "i17_extract_gaps"
-down_revision = "0001"
+down_revision = "0002_i12rules"
 branch_labels = None
 depends_on = None
 
