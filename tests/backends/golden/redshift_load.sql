@@ -1,5 +1,6 @@
 CREATE TEMP TABLE snoopipe_file_posts (
     id VARCHAR(64),
+    subreddit VARCHAR(64),
     subreddit_id VARCHAR(64),
     author VARCHAR(128),
     author_fullname VARCHAR(64),
@@ -23,6 +24,7 @@ CREATE TEMP TABLE snoopipe_file_posts (
     num_comments BIGINT,
     created_utc TIMESTAMP,
     edited_utc TIMESTAMP,
+    dt DATE,
     _retrieved_at TIMESTAMP,
     _source VARCHAR(1024),
     _run_id VARCHAR(64),
@@ -64,21 +66,11 @@ CREATE TEMP TABLE snoopipe_stage_posts (
     _raw_line BIGINT
 );
 
-COPY snoopipe_file_posts FROM 's3://my-lake-bucket/snoopipe/processed/posts/subreddit=python/dt=2026-01-10/data.parquet' IAM_ROLE 'arn:aws:iam::123456789012:role/snoopipe-redshift-copy' FORMAT AS PARQUET;
+COPY snoopipe_file_posts FROM 's3://my-lake-bucket/snoopipe/manifests/redshift/posts/c26b4a36cf64df769e35f22c.manifest' IAM_ROLE 'arn:aws:iam::123456789012:role/snoopipe-redshift-copy' FORMAT AS PARQUET MANIFEST;
 
 INSERT INTO snoopipe_stage_posts (id, subreddit, subreddit_id, author, author_fullname, title, selftext, url, domain, permalink, link_flair_text, distinguished, is_self, over_18, spoiler, locked, stickied, is_deleted, is_removed, is_edited, score, upvote_ratio, num_comments, created_utc, edited_utc, dt, _retrieved_at, _source, _run_id, _raw_file, _raw_line)
-SELECT id, CAST('python' AS VARCHAR(64)) AS subreddit, subreddit_id, author, author_fullname, title, selftext, url, domain, permalink, link_flair_text, distinguished, is_self, over_18, spoiler, locked, stickied, is_deleted, is_removed, is_edited, score, upvote_ratio, num_comments, created_utc, edited_utc, CAST('2026-01-10' AS DATE) AS dt, _retrieved_at, _source, _run_id, _raw_file, _raw_line
+SELECT id, subreddit, subreddit_id, author, author_fullname, title, selftext, url, domain, permalink, link_flair_text, distinguished, is_self, over_18, spoiler, locked, stickied, is_deleted, is_removed, is_edited, score, upvote_ratio, num_comments, created_utc, edited_utc, dt, _retrieved_at, _source, _run_id, _raw_file, _raw_line
 FROM snoopipe_file_posts WHERE _run_id IN ('run-1', 'run-2');
-
-DELETE FROM snoopipe_file_posts;
-
-COPY snoopipe_file_posts FROM 's3://my-lake-bucket/snoopipe/processed/posts/subreddit=rust/dt=2026-01-11/data.parquet' IAM_ROLE 'arn:aws:iam::123456789012:role/snoopipe-redshift-copy' FORMAT AS PARQUET;
-
-INSERT INTO snoopipe_stage_posts (id, subreddit, subreddit_id, author, author_fullname, title, selftext, url, domain, permalink, link_flair_text, distinguished, is_self, over_18, spoiler, locked, stickied, is_deleted, is_removed, is_edited, score, upvote_ratio, num_comments, created_utc, edited_utc, dt, _retrieved_at, _source, _run_id, _raw_file, _raw_line)
-SELECT id, CAST('rust' AS VARCHAR(64)) AS subreddit, subreddit_id, author, author_fullname, title, selftext, url, domain, permalink, link_flair_text, distinguished, is_self, over_18, spoiler, locked, stickied, is_deleted, is_removed, is_edited, score, upvote_ratio, num_comments, created_utc, edited_utc, CAST('2026-01-11' AS DATE) AS dt, _retrieved_at, _source, _run_id, _raw_file, _raw_line
-FROM snoopipe_file_posts WHERE _run_id IN ('run-1', 'run-2');
-
-DELETE FROM snoopipe_file_posts;
 
 SELECT _run_id, COUNT(*) FROM snoopipe_stage_posts GROUP BY _run_id ORDER BY _run_id;
 
@@ -102,6 +94,7 @@ CREATE TEMP TABLE snoopipe_file_comments (
     id VARCHAR(64),
     post_id VARCHAR(64),
     parent_id VARCHAR(64),
+    subreddit VARCHAR(64),
     subreddit_id VARCHAR(64),
     author VARCHAR(128),
     author_fullname VARCHAR(64),
@@ -117,6 +110,7 @@ CREATE TEMP TABLE snoopipe_file_comments (
     depth INTEGER,
     created_utc TIMESTAMP,
     edited_utc TIMESTAMP,
+    dt DATE,
     _retrieved_at TIMESTAMP,
     _source VARCHAR(1024),
     _run_id VARCHAR(64),
@@ -152,13 +146,11 @@ CREATE TEMP TABLE snoopipe_stage_comments (
     _raw_line BIGINT
 );
 
-COPY snoopipe_file_comments FROM 's3://my-lake-bucket/snoopipe/processed/comments/subreddit=python/dt=2026-01-10/data.parquet' IAM_ROLE 'arn:aws:iam::123456789012:role/snoopipe-redshift-copy' FORMAT AS PARQUET;
+COPY snoopipe_file_comments FROM 's3://my-lake-bucket/snoopipe/manifests/redshift/comments/26873df089d9ab919b782b70.manifest' IAM_ROLE 'arn:aws:iam::123456789012:role/snoopipe-redshift-copy' FORMAT AS PARQUET MANIFEST;
 
 INSERT INTO snoopipe_stage_comments (id, post_id, parent_id, subreddit, subreddit_id, author, author_fullname, body, distinguished, is_submitter, stickied, is_deleted, is_removed, is_edited, score, controversiality, depth, created_utc, edited_utc, dt, _retrieved_at, _source, _run_id, _raw_file, _raw_line)
-SELECT id, post_id, parent_id, CAST('python' AS VARCHAR(64)) AS subreddit, subreddit_id, author, author_fullname, body, distinguished, is_submitter, stickied, is_deleted, is_removed, is_edited, score, controversiality, depth, created_utc, edited_utc, CAST('2026-01-10' AS DATE) AS dt, _retrieved_at, _source, _run_id, _raw_file, _raw_line
+SELECT id, post_id, parent_id, subreddit, subreddit_id, author, author_fullname, body, distinguished, is_submitter, stickied, is_deleted, is_removed, is_edited, score, controversiality, depth, created_utc, edited_utc, dt, _retrieved_at, _source, _run_id, _raw_file, _raw_line
 FROM snoopipe_file_comments WHERE _run_id IN ('run-1', 'run-2');
-
-DELETE FROM snoopipe_file_comments;
 
 SELECT _run_id, COUNT(*) FROM snoopipe_stage_comments GROUP BY _run_id ORDER BY _run_id;
 
@@ -181,9 +173,11 @@ DROP TABLE snoopipe_file_comments;
 CREATE TEMP TABLE snoopipe_file_post_metrics (
     post_id VARCHAR(64),
     observed_at TIMESTAMP,
+    subreddit VARCHAR(64),
     score BIGINT,
     upvote_ratio DOUBLE PRECISION,
     num_comments BIGINT,
+    dt DATE,
     _retrieved_at TIMESTAMP,
     _source VARCHAR(1024),
     _run_id VARCHAR(64),
