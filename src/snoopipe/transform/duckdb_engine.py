@@ -48,9 +48,9 @@ class DuckDBTransform:
 
     def __init__(self, lake: Lake, run_id: str, *, scratch_dir: str | None = None,
                  threads: int | None = None, memory_limit: str | None = MEMORY_LIMIT,
-                 target_file_bytes: int = layout.TARGET_FILE_BYTES) -> None:
+                 sizing: layout.FileSizing = layout.FileSizing()) -> None:
         self.lake = lake
-        self.target_file_bytes = target_file_bytes
+        self.sizing = sizing
         self.run_id = layout.check_run_id(run_id)
         self._tmp = tempfile.TemporaryDirectory(prefix="snoopipe-transform-", dir=scratch_dir)
         # In memory, spilling to the scratch folder beyond memory_limit; no WAL, no checkpoints.
@@ -268,7 +268,7 @@ class DuckDBTransform:
                             written += writer.close()
                         writer = partition_files.PartitionWriter(
                             self.lake, table, partition, scratch_dir=self._tmp.name,
-                            target_bytes=self.target_file_bytes, on_file=on_file)
+                            sizing=self.sizing, on_file=on_file)
                     writer.write(data.slice(start, end - start))
                     start = end
             if writer is not None:

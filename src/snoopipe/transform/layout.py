@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -56,6 +57,20 @@ QUARANTINE_COLUMNS = (
     ("line", "BLOB"),
     ("quarantined_at", "TIMESTAMP"),
 )
+
+
+@dataclass(frozen=True)
+class FileSizing:
+    """How a partition is cut into files: a file is closed after the row group that
+    brings it to `target_bytes` (compressed); a row group holds `row_group_rows` rows.
+
+    The defaults give files of 512 MB to 512 MB + one row group (about 10 MB of
+    comments), within the 128 MB - 1 GB that Athena, Spark and Redshift COPY read best;
+    tests and the scale simulation pass smaller ones to see the cuts on small data.
+    """
+
+    target_bytes: int = TARGET_FILE_BYTES
+    row_group_rows: int = ROW_GROUP_ROWS
 
 
 def attach_lake(con, lake: Lake | None) -> None:
@@ -119,8 +134,11 @@ def processed_key(table: str, partition: str, part: int = 0) -> str:
 
 
 def partition_of_key(key: str) -> str:
-    """The partition (`month=YYYY-MM`) of a processed key."""
-    return normalize_partition(key.split("/")[2])
+    """The partition (`month=YYYY-MM`) of a processed key (a legacy key: its month)."""
+    parts = key.split("/")
+    if len(parts) == 5:  # legacy: processed/{table}/subreddit=x/dt=y/data.parquet
+        return normalize_partition("/".join(parts[2:4]))
+    return normalize_partition(parts[2])
 
 
 def part_of_key(key: str) -> int:

@@ -4,11 +4,11 @@ Both transform engines (DuckDB and Spark) and `snoopipe compact` write a partiti
 through `PartitionWriter`, so the same rows give the same files, byte for byte:
 
 - rows arrive sorted by `layout.sort_columns` (the caller sorts);
-- they are written in row groups of exactly `row_group_rows` rows (the last one
+- they are written in row groups of exactly `sizing.row_group_rows` rows (the last one
   shorter), whatever batches they came in, so the cut points do not depend on the engine;
-- after a row group the file is closed once it holds `target_bytes` or more, and the
-  next rows go to the next part (`part-00000.parquet`, `part-00001.parquet`, ...): files
-  end up between `target_bytes` and `target_bytes` + one row group, the last one
+- after a row group the file is closed once it holds `sizing.target_bytes` or more,
+  and the next rows go to the next part (`part-00000.parquet`, `part-00001.parquet`,
+  ...): files end up between the target and the target + one row group, the last one
   smaller;
 - each file is encoded in a scratch folder, then put in the lake atomically
   (`Lake.write_file`), so memory holds one row group, never a whole file.
@@ -73,15 +73,14 @@ class PartitionWriter:
 
     def __init__(self, lake: Lake, table: TableSpec, partition: str, *,
                  scratch_dir: str | None = None,
-                 target_bytes: int = layout.TARGET_FILE_BYTES,
-                 row_group_rows: int = layout.ROW_GROUP_ROWS,
+                 sizing: layout.FileSizing = layout.FileSizing(),
                  on_file: Callable[[str, int, int], None] | None = None) -> None:
         self.lake = lake
         self.table = table
         self.partition = layout.normalize_partition(partition)
         self.schema = arrow_schema(table)
-        self.target_bytes = target_bytes
-        self.row_group_rows = row_group_rows
+        self.target_bytes = sizing.target_bytes
+        self.row_group_rows = sizing.row_group_rows
         self.on_file = on_file
         self.keys: list[str] = []
         self.sizes: list[int] = []

@@ -260,7 +260,7 @@ def read_partitions(lake: Lake, table_name: str, env: dict[str, str] | None,
                     pa.Table.from_batches([chunk]), spec).to_batches()
 
 
-def write_partitions(lake: Lake, table_name: str, run_id: str, target_bytes: int,
+def write_partitions(lake: Lake, table_name: str, run_id: str, sizing: layout.FileSizing,
                      env: dict[str, str] | None,
                      batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """mapInArrow: merged rows with `_month`, sorted by (_month, layout.sort_columns) ->
@@ -302,7 +302,7 @@ def write_partitions(lake: Lake, table_name: str, run_id: str, target_bytes: int
                         if writer is not None:
                             finish()
                         writer = partition_files.PartitionWriter(
-                            lake, spec, partition, scratch_dir=scratch, target_bytes=target_bytes)
+                            lake, spec, partition, scratch_dir=scratch, sizing=sizing)
                         mine = 0
                     piece = data.slice(start, end - start)
                     mine += pc.sum(pc.equal(piece.column("_run_id"), run_id)
@@ -367,10 +367,10 @@ class SparkTransform:
     """
 
     def __init__(self, spark: SparkSession, lake: Lake, run_id: str, *,
-                 target_file_bytes: int = layout.TARGET_FILE_BYTES) -> None:
+                 sizing: layout.FileSizing = layout.FileSizing()) -> None:
         self.spark = spark
         self.lake = lake
-        self.target_file_bytes = target_file_bytes
+        self.sizing = sizing
         self.run_id = layout.check_run_id(run_id)
         _configure(spark)
         self.worker_env: dict[str, str] | None = (
@@ -494,7 +494,7 @@ class SparkTransform:
         results = (merged.repartition(tasks, "_month")
                    .sortWithinPartitions("_month", *layout.sort_columns(table))
                    .mapInArrow(partial(write_partitions, self.lake, table.name, self.run_id,
-                                       self.target_file_bytes, self.worker_env),
+                                       self.sizing, self.worker_env),
                                "partition STRING, key STRING, run_rows BIGINT")
                    .collect())
         written = [r["key"] for r in results]
@@ -508,7 +508,7 @@ class SparkTransform:
 def transform_files(spark: SparkSession, lake: Lake, run_id: str,
                     keys_by_kind: dict[str, list[str]], *,
                     quarantined_at: datetime | None = None,
-                    target_file_bytes: int = layout.TARGET_FILE_BYTES) -> dict[str, Any]:
+                    sizing: layout.FileSizing = layout.FileSizing()) -> dict[str, Any]:
     """Transform a run's raw files on Spark; return the stage output (as the DuckDB engine).
 
     keys_by_kind: the run's raw keys per kind (from the state store's manifest).
@@ -519,7 +519,7 @@ def transform_files(spark: SparkSession, lake: Lake, run_id: str,
                               "raw_files": {}}
     keys = {kind: list(keys_by_kind.get(kind, [])) for kind in KINDS}
     output["raw_files"] = {kind: len(k) for kind, k in keys.items()}
-    with SparkTransform(spark, lake, run_id, target_file_bytes=target_file_bytes) as engine:
+    with SparkTransform(spark, lake, run_id, sizing=sizing) as engine:
         typed_at = run_engine(engine, keys, output=output, quarantined_at=quarantined_at)
     seconds = time.perf_counter() - started
     rows_in = sum(output["raw_lines"].values())

@@ -31,13 +31,15 @@ ENGINES = ("duckdb", "spark", "glue")
 
 
 def run_transform(resources: Resources, run_id: str, *, batch_bytes: int = BATCH_BYTES,
-                  threads: int | None = None, engine: str | None = None) -> StageResult:
+                  threads: int | None = None, engine: str | None = None,
+                  sizing: layout.FileSizing = layout.FileSizing()) -> StageResult:
     """Type the run's raw lines into processed Parquet; quarantine the unusable ones.
 
     Returns StageResult(rows_in = raw lines read, rows_out = processed rows of this run
     written, output = {raw_lines, valid_lines, quarantined: {kind: n},
-    partitions: {table: ["subreddit=x/dt=y", ...]}, rows: {table: n}, engine, ...}).
-    `engine` overrides `settings.transform_engine`.
+    partitions: {table: ["month=YYYY-MM", ...]}, rows: {table: n}, engine, ...}).
+    `engine` overrides `settings.transform_engine`; `sizing` is how the DuckDB engine
+    cuts a partition into part files (layout.FileSizing).
     """
     layout.check_run_id(run_id)
     engine_name = engine or resources.settings.transform_engine
@@ -70,7 +72,8 @@ def run_transform(resources: Resources, run_id: str, *, batch_bytes: int = BATCH
     # Batches are read lazily, a kind at a time, by a thread ahead of the typing.
     batches = {kind: prefetch(iter_batches(lake, k, batch_bytes=batch_bytes))
                for kind, k in keys.items()}
-    with DuckDBTransform(lake, run_id, threads=threads) as engine:
+    with DuckDBTransform(lake, run_id, threads=threads,
+                         sizing=sizing) as engine:
         typed_at = run_engine(engine, batches, output=output)
         typing_seconds = engine.typing_seconds
     seconds = time.perf_counter() - started
