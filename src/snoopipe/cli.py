@@ -363,6 +363,7 @@ def compact(
     from snoopipe.orchestration.runner import pipeline_lock
     from snoopipe.tables import TABLES
     from snoopipe.transform.compact import compact as compact_lake
+    from snoopipe.transform.layout import FileSizing
 
     unknown = [t for t in table or [] if t not in TABLES]
     if unknown:
@@ -371,6 +372,7 @@ def compact(
         resources = Resources(_settings(config))
         with pipeline_lock(resources, wait_seconds=wait):
             report = compact_lake(resources.lake, table or None,
+                                  sizing=FileSizing.from_settings(resources.settings),
                                   progress=lambda m: console.print(f"  {escape(m)}"))
         for name in report.partitions:
             console.print(

@@ -115,11 +115,15 @@ def run(spark: Any, args: dict[str, str | None], *, job: dict | None = None) -> 
     from snoopipe.settings import Settings
     from snoopipe.transform.spark_engine import transform_files
 
-    lake = open_lake(Settings(lake_url=str(args["lake_url"])))
+    from snoopipe.transform.layout import FileSizing
+
+    settings = Settings(lake_url=str(args["lake_url"]))
+    lake = open_lake(settings)
     run_id = str(args["run_id"])
     keys = raw_keys(lake, args)
     started = datetime.now(UTC)
-    output = transform_files(spark, lake, run_id, keys)
+    output = transform_files(spark, lake, run_id, keys,
+                             sizing=FileSizing.from_settings(settings))
     output["job"] = {**(job or {}), "started_at": started.isoformat(),
                      "finished_at": datetime.now(UTC).isoformat()}
     lake.write_bytes(output_key(run_id), json.dumps(output, sort_keys=True).encode())

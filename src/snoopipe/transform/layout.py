@@ -72,6 +72,12 @@ class FileSizing:
     target_bytes: int = TARGET_FILE_BYTES
     row_group_rows: int = ROW_GROUP_ROWS
 
+    @classmethod
+    def from_settings(cls, settings) -> FileSizing:
+        """The sizing of `settings.processed` (SNOOPIPE_PROCESSED__TARGET_FILE_BYTES...)."""
+        return cls(target_bytes=settings.processed.target_file_bytes,
+                   row_group_rows=settings.processed.row_group_rows)
+
 
 def attach_lake(con, lake: Lake | None) -> None:
     """Let a DuckDB connection read/write `lake.uri()` locations.

@@ -534,7 +534,8 @@ def transform_files(spark: SparkSession, lake: Lake, run_id: str,
     return output
 
 
-def run_spark_transform(resources: Resources, run_id: str) -> StageResult:
+def run_spark_transform(resources: Resources, run_id: str, *,
+                        sizing: layout.FileSizing | None = None) -> StageResult:
     """The transform stage on Spark (local mode unless `spark.master` says otherwise)."""
     from snoopipe.resources import StageResult
 
@@ -542,7 +543,8 @@ def run_spark_transform(resources: Resources, run_id: str) -> StageResult:
     files = resources.state.raw_files(run_id=run_id)
     keys = {kind: [f.key for f in files if f.kind == kind] for kind in KINDS}
     spark = spark_session(resources.settings.spark)
-    output = transform_files(spark, resources.lake, run_id, keys)
+    output = transform_files(spark, resources.lake, run_id, keys,
+                             sizing=sizing or layout.FileSizing.from_settings(resources.settings))
     return StageResult(rows_in=sum(output["raw_lines"].values()),
                        rows_out=sum(output["rows"].values()), output=output)
 
