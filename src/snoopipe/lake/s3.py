@@ -32,6 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import boto3
 import botocore.config
+from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import (
     BotoCoreError,
@@ -262,6 +263,8 @@ class S3Lake(Lake):
                 multipart_chunksize=self._part_size(size), max_concurrency=4))
         except (ClientError, BotoCoreError) as exc:
             raise self._error("write", key, exc) from None
+        except S3UploadFailedError as exc:  # s3transfer wraps the ClientError's text
+            raise LakeError(f"cannot write {self._where(key)}: {exc}"[:500]) from None
         except OSError as exc:
             raise LakeError(f"cannot read {path} to upload it to {self._where(key)}: "
                             f"{exc.strerror or exc}") from None
