@@ -195,6 +195,7 @@ def rchar():
         return int(next(l for l in fh if l.startswith('rchar:')).split()[1])
 files, where = json.loads(sys.argv[1]), sys.argv[2]
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 try:
     con.execute("SET enable_external_file_cache = false")
 except duckdb.Error:
@@ -210,7 +211,7 @@ def query_bytes(files: list[str], where: str) -> tuple[int, int]:
     """(bytes DuckDB read, rows matched) for count/sum over the files, in a fresh process."""
     out = subprocess.run([sys.executable, "-c", QUERY, json.dumps(files), where],
                          capture_output=True, text=True, check=True).stdout
-    got = json.loads(out)
+    got = json.loads(out.strip().splitlines()[-1])
     return int(got["bytes"]), int(got["rows"])
 
 
@@ -231,16 +232,25 @@ def backfill(dumps: list[Path], work: Path, *, env: dict[str, str] | None = None
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"backfill failed:\n{err.decode()[-3000:]}")
+    (project / "bench.json").write_text(json.dumps({"seconds": seconds,
+                                                    "rss": usage.ru_maxrss * 1024}))
+    return project, seconds, usage.ru_maxrss * 1024, stage_times(project)
+
+
+def stage_times(project: Path) -> dict:
+    """{stage: [seconds, [task outputs]]} from the project's state store: seconds from
+    the stage's first task start to its last task end (a dump file is one extract task)."""
     con = sqlite3.connect(project / "data" / "state.db")
     rows = con.execute("SELECT stage, started_at, finished_at, output FROM tasks").fetchall()
     con.close()
-    stages: dict[str, list] = {}
+    spans: dict[str, list] = {}
     for stage, a, b, output in rows:
-        secs = (datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds()
-        entry = stages.setdefault(stage, [0.0, []])
-        entry[0] = max(entry[0], secs) if stage == "extract" else entry[0] + secs
-        entry[1].append(json.loads(output or "{}"))
-    return project, seconds, usage.ru_maxrss * 1024, stages
+        start, end = datetime.fromisoformat(a), datetime.fromisoformat(b)
+        entry = spans.setdefault(stage, [start, end, []])
+        entry[0], entry[1] = min(entry[0], start), max(entry[1], end)
+        entry[2].append(json.loads(output or "{}"))
+    return {stage: [(end - start).total_seconds(), outputs]
+            for stage, (start, end, outputs) in spans.items()}
 
 
 def mib(n: float) -> str:
@@ -256,6 +266,8 @@ def main(argv: list[str] | None = None) -> None:
                         default=Path(tempfile.gettempdir()) / "snoopipe-bench")
     parser.add_argument("--write", type=Path, help="write the report into this Markdown file")
     parser.add_argument("--keep", action="store_true", help="keep the project folder")
+    parser.add_argument("--project", type=Path,
+                        help="report on a project a --keep run left (no new backfill)")
     args = parser.parse_args(argv)
     work = args.workdir
     work.mkdir(parents=True, exist_ok=True)
@@ -263,7 +275,13 @@ def main(argv: list[str] | None = None) -> None:
     rs, rc = write_month(work, args.scale, seed=args.seed, n_subreddits=args.subreddits)
     print(f"month at 1/{args.scale}: {rs.name} {mib(rs.stat().st_size)}, {rc.name} "
           f"{mib(rc.stat().st_size)} ({time.perf_counter() - t0:.0f} s)", flush=True)
-    project, seconds, rss, stages = backfill([rs, rc], work)
+    if args.project:
+        project = args.project
+        measured = json.loads((project / "bench.json").read_text())
+        seconds, rss, stages = measured["seconds"], measured["rss"], stage_times(project)
+        args.keep = True
+    else:
+        project, seconds, rss, stages = backfill([rs, rc], work)
     lake = project / "data" / "lake"
     files = lake_files(lake)
     from snoopipe.lake.local import LocalLake
