@@ -17,7 +17,7 @@ be 700 MB of comments but 130 MB of posts and 25 MB of post metrics, and a 1/10-
 month's days 2-70 MB: below the 128 MB floor that Athena and Spark read well; months
 give 512 MB files at full scale and one file per table and month below it. The real
 dumps' 20 years of sparse history: 69 files (one per table and month) where days
-would be 400+ and the old subreddit-and-day layout 809.
+would be about 220 and the old subreddit-and-day layout 809.
 
 The layout before this one, `processed/{table}/subreddit={sub}/dt={day}/data.parquet`
 ("legacy"), is recognised only to be migrated by `snoopipe compact`.
