@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from snoopipe.errors import BlockingCheckFailed, ConfigError
-from snoopipe.lake.glue_catalog import GLUE_TYPES, GlueCatalog
+from snoopipe.lake.glue_catalog import GLUE_TYPES, GlueCatalog, table_input
 from snoopipe.quality import sqlgen
 from snoopipe.quality.athena import AthenaQueryError, AthenaRunner, check_context
 from snoopipe.quality.checks import CHECKS
@@ -222,3 +222,26 @@ def test_athena_needs_an_s3_lake(harness_local):
     harness_local.transform("r1")
     with pytest.raises(ConfigError, match="s3://"):
         harness_local.validate("r1")
+
+
+def test_a_table_of_the_old_layout_is_recreated_with_month_partitions(s3_harness):
+    """A Glue table registered by an older snoopipe (keys subreddit, dt) with partitions
+    pointing at files `snoopipe compact` removed: recreated with `month`, old partitions
+    gone, the lake's months registered."""
+    h = s3_harness
+    _pipeline_data(h)
+    glue = boto3.client("glue")
+    catalog = GlueCatalog(h.lake, "snoopipe_old")
+    catalog.ensure_database()
+    old = {**table_input(TABLES["posts"], catalog.location("processed", "posts")),
+           "PartitionKeys": [{"Name": "subreddit", "Type": "string"},
+                             {"Name": "dt", "Type": "date"}]}
+    glue.create_table(DatabaseName="snoopipe_old", TableInput=old)
+    glue.batch_create_partition(DatabaseName="snoopipe_old", TableName="posts",
+                                PartitionInputList=[{"Values": ["python", "2025-01-10"],
+                                                     "StorageDescriptor": old[
+                                                         "StorageDescriptor"]}])
+    catalog.sync({"posts": None})
+    table = glue.get_table(DatabaseName="snoopipe_old", Name="posts")["Table"]
+    assert [k["Name"] for k in table["PartitionKeys"]] == ["month"]
+    assert catalog.partitions("posts") == [["2025-01"]]

@@ -156,6 +156,21 @@ class GlueCatalog:
                     raise self._error(f"create table {name}", exc2) from None
             return
         sd = current.get("StorageDescriptor", {})
+        if ([(k["Name"], k["Type"]) for k in current.get("PartitionKeys", [])]
+                != [(k["Name"], k["Type"]) for k in wanted["PartitionKeys"]]):
+            # Other partition keys (the subreddit/dt layout before month partitions):
+            # the registered partitions point at files that no longer exist, so the
+            # table is recreated empty and the next sync registers the months.
+            try:
+                self._client.delete_table(DatabaseName=self.database, Name=name,
+                                          **self._ids())
+                self._client.create_table(DatabaseName=self.database, TableInput=wanted,
+                                          **self._ids())
+                log.info("Glue: recreated table %s.%s with partition keys %s", self.database,
+                         name, [k["Name"] for k in wanted["PartitionKeys"]])
+            except ClientError as exc:
+                raise self._error(f"recreate table {name}", exc) from None
+            return
         same = ([(c["Name"], c["Type"]) for c in sd.get("Columns", [])]
                 == [(c["Name"], c["Type"]) for c in wanted["StorageDescriptor"]["Columns"]]
                 and sd.get("Location") == wanted["StorageDescriptor"]["Location"]
