@@ -5,7 +5,6 @@ loopback HTTP). Only the URLs change; no code or config file does."""
 from __future__ import annotations
 
 import re
-
 import secrets
 
 import psycopg

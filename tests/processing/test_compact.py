@@ -22,7 +22,8 @@ JAN = 1736500000  # 2025-01-10
 def _posts(n: int, *, start: int = JAN, subs: int = 7, score: int = 1, prefix: str = "p"
            ) -> list[dict]:
     """n posts over `subs` subreddits and about a month, with some text to weigh."""
-    return [post(f"{prefix}{i}", subreddit=f"sub{i % subs}", created_utc=start + (i * 7919) % (20 * DAY),
+    return [post(f"{prefix}{i}", subreddit=f"sub{i % subs}",
+                 created_utc=start + (i * 7919) % (20 * DAY),
                  score=score + i, selftext=f"text {i} " * 20) for i in range(n)]
 
 
@@ -83,7 +84,8 @@ def test_a_shrinking_partition_leaves_no_stale_parts(harness):
     h.add_things("r2", "posts", [post("p0", score=99, subreddit="sub0")],
                  retrieved_at="2026-01-11T00:00:00.000000Z")
     _transform(h, "r2", 512 * 1024 * 1024)  # a bigger target: the month becomes one file
-    assert layout.processed_keys(h.lake, "posts") == ["processed/posts/month=2025-01/part-00000.parquet"]
+    assert layout.processed_keys(h.lake, "posts") == [
+        "processed/posts/month=2025-01/part-00000.parquet"]
     assert len(h.processed("posts")) == 3000
     assert h.processed("posts", "id = 'p0'")[0]["score"] == 99
 

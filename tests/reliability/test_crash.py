@@ -272,7 +272,8 @@ def test_kill_9_during_compact_then_rerun_migrates_every_row(point, nth, make_si
         "crash", f"kill -9 at `{point}` (hit {nth}) during `snoopipe compact` of a legacy "
                  f"lake, then `snoopipe compact` again",
         where="embedded", injected=1 if crashed.returncode == -9 else 0,
-        outcome=(f"died with SIGKILL; the rerun {'completed' if rerun.returncode == 0 else 'FAILED'};"
+        outcome=(f"died with SIGKILL; the rerun "
+                 f"{'completed' if rerun.returncode == 0 else 'FAILED'};"
                  f" processed tables {'= before the migration' if got == want else '≠ before'}:"
                  f" {lost} lost, {duplicated} duplicated; {len(left)} legacy file(s) left"),
         rules=(1, 3, 5))

@@ -113,9 +113,8 @@ def run(spark: Any, args: dict[str, str | None], *, job: dict | None = None) -> 
     """Transform one run; write and return its output."""
     from snoopipe.lake import open_lake
     from snoopipe.settings import Settings
-    from snoopipe.transform.spark_engine import transform_files
-
     from snoopipe.transform.layout import FileSizing
+    from snoopipe.transform.spark_engine import transform_files
 
     settings = Settings(lake_url=str(args["lake_url"]))
     lake = open_lake(settings)

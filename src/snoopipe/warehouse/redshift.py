@@ -56,9 +56,9 @@ protocol; sslmode=require is added).
 
 from __future__ import annotations
 
-import logging
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
