@@ -57,6 +57,23 @@ while True:
 print(json.dumps({"lines": lines, "kept": kept}))
 '''
 
+# chdb (embedded ClickHouse) .zst -> Parquet of the comment columns snoopipe types most
+# (12 columns), the tool users would pick instead (issue 11); one JSON parse per line.
+CHDB = r'''
+import json, sys, chdb
+src, out = sys.argv[1], sys.argv[2]
+cols = ("id String, link_id String, parent_id Nullable(String), subreddit String, "
+        "subreddit_id Nullable(String), author Nullable(String), "
+        "author_fullname Nullable(String), body Nullable(String), "
+        "distinguished Nullable(String), score Nullable(Int64), "
+        "controversiality Nullable(Int32), created_utc Int64")
+chdb.query(f"INSERT INTO FUNCTION file('{out}', 'Parquet') SELECT * FROM file('{src}', "
+           f"'JSONEachRow', '{cols}') SETTINGS zstd_window_log_max=31, "
+           f"input_format_skip_unknown_fields=1", "CSV")
+rows = chdb.query(f"SELECT count() FROM file('{out}', 'Parquet')", "CSV").bytes().strip()
+print(json.dumps({"rows": int(rows)}))
+'''
+
 
 @dataclass
 class Measure:
@@ -137,6 +154,21 @@ def main(argv: list[str] | None = None) -> None:
                                     seconds, rss, lines)))
     print(f"zstd -d: {seconds:.2f} s", flush=True)
 
+    try:
+        import chdb  # noqa: F401  (pip install 'snoopipe[bench]')
+    except ImportError:
+        print("chdb not installed (pip install 'snoopipe[bench]'): skipped", flush=True)
+    else:
+        out_file = work / "chdb-out.parquet"
+        out_file.unlink(missing_ok=True)
+        seconds, rss, out = run([sys.executable, "-c", CHDB, str(dump), str(out_file)])
+        rows = json.loads(out)["rows"]
+        out_file.unlink(missing_ok=True)
+        assert rows == lines, rows
+        results.append(("all", Measure("chdb: `.zst` → Parquet (12 columns)", seconds, rss,
+                                       lines, f"{rows:,} Parquet rows")))
+        print(f"chdb: {seconds:.2f} s", flush=True)
+
     for scenario, filter_args, base_args in (
             ("all", ["--all-subreddits"], []),
             ("filtered", [a for s in subs for a in ("--subreddit", s)], [s.lower() for s in subs])):
@@ -173,10 +205,14 @@ def render(results: list[tuple[str, Measure]], size: int, dump: Path, subs: list
               "vs zstd -d | note |")
     lines += [header, "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     baseline: dict[str, float] = {}
+    chdb_rate = next((m.lines / m.seconds for _s, m in results if m.name.startswith("chdb")),
+                     None)
     for scenario, m in results:
         rate = m.lines / m.seconds
         if m.name.startswith("baseline"):
             baseline[scenario] = rate
+        if chdb_rate and scenario == "all" and m.name.startswith("snoopipe"):
+            m.note = "; ".join(filter(None, [m.note, f"{rate / chdb_rate:.2f}× chdb"]))
         vs_base = f"{rate / baseline[scenario]:.2f}×" if scenario in baseline else ""
         vs_read = f"{m.seconds / read.seconds:.1f}× slower" if m is not read else "1×"
         label = {"read": "—", "all": "every comment kept",

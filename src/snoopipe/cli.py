@@ -539,6 +539,39 @@ def backfill(
 
 
 @app.command()
+def compact(
+    config: ConfigOption = None,
+    table: Annotated[list[str] | None, typer.Option(
+        "--table", "-t", help="Only this processed table (repeatable). Default: all.")] = None,
+    wait: WaitOption = 0,
+) -> None:
+    """Migrate a lake in the old layout (subreddit=/dt= files) to month partitions and
+    compact months with several small files. Safe to rerun; holds the pipeline lock."""
+    from snoopipe.orchestration.runner import pipeline_lock
+    from snoopipe.tables import TABLES
+    from snoopipe.transform.compact import compact as compact_lake
+    from snoopipe.transform.layout import FileSizing
+
+    unknown = [t for t in table or [] if t not in TABLES]
+    if unknown:
+        _fail(f"unknown table(s) {', '.join(unknown)}: use {', '.join(TABLES)}")
+    try:
+        resources = Resources(_settings(config))
+        with pipeline_lock(resources, wait_seconds=wait):
+            report = compact_lake(resources.lake, table or None,
+                                  sizing=FileSizing.from_settings(resources.settings),
+                                  progress=lambda m: console.print(f"  {escape(m)}"))
+        for name in report.partitions:
+            console.print(
+                f"[green]✓[/] {name}: {len(report.partitions[name])} partition(s) rewritten, "
+                f"{report.files_before[name]} file(s) -> {report.files_after[name]} "
+                f"({report.legacy_files[name]} in the old layout), {report.rows[name]} rows")
+        resources.close()
+    except SnoopipeError as exc:
+        _fail(str(exc))
+
+
+@app.command()
 def status(run_id: RunIdOption = None, config: ConfigOption = None,
            runs: Annotated[int, typer.Option(help="How many recent runs to list.")] = 10) -> None:
     """Recent runs, tasks, check results, quarantine, watermarks and table row counts."""

@@ -38,6 +38,9 @@ CRASH_POINTS: dict[str, str] = {
     "load.after_commit": "the load committed; the state store does not know yet",
     "after_load": "the load is done; the run is not yet marked successful",
     "dump.after_raw_write": "backfill: a raw segment is in the lake, not yet in the manifest",
+    "compact.part_written": "compact: a month's new part file is written, the others not",
+    "compact.stale_deleted": "compact: a month's new parts are in and its stale parts "
+                             "deleted; its legacy files are not yet deleted",
 }
 
 

@@ -241,6 +241,16 @@ class GlueSettings(BaseModel):
     wait_timeout_seconds: float | None = None
 
 
+class ProcessedSettings(BaseModel):
+    """How the processed zone's month partitions are cut into Parquet files."""
+
+    # A partition file is closed after the row group that brings it to this size
+    # (compressed): files of 512 MB to 512 MB + a row group; a smaller partition is one file.
+    target_file_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
+    # Rows per Parquet row group: the unit min/max statistics skip by subreddit.
+    row_group_rows: int = Field(default=122_880, ge=1)
+
+
 class Settings(BaseSettings):
     """All of snoopipe's settings. See `snoopipe init` for a commented file."""
 
@@ -275,6 +285,7 @@ class Settings(BaseSettings):
     spark: SparkSettings = SparkSettings()
     glue: GlueSettings = GlueSettings()
     dump_access: DumpAccessSettings = DumpAccessSettings()
+    processed: ProcessedSettings = ProcessedSettings()
 
     # Where the config file was, to resolve relative paths; set by load_settings.
     base_dir: str = "."

@@ -78,6 +78,8 @@ class TableSpec:
     name: str
     kind: str  # the raw kind it comes from: posts | comments
     primary_key: tuple[str, ...]
+    # The time column whose UTC month partitions the processed files
+    # (`processed/{table}/month=YYYY-MM/`, see transform/layout.py); stored in the files too.
     partition_by: tuple[str, ...]
     columns: tuple[Column, ...]
     doc: str = ""
@@ -112,7 +114,7 @@ POSTS = TableSpec(
     name="posts",
     kind="posts",
     primary_key=("id",),
-    partition_by=("subreddit", "dt"),
+    partition_by=("dt",),
     doc="One row per post; the latest observation wins.",
     columns=(
         Column("id", "VARCHAR", False, "base36 id without the t3_ prefix",
@@ -187,7 +189,7 @@ COMMENTS = TableSpec(
     name="comments",
     kind="comments",
     primary_key=("id",),
-    partition_by=("subreddit", "dt"),
+    partition_by=("dt",),
     doc="One row per comment; the latest observation wins.",
     columns=(
         Column("id", "VARCHAR", False, "base36 id without the t1_ prefix",
@@ -244,7 +246,7 @@ POST_METRICS = TableSpec(
     name="post_metrics",
     kind="posts",
     primary_key=("post_id", "observed_at"),
-    partition_by=("subreddit", "dt"),
+    partition_by=("dt",),
     doc="One row per (post, observation time): a post's score history.",
     columns=(
         Column("post_id", "VARCHAR", False),

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from snoopipe.errors import BlockingCheckFailed, ConfigError
-from snoopipe.lake.glue_catalog import GLUE_TYPES, GlueCatalog
+from snoopipe.lake.glue_catalog import GLUE_TYPES, GlueCatalog, table_input
 from snoopipe.quality import sqlgen
 from snoopipe.quality.athena import AthenaQueryError, AthenaRunner, check_context
 from snoopipe.quality.checks import CHECKS
@@ -69,24 +69,26 @@ def test_glue_tables_and_partitions(s3_harness):
     glue = boto3.client("glue")
     catalog = GlueCatalog(h.lake, "snoopipe_glue")
     added = catalog.sync({name: None for name in TABLES}, ["r1"])
-    lake_parts = {name: sorted(layout.parse_partition(layout.partition_of_key(k))
-                               for k in layout.processed_keys(h.lake, name)) for name in TABLES}
+    lake_parts = {name: sorted({(layout.parse_partition(layout.partition_of_key(k)),)
+                                for k in layout.processed_keys(h.lake, name)})
+                  for name in TABLES}
     assert added == {**{n: len(p) for n, p in lake_parts.items()}, "quarantine": 1}
     for name in TABLES:
         table = glue.get_table(DatabaseName="snoopipe_glue", Name=name)["Table"]
         sd = table["StorageDescriptor"]
         assert sd["Location"] == f"s3://{h.lake.bucket}/lake/processed/{name}/"
         assert [c["Name"] for c in sd["Columns"]] == layout.file_columns(TABLES[name])
-        assert [(k["Name"], k["Type"]) for k in table["PartitionKeys"]] == [
-            ("subreddit", "string"), ("dt", "date")]
+        # one partition per month, whatever the subreddits
+        assert [(k["Name"], k["Type"]) for k in table["PartitionKeys"]] == [("month", "string")]
+        assert len(lake_parts[name]) == 1
         assert sd["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
         assert table["TableType"] == "EXTERNAL_TABLE"
         assert [tuple(v) for v in catalog.partitions(name)] == [tuple(p) for p in lake_parts[name]]
         part = glue.get_partition(DatabaseName="snoopipe_glue", TableName=name,
                                   PartitionValues=list(lake_parts[name][0]))["Partition"]
-        sub, dt = lake_parts[name][0]
+        (month,) = lake_parts[name][0]
         assert part["StorageDescriptor"]["Location"] == (
-            f"s3://{h.lake.bucket}/lake/processed/{name}/subreddit={sub}/dt={dt}/")
+            f"s3://{h.lake.bucket}/lake/processed/{name}/month={month}/")
     posts_types = {c["Name"]: c["Type"] for c in glue.get_table(
         DatabaseName="snoopipe_glue", Name="posts")["Table"]["StorageDescriptor"]["Columns"]}
     assert posts_types["created_utc"] == "timestamp" and posts_types["score"] == "bigint"
@@ -143,7 +145,7 @@ def test_validation_on_athena_submits_the_generated_checks(s3_harness, moto_serv
             f"s3://{h.lake.bucket}/athena-results/")
     # the catalog was brought up to date before the queries
     parts = GlueCatalog(h.lake, "snoopipe_test").partitions("posts")
-    assert sorted(parts) == [["python", "2025-01-10"], ["rust", "2025-01-10"]]
+    assert sorted(parts) == [["2025-01"]]  # one month, both subreddits
 
 
 def test_failed_blocking_check_on_athena_stops_with_examples(s3_harness, moto_server):
@@ -220,3 +222,26 @@ def test_athena_needs_an_s3_lake(harness_local):
     harness_local.transform("r1")
     with pytest.raises(ConfigError, match="s3://"):
         harness_local.validate("r1")
+
+
+def test_a_table_of_the_old_layout_is_recreated_with_month_partitions(s3_harness):
+    """A Glue table registered by an older snoopipe (keys subreddit, dt) with partitions
+    pointing at files `snoopipe compact` removed: recreated with `month`, old partitions
+    gone, the lake's months registered."""
+    h = s3_harness
+    _pipeline_data(h)
+    glue = boto3.client("glue")
+    catalog = GlueCatalog(h.lake, "snoopipe_old")
+    catalog.ensure_database()
+    old = {**table_input(TABLES["posts"], catalog.location("processed", "posts")),
+           "PartitionKeys": [{"Name": "subreddit", "Type": "string"},
+                             {"Name": "dt", "Type": "date"}]}
+    glue.create_table(DatabaseName="snoopipe_old", TableInput=old)
+    glue.batch_create_partition(DatabaseName="snoopipe_old", TableName="posts",
+                                PartitionInputList=[{"Values": ["python", "2025-01-10"],
+                                                     "StorageDescriptor": old[
+                                                         "StorageDescriptor"]}])
+    catalog.sync({"posts": None})
+    table = glue.get_table(DatabaseName="snoopipe_old", Name="posts")["Table"]
+    assert [k["Name"] for k in table["PartitionKeys"]] == ["month"]
+    assert catalog.partitions("posts") == [["2025-01"]]

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 from pathlib import Path
 
@@ -51,9 +52,10 @@ def _golden(name: str, statements: list[str]) -> None:
 def _sample_sources() -> dict[str, LoadSource]:
     lake = S3Lake("my-lake-bucket", "snoopipe")
     keys = {
-        "posts": ("processed/posts/subreddit=python/dt=2026-01-10/data.parquet",
-                  "processed/posts/subreddit=rust/dt=2026-01-11/data.parquet"),
-        "comments": ("processed/comments/subreddit=python/dt=2026-01-10/data.parquet",),
+        "posts": ("processed/posts/month=2026-01/part-00000.parquet",
+                  "processed/posts/month=2026-01/part-00001.parquet",
+                  "processed/posts/month=2026-02/part-00000.parquet"),
+        "comments": ("processed/comments/month=2026-01/part-00000.parquet",),
         "post_metrics": (),
     }
     return {name: LoadSource(lake=lake, keys=k, run_ids=("run-2", "run-1"))
@@ -94,25 +96,30 @@ def test_load_plan_golden_and_parses():
     for step in plan:
         tree = sqlglot.parse_one(step.sql, read="redshift")
         assert type(tree) in kinds, (type(tree), step.sql)
+    # one COPY per table with files, of a manifest that lists them
     copies = [s for s in plan if s.kind == "copy"]
+    sources = _sample_sources()
+    assert [s.table for s in copies] == ["posts", "comments"]
     assert [s.uri for s in copies] == [
-        "s3://my-lake-bucket/snoopipe/processed/posts/subreddit=python/dt=2026-01-10/data.parquet",
-        "s3://my-lake-bucket/snoopipe/processed/posts/subreddit=rust/dt=2026-01-11/data.parquet",
-        "s3://my-lake-bucket/snoopipe/processed/comments/subreddit=python/dt=2026-01-10/"
-        "data.parquet"]
+        f"s3://my-lake-bucket/snoopipe/{rs.manifest_key(t, sources[t])}"
+        for t in ("posts", "comments")]
+    assert copies[0].files == tuple(f"s3://my-lake-bucket/snoopipe/{k}"
+                                    for k in sources["posts"].keys)
     for step in copies:
-        assert step.sql.endswith(f"IAM_ROLE '{ROLE}' FORMAT AS PARQUET")
+        assert step.sql.endswith(f"IAM_ROLE '{ROLE}' FORMAT AS PARQUET MANIFEST")
         tree = sqlglot.parse_one(step.sql, read="redshift")
         assert tree.this.name == step.target
     merges = [sqlglot.parse_one(s.sql, read="redshift") for s in plan if s.sql.startswith("MERGE")]
     assert [m.this.name for m in merges] == ["posts", "comments", "post_metrics"]
     # everything after BEGIN is one transaction: no TRUNCATE (it commits in Redshift)
     assert not any("TRUNCATE" in s.sql.upper() for s in plan)
-    # runs are filtered and partition values come from the path
+    # runs are filtered; every column comes from the files
     insert = next(s.sql for s in plan if s.sql.startswith("INSERT INTO snoopipe_stage_posts"))
     assert "WHERE _run_id IN ('run-1', 'run-2')" in insert
-    assert "CAST('python' AS VARCHAR(64)) AS subreddit" in insert
-    assert "CAST('2026-01-10' AS DATE) AS dt" in insert
+    # every column from the file, JSON text parsed into SUPER
+    select = ", ".join(f"JSON_PARSE({c.name}) AS {c.name}" if c.type == "JSON" else c.name
+                       for c in TABLES["posts"].columns)
+    assert f"SELECT {select}\n" in insert
 
 
 def test_configuration_errors_and_masking(tmp_path):
@@ -121,7 +128,7 @@ def test_configuration_errors_and_masking(tmp_path):
     with pytest.raises(ConfigError, match="IAM role"):
         rs.load_plan(_sample_sources(), "not-an-arn")
     local = LoadSource(lake=LocalLake(tmp_path), keys=(
-        "processed/posts/subreddit=python/dt=2026-01-10/data.parquet",), run_ids=("r1",))
+        "processed/posts/month=2026-01/part-00000.parquet",), run_ids=("r1",))
     with pytest.raises(ConfigError, match="S3"):
         rs.load_plan({"posts": local}, ROLE)
     settings = Settings(base_dir=str(tmp_path),
@@ -170,14 +177,20 @@ class RedshiftOnPostgres(rs.RedshiftWarehouse):
                               "AS 'SELECT $1::jsonb' LANGUAGE sql IMMUTABLE")
 
     def _run_copy(self, cursor, step: rs.Step) -> None:
-        key = step.uri.removeprefix(f"s3://{self.lake.bucket}/{self.lake.prefix}/")
-        parquet = ParquetOpener(self.lake).open(key)
-        # Redshift: the file's columns, in order, are the table's, in order
-        assert parquet.schema_arrow.names == list(step.columns)
-        self.copies.append(key)
+        root = f"s3://{self.lake.bucket}/{self.lake.prefix}/"
+        # Redshift reads the manifest from the lake: it must be there, listing the files
+        manifest = json.loads(self.lake.read_bytes(step.uri.removeprefix(root)))
+        assert [e["url"] for e in manifest["entries"]] == list(step.files)
+        self.copies.append(step.uri.removeprefix(root))
         with cursor.copy(f"COPY {step.target} FROM STDIN (FORMAT csv)") as copy:
-            for batch in parquet.iter_batches():
-                copy.write(csv_bytes(replace_nul(batch)[0]))
+            for entry in manifest["entries"]:
+                key = entry["url"].removeprefix(root)
+                assert entry["meta"]["content_length"] == self.lake.size(key)
+                parquet = ParquetOpener(self.lake).open(key)
+                # Redshift: the file's columns, in order, are the table's, in order
+                assert parquet.schema_arrow.names == list(step.columns)
+                for batch in parquet.iter_batches():
+                    copy.write(csv_bytes(replace_nul(batch)[0]))
 
 
 def csv_bytes(batch: pa.RecordBatch) -> bytes:
@@ -212,8 +225,8 @@ def test_redshift_sequence_on_postgres_equals_the_postgres_upsert(
         first = h.pipeline("r1")["load"]
         assert first.output["rows"] == {"posts": 3, "comments": 2, "post_metrics": 3}
         assert first.output["changed"] == {"posts": 3, "comments": 2, "post_metrics": 3}
-        # one COPY per processed file (partition) touched
-        assert len(merge_wh.copies) == sum(len(h.lake.list(f"processed/{t}/")) for t in TABLES)
+        # one COPY per table (of a manifest of its files)
+        assert len(merge_wh.copies) == len(TABLES)
         # newer observation of p1 and a new post
         h.add_things("r2", "posts", [post("p1", score=20), post("p3")],
                      retrieved_at="2026-01-12T00:00:00.000000Z")
@@ -257,8 +270,8 @@ def test_redshift_sequence_on_postgres_equals_the_postgres_upsert(
         h.close()
 
 
-def test_copy_stage_maps_partition_values_like_the_path(tmp_path, s3_env, postgres_url):
-    """The staged rows carry subreddit/dt from the S3 path, which is not in the file."""
+def test_copy_stage_reads_every_column_from_the_files(tmp_path, s3_env, postgres_url):
+    """The files hold every column (the month in the path is derived from dt)."""
     h = make_harness(tmp_path, lake_url=s3_env)
     wh = RedshiftOnPostgres(postgres_url, h.lake)
     h.resources.__dict__["warehouse"] = wh
@@ -267,7 +280,7 @@ def test_copy_stage_maps_partition_values_like_the_path(tmp_path, s3_env, postgr
         h.pipeline("r1")
         key = h.lake.list("processed/posts/")[0]
         names = pq.ParquetFile(io.BytesIO(h.lake.read_bytes(key))).schema_arrow.names
-        assert "subreddit" not in names and "dt" not in names
+        assert names == TABLES["posts"].column_names
         assert h.warehouse_rows("SELECT subreddit, dt::text FROM posts") == [
             ("rust", "2025-01-10")]
     finally:

@@ -423,3 +423,39 @@ def test_extract_resumes_from_its_checkpoint(install, tmp_path: Path):
     assert len(state.raw_files(run_id="r1")) == first.output["files"]
     assert os.path.exists(site.lake_path / "checkpoints" / "dumps" / "run_id=r1" /
                           "RC_2023-01.json")
+
+
+# -- file layout --------------------------------------------------------------------------
+
+
+def test_real_dumps_backfill_writes_one_file_per_table_and_month(install):
+    """The real dumps (about 1,900 things over 2012-2024, 300+ subreddits): at most one
+    processed file per table and month partition, every file holding every column and
+    several subreddits; 20 years of sparse history stay a few dozen files."""
+    import duckdb
+    import pyarrow.parquet as pq
+
+    from snoopipe.tables import TABLES
+    from snoopipe.transform import layout
+
+    site = install()
+    outcome = site.backfill([RS, RC], all_subreddits=True)
+    assert outcome.ok, outcome.error
+    lake = site.resources.lake
+    con = duckdb.connect()
+    for table in TABLES:
+        keys = layout.processed_keys(lake, table)
+        partitions = [layout.partition_of_key(k) for k in keys]
+        assert keys and len(partitions) == len(set(partitions)), table  # one file each
+        assert all(k.endswith("/part-00000.parquet") for k in keys)
+        assert lake.list(f"processed/{table}/") == keys  # nothing else: no legacy, no temp
+        months = {m for (m,) in con.execute(
+            f"SELECT DISTINCT strftime(dt, '%Y-%m') FROM "
+            f"({layout.processed_relation_sql(lake, table)})").fetchall()}
+        assert set(partitions) == {f"month={m}" for m in months}
+        for key in keys:
+            assert pq.read_schema(lake.uri(key)).names == TABLES[table].column_names
+    con.close()
+    files = sum(len(layout.processed_keys(lake, t)) for t in TABLES)
+    subreddits = site.sql("SELECT count(DISTINCT subreddit) FROM posts")[0][0]
+    assert subreddits > 200 and files < 200  # the old layout wrote one file per sub and day

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest

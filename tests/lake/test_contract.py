@@ -205,3 +205,16 @@ def test_raw_file_streams_line_by_line(lake):
         write_raw_file(lake, kind="comments", subreddit="python", dt="2026-01-01",
                        run_id="big", part="p0", things=_things(10, 1))
     assert lake.size(raw.key) == raw.bytes
+
+
+def test_write_file_puts_a_local_file_atomically(lake, tmp_path):
+    """The partition writer encodes a file in a scratch folder, then puts it in the lake."""
+    path = tmp_path / "part.parquet"
+    path.write_bytes(b"PAR1" + bytes(range(256)) * 64)
+    lake.write_file("processed/posts/month=2025-01/part-00000.parquet", str(path))
+    assert lake.read_bytes("processed/posts/month=2025-01/part-00000.parquet") == \
+        path.read_bytes()
+    path.write_bytes(b"replaced")
+    lake.write_file("processed/posts/month=2025-01/part-00000.parquet", str(path))
+    assert lake.read_bytes("processed/posts/month=2025-01/part-00000.parquet") == b"replaced"
+    assert lake.list("processed/") == ["processed/posts/month=2025-01/part-00000.parquet"]

@@ -8,6 +8,7 @@ import pytest
 
 from snoopipe.errors import LakeError
 from snoopipe.lake.local import LocalLake
+from snoopipe.tables import TABLES
 from snoopipe.transform import layout
 from tests.processing.conftest import T0, comment, post
 
@@ -107,8 +108,9 @@ def test_real_typing(real):
 def test_real_layout_and_lineage(real):
     h, _posts, _comments, result = real
     keys = h.lake.list("processed/posts/")
-    assert keys and all(k.endswith("/data.parquet") for k in keys)
-    assert {layout.partition_of_key(k) for k in keys} == set(result.output["partitions"]["posts"])
+    # one file per month partition: the 20-year sample is small
+    assert keys and all(k.endswith("/part-00000.parquet") for k in keys)
+    assert [layout.partition_of_key(k) for k in keys] == result.output["partitions"]["posts"]
     assert h.lake.list("quarantine/") == ["quarantine/comments/run_id=r1/data.parquet",
                                           "quarantine/posts/run_id=r1/data.parquet"]
     row = h.processed("comments")[0]
@@ -300,12 +302,21 @@ class CrashingLake(LocalLake):
             self.left -= 1
         return super().write_bytes(key, data, if_absent=if_absent)
 
+    def write_file(self, key, path):
+        if key.startswith("processed/"):
+            if self.left == 0:
+                raise LakeError(f"injected crash writing {key}")
+            self.left -= 1
+        return super().write_file(key, path)
+
 
 def _history(h) -> None:
-    h.add_things("r1", "posts", [post(f"p{i}", created_utc=1736500000 + i * 86400)
+    # four posts in four months: four partitions per table
+    h.add_things("r1", "posts", [post(f"p{i}", created_utc=1736500000 + i * 86400 * 31)
                                  for i in range(4)])
     h.transform("r1")
-    h.add_things("r2", "posts", [post(f"p{i}", score=100 + i, created_utc=1736500000 + i * 86400)
+    h.add_things("r2", "posts", [post(f"p{i}", score=100 + i,
+                                      created_utc=1736500000 + i * 86400 * 31)
                                  for i in range(4)], retrieved_at="2026-01-11T00:00:00.000000Z")
     h.add_things("r2", "comments", [comment(f"c{i}") for i in range(3)],
                  retrieved_at="2026-01-11T00:00:00.000000Z")
@@ -340,17 +351,22 @@ def test_empty_run(harness):
     assert harness.lake.list("processed/") == [] and harness.lake.list("quarantine/") == []
 
 
-def test_partition_files_have_no_partition_columns_and_are_zstd(harness):
+def test_partition_files_hold_every_column_sorted_by_subreddit_and_are_zstd(harness):
     import pyarrow.parquet as pq
 
-    harness.add_things("r1", "posts", [post("p1")])
+    harness.add_things("r1", "posts", [post("p1", subreddit="rust"), post("p2"),
+                                       post("p3", created_utc=1736400000)])
     harness.transform("r1")
     (key,) = harness.lake.list("processed/posts/")
-    assert key == "processed/posts/subreddit=python/dt=2025-01-10/data.parquet"
+    assert key == "processed/posts/month=2025-01/part-00000.parquet"
     meta = pq.ParquetFile(harness.lake.uri(key))
-    names = meta.schema_arrow.names
-    assert "subreddit" not in names and "dt" not in names and "id" in names
+    assert meta.schema_arrow.names == TABLES["posts"].column_names
     assert meta.metadata.row_group(0).column(0).compression == "ZSTD"
+    rows = meta.read(columns=["subreddit", "id"]).to_pylist()
+    assert rows == [{"subreddit": "python", "id": "p3"}, {"subreddit": "python", "id": "p2"},
+                    {"subreddit": "rust", "id": "p1"}]
+    stats = meta.metadata.row_group(0).column(1).statistics
+    assert (stats.min, stats.max) == ("python", "rust")
 
 
 def test_transform_removes_raw_files_of_dead_extract_attempts(harness):

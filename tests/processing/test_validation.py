@@ -88,13 +88,13 @@ def test_scope_is_runs_pending_load(harness):
 
 
 def test_primary_key_check_covers_the_whole_table(harness):
-    # The same post under two creation dates lands in two partitions: a PK violation
+    # The same post under two creation months lands in two partitions: a PK violation
     # the per-partition merge cannot see, which the whole-table check catches.
     harness.add_things("r1", "posts", [post("p1")])
     harness.transform("r1")
     harness.state.start_task("r1", "load", stage="load")
     harness.state.finish_task("r1", "load", status="success")
-    harness.add_things("r2", "posts", [post("p1", created_utc=1736500000 + 5 * 86400)],
+    harness.add_things("r2", "posts", [post("p1", created_utc=1736500000 + 35 * 86400)],
                        retrieved_at="2026-01-11T00:00:00.000000Z")
     harness.transform("r2")
     with pytest.raises(BlockingCheckFailed) as caught:

@@ -202,7 +202,7 @@ def _two_observations_in_two_partitions(harness):
     harness.add_things("r1", "posts", [post("p1", score=5)],
                        retrieved_at="2026-01-11T00:00:00.000000Z")
     harness.transform("r1")  # rewrites the partition with the newer observation
-    harness.lake.write_bytes(key.replace("dt=2025-01-10", "dt=2025-01-09"), older)
+    harness.lake.write_bytes(key.replace("month=2025-01", "month=2024-12"), older)
     keys = tuple(harness.lake.list("processed/posts/"))
     assert len(keys) == 2
     return keys

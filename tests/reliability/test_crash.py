@@ -4,6 +4,8 @@ state store and the warehouse on PostgreSQL."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from snoopipe.faults import CRASH_ENV, CRASH_POINTS
@@ -91,8 +93,10 @@ def test_kill_9_then_resume_ends_like_a_clean_run(point, nth, backend, make_site
 
 
 def test_every_crash_point_is_exercised():
-    """The matrix covers every crash point of an incremental run (dump points: below)."""
-    covered = {p for p, _n in CRASHES} | {"dump.after_raw_write"}
+    """The matrix covers every crash point of an incremental run (dump and compact
+    points: below)."""
+    covered = ({p for p, _n in CRASHES} | {"dump.after_raw_write"}
+               | {p for p, _n in COMPACT_CRASHES})
     assert covered == set(CRASH_POINTS)
 
 
@@ -182,3 +186,101 @@ def test_kill_9_mid_backfill_then_the_same_command_ends_like_a_clean_backfill(
     assert diff.equal, diff
     assert not got.manifest_problems and not got.failed_checks
     assert [s for _r, s in got.runs] == ["success"]
+
+
+def _processed_rows(lake: Path) -> dict[str, list[tuple]]:
+    """Every processed table's rows (month layout only), sorted: what readers see."""
+    import duckdb
+
+    from snoopipe.lake.local import LocalLake
+    from snoopipe.tables import TABLES
+    from snoopipe.transform import layout
+
+    local = LocalLake(lake)
+    con = duckdb.connect()
+    try:
+        return {t: con.execute(f"SELECT * FROM ({layout.processed_relation_sql(local, t)}) "
+                               f"ORDER BY ALL").fetchall() for t in TABLES}
+    finally:
+        con.close()
+
+
+def _to_legacy_layout(lake: Path) -> int:
+    """Rewrite the processed zone as snoopipe wrote it before the month layout: one
+    `subreddit=x/dt=y/data.parquet` per subreddit and day, without those two columns."""
+    import duckdb
+
+    from snoopipe.lake.local import LocalLake
+    from snoopipe.tables import TABLES
+    from snoopipe.transform import layout
+
+    local = LocalLake(lake)
+    con = duckdb.connect()
+    written = 0
+    try:
+        for table in TABLES:
+            relation = layout.processed_relation_sql(local, table)
+            for sub, day in con.execute(f"SELECT DISTINCT subreddit, CAST(dt AS VARCHAR) "
+                                        f"FROM ({relation})").fetchall():
+                folder = lake / "processed" / table / f"subreddit={sub}" / f"dt={day}"
+                folder.mkdir(parents=True)
+                con.execute(f"COPY (SELECT * EXCLUDE (subreddit, dt) FROM ({relation}) "
+                            f"WHERE subreddit = ? AND dt = ?) TO '{folder}/data.parquet' "
+                            f"(FORMAT parquet, COMPRESSION zstd)", [sub, day])
+                written += 1
+            for key in layout.processed_keys(local, table):
+                local.delete(key)
+    finally:
+        con.close()
+    return written
+
+
+COMPACT_CRASHES = [("compact.part_written", 1), ("compact.part_written", 3),
+                   ("compact.stale_deleted", 2)]
+
+
+@pytest.mark.parametrize(("point", "nth"), COMPACT_CRASHES,
+                         ids=[f"{p}:{n}" for p, n in COMPACT_CRASHES])
+def test_kill_9_during_compact_then_rerun_migrates_every_row(point, nth, make_site, tmp_path,
+                                                             fault_log):
+    """`snoopipe compact` migrating a legacy lake, killed while writing a month's parts
+    (hit 1: the first month; hit 3: a later one) or after a month's parts are in and
+    before its legacy files are deleted, then run again: every row once, in the month
+    layout, no legacy file left."""
+    from tests.dumps.conftest import JAN_2023, comment, post, write_dump
+
+    month = 31 * 86400
+    posts = write_dump(tmp_path / "RS_2023.zst", [
+        post(f"p{i}", ("python", "rust", "golang")[i % 3],
+             JAN_2023 + (i % 3) * month + (i % 4) * 86400 + i)
+        for i in range(60)])
+    comments = write_dump(tmp_path / "RC_2023.zst", [
+        comment(f"c{i}", ("python", "rust", "golang")[i % 3],
+                JAN_2023 + (i % 3) * month + (i % 5) * 86400 + 100 + i,
+                link_id=f"t3_p{i % 60}") for i in range(240)])
+    site = make_site(name="compacted")
+    site.snoopipe("backfill", str(posts), str(comments), "--all-subreddits")
+    want = _processed_rows(site.local_lake)
+    assert _to_legacy_layout(site.local_lake) > 20
+    crashed = site.snoopipe("compact", env={CRASH_ENV: f"{point}:{nth}"}, check=False)
+    rerun = site.snoopipe("compact", check=False)
+    got = _processed_rows(site.local_lake)
+    left = [k for k in site.lake_keys("processed/") if k.endswith("/data.parquet")]
+    lost = sum(len(set(want[t]) - set(got[t])) for t in want)
+    duplicated = sum(len(got[t]) - len(set(got[t])) for t in got)
+    fault_log.record(
+        "crash", f"kill -9 at `{point}` (hit {nth}) during `snoopipe compact` of a legacy "
+                 f"lake, then `snoopipe compact` again",
+        where="embedded", injected=1 if crashed.returncode == -9 else 0,
+        outcome=(f"died with SIGKILL; the rerun "
+                 f"{'completed' if rerun.returncode == 0 else 'FAILED'};"
+                 f" processed tables {'= before the migration' if got == want else '≠ before'}:"
+                 f" {lost} lost, {duplicated} duplicated; {len(left)} legacy file(s) left"),
+        rules=(1, 3, 5))
+    assert crashed.returncode == -9, crashed.stdout + crashed.stderr
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert got == want
+    assert left == []
+    months = {k.split("/")[2] for k in site.lake_keys("processed/posts/")}
+    assert months == {"month=2023-01", "month=2023-02", "month=2023-03"}
+    assert all(k.endswith("/part-00000.parquet") for k in site.lake_keys("processed/"))

@@ -135,9 +135,11 @@ def test_lake_keys_partitions_and_raw_names_are_validated(tmp_path, fault_log):
         "partition value": (layout.parse_partition, [
             "subreddit=../x/dt=2024-01-01", "subreddit=python/dt=../../x",
             "subreddit=python'--/dt=2024-01-01", "subreddit=python/dt=2024-01-01/../..",
-            "subreddit=python/dt=2024-01-01\n"]),
+            "subreddit=python/dt=2024-01-01\n",
+            "month=../x", "month=2024-01/../..", "month=2024-13", "month=2024-01'--",
+            "month=2024-01\n"]),
         "processed key": (lambda p: layout.processed_key("posts", p),
-                          ["subreddit=../../x/dt=2024-01-01"]),
+                          ["subreddit=../../x/dt=2024-01-01", "month=../../x"]),
         "run id": (layout.check_run_id, ["../x", "x' OR '1'='1", "a/b", "", "x" * 65,
                                          "run1\n"]),
         "raw file name": (lambda args: raw_key(*args), [

@@ -33,6 +33,11 @@ class Lake(ABC):
     def write_bytes(self, key: str, data: bytes, *, if_absent: bool = False) -> bool:
         """Write atomically. With if_absent, keep an existing object and return False."""
 
+    def write_file(self, key: str, path: str) -> None:
+        """Write a local file's bytes to `key` atomically (a lake may stream it)."""
+        with open(path, "rb") as fh:
+            self.write_bytes(key, fh.read())
+
     @abstractmethod
     def read_bytes(self, key: str) -> bytes: ...
 

@@ -3,21 +3,21 @@
 Athena (and Redshift Spectrum, Glue Spark jobs, EMR) find the lake's Parquet through
 these tables:
 
-- `posts`, `comments`, `post_metrics`: the columns stored in the files (from
-  tables.py), partition keys `subreddit` (string) and `dt` (date), location
-  `s3://bucket/prefix/processed/{table}/`;
+- `posts`, `comments`, `post_metrics`: the columns stored in the files (every column
+  of tables.py), partition key `month` (string `YYYY-MM`, the month of `dt`), location
+  `s3://bucket/prefix/processed/{table}/`: one Glue partition per table and month;
 - `quarantine`: the quarantine files' columns, partition keys `kind` and `run`, each
   partition at `s3://bucket/prefix/quarantine/{kind}/run_id={run}/`.
 
 Partitions are REGISTERED through the Glue API (`batch_create_partition`) rather than
-described by partition projection. Projection needs the values of every partition key
-up front: `dt` could be a date range, but `subreddit` would have to be an `enum` kept in
-sync with every subreddit any dump ever brought (or `injected`, which forbids the
-unfiltered scans the checks make), and a projected range of years × subreddits makes
-Athena probe thousands of empty S3 prefixes on a full scan. Registration is exact (the
-transform reports the partitions it wrote), costs one API call per 100 new partitions,
-is idempotent (existing partitions are left alone), and works for every engine that
-reads the Glue catalog; Redshift Spectrum ignores projection altogether.
+described by partition projection: a lake of sparse history (a dump of 2005-2024) has
+months with no data, which a projected range would make Athena probe on every full
+scan, and Redshift Spectrum ignores projection altogether. Registration is exact (the
+transform reports the months it wrote), costs one API call per 100 new partitions (a
+year of data is 12 partitions per table), and is idempotent (existing partitions are
+left alone). Queries filter on `subreddit` and `dt` as columns: the files are sorted
+by subreddit, so Parquet statistics skip the rest; add `month = 'YYYY-MM'` to prune
+whole months.
 
 `sync` is called by the Athena validation before it queries (so the catalog always
 covers what is validated); it creates the database and tables if missing and updates a
@@ -65,13 +65,12 @@ def glue_columns(table: TableSpec) -> list[dict[str, str]]:
 
 def table_input(table: TableSpec, location: str) -> dict[str, Any]:
     """The Glue TableInput of a processed table at `location` (ends with /)."""
-    partition_types = {c.name: GLUE_TYPES[c.type] for c in table.columns}
     return {
         "Name": table.name,
         "Description": table.doc,
         "TableType": "EXTERNAL_TABLE",
         "Parameters": dict(TABLE_PARAMETERS),
-        "PartitionKeys": [{"Name": k, "Type": partition_types[k]} for k in table.partition_by],
+        "PartitionKeys": [{"Name": layout.PARTITION_KEY, "Type": "string"}],
         "StorageDescriptor": {"Columns": glue_columns(table), "Location": location,
                               "Compressed": True, **PARQUET_FORMAT},
     }
@@ -154,6 +153,21 @@ class GlueCatalog:
                     raise self._error(f"create table {name}", exc2) from None
             return
         sd = current.get("StorageDescriptor", {})
+        if ([(k["Name"], k["Type"]) for k in current.get("PartitionKeys", [])]
+                != [(k["Name"], k["Type"]) for k in wanted["PartitionKeys"]]):
+            # Other partition keys (the subreddit/dt layout before month partitions):
+            # the registered partitions point at files that no longer exist, so the
+            # table is recreated empty and the next sync registers the months.
+            try:
+                self._client.delete_table(DatabaseName=self.database, Name=name,
+                                          **self._ids())
+                self._client.create_table(DatabaseName=self.database, TableInput=wanted,
+                                          **self._ids())
+                log.info("Glue: recreated table %s.%s with partition keys %s", self.database,
+                         name, [k["Name"] for k in wanted["PartitionKeys"]])
+            except ClientError as exc:
+                raise self._error(f"recreate table {name}", exc) from None
+            return
         same = ([(c["Name"], c["Type"]) for c in sd.get("Columns", [])]
                 == [(c["Name"], c["Type"]) for c in wanted["StorageDescriptor"]["Columns"]]
                 and sd.get("Location") == wanted["StorageDescriptor"]["Location"]
@@ -209,11 +223,10 @@ class GlueCatalog:
         return created
 
     def add_processed_partitions(self, table: str, partitions: Iterable[str]) -> int:
-        """Register `subreddit=x/dt=y` partitions of a processed table."""
+        """Register `month=YYYY-MM` partitions of a processed table."""
         items = []
-        for partition in sorted(set(partitions)):
-            subreddit, dt = layout.parse_partition(partition)
-            items.append(([subreddit, dt],
+        for partition in sorted({layout.normalize_partition(p) for p in partitions}):
+            items.append(([layout.parse_partition(partition)],
                           self.location(layout.PROCESSED, table, partition)))
         return self._add(table, items)
 

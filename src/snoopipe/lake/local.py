@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import BinaryIO
@@ -50,6 +51,26 @@ class LocalLake(Lake):
                     os.unlink(tmp)
         except OSError as exc:
             raise LakeError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+    def write_file(self, key: str, path: str) -> None:
+        """Copy a local file in atomically (temp file in the target folder, fsync, rename)."""
+        target = self._path(key)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".part")
+            try:
+                with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(tmp, target)
+                tmp = None
+                self._fsync_dir(target.parent)
+            finally:
+                if tmp is not None and os.path.exists(tmp):
+                    os.unlink(tmp)
+        except OSError as exc:
+            raise LakeError(f"cannot write {target}: {exc.strerror or exc}") from exc
 
     @staticmethod
     def _fsync_dir(folder: Path) -> None:

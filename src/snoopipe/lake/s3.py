@@ -22,6 +22,7 @@ connection so that `uri(key)` (`s3://bucket/prefix/key`) works in `COPY ... TO` 
 from __future__ import annotations
 
 import io
+import os
 import re
 import threading
 import time
@@ -31,6 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import boto3
 import botocore.config
+from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import (
     BotoCoreError,
@@ -250,6 +252,22 @@ class S3Lake(Lake):
                 Bucket=self.bucket, Key=full, Body=data, **extra), if_absent=if_absent)
         except (ClientError, BotoCoreError) as exc:
             raise self._error("write", key, exc) from None
+
+    def write_file(self, key: str, path: str) -> None:
+        """Upload a local file (multipart beyond the threshold); S3 PUTs are atomic."""
+        full = self._full(key)
+        try:
+            size = os.path.getsize(path)
+            self.client.upload_file(path, self.bucket, full, Config=TransferConfig(
+                multipart_threshold=self.multipart_threshold,
+                multipart_chunksize=self._part_size(size), max_concurrency=4))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error("write", key, exc) from None
+        except S3UploadFailedError as exc:  # s3transfer wraps the ClientError's text
+            raise LakeError(f"cannot write {self._where(key)}: {exc}"[:500]) from None
+        except OSError as exc:
+            raise LakeError(f"cannot read {path} to upload it to {self._where(key)}: "
+                            f"{exc.strerror or exc}") from None
 
     def _put(self, call: Callable[[], object], *, if_absent: bool) -> bool:
         """Run a PUT (or a multipart Complete): True when written; False when `if_absent`

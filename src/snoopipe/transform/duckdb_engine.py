@@ -9,10 +9,10 @@ that the view `typed_{kind}` reads: typing straight to Arrow is about twice as f
 inserting into a DuckDB table, and a run of any size holds one batch in memory. Then:
 
 - quarantine: the unusable lines of each kind, rewritten as one Parquet file per run;
-- merge: for every partition the run touches, the existing partition file plus the new
-  rows, one row per primary key (latest `_retrieved_at`, ties broken by `_source`,
-  `_raw_file`, `_raw_line`, all descending, then this run's copy over the stored one),
-  written back atomically.
+- merge: for every month partition the run touches, the existing partition files plus
+  the new rows, one row per primary key (latest `_retrieved_at`, ties broken by
+  `_source`, `_raw_file`, `_raw_line`, all descending, then this run's copy over the
+  stored one), sorted and written back as right-sized parts (`partition_files`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import os
 import tempfile
 import time
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
 import duckdb
@@ -33,25 +32,25 @@ import pyarrow.parquet as pq
 from snoopipe.faults import crash_point
 from snoopipe.lake.base import Lake
 from snoopipe.tables import TableSpec
-from snoopipe.transform import layout, rules
+from snoopipe.transform import layout, partition_files, rules
 from snoopipe.transform.reader import SCHEMA, Batch
 
 log = logging.getLogger(__name__)
 
-ROW_GROUP_ROWS = 122_880
+ROW_GROUP_ROWS = layout.ROW_GROUP_ROWS
 PARQUET_OPTIONS = f"FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS}"
 PARTITION_READ_ROWS = 65_536
-WRITERS = 4  # threads encoding and writing partition files
 MEMORY_LIMIT = "1GB"  # DuckDB's buffer memory for a transform; beyond it, it spills
-WRITE_AHEAD = 8  # partitions queued for writing at most
 
 
 class DuckDBTransform:
     """Types, quarantines and merges the lines of one run. Use as a context manager."""
 
     def __init__(self, lake: Lake, run_id: str, *, scratch_dir: str | None = None,
-                 threads: int | None = None, memory_limit: str | None = MEMORY_LIMIT) -> None:
+                 threads: int | None = None, memory_limit: str | None = MEMORY_LIMIT,
+                 sizing: layout.FileSizing = layout.FileSizing()) -> None:
         self.lake = lake
+        self.sizing = sizing
         self.run_id = layout.check_run_id(run_id)
         self._tmp = tempfile.TemporaryDirectory(prefix="snoopipe-transform-", dir=scratch_dir)
         # In memory, spilling to the scratch folder beyond memory_limit; no WAL, no checkpoints.
@@ -179,8 +178,12 @@ class DuckDBTransform:
     # -- merge --------------------------------------------------------------------------
 
     def merge(self, table: TableSpec) -> tuple[list[str], int]:
-        """Merge this run's rows of a table into its partitions; return (partitions, rows).
+        """Merge this run's rows of a table into its month partitions; return
+        (partitions, rows).
 
+        Every partition the run touches is rewritten whole from its current files plus
+        the run's rows (latest observation per key), sorted and cut into right-sized
+        parts (`partition_files`): small runs never pile up small files.
         rows = rows of this run present in the written partitions (after deduplication).
         """
         kind = table.kind
@@ -189,8 +192,8 @@ class DuckDBTransform:
         new = f"new_{table.name}"
         self._sql(f"CREATE OR REPLACE VIEW {new} AS "
                   f"{rules.table_select(table, f'typed_{kind}')}")
-        touched = [layout.partition_name(sub, dt.isoformat()) for sub, dt in self._sql(
-            f"SELECT DISTINCT subreddit, dt FROM {new} ORDER BY subreddit, dt")]
+        touched = [layout.partition_name(month) for (month,) in self._sql(
+            f"SELECT DISTINCT strftime({layout.TIME_COLUMN}, '%Y-%m') FROM {new} ORDER BY 1")]
         if not touched:
             self._sql(f"DROP VIEW {new}")
             return [], 0
@@ -211,15 +214,14 @@ class DuckDBTransform:
                 QUALIFY row_number() OVER (PARTITION BY {pk} ORDER BY {order}, _new DESC) = 1""")
             source = merged
         else:
-            # New partitions only and one row per key (a first backfill, a new day):
+            # New partitions only and one row per key (a first backfill, a new month):
             # nothing to merge, the run's rows are written as they are.
             source = new
-        written = set(self._write_partitions(table, source))
-        for partition in touched:
-            if partition not in written:
-                # Every row of it lost to a newer copy elsewhere (a key that changed
-                # partition): the partition is now empty.
-                self.lake.delete(layout.processed_key(table.name, partition))
+        written = self._write_partitions(table, source)
+        # Parts the rewrite did not overwrite (the partition shrank, or every row of it
+        # went to a newer copy elsewhere) are deleted only now that the new ones are in.
+        for key in partition_files.stale_keys(existing, written):
+            self.lake.delete(key)
         rows = self._sql(
             f"SELECT count(*) FROM {source} WHERE _run_id = ?", [self.run_id])[0][0]
         if source == merged:
@@ -236,56 +238,45 @@ class DuckDBTransform:
     # -- files --------------------------------------------------------------------------
 
     def _write_partitions(self, table: TableSpec, merged: str) -> list[str]:
-        """Write every partition of `merged` (sorted by partition, then key) to the lake.
+        """Write every month partition of `merged` to the lake; return the keys written.
 
-        Streams the rows in Arrow batches and cuts them where the partition changes, so
-        only one partition is in memory at a time. Returns the partitions written.
+        Streams the rows sorted by (month, `layout.sort_columns`) in Arrow batches and
+        hands each month's rows to a `PartitionWriter`: memory holds a row group or so.
         """
-        columns = layout.file_columns(table)
-        pk = ", ".join(table.primary_key)
+        columns = ", ".join(layout.file_columns(table))
+        order = ", ".join(layout.sort_columns(table))
         reader = self.con.sql(
-            f"SELECT subreddit, CAST(dt AS VARCHAR) AS dt, {', '.join(columns)} FROM {merged} "
-            f"ORDER BY 1, 2, {pk}").to_arrow_reader(PARTITION_READ_ROWS)
+            f"SELECT strftime({layout.TIME_COLUMN}, '%Y-%m') AS _month, {columns} "
+            f"FROM {merged} ORDER BY _month, {order}").to_arrow_reader(PARTITION_READ_ROWS)
         written: list[str] = []
-        current: str | None = None
-        pieces: list[pa.RecordBatch] = []
-        # Partitions are encoded and written (fsync, upload) by a few threads: with many
-        # small partitions the time goes to per-file latency, not to CPU. At most
-        # WRITE_AHEAD partitions wait in memory.
-        pool = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="snoopipe-write")
-        pending: list[Future] = []
+        writer: partition_files.PartitionWriter | None = None
 
-        def write(name: str, data: pa.Table) -> None:
-            self.lake.write_bytes(layout.processed_key(table.name, name), parquet_bytes(data))
+        def on_file(key: str, rows: int, size: int) -> None:
+            log.debug("wrote %s: %d rows, %d bytes", key, rows, size)
             crash_point("transform.partition_written")
 
-        def flush() -> None:
-            if current is None:
-                return
-            data = pa.Table.from_batches(pieces).select(columns).combine_chunks()
-            pending.append(pool.submit(write, current, data))
-            written.append(current)
-            while len(pending) >= WRITE_AHEAD:
-                pending.pop(0).result()
-
-        for batch in reader:
-            keys = pc.binary_join_element_wise(
-                pc.utf8_replace_slice(batch.column(0), 0, 0, "subreddit="),
-                pc.utf8_replace_slice(batch.column(1), 0, 0, "dt="), "/")
-            runs = pc.run_end_encode(keys)
-            start = 0
-            for end, name in zip(runs.run_ends.to_pylist(), runs.values.to_pylist(), strict=True):
-                if name != current:
-                    flush()
-                    current, pieces = name, []
-                pieces.append(batch.slice(start, end - start))
-                start = end
         try:
-            flush()
-            for future in pending:
-                future.result()
+            for batch in reader:
+                months = pc.run_end_encode(batch.column(0))
+                data = batch.drop_columns(["_month"])
+                start = 0
+                for end, month in zip(months.run_ends.to_pylist(),
+                                      months.values.to_pylist(), strict=True):
+                    partition = layout.partition_name(month)
+                    if writer is None or writer.partition != partition:
+                        if writer is not None:
+                            written += writer.close()
+                        writer = partition_files.PartitionWriter(
+                            self.lake, table, partition, scratch_dir=self._tmp.name,
+                            sizing=self.sizing, on_file=on_file)
+                    writer.write(data.slice(start, end - start))
+                    start = end
+            if writer is not None:
+                written += writer.close()
+                writer = None
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            if writer is not None:
+                writer.abort()
         return written
 
     def _write_parquet(self, select_sql: str, key: str) -> None:

@@ -114,13 +114,16 @@ def run(spark: Any, args: dict[str, str | None], *, job: dict | None = None) -> 
     """Transform one run; write and return its output."""
     from snoopipe.lake import open_lake
     from snoopipe.settings import Settings
+    from snoopipe.transform.layout import FileSizing
     from snoopipe.transform.spark_engine import transform_files
 
-    lake = open_lake(Settings(lake_url=str(args["lake_url"])))
+    settings = Settings(lake_url=str(args["lake_url"]))
+    lake = open_lake(settings)
     run_id = str(args["run_id"])
     keys = raw_keys(lake, args)
     started = datetime.now(UTC)
-    output = transform_files(spark, lake, run_id, keys)
+    output = transform_files(spark, lake, run_id, keys,
+                             sizing=FileSizing.from_settings(settings))
     output["job"] = {**(job or {}), "started_at": started.isoformat(),
                      "finished_at": datetime.now(UTC).isoformat()}
     lake.write_bytes(output_key(run_id), json.dumps(output, sort_keys=True).encode())

@@ -19,11 +19,12 @@ How the work is split:
   the DuckDB engine rendered for Spark.
 - **quarantine**: the unusable lines, sorted by file and line, written as one Parquet
   file by one task (the `invalid JSON` detail comes from orjson, as in the DuckDB engine).
-- **merge** (Spark SQL): this run's rows plus the rows of the partition files they touch,
-  one row per key by `rules.LATEST_FIRST` (then this run's copy); then each partition is
-  written by one task as `processed/{table}/subreddit=../dt=../data.parquet`, a single
-  file encoded by `duckdb_engine.parquet_bytes` (so both engines write the same bytes for
-  the same rows), atomically through the Lake API.
+- **merge** (Spark SQL): this run's rows plus the rows of the month partitions they
+  touch, one row per key by `rules.LATEST_FIRST` (then this run's copy); then each month
+  is sorted by `layout.sort_columns` and written by one task as
+  `processed/{table}/month=YYYY-MM/part-NNNNN.parquet` through
+  `partition_files.PartitionWriter` (so both engines write the same bytes for the same
+  rows), atomically through the Lake API.
 
 All lake I/O goes through `snoopipe.lake` (local folder or S3 with boto3), never through
 Hadoop filesystems: no hadoop-aws jars, and the same code runs on a laptop and on Glue.
@@ -43,8 +44,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import date, datetime
+from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -54,8 +54,8 @@ import pyarrow.parquet as pq
 
 from snoopipe.lake.base import Lake
 from snoopipe.lake.raw import KINDS
-from snoopipe.tables import ARROW_TYPES, QUARANTINE, TableSpec, arrow_schema
-from snoopipe.transform import layout, rules
+from snoopipe.tables import QUARANTINE, TableSpec, arrow_schema
+from snoopipe.transform import layout, partition_files, rules
 from snoopipe.transform.engine import run_engine
 from snoopipe.transform.reader import iter_batches
 
@@ -69,8 +69,6 @@ log = logging.getLogger(__name__)
 
 # Decompressed bytes of raw lines per Arrow batch handed from a reader task to Spark.
 READ_BATCH_BYTES = 16 << 20
-WRITERS = 4  # threads of a partition-writing task encoding and writing files
-WRITE_AHEAD = 8  # partitions of a task queued for writing at most
 
 LINES_DDL = ("raw_file STRING, raw_line BIGINT, line STRING, line_bytes BINARY, "
              "v ARRAY<STRING>, extra STRING")
@@ -268,22 +266,9 @@ def read_lines(lake: Lake, kind: str, env: dict[str, str] | None,
             yield from table.to_batches()
 
 
-def _conform(table: pa.Table, spec: TableSpec, columns: list[str]) -> pa.Table:
-    """The columns of a table in order and with the spec's types; missing ones NULL."""
-    types = {c.name: ARROW_TYPES[c.type] for c in spec.columns}
-    arrays = []
-    for name in columns:
-        if name in table.column_names:
-            arrays.append(table.column(name).cast(types[name]))
-        else:
-            arrays.append(pa.nulls(table.num_rows, types[name]))
-    return pa.Table.from_arrays(arrays, schema=pa.schema(
-        [pa.field(n, types[n]) for n in columns]))
-
-
 def read_partitions(lake: Lake, table_name: str, env: dict[str, str] | None,
                     keys: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """mapInArrow: processed partition files -> their rows with subreddit and dt.
+    """mapInArrow: processed part files -> their rows, in table order and types.
 
     Like the DuckDB engine's `read_parquet(..., union_by_name)`: a column missing from
     an older file reads as NULL.
@@ -294,75 +279,71 @@ def read_partitions(lake: Lake, table_name: str, env: dict[str, str] | None,
     spec = TABLES[table_name]
     for batch in keys:
         for key in batch.column(0).to_pylist():
-            data = pq.read_table(io.BytesIO(lake.read_bytes(key)))
-            subreddit, dt = layout.parse_partition(layout.partition_of_key(key))
-            n = data.num_rows
-            data = data.append_column("subreddit", pa.array([subreddit] * n, pa.string()))
-            data = data.append_column("dt", pa.array([date.fromisoformat(dt)] * n, pa.date32()))
-            yield from _conform(data, spec, spec.column_names).to_batches()
+            parquet = pq.ParquetFile(io.BytesIO(lake.read_bytes(key)))
+            for chunk in parquet.iter_batches(batch_size=65_536):
+                yield from partition_files.conform(
+                    pa.Table.from_batches([chunk]), spec).to_batches()
 
 
-def write_partitions(lake: Lake, table_name: str, run_id: str,
+def write_partitions(lake: Lake, table_name: str, run_id: str, sizing: layout.FileSizing,
                      env: dict[str, str] | None,
                      batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """mapInArrow: merged rows, sorted by (subreddit, dt, key) -> one file per partition.
+    """mapInArrow: merged rows with `_month`, sorted by (_month, layout.sort_columns) ->
+    the part files of each month.
 
-    Yields (partition, rows of this run in it) for every partition written. One
-    partition at a time is held in memory.
+    Yields (partition, key, run_rows) for every file written (run_rows: rows of this run
+    in the partition, on its first file, 0 on the others). A row group or so is held
+    in memory.
     """
     from snoopipe.tables import TABLES
-    from snoopipe.transform.duckdb_engine import parquet_bytes
 
     _apply_env(env)
     spec = TABLES[table_name]
-    columns = layout.file_columns(spec)
-    names: list[str] = []
+    partitions: list[str] = []
+    keys: list[str] = []
     run_rows: list[int] = []
-    current: str | None = None
-    pieces: list[pa.RecordBatch] = []
-    # Encoding and writing (fsync, upload) overlap in a few threads: with many small
-    # partitions the time goes to per-file latency. At most WRITE_AHEAD wait in memory.
-    pool = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="snoopipe-write")
-    pending: list[Future] = []
+    writer: partition_files.PartitionWriter | None = None
+    mine = 0
 
-    def write(name: str, data: pa.Table) -> None:
-        lake.write_bytes(layout.processed_key(table_name, name), parquet_bytes(data))
+    def finish() -> None:
+        written = writer.close()
+        for i, key in enumerate(written):
+            partitions.append(writer.partition)
+            keys.append(key)
+            run_rows.append(mine if i == 0 else 0)
 
-    def flush() -> None:
-        if current is None:
-            return
-        data = _conform(pa.Table.from_batches(pieces), spec, columns).combine_chunks()
-        names.append(current)
-        mine = pc.equal(data.column("_run_id"), run_id).cast(pa.int64())
-        run_rows.append(pc.sum(mine).as_py() or 0)
-        pending.append(pool.submit(write, current, data))
-        while len(pending) >= WRITE_AHEAD:
-            pending.pop(0).result()
-
-    try:
-        for batch in batches:
-            if batch.num_rows == 0:
-                continue
-            keys = pc.binary_join_element_wise(
-                pc.utf8_replace_slice(batch.column("subreddit"), 0, 0, "subreddit="),
-                pc.utf8_replace_slice(batch.column("dt").cast(pa.string()), 0, 0, "dt="), "/")
-            runs = pc.run_end_encode(keys)
-            start = 0
-            for end, name in zip(runs.run_ends.to_pylist(), runs.values.to_pylist(),
-                                 strict=True):
-                if name != current:
-                    flush()
-                    current, pieces = name, []
-                pieces.append(batch.slice(start, end - start))
-                start = end
-        flush()
-        for future in pending:
-            future.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    yield pa.RecordBatch.from_arrays([pa.array(names, pa.string()),
+    with tempfile.TemporaryDirectory(prefix="snoopipe-parts-") as scratch:
+        try:
+            for batch in batches:
+                if batch.num_rows == 0:
+                    continue
+                months = pc.run_end_encode(batch.column("_month"))
+                data = batch.drop_columns(["_month"])
+                start = 0
+                for end, month in zip(months.run_ends.to_pylist(), months.values.to_pylist(),
+                                      strict=True):
+                    partition = layout.partition_name(month)
+                    if writer is None or writer.partition != partition:
+                        if writer is not None:
+                            finish()
+                        writer = partition_files.PartitionWriter(
+                            lake, spec, partition, scratch_dir=scratch, sizing=sizing)
+                        mine = 0
+                    piece = data.slice(start, end - start)
+                    mine += pc.sum(pc.equal(piece.column("_run_id"), run_id)
+                                   .cast(pa.int64())).as_py() or 0
+                    writer.write(piece)
+                    start = end
+            if writer is not None:
+                finish()
+                writer = None
+        finally:
+            if writer is not None:
+                writer.abort()
+    yield pa.RecordBatch.from_arrays([pa.array(partitions, pa.string()),
+                                      pa.array(keys, pa.string()),
                                       pa.array(run_rows, pa.int64())],
-                                     names=["partition", "run_rows"])
+                                     names=["partition", "key", "run_rows"])
 
 
 def write_quarantine(lake: Lake, key: str, run_id: str, quarantined_at: datetime,
@@ -410,9 +391,11 @@ class SparkTransform:
     The methods mirror `DuckDBTransform`: type_lines, write_quarantine, merge.
     """
 
-    def __init__(self, spark: SparkSession, lake: Lake, run_id: str) -> None:
+    def __init__(self, spark: SparkSession, lake: Lake, run_id: str, *,
+                 sizing: layout.FileSizing = layout.FileSizing()) -> None:
         self.spark = spark
         self.lake = lake
+        self.sizing = sizing
         self.run_id = layout.check_run_id(run_id)
         _configure(spark)
         self.worker_env: dict[str, str] | None = (
@@ -503,15 +486,17 @@ class SparkTransform:
     # -- merge ----------------------------------------------------------------------------
 
     def merge(self, table: TableSpec) -> tuple[list[str], int]:
-        """Merge this run's rows of a table into its partitions; return (partitions, rows)."""
+        """Merge this run's rows of a table into its month partitions; return
+        (partitions, rows)."""
         kind = table.kind
         if kind not in self._typed:
             return [], 0
         new = self.spark.sql(rules.table_select(table, self._typed_views[kind],
                                                 dialect=rules.SPARK))
         new_view = self._view(new, f"new_{table.name}")
-        touched = sorted(layout.partition_name(r[0], r[1]) for r in self.spark.sql(
-            f"SELECT DISTINCT subreddit, CAST(dt AS STRING) FROM {new_view}").collect())
+        time_col = layout.TIME_COLUMN
+        touched = sorted(layout.partition_name(r[0]) for r in self.spark.sql(
+            f"SELECT DISTINCT date_format({time_col}, 'yyyy-MM') FROM {new_view}").collect())
         if not touched:
             return [], 0
         existing_keys = layout.processed_keys(self.lake, table.name, touched)
@@ -522,7 +507,7 @@ class SparkTransform:
         pk = ", ".join(table.primary_key)
         order = ", ".join(rules.LATEST_FIRST)
         merged = self.spark.sql(f"""
-            SELECT {columns} FROM (
+            SELECT date_format({time_col}, 'yyyy-MM') AS _month, {columns} FROM (
                 SELECT *, row_number() OVER (PARTITION BY {pk} ORDER BY {order}, _new DESC)
                        AS _rank
                 FROM (SELECT *, 1 AS _new FROM {new_view}
@@ -531,24 +516,24 @@ class SparkTransform:
             ) AS ranked
             WHERE _rank = 1""")
         tasks = max(1, min(len(touched), self.spark.sparkContext.defaultParallelism * 4))
-        results = (merged.repartition(tasks, "subreddit", "dt")
-                   .sortWithinPartitions("subreddit", "dt", *table.primary_key)
+        results = (merged.repartition(tasks, "_month")
+                   .sortWithinPartitions("_month", *layout.sort_columns(table))
                    .mapInArrow(partial(write_partitions, self.lake, table.name, self.run_id,
-                                       self.worker_env), "partition STRING, run_rows BIGINT")
+                                       self.sizing, self.worker_env),
+                               "partition STRING, key STRING, run_rows BIGINT")
                    .collect())
-        written = {r["partition"] for r in results}
-        for partition in touched:
-            if partition not in written:
-                # Every row of it lost to a newer copy elsewhere (a key that changed
-                # partition): the partition is now empty.
-                self.lake.delete(layout.processed_key(table.name, partition))
+        written = [r["key"] for r in results]
+        # Parts the rewrite did not overwrite are deleted only once the new ones are in.
+        for key in partition_files.stale_keys(existing_keys, written):
+            self.lake.delete(key)
         rows = sum(int(r["run_rows"]) for r in results)
         return touched, rows
 
 
 def transform_files(spark: SparkSession, lake: Lake, run_id: str,
                     keys_by_kind: dict[str, list[str]], *,
-                    quarantined_at: datetime | None = None) -> dict[str, Any]:
+                    quarantined_at: datetime | None = None,
+                    sizing: layout.FileSizing = layout.FileSizing()) -> dict[str, Any]:
     """Transform a run's raw files on Spark; return the stage output (as the DuckDB engine).
 
     keys_by_kind: the run's raw keys per kind (from the state store's manifest).
@@ -559,7 +544,7 @@ def transform_files(spark: SparkSession, lake: Lake, run_id: str,
                               "raw_files": {}}
     keys = {kind: list(keys_by_kind.get(kind, [])) for kind in KINDS}
     output["raw_files"] = {kind: len(k) for kind, k in keys.items()}
-    with SparkTransform(spark, lake, run_id) as engine:
+    with SparkTransform(spark, lake, run_id, sizing=sizing) as engine:
         typed_at = run_engine(engine, keys, output=output, quarantined_at=quarantined_at)
     seconds = time.perf_counter() - started
     rows_in = sum(output["raw_lines"].values())
@@ -574,7 +559,8 @@ def transform_files(spark: SparkSession, lake: Lake, run_id: str,
     return output
 
 
-def run_spark_transform(resources: Resources, run_id: str) -> StageResult:
+def run_spark_transform(resources: Resources, run_id: str, *,
+                        sizing: layout.FileSizing | None = None) -> StageResult:
     """The transform stage on Spark (local mode unless `spark.master` says otherwise)."""
     from snoopipe.resources import StageResult
 
@@ -582,7 +568,8 @@ def run_spark_transform(resources: Resources, run_id: str) -> StageResult:
     files = resources.state.raw_files(run_id=run_id)
     keys = {kind: [f.key for f in files if f.kind == kind] for kind in KINDS}
     spark = spark_session(resources.settings.spark)
-    output = transform_files(spark, resources.lake, run_id, keys)
+    output = transform_files(spark, resources.lake, run_id, keys,
+                             sizing=sizing or layout.FileSizing.from_settings(resources.settings))
     return StageResult(rows_in=sum(output["raw_lines"].values()),
                        rows_out=sum(output["rows"].values()), output=output)
 

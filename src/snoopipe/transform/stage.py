@@ -31,15 +31,18 @@ ENGINES = ("duckdb", "spark", "glue")
 
 
 def run_transform(resources: Resources, run_id: str, *, batch_bytes: int = BATCH_BYTES,
-                  threads: int | None = None, engine: str | None = None) -> StageResult:
+                  threads: int | None = None, engine: str | None = None,
+                  sizing: layout.FileSizing | None = None) -> StageResult:
     """Type the run's raw lines into processed Parquet; quarantine the unusable ones.
 
     Returns StageResult(rows_in = raw lines read, rows_out = processed rows of this run
     written, output = {raw_lines, valid_lines, quarantined: {kind: n},
-    partitions: {table: ["subreddit=x/dt=y", ...]}, rows: {table: n}, engine, ...}).
-    `engine` overrides `settings.transform_engine`.
+    partitions: {table: ["month=YYYY-MM", ...]}, rows: {table: n}, engine, ...}).
+    `engine` overrides `settings.transform_engine`; `sizing` how the partitions are cut
+    into part files (default: `settings.processed`).
     """
     layout.check_run_id(run_id)
+    sizing = sizing or layout.FileSizing.from_settings(resources.settings)
     engine_name = engine or resources.settings.transform_engine
     if engine_name not in ENGINES:
         raise ConfigError(f"unknown transform engine {engine_name!r}: use one of "
@@ -55,7 +58,7 @@ def run_transform(resources: Resources, run_id: str, *, batch_bytes: int = BATCH
                 "transform engine 'spark' needs PySpark and pandas: pip install "
                 f"'snoopipe[spark]' (and Java 17 or 21 on PATH or in JAVA_HOME) ({exc})"
             ) from None
-        return run_spark_transform(resources, run_id)
+        return run_spark_transform(resources, run_id, sizing=sizing)
     if engine_name == "glue":
         from snoopipe.transform.glue_deploy import run_glue_transform
 
@@ -70,7 +73,8 @@ def run_transform(resources: Resources, run_id: str, *, batch_bytes: int = BATCH
     # Batches are read lazily, a kind at a time, by a thread ahead of the typing.
     batches = {kind: prefetch(iter_batches(lake, k, batch_bytes=batch_bytes))
                for kind, k in keys.items()}
-    with DuckDBTransform(lake, run_id, threads=threads) as engine:
+    with DuckDBTransform(lake, run_id, threads=threads,
+                         sizing=sizing) as engine:
         typed_at = run_engine(engine, batches, output=output)
         typing_seconds = engine.typing_seconds
     seconds = time.perf_counter() - started

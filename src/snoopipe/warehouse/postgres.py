@@ -49,7 +49,6 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
@@ -62,7 +61,6 @@ from snoopipe.faults import crash_point
 from snoopipe.lake.base import Lake
 from snoopipe.redact import mask_url, redact
 from snoopipe.tables import ARROW_TYPES, TABLES, TableSpec
-from snoopipe.transform import layout
 from snoopipe.transform.reader import prefetch
 from snoopipe.warehouse import sql as wsql
 from snoopipe.warehouse.base import LoadReport, LoadSource, Warehouse
@@ -119,14 +117,13 @@ def arrow_batches(table: TableSpec, source: LoadSource, *, batch_rows: int = BAT
     """The rows of `source` (only its runs) as record batches with every column of
     `table`, in table order and with the table's types.
 
-    Partition columns come from the hive-style path; a column missing from a file
-    (written by an older schema) is NULL.
+    Every column is in the files; a column missing from a file (written by an older
+    schema) is NULL.
     """
     opener = opener or ParquetOpener(source.lake)
     runs = pa.array(sorted(set(source.run_ids)), pa.string())
     names = table.column_names
     for key in source.keys:
-        subreddit, dt = layout.parse_partition(layout.partition_of_key(key))
         parquet = opener.open(key)
         present = [n for n in parquet.schema_arrow.names if n in names]
         for batch in parquet.iter_batches(batch_size=batch_rows, columns=present):
@@ -139,12 +136,7 @@ def arrow_batches(table: TableSpec, source: LoadSource, *, batch_rows: int = BAT
                 continue
             arrays = []
             for name in names:
-                if name == "subreddit" and name not in present:
-                    values = pa.array([subreddit] * rows, pa.string())
-                elif name == "dt" and name not in present:
-                    values = pa.array([date.fromisoformat(dt)] * rows, pa.date32())
-                else:
-                    values = batch.column(name) if name in present else None
+                values = batch.column(name) if name in present else None
                 arrays.append(_typed_column(table, name, values, rows))
             yield pa.RecordBatch.from_arrays(arrays, names=names)
 

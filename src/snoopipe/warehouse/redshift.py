@@ -9,11 +9,12 @@ A load is ONE transaction of plain SQL statements, built by `load_plan`:
     per table:
       CREATE TEMP TABLE snoopipe_file_<t> (<the file's columns, in file order>)
       CREATE TEMP TABLE snoopipe_stage_<t> (<every column>)
-      per processed file of a partition the pending runs touched:
-        COPY snoopipe_file_<t> FROM 's3://.../data.parquet' IAM_ROLE '...' FORMAT AS PARQUET
-        INSERT INTO snoopipe_stage_<t> SELECT <file columns>, '<subreddit>', '<dt>'
+      ONE COPY of every processed file of the month partitions the pending runs touched,
+      listed in a manifest file in the lake (`manifests/redshift/<t>/<digest>.manifest`):
+        COPY snoopipe_file_<t> FROM 's3://.../x.manifest' IAM_ROLE '...'
+          FORMAT AS PARQUET MANIFEST
+        INSERT INTO snoopipe_stage_<t> SELECT <every column>
           FROM snoopipe_file_<t> WHERE _run_id IN (<pending runs>)
-        DELETE FROM snoopipe_file_<t>
       SELECT _run_id, COUNT(*) FROM snoopipe_stage_<t> GROUP BY _run_id     (rows staged)
       the shared merge (snoopipe.warehouse.sql.merge_statements):
         CREATE TEMP TABLE snoopipe_src_<t> AS <latest row per key>
@@ -22,13 +23,14 @@ A load is ONE transaction of plain SQL statements, built by `load_plan`:
       SELECT COUNT(*) FROM snoopipe_src_<t>                                  (rows changed)
       DROP TABLE ... (the three temp tables)
 
-Why one COPY per file: COPY from Parquet maps columns by position and needs the file
-and the table to have the same number of columns; the partition columns (`subreddit`,
-`dt`) are in the S3 path, not in the file, so each file is copied into a table of the
-file's columns and its partition values are added in the INSERT. (`TRUNCATE` would
-commit the transaction in Redshift; `DELETE` does not.) Files written before a column
-was added to tables.py must be rewritten (rerun the transform) before Redshift can
-COPY them.
+Why one COPY per table and load: each COPY is a Redshift commit-queue round trip and
+an S3 listing; a backfilled month is a few dozen files, and one COPY of a manifest
+loads them on every slice in parallel. Every column is in the files (the month in the
+path is derived from `dt`), and COPY from Parquet maps columns by position. The manifest
+is named by a digest of its files, so a rerun of the load writes the same object; it
+holds each file's `content_length`, which COPY of Parquet through a manifest requires.
+Files written before a column was added to tables.py must be rewritten (rerun the
+transform, or `snoopipe compact`) before Redshift can COPY them.
 
 Everything but the COPY statements and the DDL is SQL that PostgreSQL 15+ runs as is;
 the test suite runs the whole sequence on a real PostgreSQL server with each COPY
@@ -54,6 +56,8 @@ protocol; sslmode=require is added).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -157,19 +161,34 @@ def check_iam_role(role: str | None) -> str:
     return role
 
 
-def copy_sql(target: str, s3_uri: str, iam_role: str) -> str:
+def copy_sql(target: str, s3_uri: str, iam_role: str, *, manifest: bool = True) -> str:
     if not s3_uri.startswith("s3://"):
         raise ConfigError(f"Redshift COPY reads from S3, not {s3_uri!r}: put the lake on S3 "
                           f"(SNOOPIPE_LAKE_URL=s3://bucket/prefix)")
     return (f"COPY {target} FROM {layout.sql_string(s3_uri)} "
-            f"IAM_ROLE {layout.sql_string(check_iam_role(iam_role))} FORMAT AS PARQUET")
+            f"IAM_ROLE {layout.sql_string(check_iam_role(iam_role))} FORMAT AS PARQUET"
+            + (" MANIFEST" if manifest else ""))
+
+
+def manifest_key(table: str, source: LoadSource) -> str:
+    """Where the COPY manifest of a table's files is written: named by their digest."""
+    digest = hashlib.sha256("\n".join(source.keys).encode()).hexdigest()[:24]
+    return f"manifests/redshift/{table}/{digest}.manifest"
+
+
+def manifest_json(source: LoadSource) -> bytes:
+    """A Redshift COPY manifest of the source's files (content_length: COPY of Parquet
+    through a manifest needs each file's size)."""
+    entries = [{"url": source.lake.uri(k), "mandatory": True,
+                "meta": {"content_length": source.lake.size(k)}} for k in source.keys]
+    return json.dumps({"entries": entries}, indent=1).encode()
 
 
 @dataclass(frozen=True)
 class Step:
-    """One statement of a load. kind: `exec`; `copy` (COPY of `uri` into `target`, whose
-    columns are `columns` in file order); `staged` (rows: run, count); `changed` (one
-    count)."""
+    """One statement of a load. kind: `exec`; `copy` (COPY of the manifest at `uri`,
+    listing the files `files`, into `target`, whose columns are `columns` in file
+    order); `staged` (rows: run, count); `changed` (one count)."""
 
     sql: str
     kind: str = "exec"
@@ -177,6 +196,7 @@ class Step:
     target: str = ""
     uri: str = ""
     columns: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
 
 
 def table_plan(table: TableSpec, source: LoadSource, iam_role: str) -> list[Step]:
@@ -193,24 +213,17 @@ def table_plan(table: TableSpec, source: LoadSource, iam_role: str) -> list[Step
         Step(f"CREATE TEMP TABLE {stage} (\n    "
              f"{_columns_ddl(table.columns, not_null=False)}\n)", table=name),
     ]
-    for key in source.keys:
-        partition = dict(zip(table.partition_by,
-                             layout.parse_partition(layout.partition_of_key(key)), strict=True))
-        uri = source.lake.uri(key)
-        select = []
-        for column in table.columns:
-            if column.name in partition:
-                select.append(f"CAST({layout.sql_string(partition[column.name])} AS "
-                              f"{column_type(column)}) AS {column.name}")
-            else:
-                select.append(_file_value(column))
+    if source.keys:
+        uri = source.lake.uri(manifest_key(name, source))
+        cols = ", ".join(table.column_names)
+        # the files hold every column; JSON ones arrive as text and are parsed to SUPER
+        select = ", ".join(_file_value(c) for c in table.columns)
         steps += [
             Step(copy_sql(file_table, uri, iam_role), kind="copy", table=name,
-                 target=file_table, uri=uri, columns=tuple(file_cols)),
-            Step(f"INSERT INTO {stage} ({', '.join(table.column_names)})\n"
-                 f"SELECT {', '.join(select)}\nFROM {file_table} WHERE _run_id IN ({runs})",
-                 table=name),
-            Step(f"DELETE FROM {file_table}", table=name),
+                 target=file_table, uri=uri, columns=tuple(file_cols),
+                 files=tuple(source.lake.uri(k) for k in source.keys)),
+            Step(f"INSERT INTO {stage} ({cols})\n"
+                 f"SELECT {select}\nFROM {file_table} WHERE _run_id IN ({runs})", table=name),
         ]
     steps.append(Step(f"SELECT _run_id, COUNT(*) FROM {stage} GROUP BY _run_id "
                       f"ORDER BY _run_id", kind="staged", table=name))
@@ -385,6 +398,9 @@ class RedshiftWarehouse(Warehouse):
 
     def load(self, sources: Mapping[str, LoadSource]) -> LoadReport:
         steps = load_plan(sources, self.iam_role or "")
+        for name, source in sources.items():
+            if source.keys:  # the manifests the COPY steps read, in the lake first
+                source.lake.write_bytes(manifest_key(name, source), manifest_json(source))
         with self.connection() as conn:
             self._ensure_schema(conn)
             return self.run_plan(conn, steps)

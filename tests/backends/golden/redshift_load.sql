@@ -1,5 +1,6 @@
 CREATE TEMP TABLE snoopipe_file_posts (
     id VARCHAR(64),
+    subreddit VARCHAR(64),
     subreddit_id VARCHAR(64),
     author VARCHAR(128),
     author_fullname VARCHAR(64),
@@ -47,6 +48,7 @@ CREATE TEMP TABLE snoopipe_file_posts (
     retrieved_on TIMESTAMP,
     updated_on TIMESTAMP,
     extra VARCHAR(65535),
+    dt DATE,
     _retrieved_at TIMESTAMP,
     _source VARCHAR(1024),
     _run_id VARCHAR(64),
@@ -112,21 +114,11 @@ CREATE TEMP TABLE snoopipe_stage_posts (
     _raw_line BIGINT
 );
 
-COPY snoopipe_file_posts FROM 's3://my-lake-bucket/snoopipe/processed/posts/subreddit=python/dt=2026-01-10/data.parquet' IAM_ROLE 'arn:aws:iam::123456789012:role/snoopipe-redshift-copy' FORMAT AS PARQUET;
+COPY snoopipe_file_posts FROM 's3://my-lake-bucket/snoopipe/manifests/redshift/posts/c26b4a36cf64df769e35f22c.manifest' IAM_ROLE 'arn:aws:iam::123456789012:role/snoopipe-redshift-copy' FORMAT AS PARQUET MANIFEST;
 
 INSERT INTO snoopipe_stage_posts (id, subreddit, subreddit_id, author, author_fullname, name, title, selftext, url, domain, permalink, link_flair_text, link_flair_css_class, link_flair_template_id, author_flair_text, author_flair_css_class, distinguished, subreddit_type, subreddit_subscribers, is_self, is_video, is_original_content, is_gallery, post_hint, thumbnail, crosspost_parent, num_crossposts, over_18, spoiler, locked, stickied, archived, contest_mode, score_hidden, is_deleted, is_removed, removed_by_category, removal_reason, is_edited, score, upvote_ratio, num_comments, gilded, total_awards_received, created_utc, edited_utc, retrieved_on, updated_on, extra, dt, _retrieved_at, _source, _run_id, _raw_file, _raw_line)
-SELECT id, CAST('python' AS VARCHAR(64)) AS subreddit, subreddit_id, author, author_fullname, name, title, selftext, url, domain, permalink, link_flair_text, link_flair_css_class, link_flair_template_id, author_flair_text, author_flair_css_class, distinguished, subreddit_type, subreddit_subscribers, is_self, is_video, is_original_content, is_gallery, post_hint, thumbnail, crosspost_parent, num_crossposts, over_18, spoiler, locked, stickied, archived, contest_mode, score_hidden, is_deleted, is_removed, removed_by_category, removal_reason, is_edited, score, upvote_ratio, num_comments, gilded, total_awards_received, created_utc, edited_utc, retrieved_on, updated_on, JSON_PARSE(extra) AS extra, CAST('2026-01-10' AS DATE) AS dt, _retrieved_at, _source, _run_id, _raw_file, _raw_line
+SELECT id, subreddit, subreddit_id, author, author_fullname, name, title, selftext, url, domain, permalink, link_flair_text, link_flair_css_class, link_flair_template_id, author_flair_text, author_flair_css_class, distinguished, subreddit_type, subreddit_subscribers, is_self, is_video, is_original_content, is_gallery, post_hint, thumbnail, crosspost_parent, num_crossposts, over_18, spoiler, locked, stickied, archived, contest_mode, score_hidden, is_deleted, is_removed, removed_by_category, removal_reason, is_edited, score, upvote_ratio, num_comments, gilded, total_awards_received, created_utc, edited_utc, retrieved_on, updated_on, JSON_PARSE(extra) AS extra, dt, _retrieved_at, _source, _run_id, _raw_file, _raw_line
 FROM snoopipe_file_posts WHERE _run_id IN ('run-1', 'run-2');
-
-DELETE FROM snoopipe_file_posts;
-
-COPY snoopipe_file_posts FROM 's3://my-lake-bucket/snoopipe/processed/posts/subreddit=rust/dt=2026-01-11/data.parquet' IAM_ROLE 'arn:aws:iam::123456789012:role/snoopipe-redshift-copy' FORMAT AS PARQUET;
-
-INSERT INTO snoopipe_stage_posts (id, subreddit, subreddit_id, author, author_fullname, name, title, selftext, url, domain, permalink, link_flair_text, link_flair_css_class, link_flair_template_id, author_flair_text, author_flair_css_class, distinguished, subreddit_type, subreddit_subscribers, is_self, is_video, is_original_content, is_gallery, post_hint, thumbnail, crosspost_parent, num_crossposts, over_18, spoiler, locked, stickied, archived, contest_mode, score_hidden, is_deleted, is_removed, removed_by_category, removal_reason, is_edited, score, upvote_ratio, num_comments, gilded, total_awards_received, created_utc, edited_utc, retrieved_on, updated_on, extra, dt, _retrieved_at, _source, _run_id, _raw_file, _raw_line)
-SELECT id, CAST('rust' AS VARCHAR(64)) AS subreddit, subreddit_id, author, author_fullname, name, title, selftext, url, domain, permalink, link_flair_text, link_flair_css_class, link_flair_template_id, author_flair_text, author_flair_css_class, distinguished, subreddit_type, subreddit_subscribers, is_self, is_video, is_original_content, is_gallery, post_hint, thumbnail, crosspost_parent, num_crossposts, over_18, spoiler, locked, stickied, archived, contest_mode, score_hidden, is_deleted, is_removed, removed_by_category, removal_reason, is_edited, score, upvote_ratio, num_comments, gilded, total_awards_received, created_utc, edited_utc, retrieved_on, updated_on, JSON_PARSE(extra) AS extra, CAST('2026-01-11' AS DATE) AS dt, _retrieved_at, _source, _run_id, _raw_file, _raw_line
-FROM snoopipe_file_posts WHERE _run_id IN ('run-1', 'run-2');
-
-DELETE FROM snoopipe_file_posts;
 
 SELECT _run_id, COUNT(*) FROM snoopipe_stage_posts GROUP BY _run_id ORDER BY _run_id;
 
@@ -151,6 +143,7 @@ CREATE TEMP TABLE snoopipe_file_comments (
     post_id VARCHAR(64),
     name VARCHAR(64),
     parent_id VARCHAR(64),
+    subreddit VARCHAR(64),
     subreddit_id VARCHAR(64),
     subreddit_type VARCHAR(64),
     author VARCHAR(128),
@@ -180,6 +173,7 @@ CREATE TEMP TABLE snoopipe_file_comments (
     retrieved_on TIMESTAMP,
     updated_on TIMESTAMP,
     extra VARCHAR(65535),
+    dt DATE,
     _retrieved_at TIMESTAMP,
     _source VARCHAR(1024),
     _run_id VARCHAR(64),
@@ -230,13 +224,11 @@ CREATE TEMP TABLE snoopipe_stage_comments (
     _raw_line BIGINT
 );
 
-COPY snoopipe_file_comments FROM 's3://my-lake-bucket/snoopipe/processed/comments/subreddit=python/dt=2026-01-10/data.parquet' IAM_ROLE 'arn:aws:iam::123456789012:role/snoopipe-redshift-copy' FORMAT AS PARQUET;
+COPY snoopipe_file_comments FROM 's3://my-lake-bucket/snoopipe/manifests/redshift/comments/26873df089d9ab919b782b70.manifest' IAM_ROLE 'arn:aws:iam::123456789012:role/snoopipe-redshift-copy' FORMAT AS PARQUET MANIFEST;
 
 INSERT INTO snoopipe_stage_comments (id, post_id, name, parent_id, subreddit, subreddit_id, subreddit_type, author, author_fullname, author_flair_text, author_flair_css_class, body, distinguished, is_submitter, stickied, archived, score_hidden, collapsed, collapsed_reason_code, is_deleted, is_removed, removed_by_category, removal_reason, is_edited, score, controversiality, depth, gilded, total_awards_received, created_utc, edited_utc, retrieved_on, updated_on, extra, dt, _retrieved_at, _source, _run_id, _raw_file, _raw_line)
-SELECT id, post_id, name, parent_id, CAST('python' AS VARCHAR(64)) AS subreddit, subreddit_id, subreddit_type, author, author_fullname, author_flair_text, author_flair_css_class, body, distinguished, is_submitter, stickied, archived, score_hidden, collapsed, collapsed_reason_code, is_deleted, is_removed, removed_by_category, removal_reason, is_edited, score, controversiality, depth, gilded, total_awards_received, created_utc, edited_utc, retrieved_on, updated_on, JSON_PARSE(extra) AS extra, CAST('2026-01-10' AS DATE) AS dt, _retrieved_at, _source, _run_id, _raw_file, _raw_line
+SELECT id, post_id, name, parent_id, subreddit, subreddit_id, subreddit_type, author, author_fullname, author_flair_text, author_flair_css_class, body, distinguished, is_submitter, stickied, archived, score_hidden, collapsed, collapsed_reason_code, is_deleted, is_removed, removed_by_category, removal_reason, is_edited, score, controversiality, depth, gilded, total_awards_received, created_utc, edited_utc, retrieved_on, updated_on, JSON_PARSE(extra) AS extra, dt, _retrieved_at, _source, _run_id, _raw_file, _raw_line
 FROM snoopipe_file_comments WHERE _run_id IN ('run-1', 'run-2');
-
-DELETE FROM snoopipe_file_comments;
 
 SELECT _run_id, COUNT(*) FROM snoopipe_stage_comments GROUP BY _run_id ORDER BY _run_id;
 
@@ -259,9 +251,11 @@ DROP TABLE snoopipe_file_comments;
 CREATE TEMP TABLE snoopipe_file_post_metrics (
     post_id VARCHAR(64),
     observed_at TIMESTAMP,
+    subreddit VARCHAR(64),
     score BIGINT,
     upvote_ratio DOUBLE PRECISION,
     num_comments BIGINT,
+    dt DATE,
     _retrieved_at TIMESTAMP,
     _source VARCHAR(1024),
     _run_id VARCHAR(64),

@@ -1,0 +1,161 @@
+"""Writing one processed partition: its sorted rows -> right-sized part files.
+
+Both transform engines (DuckDB and Spark) and `snoopipe compact` write a partition
+through `PartitionWriter`, so the same rows give the same files, byte for byte:
+
+- rows arrive sorted by `layout.sort_columns` (the caller sorts);
+- they are written in row groups of exactly `sizing.row_group_rows` rows (the last one
+  shorter), whatever batches they came in, so the cut points do not depend on the engine;
+- after a row group the file is closed once it holds `sizing.target_bytes` or more,
+  and the next rows go to the next part (`part-00000.parquet`, `part-00001.parquet`,
+  ...): files end up between the target and the target + one row group, the last one
+  smaller;
+- each file is encoded in a scratch folder, then put in the lake atomically
+  (`Lake.write_file`), so memory holds one row group, never a whole file.
+
+Replacing a partition is crash-safe without a manifest: the new parts overwrite the old
+ones by name (each atomically), then the parts beyond the new count are deleted. A crash
+half way leaves a partition whose files hold every key (new parts plus old ones not yet
+overwritten, some keys twice); the rerun of the transform reads them all and keeps the
+latest row per key, as always, so it ends in the same files as a run without a crash.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from snoopipe.lake.base import Lake
+from snoopipe.tables import ARROW_TYPES, TableSpec
+from snoopipe.transform import layout
+
+# Columns with few distinct values per row group: dictionary pages pay for themselves.
+# Free text and ids are left plain (zstd finds their repeats; a dictionary would not).
+DICTIONARY_COLUMNS = frozenset({
+    "subreddit", "subreddit_id", "dt", "domain", "link_flair_text", "distinguished",
+    "_source", "_run_id", "_raw_file",
+})
+
+
+def arrow_schema(table: TableSpec) -> pa.Schema:
+    """The Arrow schema of a processed file: every column, with the table's types."""
+    return pa.schema([pa.field(c, ARROW_TYPES[t]) for c, t in
+                      ((c.name, c.type) for c in table.columns)])
+
+
+def conform(data: pa.Table, table: TableSpec) -> pa.Table:
+    """`data`'s columns in table order, cast to the table's types; missing ones NULL."""
+    schema = arrow_schema(table)
+    arrays = []
+    for field in schema:
+        if field.name in data.column_names:
+            arrays.append(data.column(field.name).cast(field.type))
+        else:
+            arrays.append(pa.nulls(data.num_rows, field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+class PartitionWriter:
+    """Writes one partition's sorted rows as part files. `write` batches, then `close`.
+
+    on_file(key, rows, bytes) is called after each file is in the lake (crash points,
+    progress). `keys` lists the files written, `rows` the rows.
+    """
+
+    def __init__(self, lake: Lake, table: TableSpec, partition: str, *,
+                 scratch_dir: str | None = None,
+                 sizing: layout.FileSizing = layout.FileSizing(),
+                 on_file: Callable[[str, int, int], None] | None = None) -> None:
+        self.lake = lake
+        self.table = table
+        self.partition = layout.normalize_partition(partition)
+        self.schema = arrow_schema(table)
+        self.target_bytes = sizing.target_bytes
+        self.row_group_rows = sizing.row_group_rows
+        self.on_file = on_file
+        self.keys: list[str] = []
+        self.sizes: list[int] = []
+        self.rows = 0
+        self._scratch = scratch_dir
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._path: str | None = None
+        self._file_rows = 0
+        dictionary = [c for c in self.schema.names if c in DICTIONARY_COLUMNS]
+        self._options = dict(compression="zstd", use_dictionary=dictionary,
+                             write_statistics=True)
+
+    def write(self, data: pa.Table | pa.RecordBatch) -> None:
+        if isinstance(data, pa.RecordBatch):
+            data = pa.Table.from_batches([data])
+        if data.num_rows == 0:
+            return
+        self._pending.append(conform(data, self.table))
+        self._pending_rows += data.num_rows
+        while self._pending_rows >= self.row_group_rows:
+            self._write_group(self.row_group_rows)
+
+    def write_all(self, batches: Iterable[pa.Table | pa.RecordBatch]) -> list[str]:
+        for batch in batches:
+            self.write(batch)
+        return self.close()
+
+    def _write_group(self, rows: int) -> None:
+        pending = pa.concat_tables(self._pending)
+        group, rest = pending.slice(0, rows), pending.slice(rows)
+        self._pending = [rest] if rest.num_rows else []
+        self._pending_rows = rest.num_rows
+        if self._writer is None:
+            fd, self._path = tempfile.mkstemp(suffix=".parquet", prefix="snoopipe-part-",
+                                              dir=self._scratch)
+            os.close(fd)
+            self._writer = pq.ParquetWriter(self._path, self.schema, **self._options)
+        self._writer.write_table(group.combine_chunks(), row_group_size=rows)
+        self._file_rows += group.num_rows
+        if os.path.getsize(self._path) >= self.target_bytes:
+            self._finish_file()
+
+    def _finish_file(self) -> None:
+        assert self._writer is not None and self._path is not None
+        self._writer.close()
+        key = layout.processed_key(self.table.name, self.partition, len(self.keys))
+        size = os.path.getsize(self._path)
+        try:
+            self.lake.write_file(key, self._path)
+        finally:
+            os.unlink(self._path)
+        self._writer, self._path = None, None
+        self.keys.append(key)
+        self.sizes.append(size)
+        self.rows += self._file_rows
+        rows, self._file_rows = self._file_rows, 0
+        if self.on_file is not None:
+            self.on_file(key, rows, size)
+
+    def close(self) -> list[str]:
+        """Write what is left; return the keys written (none for no rows)."""
+        if self._pending_rows:
+            self._write_group(self._pending_rows)
+        if self._writer is not None:
+            self._finish_file()
+        return list(self.keys)
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self._path is not None and os.path.exists(self._path):
+            os.unlink(self._path)
+
+
+def stale_keys(existing: Iterable[str], written: Iterable[str]) -> list[str]:
+    """Parts of a partition that the rewrite did not overwrite: to delete after it."""
+    keep = set(written)
+    return sorted(k for k in existing if k not in keep)
+
+
+__all__ = ["ARROW_TYPES", "PartitionWriter", "arrow_schema", "conform", "stale_keys"]
