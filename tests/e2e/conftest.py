@@ -30,10 +30,15 @@ class Project:
     def write_config(self, text: str) -> None:
         (self.root / "snoopipe.toml").write_text(text)
 
+    def cli_env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """The CLI's environment: this process's, without snoopipe or praw settings."""
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SNOOPIPE_", "praw_"))}
+        full_env.update({"COLUMNS": "200", "NO_COLOR": "1", **(extra or {})})
+        return full_env
+
     def snoopipe(self, *args: str, env: dict[str, str] | None = None, check: bool = True,
                  timeout: float = 300) -> subprocess.CompletedProcess:
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SNOOPIPE_", "praw_"))}
-        full_env.update({"COLUMNS": "200", "NO_COLOR": "1", **(env or {})})
+        full_env = self.cli_env(env)
         proc = subprocess.run(
             [sys.executable, "-m", "snoopipe.cli", *args], cwd=self.root, env=full_env,
             capture_output=True, text=True, timeout=timeout)

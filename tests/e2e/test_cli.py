@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -88,8 +90,6 @@ def test_query_on_a_postgres_warehouse_before_any_load_says_so(project, postgres
 def test_run_waits_for_the_pipeline_lock_with_wait(project):
     """A cron run that finds another run holding the lock refuses at once by default; with
     --wait it waits for the lock, and runs as soon as it is free."""
-    import threading
-
     from snoopipe.orchestration.runner import LOCK_NAME
     from snoopipe.resources import Resources
     from snoopipe.settings import load_settings
@@ -104,11 +104,19 @@ def test_run_waits_for_the_pipeline_lock_with_wait(project):
         assert waited.returncode == 1 and "(waited 1 s)" in waited.stderr
         assert project.state_rows("SELECT run_id FROM runs") == []
 
-        release = threading.Timer(3, resources.state.release_lock, (LOCK_NAME, holder))
-        release.start()
-        done = project.snoopipe("run", "-s", "python", "--wait", "120")
-        release.join()
-        assert "waiting up to 120 s" in done.stdout + done.stderr
+        # The lock is released once the run says it waits (not after a fixed delay: on a
+        # loaded machine the CLI may take longer than any delay to start).
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "snoopipe.cli", "run", "-s", "python", "--wait", "120"],
+            cwd=project.root, env=project.cli_env(), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
+        output = []
+        for line in proc.stdout:
+            output.append(line)
+            if "waiting up to 120 s" in line:
+                resources.state.release_lock(LOCK_NAME, holder)
+        assert proc.wait(timeout=300) == 0, "".join(output)
+        assert any("waiting up to 120 s" in line for line in output), "".join(output)
         assert project.scalar("SELECT count(*) FROM posts") > 0
     finally:
         resources.state.release_lock(LOCK_NAME, holder)
