@@ -215,7 +215,9 @@ class Site(Project):
             import psycopg
 
             with psycopg.connect(self.warehouse_url) as conn:
-                return [tuple(r) for r in conn.execute(query).fetchall()]
+                # jsonb (the extra column) arrives as dicts: canonical text, so rows hash
+                return [tuple(json.dumps(v, sort_keys=True) if isinstance(v, (dict, list))
+                              else v for v in r) for r in conn.execute(query).fetchall()]
         if not self.warehouse.exists():
             return []
         return self.sql(query)
