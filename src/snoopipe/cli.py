@@ -533,8 +533,9 @@ def backfill(
         err_console.print(Text.assemble(("error: ", "red"), _plain(message)))
     if outcome.input_problem:
         # A truncation warning itself was printed once, when it happened.
-        err_console.print(Text("finished with incomplete or unusable input (exit code 3): "
-                               "see the messages above and `snoopipe status`", style="yellow"))
+        err_console.print(Text("finished with incomplete input (a truncated or damaged dump "
+                               "file) or unusable input (exit code 3): see the messages "
+                               "above and `snoopipe status`", style="yellow"))
         raise typer.Exit(3)
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.clock import FIXED_NOW
 from tests.e2e.conftest import BASE_CONFIG, Project
 
-PINNED_CONFIG = BASE_CONFIG.replace("[simulator]\n", f"[simulator]\nfixed_now = {FIXED_NOW}\n")
+# BASE_CONFIG pins the simulator's clock at tests.clock.FIXED_NOW
+PINNED_CONFIG = BASE_CONFIG
 
 
 @pytest.fixture

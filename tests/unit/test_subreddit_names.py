@@ -47,10 +47,10 @@ def test_one_identity_whatever_the_case():
 
 
 @pytest.mark.parametrize("name", ["reddit.com", "u_sample-writer"])
-def test_names_with_dot_and_dash_are_safe_partitions(name):
-    partition = layout.partition_name(name, "2006-01-01")
-    assert layout.parse_partition(partition) == (name, "2006-01-01")
-    assert layout.processed_key("posts", partition) == (
-        f"processed/posts/subreddit={name}/dt=2006-01-01/data.parquet")
+def test_names_with_dot_and_dash_are_safe_raw_partitions(name):
+    # processed files are partitioned by month only; the raw zone keeps a folder per name
+    key = raw_key("posts", name, "2006-01-01", "run1", "api-a1")
+    assert key == f"raw/posts/subreddit={name}/dt=2006-01-01/run1-api-a1.jsonl.zst"
+    assert layout.parse_partition(layout.partition_name("2006-01")) == "2006-01"
     with pytest.raises(ValueError):
         layout.parse_partition("subreddit=../dt=2006-01-01")
