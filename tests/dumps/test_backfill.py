@@ -197,7 +197,7 @@ def test_truncated_zst_keeps_every_line_before_the_cut(tmp_path: Path):
     project.write_config(BASE_CONFIG)
     proc = project.snoopipe("backfill", str(cut), "-s", "python", check=False)
     assert proc.returncode == 3, proc.stdout + proc.stderr
-    assert "truncated" in proc.stderr and "Traceback" not in proc.stderr + proc.stdout
+    assert "truncated" in proc.stdout + proc.stderr and "Traceback" not in proc.stderr + proc.stdout
     assert project.scalar("SELECT count(*) FROM comments") == complete
     (run,) = project.state_rows("SELECT status, error FROM runs")
     assert run[0] == "success" and "truncated" in run[1] and "RC_2023-01.zst" in run[1]

@@ -70,7 +70,10 @@ def open_run_log(logs_dir: Path | None, run_id: str, *, json_lines: bool = False
     if logs_dir is None:
         return None
     path = run_log_path(logs_dir, run_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from snoopipe import private
+
+    private.make_dirs(path.parent)
+    private.create_file(path)  # 0600 before the first line is written: logs hold run data
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setLevel(logging.INFO)
     handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(
