@@ -391,7 +391,12 @@ def test_three_worker_hosts_one_killed_mid_extract(cluster, tmp_path, monkeypatc
     got = dag_site.snapshot()
     diff = compare(clean_snapshot, got)
     assert diff.equal, diff
-    assert got.watermarks == clean_snapshot.watermarks
+    # The deep re-list's marker holds when it last ran (the extract's wall clock, since the
+    # simulator is reached as reddit.com): a schedule, not data; every data watermark is equal.
+    def data_watermarks(snap):
+        return [w for w in snap.watermarks if not w[0].endswith("-deep-relist")]
+
+    assert data_watermarks(got) == data_watermarks(clean_snapshot)
     assert not got.manifest_problems and got.failed_checks == []
     rows = got.counts()
     assert rows["posts"] >= 100 * len(SUBREDDITS) and rows["comments"] > 0
