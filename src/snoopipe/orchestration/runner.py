@@ -337,7 +337,10 @@ class LocalRunner:
                        "`snoopipe run --resume` to retry them.")
             state.set_run_status(run_id, "failed", error=message)
             return RunOutcome(state.get_run(run_id), failed, message)  # type: ignore[arg-type]
-        skipped = [text for text in self.skipped if text.split()[0][2:] in run.subreddits]
+        # in the run's order of subreddits, whichever extract finished first
+        order = {name: i for i, name in enumerate(run.subreddits)}
+        skipped = sorted((text for text in self.skipped if text.split()[0][2:] in order),
+                         key=lambda text: order[text.split()[0][2:]])
         state.set_run_status(run_id, "success", error=(
             "skipped: " + "; ".join(skipped)) if skipped else None)
         return RunOutcome(state.get_run(run_id), skipped=skipped)  # type: ignore[arg-type]
