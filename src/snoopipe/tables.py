@@ -110,6 +110,19 @@ LINEAGE = (
     Column("_raw_line", "BIGINT", False, "1-based line number in that file", rule="raw_line"),
 )
 
+# The last columns of posts and comments alike: when the archive fetched the thing, every
+# field not typed above, the partition date, and the lineage.
+THING_TAIL = (
+    Column("retrieved_on", "TIMESTAMP", True, RETRIEVED_ON_DOC,
+           rule="epoch", source="retrieved_on", alt="retrieved_utc"),
+    Column("updated_on", "TIMESTAMP", True, UPDATED_ON_DOC,
+           rule="epoch", source="updated_on", alt="updated_utc"),
+    Column("extra", "JSON", True, EXTRA_DOC, rule="extra"),
+    Column("dt", "DATE", False, "UTC date of created_utc (partition)",
+           rule="date_of", of="created_utc"),
+    *LINEAGE,
+)
+
 POSTS = TableSpec(
     name="posts",
     kind="posts",
@@ -174,14 +187,7 @@ POSTS = TableSpec(
                rule="epoch", source="created_utc", required=True),
         Column("edited_utc", "TIMESTAMP", True, "NULL when not edited or when Reddit gave no time",
                rule="edited_time", source="edited"),
-        Column("retrieved_on", "TIMESTAMP", True, RETRIEVED_ON_DOC,
-               rule="epoch", source="retrieved_on", alt="retrieved_utc"),
-        Column("updated_on", "TIMESTAMP", True, UPDATED_ON_DOC,
-               rule="epoch", source="updated_on", alt="updated_utc"),
-        Column("extra", "JSON", True, EXTRA_DOC, rule="extra"),
-        Column("dt", "DATE", False, "UTC date of created_utc (partition)",
-               rule="date_of", of="created_utc"),
-        *LINEAGE,
+        *THING_TAIL,
     ),
 )
 
@@ -231,14 +237,7 @@ COMMENTS = TableSpec(
         Column("created_utc", "TIMESTAMP", False,
                rule="epoch", source="created_utc", required=True),
         Column("edited_utc", "TIMESTAMP", rule="edited_time", source="edited"),
-        Column("retrieved_on", "TIMESTAMP", True, RETRIEVED_ON_DOC,
-               rule="epoch", source="retrieved_on", alt="retrieved_utc"),
-        Column("updated_on", "TIMESTAMP", True, UPDATED_ON_DOC,
-               rule="epoch", source="updated_on", alt="updated_utc"),
-        Column("extra", "JSON", True, EXTRA_DOC, rule="extra"),
-        Column("dt", "DATE", False, "UTC date of created_utc (partition)",
-               rule="date_of", of="created_utc"),
-        *LINEAGE,
+        *THING_TAIL,
     ),
 )
 
