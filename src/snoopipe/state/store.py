@@ -396,12 +396,17 @@ class StateStore:
     def open_gaps(self, subreddit: str | None = None) -> list[dict[str, Any]]:
         """Listing gaps not yet closed: dicts of the extract_gaps columns, oldest first."""
         query = select(t.extract_gaps).where(t.extract_gaps.c.closed_at.is_(None))
+        return [dict(r._mapping) for r in self._of_subreddit(
+            query, t.extract_gaps, subreddit,
+            t.extract_gaps.c.subreddit, t.extract_gaps.c.gap_from)]
+
+    def _of_subreddit(self, query, table, subreddit: str | None, *order) -> list:
+        """The rows of `query`, of one subreddit when given (`table.c.subreddit`), in
+        `order`."""
         if subreddit is not None:
-            query = query.where(t.extract_gaps.c.subreddit == subreddit)
+            query = query.where(table.c.subreddit == subreddit)
         with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(t.extract_gaps.c.subreddit,
-                                               t.extract_gaps.c.gap_from)).all()
-        return [dict(r._mapping) for r in rows]
+            return conn.execute(query.order_by(*order)).all()
 
     def close_gaps(self, subreddit: str, *, covered_from: float, covered_to: float,
                    by: str) -> int:
@@ -420,12 +425,9 @@ class StateStore:
         query = select(t.tracked_posts.c.post_id, t.tracked_posts.c.subreddit,
                        t.tracked_posts.c.tree_error, t.tracked_posts.c.tree_attempts).where(
             t.tracked_posts.c.tree_error.is_not(None))
-        if subreddit is not None:
-            query = query.where(t.tracked_posts.c.subreddit == subreddit)
-        with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(t.tracked_posts.c.subreddit,
-                                               t.tracked_posts.c.post_id)).all()
-        return [dict(r._mapping) for r in rows]
+        return [dict(r._mapping) for r in self._of_subreddit(
+            query, t.tracked_posts, subreddit,
+            t.tracked_posts.c.subreddit, t.tracked_posts.c.post_id)]
 
     def unavailable_posts(self, subreddit: str | None = None) -> list[dict[str, Any]]:
         """Tracked posts that /api/info left out: post_id, subreddit, last_seen_at,
@@ -433,10 +435,7 @@ class StateStore:
         query = select(t.tracked_posts.c.post_id, t.tracked_posts.c.subreddit,
                        t.tracked_posts.c.last_seen_at, t.tracked_posts.c.unavailable_since
                        ).where(t.tracked_posts.c.unavailable_since.is_not(None))
-        if subreddit is not None:
-            query = query.where(t.tracked_posts.c.subreddit == subreddit)
-        with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(t.tracked_posts.c.post_id)).all()
+        rows = self._of_subreddit(query, t.tracked_posts, subreddit, t.tracked_posts.c.post_id)
         return [{**dict(r._mapping), "last_seen_at": _aware(r.last_seen_at),
                  "unavailable_since": _aware(r.unavailable_since)} for r in rows]
 
