@@ -575,7 +575,7 @@ class Stack:
                 if (health.get(component) or {}).get("status") == "healthy":
                     pending.discard(component.replace("_", "-"))
             ready = [name for name in self.worker_pids()
-                     if " ready." in _tail(self.log_dir / f"{name}.log", 200_000)]
+                     if " ready." in _since_last_start(self.log_dir / f"{name}.log")]
             if len(ready) == state.workers:
                 pending.discard("workers")
             if "dags" in pending:
@@ -686,6 +686,14 @@ def _tail(path: Path, limit: int = 3000) -> str:
             return fh.read().decode(errors="replace")
     except OSError:
         return "(no log)"
+
+
+def _since_last_start(path: Path) -> str:
+    """The log of the service's current process: what follows the last `==== ... starting:`
+    header `procs.spawn` writes (a restarted worker appends to the log of the one before,
+    whose `ready.` line says nothing about the new process)."""
+    text = _tail(path, 200_000)
+    return text[max(0, text.rfind("\n==== ")):]
 
 
 def describe(state: StackState, stack: Stack) -> list[str]:
