@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+from tests.alert_receivers import WebhookReceiver
 
 pytestmark = pytest.mark.slow
 
@@ -15,30 +15,10 @@ WEBHOOK_TOKEN = "T0KEN-in-the-webhook-url-4711"
 SMTP_PASSWORD = "smtp-pa55word-never-shown"
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    posts: list[dict] = []
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).posts.append({"path": self.path, "body": json.loads(body),
-                                 "type": self.headers["Content-Type"]})
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture
 def webhook():
-    _Receiver.posts = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/services/{WEBHOOK_TOKEN}", _Receiver.posts
-    server.shutdown()
-    server.server_close()
+    with WebhookReceiver(WEBHOOK_TOKEN) as receiver:
+        yield receiver.url, receiver.posts
 
 
 @pytest.fixture
@@ -117,33 +97,3 @@ def test_an_unreachable_webhook_is_reported_without_its_url(project):
     done = project.snoopipe("run", "-s", "python")  # the run itself is fine: exit 0
     both = done.stdout + done.stderr
     assert "alert webhook failed: ConnectionError" in both and WEBHOOK_TOKEN not in both
-
-
-def test_the_airflow_task_functions_alert_once_per_failed_run(project, webhook):
-    """The DAGs' failure path (tasks.record_failure: the task's own, then the DAG run's
-    failure callback with keep_existing) alerts once; finish_run alerts stale data."""
-    from snoopipe.orchestration.airflow import tasks
-    from snoopipe.resources import Resources
-    from snoopipe.settings import load_settings
-
-    url, posts = webhook
-    project.write_config((project.root / "snoopipe.toml").read_text()
-                         + f'\n[alerts]\nwebhook_url = "{url}"\nmax_age_hours = 1\n')
-    settings = load_settings(project.root / "snoopipe.toml")
-    resources = Resources(settings)
-    failed = resources.state.create_run("airflow-run-1", kind="incremental",
-                                        subreddits=["python"], params={"airflow_run": "x"})
-    resources.close()
-    assert tasks.record_failure(settings, failed.run_id, "extract:python failed: HTTP 503")
-    assert tasks.record_failure(settings, failed.run_id, "Airflow DAG run failed: task x",
-                                keep_existing=True)
-    assert len(posts) == 1
-    text = posts[0]["body"]["text"]
-    assert "snoopipe run airflow-run-1 failed" in text and "HTTP 503" in text
-    assert WEBHOOK_TOKEN not in text
-
-    resources = Resources(settings)
-    resources.state.create_run("airflow-run-2", kind="incremental", subreddits=["python"])
-    resources.close()
-    done = tasks.finish_run(settings, "airflow-run-2")
-    assert done["alerts"] == ["webhook"] and "r/python: no data yet" in posts[1]["body"]["text"]

@@ -86,11 +86,17 @@ def default_args(cfg: DagSettings) -> dict[str, Any]:
 
 def dag_arguments(cfg: DagSettings, doc: str | None) -> dict[str, Any]:
     """The `@dag(...)` arguments every snoopipe DAG shares: start date, task defaults
-    (retries with backoff, failure callback), the DAG failure callback, tags and docs."""
+    (retries with backoff, failure callback), tags and docs, and the DAG callbacks: a
+    failed run is recorded in the state store (`dag_failed`), then alerted; a successful
+    one alerts stale subreddits (`SnoopipeNotifier`, once per DAG run)."""
+    from snoopipe.orchestration.airflow.notifier import SnoopipeNotifier
+
     return {
         "start_date": cfg.start_date,
         "default_args": default_args(cfg),
-        "on_failure_callback": dag_failed,
+        # in this order: the notifier reads the failure dag_failed records
+        "on_failure_callback": [dag_failed, SnoopipeNotifier(failed=True)],
+        "on_success_callback": SnoopipeNotifier(failed=False),
         "tags": ["snoopipe"],
         "doc_md": doc,
     }
@@ -129,7 +135,11 @@ def downstream_tasks(snoopipe_run_id: Any, extracted: Any) -> None:
 
 
 def run_hint(context: Any) -> str:
-    """`dag_id/run_id` of the DAG run: what the snoopipe run id is derived from."""
+    """`dag_id/run_id` of the DAG run: what the snoopipe run id is derived from.
+
+    Works with every context Airflow passes: a task's, and the DAG processor's to DAG
+    callbacks (`dag`, `run_id`, `reason`; `dag_run` only when the run had a task).
+    """
     dag_run = context.get("dag_run")
     dag_id = getattr(dag_run, "dag_id", None) or context["dag"].dag_id
     run_id = getattr(dag_run, "run_id", None) or context["run_id"]
@@ -184,7 +194,8 @@ def fail_fast(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 # -- failure callbacks ------------------------------------------------------------------------
 
 
-def _find_run_id(settings: Any, hint: str) -> str | None:
+def find_run_id(settings: Any, hint: str) -> str | None:
+    """The snoopipe run of the DAG run `hint` (`dag_id/run_id`), or None."""
     with tasks.open_resources(settings) as resources:
         for run in resources.state.list_runs(500):
             if run.params.get("airflow_run") == hint:
@@ -204,7 +215,7 @@ def task_failed(context: Any) -> None:
         message = f"Airflow task {where} failed after {getattr(ti, 'try_number', '?')} tries: " \
                   f"{what}"
         settings = tasks.task_settings()
-        run_id = _find_run_id(settings, run_hint(context))
+        run_id = find_run_id(settings, run_hint(context))
         if run_id and tasks.record_failure(settings, run_id, message):
             log.error("snoopipe run %s marked failed: %s", run_id, message)
     except Exception:  # a callback must never hide the original failure
@@ -216,7 +227,7 @@ def dag_failed(context: Any) -> None:
     try:
         reason = context.get("reason") or "failed"
         settings = tasks.task_settings()
-        run_id = _find_run_id(settings, run_hint(context))
+        run_id = find_run_id(settings, run_hint(context))
         if run_id:
             tasks.record_failure(settings, run_id, f"Airflow DAG run failed: {reason}",
                                  keep_existing=True)

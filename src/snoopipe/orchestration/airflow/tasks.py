@@ -22,7 +22,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from snoopipe.alerts import notify
 from snoopipe.errors import BlockingCheckFailed, ConfigError, SnoopipeError
 from snoopipe.orchestration import stages
 from snoopipe.resources import Resources, StageResult
@@ -244,9 +243,8 @@ def finish_run(settings: Settings, run_id: str) -> dict[str, Any]:
     with open_resources(settings) as resources:
         resources.state.set_run_status(run_id, "success")
         run = _run(resources, run_id)
-        alerts = notify(resources, run_id)  # stale subreddits, as after `snoopipe run`
-        return {"run_id": run_id, "status": run.status, "loads": resources.state.loads(run_id),
-                "alerts": alerts}
+        # (alerts, stale subreddits included, are the DAG's notifier's: notifier.py)
+        return {"run_id": run_id, "status": run.status, "loads": resources.state.loads(run_id)}
 
 
 def record_failure(settings: Settings, run_id: str, message: str, *,
@@ -270,7 +268,6 @@ def record_failure(settings: Settings, run_id: str, message: str, *,
         if keep_existing and run.status == "failed" and run.error:
             return True
         resources.state.set_run_status(run_id, "failed", error=message[:4000])
-        # Once per run: a later call with keep_existing (the DAG's failure callback after
-        # the task's own) returns above.
-        notify(resources, run_id)
+        # No alert here: the DAG's notifier alerts once per failed DAG run, however many
+        # tasks failed (notifier.py).
         return True
