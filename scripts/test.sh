@@ -10,7 +10,8 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     need=""
     command -v zstd >/dev/null 2>&1 || need="$need zstd"
     command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
-    # chromium: the report is rendered in headless Chromium (tests/product/test_report.py).
+    # chromium: the report is rendered in headless Chromium (tests/product/test_report.py),
+    # and the Airflow UI is driven in it by Playwright (tests/airflow/test_stack_integration.py).
     command -v chromium >/dev/null 2>&1 || need="$need chromium"
     # iproute2 (`ip netns`): tests/scaleout puts Celery worker hosts in network namespaces.
     command -v ip >/dev/null 2>&1 || need="$need iproute2"

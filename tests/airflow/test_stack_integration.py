@@ -3,6 +3,8 @@ simulator and Airflow 3 (API server, scheduler, DAG processor, CeleryExecutor wi
 Celery workers); the DAG runs are triggered through Airflow's REST API and the
 warehouse and state store are checked afterwards. One Celery worker is killed with
 SIGKILL while it extracts: the retried run must still succeed with no duplicate rows.
+The Airflow UI is opened in headless Chromium, logged into, and shows the first DAG run.
+The DAGs' notifier posts each DAG run's alerts to a webhook receiver on loopback.
 Everything started is stopped at the end, also on failure.
 """
 
@@ -12,8 +14,10 @@ import os
 import shutil
 import subprocess
 import sys
+import re
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,6 +33,8 @@ from tests.clock import FIXED_NOW  # noqa: E402
 from snoopipe.orchestration.stack.api import AirflowAPI  # noqa: E402
 from snoopipe.orchestration.stack.deploy import Stack, _tail  # noqa: E402
 from snoopipe.orchestration.stack.redis import install_redis_server  # noqa: E402
+from tests.airflow import airflow_ui  # noqa: E402
+from tests.alert_receivers import WebhookReceiver  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -50,7 +56,11 @@ TEST_ENV = {
     "SNOOPIPE_SIMULATOR__SEED": "11",
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
     "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "90",
+    # Every finished DAG run alerts (its subreddits are "stale" at once): the DAGs'
+    # notifier is seen to post once per DAG run, a failed one with its failure.
+    "SNOOPIPE_ALERTS__MAX_AGE_HOURS": "0",
 }
+WEBHOOK_TOKEN = "T0KEN-of-the-stack-webhook-4242"
 
 
 @dataclass
@@ -60,6 +70,8 @@ class Deployment:
     sim_url: str
     state_url: str
     env: dict
+    printed: str  # what `snoopipe stack up` printed
+    webhook: WebhookReceiver
 
     def snoopipe_cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "snoopipe.cli", *args], env=self.env,
@@ -113,7 +125,14 @@ def _logs(stack: Stack) -> str:
 
 
 @pytest.fixture(scope="module")
-def deployment() -> Iterator[Deployment]:
+def webhook() -> Iterator[WebhookReceiver]:
+    """Started before the stack: its URL is in the services' environment."""
+    with WebhookReceiver(WEBHOOK_TOKEN) as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+def deployment(webhook) -> Iterator[Deployment]:
     if install_redis_server() is None:
         pytest.skip("redis-server is not installed and cannot be installed here (not root): "
                     "apt-get install -y redis-server")
@@ -121,7 +140,7 @@ def deployment() -> Iterator[Deployment]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("SNOOPIPE_", "AIRFLOW", "praw_"))}
     env.update(TEST_ENV)
-    env.update({"COLUMNS": "200", "NO_COLOR": "1"})
+    env.update({"COLUMNS": "200", "NO_COLOR": "1", "SNOOPIPE_ALERTS__WEBHOOK_URL": webhook.url})
     stack = Stack(directory)
     started = time.monotonic()
     try:
@@ -135,7 +154,7 @@ def deployment() -> Iterator[Deployment]:
         assert "admin /" in up.stdout and "Airflow UI:   http://127.0.0.1:" in up.stdout
         values = stack.env()
         yield Deployment(stack, stack.api(), values["SNOOPIPE_REDDIT__OAUTH_URL"],
-                         values["SNOOPIPE_STATE_URL"], env)
+                         values["SNOOPIPE_STATE_URL"], env, up.stdout, webhook)
     finally:
         down = subprocess.run([sys.executable, "-m", "snoopipe.cli", "stack", "down", "--dir",
                                str(directory)], env=env, capture_output=True, text=True,
@@ -164,13 +183,15 @@ def test_stack_runs_the_dag_survives_a_killed_worker_and_stops_on_blocking_check
     """One test, three DAG runs in order (one test so that pytest-xdist keeps them on one
     worker and one deployment)."""
     try:
-        _incremental_run_fills_the_warehouse(deployment)
+        first = _incremental_run_fills_the_warehouse(deployment)
+        _airflow_ui_shows_the_dag_run(deployment, first)
         _killed_worker_task_is_retried_and_the_run_succeeds_without_duplicates(deployment)
         _backfill_dag_loads_a_dump_file(deployment)
         # before the blocking check: the run that check fails keeps its rows pending, and
         # every later DAG run validates them again (and fails, by design)
         _stack_up_restarts_dead_services_on_the_same_ports(deployment)
-        _failed_blocking_check_fails_the_run_visibly(deployment)
+        failed = _failed_blocking_check_fails_the_run_visibly(deployment)
+        _every_dag_run_alerted_once(deployment, failed, dag_runs=5)
     except BaseException:
         print(_logs(deployment.stack))
         raise
@@ -204,6 +225,27 @@ def _incremental_run_fills_the_warehouse(dep: Deployment) -> None:
     assert {t.task_id for t in tasks} >= {f"extract:{s}" for s in SUBREDDITS} | {
         "transform", "validate", "load"}
     print(f"warehouse after run 1: {counts}")
+    return run_id
+
+
+def _airflow_ui_shows_the_dag_run(dep: Deployment, run_id: str) -> None:
+    """A person's check, in headless Chromium: the UI address and login `stack up`
+    printed, the login form, the DAG, its run with its state, an extract per subreddit;
+    no uncaught JavaScript error and no failed request on the way."""
+    if not airflow_ui.chromium_available():
+        warnings.warn(pytest.PytestWarning(
+            "Airflow UI not checked: Debian's chromium is not installed (scripts/test.sh "
+            "installs it as root)"))
+        return
+    url, user, password = re.search(r"Airflow UI:\s+(\S+)\s+login: (\S+) / (\S+)",
+                                    dep.printed).groups()
+    started = time.monotonic()
+    with airflow_ui.ui_session(url, dep.stack.dir / "airflow-ui.png") as session:
+        session.sign_in(user, password)
+        airflow_ui.check_dag_run_shown(session, DAG, run_id, "Success", "extract",
+                                       [f"r/{s}" for s in SUBREDDITS])
+    print(f"Airflow UI in Chromium: logged in, DAG run shown in "
+          f"{time.monotonic() - started:.1f}s")
 
 
 def _killed_worker_task_is_retried_and_the_run_succeeds_without_duplicates(
@@ -315,6 +357,27 @@ def _failed_blocking_check_fails_the_run_visibly(dep: Deployment) -> None:
     assert snoop.status == "failed"
     assert "validate" in snoop.error and "BlockingCheckFailed" in snoop.error
     print(f"\nblocking check: DAG run failed, snoopipe run error: {snoop.error[:160]}")
+    return snoop.run_id
+
+
+def _every_dag_run_alerted_once(dep: Deployment, failed_run: str, dag_runs: int) -> None:
+    """The DAGs' notifier (run by the DAG processor after each DAG run) posted one
+    message per DAG run to the webhook; the failed run's says why; no secret anywhere."""
+    deadline = time.monotonic() + 90
+    while len(dep.webhook.posts) < dag_runs and time.monotonic() < deadline:
+        time.sleep(1)
+    time.sleep(3)  # a late duplicate would arrive now
+    texts = dep.webhook.texts()
+    assert len(texts) == dag_runs, texts
+    (failure,) = [t for t in texts if "failed" in t]
+    assert f"snoopipe run {failed_run} failed" in failure
+    assert "blocking check failed" in failure and "posts_created_utc_range" in failure
+    assert all(f"r/{s}: data" in t for t in texts for s in SUBREDDITS), texts
+    state = dep.stack.load_state()
+    for secret in (WEBHOOK_TOKEN, state.admin_password, state.pg_password,
+                   state.redis_password):
+        assert not any(secret in t for t in texts)
+    print(f"webhook: {len(texts)} alerts, one per DAG run")
 
 
 def _stack_up_restarts_dead_services_on_the_same_ports(dep: Deployment) -> None:
