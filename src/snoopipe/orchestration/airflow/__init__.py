@@ -10,7 +10,8 @@ import dag`. `snoopipe stack up` runs a whole local deployment with them.
 - `snoopipe_backfill`: the same over dump files, triggered with parameters.
 
 The tasks call `snoopipe.orchestration.airflow.tasks`, which calls the stage functions;
-this package imports nothing from Airflow itself.
+this package imports nothing from Airflow itself. Alerts go through an Airflow notifier,
+`snoopipe.orchestration.airflow.notifier.SnoopipeNotifier` (the DAGs' callbacks).
 """
 
 from pathlib import Path

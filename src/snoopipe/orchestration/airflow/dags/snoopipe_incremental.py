@@ -5,7 +5,9 @@ interval), `extract` runs once per subreddit (dynamic task mapping, so Celery wo
 extract subreddits in parallel), then `transform`, `validate` (a failed blocking check
 fails the run at once, without retries) and `load`; `finish_run` marks the run done.
 Tasks retry with exponential backoff; a task that fails for good records its error
-in snoopipe's state store (`snoopipe status`).
+in snoopipe's state store (`snoopipe status`). Each finished DAG run sends its alerts
+(failed run, failed blocking check, stale subreddits) through the snoopipe notifier
+(`snoopipe.orchestration.airflow.notifier`), if `SNOOPIPE_ALERTS__*` are set.
 
 Schedule and retries: `SNOOPIPE_AIRFLOW__*` variables (see `common.DagSettings`).
 Pipeline settings: the workers' `SNOOPIPE_*` variables.
