@@ -111,7 +111,7 @@ class Warehouse(ABC):
             counts[name] = int(rows[0][0])
         return counts
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections (per-operation warehouses hold none)."""
 
     def __enter__(self) -> Warehouse:

@@ -20,8 +20,12 @@ from snoopipe.errors import ConfigError
 from snoopipe.tables import TABLES, TableSpec
 from snoopipe.warehouse.base import LoadSource
 from snoopipe.warehouse.nul_repair import replace_json_nul, replace_nul
-from snoopipe.warehouse.parquet_batches import (BATCH_ROWS, ParquetOpener, arrow_batches,
-                                                arrow_schema)
+from snoopipe.warehouse.parquet_batches import (
+    BATCH_ROWS,
+    ParquetOpener,
+    arrow_batches,
+    arrow_schema,
+)
 
 
 @dataclass

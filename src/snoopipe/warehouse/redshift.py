@@ -44,7 +44,9 @@ key, high cardinality, so joins of a post with its comments and metrics are coll
 and no slice is skewed by a big subreddit) and `COMPOUND SORTKEY (subreddit,
 created_utc)` (`observed_at` for post_metrics), so filters by subreddit and time
 range-restrict scans. Primary keys are declared (Redshift does not enforce them; the
-MERGE keeps them unique).
+MERGE keeps them unique). These are Redshift's `Dialect` (`RedshiftDialect`); the
+statements are the shared ones of `snoopipe.warehouse.sql`, and the schema steps the
+warehouse base's.
 
 Driver: `redshift_connector` (Amazon's driver: IAM authentication, Redshift types),
 imported only when a Redshift warehouse is used. Query parameters of the URL are passed
@@ -310,8 +312,9 @@ class RedshiftWarehouse(Warehouse):
         self._url = url
         self.url = mask_url(url)
         self.iam_role = iam_role
-        self._spec = parse_url(url) if connect is None else None
-        self._connect = connect or default_connect(self._spec)
+        if connect is None:
+            connect = default_connect(parse_url(url))
+        self._connect = connect
 
     def __repr__(self) -> str:
         return f"RedshiftWarehouse({self.url!r})"

@@ -2,7 +2,9 @@
 
 Written in SQL that DuckDB and PostgreSQL both run (`INSERT ... ON CONFLICT`, window
 functions, `CREATE OR REPLACE VIEW`). A PostgreSQL warehouse reuses these builders
-after a `COPY` into a staging table; only the type names differ (`snoopipe.tables.TYPES`).
+after a `COPY` into a staging table. The DDL is written once for every warehouse: what
+differs is the backend's `Dialect` (`snoopipe.warehouse.dialect`: type names from
+`snoopipe.tables.TYPES`, Redshift's VARCHAR widths and distribution and sort keys).
 
 Redshift has no `ON CONFLICT`: it merges with the statements of `merge_statements`
 (latest row per key into a temp table, drop the rows older than the stored ones, then

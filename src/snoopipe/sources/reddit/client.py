@@ -270,7 +270,7 @@ class RedditClient:
         with self._token_lock:
             if force or not self._authorizer.is_valid():
                 self._authorizer.refresh()
-            return self._authorizer.access_token  # type: ignore[return-value]
+            return self._authorizer.access_token
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with equal jitter: uniform(ceiling / 2, ceiling), ceiling =
