@@ -64,8 +64,9 @@ def alerts_for_run(state: StateStore, settings: Settings, run_id: str, *,
                                    f"(alert after {max_age:g} hours)."))
             elif (moment - seen).total_seconds() > max_age * 3600:
                 hours = (moment - seen).total_seconds() / 3600
+                when = seen.isoformat(timespec="seconds")
                 found.append(Alert("stale_subreddit", f"r/{sub}: data {hours:.1f} hours old",
-                                   f"r/{sub} was last extracted {seen.isoformat(timespec='seconds')}"
+                                   f"r/{sub} was last extracted {when}"
                                    f" ({hours:.1f} hours ago; alert after {max_age:g} hours)."))
     return found
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from snoopipe.redact import redact
 from snoopipe.resources import Resources
 from snoopipe.settings import Settings, mask_url
 
@@ -29,7 +30,7 @@ def _try(name: str, probe: Callable[[], str]) -> Check:
         return Check(name, True, probe())
     except Exception as exc:  # noqa: BLE001 - a doctor reports every failure as it is
         text = " ".join(str(exc).split()) or type(exc).__name__
-        return Check(name, False, mask_url(text)[:300])
+        return Check(name, False, redact(text)[:300])
 
 
 def run_checks(settings: Settings, config_file: Path | None) -> list[Check]:

@@ -1,8 +1,8 @@
 """Crash points: named places where a test can kill the pipeline with SIGKILL (kill -9).
 
-Test-only. The reliability suite (`tests/reliability`) proves DESIGN.md's rule 5 -- a
-crash at any point, followed by a rerun, ends in the same warehouse as a run without a
-crash -- by running the real CLI with
+Test-only. The reliability suite (`tests/reliability`) proves rule 5 of
+docs/architecture.md -- a crash at any point, followed by a rerun, ends in the same
+warehouse as a run without a crash -- by running the real CLI with
 
     SNOOPIPE_CRASH_AT=<point>[:<nth>]
 

@@ -8,10 +8,11 @@ of every shape, secret-looking keys, and the secret values the settings hold.
   (`user:pw@host/db`) is masked the same way. Then the value of every query or
   key=value parameter whose name looks secret (`password`, `sslpassword`, `token`,
   `secret`, `X-Amz-Signature`, `X-Amz-Credential`, `sig`, `api_key`, ...) becomes `***`.
-- `redact(text)`: free text (error messages, log lines, stored task errors): every URL
-  in it masked as above, every `secret-key=value`, and every secret value snoopipe was
-  told about with `remember()` (the settings' passwords and keys, also URL-encoded),
-  wherever it appears alone.
+- `redact(text, secrets=())`: free text (error messages, log lines, stored task
+  errors): every URL in it masked as above, every `secret-key=value`, and every secret
+  value snoopipe was told about with `remember()` (the settings' passwords and keys,
+  also URL-encoded) or given as `secrets`, wherever it appears alone. This is the one
+  scrubber: a driver's error about a connection is `redact(text, url_secrets(url))`.
 - `install_log_redaction()`: every log record's message goes through `redact()`.
 
 Rule from the README: passwords and keys are never printed, logged or stored.
@@ -102,23 +103,32 @@ def remember(*values: str | None) -> None:
                 _known.update({value, quote(value, safe=""), quote_plus(value)})
 
 
-def remember_url(url: str | None) -> None:
-    """The password and secret parameters of a URL (any shape), for `redact()`."""
+def url_secrets(url: str | None) -> set[str]:
+    """The secret values a URL (any shape) holds: its user-info password, as written and
+    decoded, and the values of its secret parameters. Scrub a text of one URL's
+    secrets with `redact(text, url_secrets(url))`."""
     if not url:
-        return
+        return set()
+    found: set[str] = set()
     scheme = re.match(_SCHEME, url)
     rest = url[scheme.end() if scheme else 0:]
     at = rest.rfind("@")
     if at >= 0 and ":" in rest[:at]:
         password = rest[:at].split(":", 1)[1]
-        remember(password, unquote(password))
+        found.update({password, unquote(password)})
     try:
         query = urlsplit(url).query
     except ValueError:
         query = ""
-    remember(*(value for name, value in parse_qsl(query) if is_secret_name(name)))
-    remember(*(m.group(3).strip("'\"") for m in _KEY_VALUE.finditer(rest)
-               if is_secret_name(m.group(1))))
+    found.update(value for name, value in parse_qsl(query) if is_secret_name(name))
+    found.update(m.group(3).strip("'\"") for m in _KEY_VALUE.finditer(rest)
+                 if is_secret_name(m.group(1)))
+    return {value for value in found if value}
+
+
+def remember_url(url: str | None) -> None:
+    """The password and secret parameters of a URL (any shape), for `redact()`."""
+    remember(*url_secrets(url))
 
 
 def redact(text: str | None, secrets: Iterable[str] = ()) -> str:

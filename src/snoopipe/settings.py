@@ -1,6 +1,6 @@
 """Settings: one typed object built from `snoopipe.toml`, then environment variables.
 
-Every backend is chosen by a URL (`file://`, `duckdb://`, `sqlite://`, later `s3://`,
+Every backend is chosen by a URL (`file://`, `s3://`, `duckdb://`, `sqlite://`,
 `postgresql://`, `redshift://`), so moving from a laptop to production is a settings
 change, never a code change. Environment variables win over the file:
 `SNOOPIPE_LAKE_URL`, `SNOOPIPE_WAREHOUSE_URL`, `SNOOPIPE_STATE_URL`,

@@ -68,7 +68,7 @@ def test_glue_tables_and_partitions(s3_harness):
     _pipeline_data(h)
     glue = boto3.client("glue")
     catalog = GlueCatalog(h.lake, "snoopipe_glue")
-    added = catalog.sync({name: None for name in TABLES}, ["r1"])
+    added = catalog.sync(dict.fromkeys(TABLES), ["r1"])
     lake_parts = {name: sorted({(layout.parse_partition(layout.partition_of_key(k)),)
                                 for k in layout.processed_keys(h.lake, name)})
                   for name in TABLES}
@@ -99,7 +99,7 @@ def test_glue_tables_and_partitions(s3_harness):
     assert q["StorageDescriptor"]["Location"] == (
         f"s3://{h.lake.bucket}/lake/quarantine/posts/run_id=r1/")
     # idempotent: nothing new the second time
-    assert set(catalog.sync({name: None for name in TABLES}, ["r1"]).values()) == {0}
+    assert set(catalog.sync(dict.fromkeys(TABLES), ["r1"]).values()) == {0}
     # a table whose columns changed (an older snoopipe) is updated in place
     stale = glue.get_table(DatabaseName="snoopipe_glue", Name="posts")["Table"]
     glue.update_table(DatabaseName="snoopipe_glue", TableInput={

@@ -13,7 +13,9 @@ from snoopipe.errors import SnoopipeError
 from snoopipe.settings import Settings
 from snoopipe.tables import TABLES
 from snoopipe.warehouse import open_warehouse
-from snoopipe.warehouse.postgres import NUL_REPLACEMENT, PostgresWarehouse, _qmark_to_format
+from snoopipe.warehouse.nul_repair import NUL_REPLACEMENT
+from snoopipe.warehouse.placeholders import qmark_to_format
+from snoopipe.warehouse.postgres import PostgresWarehouse
 from snoopipe.warehouse.readonly import NotReadOnlyError
 from tests.processing import test_warehouse as duckdb_contract
 from tests.processing.conftest import comment, post
@@ -149,7 +151,7 @@ def test_query_is_read_only_and_takes_qmark_params(harness):
     with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
         wh.query("WITH gone AS (DELETE FROM posts RETURNING id) SELECT * FROM gone")
     assert wh.table_counts()["posts"] == 2
-    assert _qmark_to_format("a = ? AND b LIKE 'x%?'") == "a = %s AND b LIKE 'x%%?'"
+    assert qmark_to_format("a = ? AND b LIKE 'x%?'") == "a = %s AND b LIKE 'x%%?'"
 
 
 def test_counts_before_any_load(postgres_url):

@@ -32,7 +32,9 @@ from snoopipe.tables import TABLES
 from snoopipe.warehouse import open_warehouse
 from snoopipe.warehouse import redshift as rs
 from snoopipe.warehouse.base import LoadSource
-from snoopipe.warehouse.postgres import ParquetOpener, PostgresWarehouse, replace_nul
+from snoopipe.warehouse.nul_repair import replace_nul
+from snoopipe.warehouse.parquet_batches import ParquetOpener
+from snoopipe.warehouse.postgres import PostgresWarehouse
 from tests.backends.conftest import make_harness
 from tests.processing.conftest import comment, post
 

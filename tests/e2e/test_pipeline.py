@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+KEYS = (("posts", "id"), ("comments", "id"), ("post_metrics", "post_id, observed_at"))
+
 pytestmark = pytest.mark.slow
 
 TABLES = ("posts", "comments", "post_metrics")
@@ -21,14 +23,16 @@ def test_first_run_fills_the_warehouse_and_second_run_is_incremental(project):
     assert "daily_activity" in first.stdout  # how to query it
     counts1 = _counts(project)
     assert all(n > 0 for n in counts1.values()), counts1
-    for table, key in (("posts", "id"), ("comments", "id"), ("post_metrics", "post_id, observed_at")):
+    for table, key in KEYS:
         assert project.scalar(f"SELECT count(*) - count(DISTINCT ({key})) FROM {table}") == 0
     # deleted accounts are NULL, never the string "None" or "[deleted]"
-    assert project.scalar("SELECT count(*) FROM comments WHERE author IN ('None', '[deleted]')") == 0
+    assert project.scalar(
+        "SELECT count(*) FROM comments WHERE author IN ('None', '[deleted]')") == 0
     assert project.scalar("SELECT count(*) FROM comments WHERE author IS NULL") > 0
     # every comment belongs to a post of the same subreddit that was loaded
     assert project.scalar(
-        "SELECT count(*) FROM comments c LEFT JOIN posts p ON p.id = c.post_id WHERE p.id IS NULL") == 0
+        "SELECT count(*) FROM comments c LEFT JOIN posts p ON p.id = c.post_id "
+        "WHERE p.id IS NULL") == 0
     assert project.scalar("SELECT count(*) FROM daily_activity") > 0
 
     status = project.snoopipe("status").stdout
@@ -42,7 +46,7 @@ def test_first_run_fills_the_warehouse_and_second_run_is_incremental(project):
     assert counts2["posts"] > counts1["posts"]
     assert counts2["comments"] > counts1["comments"]
     assert counts2["post_metrics"] > counts1["post_metrics"]  # score history grows
-    for table, key in (("posts", "id"), ("comments", "id"), ("post_metrics", "post_id, observed_at")):
+    for table, key in KEYS:
         assert project.scalar(f"SELECT count(*) - count(DISTINCT ({key})) FROM {table}") == 0
     outputs = project.task_outputs("extract")
     second_run_outputs = outputs[len(outputs) // 2:]

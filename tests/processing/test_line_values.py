@@ -8,7 +8,7 @@ import json
 import pyarrow as pa
 
 from snoopipe.transform.rules import extra_fields, replace_lone_surrogates, typed_keys
-from snoopipe.warehouse.postgres import replace_json_nul
+from snoopipe.warehouse.nul_repair import replace_json_nul
 
 
 def _extra(*lines: str | None, kind: str = "comments") -> list[str | None]:

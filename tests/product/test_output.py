@@ -21,8 +21,9 @@ ESCAPES = "\x1b[31mred\x1b[0m and \x1b]0;pwned title\x07 and \x9b2J"
 
 @pytest.fixture(scope="module")
 def backfilled(tmp_path_factory):
-    """One backfilled project for the module (read-only tests): A backfill of one dump file: three posts with hostile titles, a comment, and two
-    lines the pipeline must quarantine (not JSON; a created_utc that is no time)."""
+    """One backfilled project for the module (read-only tests): A backfill of one dump
+    file: three posts with hostile titles, a comment, and two lines the pipeline must
+    quarantine (not JSON; a created_utc that is no time)."""
     from tests.e2e.conftest import Project
     from tests.product.conftest import PINNED_CONFIG
 

@@ -268,7 +268,7 @@ def render(tests: Iterable[_Test], *, session: float, workers: int) -> str:
         f"{passed} passed, {len(failed)} failed, {skipped} skipped.**",
         "",
         "Every figure below comes from this run: a test records what it injected and what "
-        "it observed, and the result column is that test's own pass/fail. DESIGN.md's "
+        "it observed, and the result column is that test's own pass/fail. docs/architecture.md's "
         "correctness rules are cited by number (1 idempotent stages, 2 watermark after "
         "durable raw files, 3 nothing lost, 4 blocking checks stop the load, 5 crash + "
         "rerun = clean run).",

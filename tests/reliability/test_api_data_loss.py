@@ -19,6 +19,8 @@ import pytest
 from snoopipe.simulator import GeneratedCorpus
 from tests.clock import FIXED_NOW
 
+MISSING_SHOWN = "3 tracked post(s) missing from /api/info"  # by `status`
+
 pytestmark = pytest.mark.slow
 
 SUB = "python"
@@ -147,7 +149,8 @@ def test_empty_page_after_a_removed_anchor_is_paged_around(make_site, fault_log)
         injected=1,
         outcome=(f"run exited {proc.returncode}; {len(landed)} of {len(expected)} posts of "
                  f"the clean run landed; {out.get('reanchors')} re-anchored page(s); "
-                 f"watermark {'equal to' if watermark(faulty) == watermark(clean) else 'DIFFERS from'}"
+                 f"watermark "
+                 f"{'equal to' if watermark(faulty) == watermark(clean) else 'DIFFERS from'}"
                  f" the clean run's; {len(open_gaps(faulty))} gaps"), rules=[3])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert len(expected) > 200 and expected == window
@@ -336,7 +339,8 @@ def test_one_failing_comment_tree_fails_neither_the_subreddit_nor_the_run(
         CATEGORY, f"one comment tree of five fails: {name}", where=WHERE, injected=1,
         outcome=(f"run exited {proc.returncode} in {attempt} extract attempt(s), warning "
                  f"({'yes' if 'is incomplete' in said(proc) else 'NO'}); {len(post_ids(site))}"
-                 f"/{len(clean_posts)} posts and the other trees' {sum(clean_trees.values()) - clean_trees[big['id']]}"
+                 f"/{len(clean_posts)} posts and the other trees' "
+                 f"{sum(clean_trees.values()) - clean_trees[big['id']]}"
                  f" comments landed ({'all' if others_equal else 'NOT all'}); the failed tree kept"
                  f" {got.get(big['id'], 0)} of {clean_trees[big['id']]} comments and is recorded "
                  f"incomplete with its error, shown by `status` "
@@ -421,7 +425,8 @@ def test_run_that_loaded_nothing_does_not_say_the_others_were_loaded(make_site, 
     text = said(proc)
     fault_log.record(
         CATEGORY, "every request fails (the only subreddit fails)", where=WHERE, injected=1,
-        outcome=f"run exited {proc.returncode}: \"{re.search(r'extraction failed[^.]*', text)[0]}\"")
+        outcome=(f"run exited {proc.returncode}: "
+                 f"\"{re.search(r'extraction failed[^.]*', text)[0]}\""))
     assert proc.returncode == 1
     assert "nothing was loaded" in text and "other partitions were loaded" not in text
 
@@ -470,10 +475,11 @@ def test_posts_missing_from_info_are_recorded_for_the_deletion_sync(make_site, f
                       "WHERE unavailable_since IS NOT NULL ORDER BY post_id")
     fault_log.record(
         CATEGORY, "tracked posts left out of /api/info", where=WHERE, injected=len(gone),
-        outcome=(f"run exited {proc.returncode}, warned ({'yes' if 'left out of /api/info' in said(proc) else 'NO'});"
+        outcome=(f"run exited {proc.returncode}, warned "
+                 f"({'yes' if 'left out of /api/info' in said(proc) else 'NO'});"
                  f" {len(rows)} posts recorded unavailable (unavailable_since set, last_seen_at "
                  f"kept), shown by `status` "
-                 f"({'yes' if '3 tracked post(s) missing from /api/info' in said(status) else 'NO'})"
+                 f"({'yes' if MISSING_SHOWN in said(status) else 'NO'})"
                  f"; their rows stay in the warehouse"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert out["refreshed"] > 0 and out["missing_from_info"] == 3

@@ -224,7 +224,8 @@ def test_every_bad_line_quarantined_every_good_line_loaded(backend, make_site, t
             parts.append(f"read as 0 lines; the backfill finished (exit {proc.returncode}, 3: "
                          f"another input was cut short)")
         if what == "100 KB body":
-            parts.append(f"lengths intact: {bodies.get('c4') == len(HUGE) and selftext == [(len(HUGE),)]}")
+            intact = bodies.get("c4") == len(HUGE) and selftext == [(len(HUGE),)]
+            parts.append(f"lengths intact: {intact}")
         fault_log.record("input", what, where="backfill (embedded; postgres)",
                          injected=len(cases), outcome=f"{backend}: " + ", ".join(parts),
                          rules=(3,))

@@ -174,7 +174,8 @@ def test_kill_9_mid_backfill_then_the_same_command_ends_like_a_clean_backfill(
         "crash", f"kill -9 at `dump.after_raw_write` (hit {nth}), then the same "
                  f"`snoopipe backfill` again",
         where="embedded", injected=1 if crashed.returncode == -9 else 0,
-        outcome=(f"died with SIGKILL; the rerun {'resumed and completed' if rerun.returncode == 0 else 'FAILED'}"
+        outcome=(f"died with SIGKILL; the rerun "
+                 f"{'resumed and completed' if rerun.returncode == 0 else 'FAILED'}"
                  f" ({'resuming' in rerun.stdout and 'resumed the killed run' or 'new run'}); "
                  f"tables {'= clean backfill' if diff.equal else '≠ clean backfill'}: "
                  f"{diff.total_lost} lost, {diff.total_duplicated} duplicated; "

@@ -21,6 +21,8 @@ import zstandard
 from tests.dumps.conftest import comment, post, write_dump
 from tests.reliability.conftest import BACKENDS, CONFIG, Site
 
+COUNT_POSTS = "SELECT COUNT(*) FROM posts"
+
 pytestmark = pytest.mark.slow
 
 HOSTILE_NAMES = [
@@ -109,7 +111,7 @@ def test_hostile_run_ids_are_looked_up_as_values(make_site, fault_log):
         where="status / transform / validate / load --run-id", injected=tried,
         outcome=(f"{tried - len(bad)}/{tried} answered \"no run with "
                  f"id ...\"; state and warehouse unchanged: "
-                 f"{runs == [(1,)] and site.warehouse_rows('SELECT COUNT(*) FROM posts') == counts}"))
+                 f"{runs == [(1,)] and site.warehouse_rows(COUNT_POSTS) == counts}"))
     assert not bad, "\n".join(bad)
     assert runs == [(1,)]
     assert site.warehouse_rows("SELECT COUNT(*) FROM posts") == counts
@@ -401,7 +403,7 @@ def test_credentials_never_reach_outputs_or_stores(make_site, postgres_server, s
     assert not unclear, unclear
 
 
-# -- the local Airflow stack ------------------------------------------------------------------------
+# -- the local Airflow stack -----------------------------------------------------------
 
 
 def _listening(pids: set[int]) -> list[tuple[int, str, str]]:

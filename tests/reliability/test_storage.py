@@ -264,7 +264,7 @@ def test_postgres_connection_dropped_mid_load(times, make_site, clean_runs, tmp_
     ok, detail = equal_to_clean(site, clean) if final.returncode == 0 else (False, "")
     what = "once (transient)" if times else "on every load attempt"
     outcome = (f"posts rows visible to another connection at each drop: {seen}; "
-               + (f"the load task was retried and the run completed"
+               + ("the load task was retried and the run completed"
                   if first.returncode == 0 else
                   f"run exited {first.returncode}: \"{first_error_line(first)}\"; "
                   f"{visible} rows visible; `snoopipe run --resume` "

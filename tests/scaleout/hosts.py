@@ -211,8 +211,9 @@ class UserHosts:
                 "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
 
     def pids(self, host: Host) -> list[int]:
-        import psutil
         import pwd
+
+        import psutil
 
         uid = pwd.getpwnam(host.ident).pw_uid
         found = []

@@ -3,11 +3,12 @@
 Each worker "host" is a network namespace of its own (tests/scaleout/hosts.py) with its
 own hostname, HOME, temp and working folder: it reaches the main host only over a
 private bridge (where namespaces cannot be made: a system user of its own, whose folders
-the other hosts cannot read, on the machine's loopback), where the services listen -- PostgreSQL (snoopipe's state store, the
-warehouse and Airflow's metadata), Redis (the Celery broker and the shared Reddit rate
-budget), S3 (moto's server: the lake), the Reddit API simulator (clock pinned at
-FIXED_NOW) and Airflow's API server (the execution API). Airflow's scheduler and DAG
-processor run on the main host. No file is shared.
+the other hosts cannot read, on the machine's loopback), where the services listen --
+PostgreSQL (snoopipe's state store, the warehouse and Airflow's metadata), Redis (the
+Celery broker and the shared Reddit rate budget), S3 (moto's server: the lake), the
+Reddit API simulator (clock pinned at FIXED_NOW) and Airflow's API server (the
+execution API). Airflow's scheduler and DAG processor run on the main host. No file is
+shared.
 
 `snoopipe_incremental` extracts 12 subreddits; while the extracts run on the three hosts,
 every process of one host is killed at once (SIGKILL). The DAG run must still succeed, the

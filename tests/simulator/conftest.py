@@ -19,7 +19,8 @@ T0 = 1_750_000_200.0
 class Api:
     """A tiny OAuth client for tests: token via client credentials, then bearer requests."""
 
-    def __init__(self, sim: RedditSimulator, client_id: str = "test-client", secret: str = "s3cret") -> None:
+    def __init__(self, sim: RedditSimulator, client_id: str = "test-client",
+                 secret: str = "s3cret") -> None:
         self.sim = sim
         self.client_id = client_id
         self.secret = secret
@@ -40,7 +41,8 @@ class Api:
         params.setdefault("raw_json", 1)
         r = self.session.get(self.sim.url + path, params=params,
                              headers={"Authorization": f"bearer {self.token}"}, timeout=30)
-        if r.status_code == 401 and self.reauth:  # expired in virtual time: like prawcore, renew once
+        if r.status_code == 401 and self.reauth:  # expired in virtual time: renew once, as
+            # prawcore does
             self.authenticate()
             r = self.session.get(self.sim.url + path, params=params,
                                  headers={"Authorization": f"bearer {self.token}"}, timeout=30)

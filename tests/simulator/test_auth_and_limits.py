@@ -9,9 +9,11 @@ from snoopipe.simulator import GeneratedCorpus, RedditSimulator
 from .conftest import T0, Api
 
 
-def _token(sim: RedditSimulator, client: str = "cid", secret: str = "sec", **data: str) -> requests.Response:
+def _token(sim: RedditSimulator, client: str = "cid", secret: str = "sec",
+           **data: str) -> requests.Response:
     data = data or {"grant_type": "client_credentials"}
-    return requests.post(sim.url + "/api/v1/access_token", auth=(client, secret), data=data, timeout=10)
+    return requests.post(sim.url + "/api/v1/access_token", auth=(client, secret), data=data,
+                         timeout=10)
 
 
 def test_token_flow_and_401s(corpus: GeneratedCorpus) -> None:
@@ -48,13 +50,14 @@ def test_token_flow_and_401s(corpus: GeneratedCorpus) -> None:
         sim.advance(2)  # past the TTL in virtual time
         assert requests.get(url, headers=auth, timeout=10).status_code == 401
         fresh = _token(sim).json()["access_token"]
-        assert requests.get(url, headers={"Authorization": f"bearer {fresh}"}, timeout=10).status_code == 200
+        bearer = {"Authorization": f"bearer {fresh}"}
+        assert requests.get(url, headers=bearer, timeout=10).status_code == 200
 
         # revocation
         r = requests.post(sim.url + "/api/v1/revoke_token", auth=("cid", "sec"),
                           data={"token": fresh, "token_type_hint": "access_token"}, timeout=10)
         assert r.status_code == 200 and r.content == b""
-        assert requests.get(url, headers={"Authorization": f"bearer {fresh}"}, timeout=10).status_code == 401
+        assert requests.get(url, headers=bearer, timeout=10).status_code == 401
 
         stats = sim.stats()
         assert stats["tokens_issued"] == 3
@@ -64,13 +67,15 @@ def test_token_flow_and_401s(corpus: GeneratedCorpus) -> None:
 
 def test_any_client_accepted_when_unconfigured(sim: RedditSimulator) -> None:
     assert _token(sim, client="anything", secret="").status_code == 200
-    r = requests.post(sim.url + "/api/v1/access_token", data={"grant_type": "client_credentials"}, timeout=10)
+    r = requests.post(sim.url + "/api/v1/access_token",
+                      data={"grant_type": "client_credentials"}, timeout=10)
     assert r.status_code == 401  # HTTP basic auth is still required
     assert _token(sim, grant_type="authorization_code").status_code == 400
 
 
 def test_rate_limit_headers_429_and_window_reset(corpus: GeneratedCorpus) -> None:
-    with RedditSimulator(corpus, clock=lambda: T0 + 100, ratelimit_budget=5, window_seconds=600) as sim:
+    with RedditSimulator(corpus, clock=lambda: T0 + 100, ratelimit_budget=5,
+                         window_seconds=600) as sim:
         a, b = Api(sim, "client-a"), Api(sim, "client-b")
         for i in range(1, 6):
             r = a.get("/r/python/new", limit=1)
@@ -111,7 +116,8 @@ def test_stats_and_admin_endpoints(sim: RedditSimulator) -> None:
     assert health["status"] == "ok" and health["corpus"] == "generated"
     r = requests.post(sim.url + "/_sim/advance", params={"seconds": 30}, timeout=10)
     assert r.status_code == 200 and r.json()["now"] == T0 + 30 == sim.now()
-    assert requests.post(sim.url + "/_sim/advance", params={"seconds": -1}, timeout=10).status_code == 400
+    assert requests.post(sim.url + "/_sim/advance", params={"seconds": -1},
+                         timeout=10).status_code == 400
     stats = requests.get(sim.url + "/_sim/stats", timeout=10).json()
     assert stats["requests_total"] == 3  # token + 2 listings; admin requests are counted apart
     assert stats["by_endpoint"] == {"access_token": 1, "new": 1, "hot": 1}

@@ -23,20 +23,26 @@ def test_prawcore_read_only_client(corpus: GeneratedCorpus) -> None:
                          token_ttl_seconds=3600) as sim:
         requestor = prawcore.Requestor(user_agent="python:snoopipe-tests:v0 (by /u/snoopipe)",
                                        oauth_url=sim.url, reddit_url=sim.url)
-        auth = prawcore.TrustedAuthenticator(client_id="cid", client_secret="secret", requestor=requestor)
+        auth = prawcore.TrustedAuthenticator(client_id="cid", client_secret="secret",
+                                             requestor=requestor)
         authorizer = prawcore.ReadOnlyAuthorizer(authenticator=auth)
         authorizer.refresh()
         session = prawcore.session(authorizer=authorizer)
-        listing = session.request(method="GET", path="/r/python/new", params={"limit": 100, "raw_json": 1})
+        listing = session.request(method="GET", path="/r/python/new",
+                                  params={"limit": 100, "raw_json": 1})
         assert listing["kind"] == "Listing" and len(listing["data"]["children"]) == 100
         post = listing["data"]["children"][0]["data"]
-        tree = session.request(method="GET", path=f"/comments/{post['id']}", params={"limit": 50, "raw_json": 1})
+        tree = session.request(method="GET", path=f"/comments/{post['id']}",
+                               params={"limit": 50, "raw_json": 1})
         assert tree[0]["data"]["children"][0]["data"]["id"] == post["id"]
-        info = session.request(method="GET", path="/api/info", params={"id": post["name"], "raw_json": 1})
+        info = session.request(method="GET", path="/api/info",
+                               params={"id": post["name"], "raw_json": 1})
         assert info["data"]["children"][0]["data"]["name"] == post["name"]
         # the token expires in virtual time: prawcore gets a 401, refreshes and retries
-        sim.advance(3600)  # same offset in the window, token expired (prawcore waits 0-2 s to retry)
-        again = session.request(method="GET", path="/r/python/new", params={"limit": 5, "raw_json": 1})
+        # same offset in the window, token expired (prawcore waits 0-2 s to retry)
+        sim.advance(3600)
+        again = session.request(method="GET", path="/r/python/new",
+                                params={"limit": 5, "raw_json": 1})
         assert len(again["data"]["children"]) == 5
         assert sim.stats()["tokens_issued"] == 2
         authorizer.revoke()  # prawcore's revoke_token expects a 200
@@ -54,21 +60,23 @@ def test_prawcore_read_only_client(corpus: GeneratedCorpus) -> None:
 def test_listing_is_fast(corpus: GeneratedCorpus) -> None:
     with RedditSimulator(corpus, clock=lambda: T0 + 12345) as sim:
         token = requests.post(sim.url + "/api/v1/access_token", auth=("c", "s"),
-                              data={"grant_type": "client_credentials"}, timeout=10).json()["access_token"]
+                              data={"grant_type": "client_credentials"},
+                              timeout=10).json()["access_token"]
         s = requests.Session()
         h = {"Authorization": f"bearer {token}"}
         s.get(sim.url + "/r/datascience/new", params={"limit": 100}, headers=h, timeout=10)  # warm
         t = time.perf_counter()
         for _ in range(10):
-            assert s.get(sim.url + "/r/datascience/new", params={"limit": 100}, headers=h, timeout=10).ok
+            assert s.get(sim.url + "/r/datascience/new", params={"limit": 100}, headers=h,
+                         timeout=10).ok
         assert (time.perf_counter() - t) / 10 < 0.05
 
 
 def test_serve_runs_in_foreground_and_stops_on_ctrl_c() -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "snoopipe.simulator", "--port", "0", "--seed", "3",
-                             "-s", "python"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
+    proc = subprocess.Popen([sys.executable, "-m", "snoopipe.simulator", "--port", "0",
+                             "--seed", "3", "-s", "python"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
     try:
         line = proc.stdout.readline()
         assert "Reddit API simulator on http://127.0.0.1:" in line, line

@@ -30,7 +30,8 @@ def _nth_name(api: Api, sub: str, n: int) -> str:
     return name
 
 
-def _walk(things: list[dict], out: dict[str, Any], mores: list[dict], parent: str | None = None) -> None:
+def _walk(things: list[dict], out: dict[str, Any], mores: list[dict],
+          parent: str | None = None) -> None:
     for t in things:
         if t["kind"] == "more":
             mores.append(t["data"])
@@ -84,7 +85,8 @@ class TreeFetcher:
         _walk(body[1]["data"]["children"], found, queue)
         root = body[1]["data"]["children"][0]["data"]
         assert root["id"] == parent and root["depth"] == 0
-        self.comments.update({k: v for k, v in found.items() if k not in self.comments or k != parent})
+        self.comments.update({k: v for k, v in found.items()
+                              if k not in self.comments or k != parent})
 
     def _morechildren(self, ids: list[str], queue: list[dict]) -> None:
         assert len(ids) <= 100
@@ -240,7 +242,8 @@ def test_morechildren_validation(api: Api) -> None:
     ids = ",".join(f"a{i:06d}" for i in range(101))
     r = api.post("/api/morechildren", link_id="t3_" + post["id"], children=ids, api_type="json")
     assert r.status_code == 400 and r.json()["error"] == 400
-    r = api.get("/api/morechildren/", link_id="t3_" + post["id"], children="nope1,nope2", api_type="json")
+    r = api.get("/api/morechildren/", link_id="t3_" + post["id"], children="nope1,nope2",
+                api_type="json")
     assert r.status_code == 200 and r.json() == {"json": {"errors": [], "data": {"things": []}}}
     assert api.post("/api/morechildren", children="abc", api_type="json").status_code == 400
 
@@ -252,14 +255,16 @@ def test_info_by_fullname(api: Api) -> None:
     comments: dict[str, Any] = {}
     _walk(tree[1]["data"]["children"], comments, [])
     wanted = [p["name"] for p in posts[:50]] + ["t1_" + c for c in list(comments)[:40]]
-    wanted += ["t3_zzzzzzz", "t1_zzzzzzzz", "t5_2qh0u", "t3_00000"] + [p["name"] for p in posts[50:56]]
+    wanted += ["t3_zzzzzzz", "t1_zzzzzzzz", "t5_2qh0u", "t3_00000"]
+    wanted += [p["name"] for p in posts[50:56]]
     assert len(wanted) == 100
     body = api.json("/api/info/", id=",".join(wanted))
     got = [c["data"]["name"] for c in body["data"]["children"]]
     assert got == [w for w in wanted if w[3:] not in ("zzzzzzz", "zzzzzzzz", "2qh0u", "00000")]
     assert body["data"]["dist"] == 96
     by_name = {c["data"]["name"]: c for c in body["data"]["children"]}
-    assert by_name[posts[0]["name"]]["kind"] == "t3" and by_name[posts[0]["name"]]["data"] == posts[0]
+    first = by_name[posts[0]["name"]]
+    assert first["kind"] == "t3" and first["data"] == posts[0]
     c0 = comments[wanted[50][3:]]
     info_c0 = by_name[wanted[50]]
     assert info_c0["kind"] == "t1" and info_c0["data"]["body"] == c0["body"]
@@ -280,7 +285,8 @@ def test_legacy_escaping_without_raw_json(api: Api) -> None:
                         headers={"Authorization": f"bearer {api.token}"}, timeout=10)
     legacy = r.json()["data"]["children"][0]["data"]
     assert raw["body"] == special["body"]
-    assert legacy["body"] == raw["body"].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    assert legacy["body"] == (raw["body"].replace("&", "&amp;").replace("<", "&lt;")
+                              .replace(">", "&gt;"))
     assert "&lt;div class=" in legacy["body_html"]
 
 

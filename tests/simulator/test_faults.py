@@ -68,7 +68,8 @@ def test_faults_skip_token_and_admin_endpoints(sim: RedditSimulator) -> None:
     api = Api(sim)
     assert api.authenticate()
     assert requests.get(sim.url + "/_sim/health", timeout=10).status_code == 200
-    assert requests.get(sim.url + "/_sim/stats", timeout=10).json()["faults_injected"]["burst_429"] == 0
+    stats = requests.get(sim.url + "/_sim/stats", timeout=10).json()
+    assert stats["faults_injected"]["burst_429"] == 0
 
 
 def test_slow_responses(sim: RedditSimulator) -> None:
@@ -147,11 +148,13 @@ def test_future_timestamps(sim: RedditSimulator) -> None:
 def test_faults_via_admin_endpoint(sim: RedditSimulator) -> None:
     api = Api(sim)
     api.authenticate()
-    r = requests.post(sim.url + "/_sim/faults", json={"burst_5xx": 1, "codes_5xx": [503]}, timeout=10)
+    r = requests.post(sim.url + "/_sim/faults", json={"burst_5xx": 1, "codes_5xx": [503]},
+                      timeout=10)
     assert r.status_code == 200 and r.json()["burst_5xx"] == 1
     assert requests.get(sim.url + "/_sim/faults", timeout=10).json()["codes_5xx"] == [503]
     assert api.get("/r/python/new").status_code == 503
     assert api.get("/r/python/new").status_code == 200
     bad = requests.post(sim.url + "/_sim/faults", json={"no_such_fault": 1}, timeout=10)
     assert bad.status_code == 400 and "no_such_fault" in bad.json()["explanation"]
-    assert requests.post(sim.url + "/_sim/faults", json={"slow_rate": 2}, timeout=10).status_code == 400
+    assert requests.post(sim.url + "/_sim/faults", json={"slow_rate": 2},
+                         timeout=10).status_code == 400

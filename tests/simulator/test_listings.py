@@ -126,9 +126,10 @@ def test_determinism_same_seed_same_bodies() -> None:
         with RedditSimulator(corpus, clock=lambda: T0) as sim:
             api = Api(sim)
             listing = api.get("/r/rust/new", limit=100)
-            post = max(listing.json()["data"]["children"], key=lambda c: c["data"]["num_comments"])["data"]
+            children = listing.json()["data"]["children"]
+            post = max(children, key=lambda c: c["data"]["num_comments"])["data"]
             tree = api.get(f"/comments/{post['id']}", limit=50)
-            info = api.get("/api/info", id=",".join(c["data"]["name"] for c in listing.json()["data"]["children"][:40]))
+            info = api.get("/api/info", id=",".join(c["data"]["name"] for c in children[:40]))
             bodies.append((listing.content, tree.content, info.content))
     assert bodies[0] == bodies[1]
     with RedditSimulator(GeneratedCorpus(seed=12, subreddits=["python", "rust"], posts_per_hour=30),
@@ -148,12 +149,17 @@ def test_new_posts_appear_and_comments_grow_with_time(sim: RedditSimulator) -> N
     assert ids_after[n_new:] == [p["id"] for p in before[: 100 - n_new]]
 
     fullnames = ",".join(p["name"] for p in before[:100])
-    first = {c["data"]["id"]: c["data"] for c in api.json("/api/info", id=fullnames)["data"]["children"]}
+    def info() -> dict[str, dict]:
+        return {c["data"]["id"]: c["data"]
+                for c in api.json("/api/info", id=fullnames)["data"]["children"]}
+
+    first = info()
     sim.advance(3 * 86400)
-    later = {c["data"]["id"]: c["data"] for c in api.json("/api/info", id=fullnames)["data"]["children"]}
+    later = info()
     assert set(first) == set(later)
     assert all(later[i]["num_comments"] >= first[i]["num_comments"] for i in first)
-    assert sum(p["num_comments"] for p in later.values()) > sum(p["num_comments"] for p in first.values())
+    assert (sum(p["num_comments"] for p in later.values())
+            > sum(p["num_comments"] for p in first.values()))
     assert any(later[i]["score"] != first[i]["score"] for i in first)
     # some posts get deleted or removed after they were first seen
     changed = [i for i in first if first[i]["removed_by_category"] is None

@@ -90,23 +90,27 @@ def test_synthesized_listing_returns_real_posts(rapi: Api) -> None:
 
 def test_info_returns_real_things(rapi: Api) -> None:
     posts, comments = _dump("RS_praw_cassettes.ndjson"), _dump("RC_praw_cassettes.ndjson")
-    ids = ["t3_" + i for i in list(posts)[:40]] + ["t1_" + i for i in list(comments)[:40]] + ["t3_zzzzzz"]
+    ids = (["t3_" + i for i in list(posts)[:40]] + ["t1_" + i for i in list(comments)[:40]]
+           + ["t3_zzzzzz"])
     body = rapi.json("/api/info", id=",".join(ids))
     got = body["data"]["children"]
     assert [c["data"]["name"] for c in got] == ids[:80]
     for c in got:
         src = posts if c["kind"] == "t3" else comments
         real = src[c["data"]["id"]]
-        assert (c["data"].get("title"), c["data"].get("body")) == (real.get("title"), real.get("body"))
+        assert ((c["data"].get("title"), c["data"].get("body"))
+                == (real.get("title"), real.get("body")))
 
 
-def test_synthesized_tree_and_morechildren_from_corpus(rapi: Api, recorded_corpus: RecordedCorpus) -> None:
+def test_synthesized_tree_and_morechildren_from_corpus(rapi: Api,
+                                                       recorded_corpus: RecordedCorpus) -> None:
     # every recorded post with comments has a recorded /comments response, so a tree is
     # synthesised when it is rooted at a comment that was never requested
     post_id = "3hahrw"
     forest = recorded_corpus.forest(post_id, T0)
     assert forest is not None and len(forest) > 500
-    recorded_foci = {k[2] for k in recorded_corpus._replays if k[0] == "comments" and k[1] == post_id}
+    recorded_foci = {k[2] for k in recorded_corpus._replays
+                     if k[0] == "comments" and k[1] == post_id}
     root = max((c for c in forest.children("t3_" + post_id) if c not in recorded_foci),
                key=forest.subtree_size)
     assert forest.subtree_size(root) > 20

@@ -6,7 +6,7 @@ import pytest
 
 from snoopipe.settings import RedditSettings
 from snoopipe.simulator import FaultPlan, GeneratedCorpus, RedditSimulator
-from snoopipe.sources.reddit.client import Credentials, RedditClient, RequestBudget, RequestFailed
+from snoopipe.sources.reddit.client import Credentials, RedditClient, RequestFailed, RunRequestCap
 from snoopipe.sources.reddit.gaps import backfill_command, backfill_coverage, dump_months
 from snoopipe.sources.reddit.ratelimit import InProcessBudget, parse_ratelimit_headers
 from tests.clock import FIXED_NOW, running_clock
@@ -71,8 +71,8 @@ def test_tree_request_failures_say_whether_they_are_an_outage(sim):
 
 def test_reset_zero_with_nothing_left_waits_a_second_and_429s_cost_no_budget(sim):
     sim.set_faults(FaultPlan(zero_reset_after=2, zero_reset_seconds=1.0))
-    budget = RequestBudget(10)
-    client = client_for(sim, request_budget=budget)
+    budget = RunRequestCap(10)
+    client = client_for(sim, request_cap=budget)
     for _ in range(4):
         client.request("GET", "/r/python/new", params={"limit": 1})
     assert client.stats["status_429"] == 0 and client.stats["retries"] == 0

@@ -10,8 +10,8 @@ from snoopipe.simulator import FaultPlan, GeneratedCorpus, RecordedCorpus, Reddi
 from snoopipe.sources.reddit.client import (
     Credentials,
     RedditClient,
-    RequestBudget,
-    RequestBudgetExhausted,
+    RunRequestCap,
+    RunRequestCapReached,
     resolve_credentials,
 )
 from snoopipe.sources.reddit.comments import fetch_comment_tree
@@ -81,14 +81,15 @@ def test_transient_faults_are_retried(sim, plan):
 def test_persistent_errors_end_with_a_clear_message(sim):
     sim.set_faults(FaultPlan(error_5xx_rate=1.0))
     client = client_for(sim, max_retries=2)
-    with pytest.raises(ExtractError, match=r"GET /r/python/new failed after 3 attempts; last error: HTTP 50"):
+    with pytest.raises(ExtractError, match=r"GET /r/python/new failed after 3 attempts; "
+                                           r"last error: HTTP 50"):
         list(client.listing("/r/python/new"))
 
 
-def test_the_run_request_budget_is_never_exceeded(sim):
+def test_the_run_request_cap_is_never_exceeded(sim):
     client = client_for(sim)
-    client.request_budget = RequestBudget(4)
-    with pytest.raises(RequestBudgetExhausted):
+    client.request_cap = RunRequestCap(4)
+    with pytest.raises(RunRequestCapReached):
         list(client.listing("/r/python/new"))
     assert sim.stats()["requests_total"] - sim.stats()["by_endpoint"].get("access_token", 0) == 4
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from snoopipe.lake.raw import RawFile
 from snoopipe.state.store import CheckResult, StateStore
@@ -51,7 +52,7 @@ def test_manifest_records_once(store):
     store.record_raw_file(raw)
     store.record_raw_file(raw)  # the same durable file again: no-op
     assert store.raw_files(run_id="r1") == [raw]
-    with pytest.raises(Exception):
+    with pytest.raises(IntegrityError):  # another file under the same key
         store.record_raw_file(RawFile(**{**raw.__dict__, "sha256": "cd" * 32}))
 
 
@@ -97,7 +98,8 @@ def test_checks_loads_and_pending_runs(store):
     store.start_task("r1", "load", stage="load")
     store.finish_task("r1", "load", status="success")
     assert store.runs_pending_load("r2") == ["r2"]
-    store.record_check_results("r2", [CheckResult("pk_unique", "posts", "blocking", False, 2, "dup")])
+    store.record_check_results(
+        "r2", [CheckResult("pk_unique", "posts", "blocking", False, 2, "dup")])
     assert store.check_results("r2")[0].observed == 2
     store.record_load("r2", "posts", 10)
     store.record_load("r2", "posts", 10)

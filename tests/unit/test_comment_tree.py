@@ -11,7 +11,8 @@ from tests.realdata import cassette, response_body
 
 def _first_comments_response(name: str) -> list:
     for interaction in cassette(name)["interactions"]:
-        if "/comments/" in interaction["request"]["uri"] and interaction["response"]["status"]["code"] == 200:
+        if ("/comments/" in interaction["request"]["uri"]
+                and interaction["response"]["status"]["code"] == 200):
             return json.loads(response_body(interaction))
     raise AssertionError("no comments response")
 

@@ -5,8 +5,15 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from snoopipe.output import (render_csv, render_json, render_markdown, render_ndjson,
-                             render_vertical, table_fits, visible)
+from snoopipe.output import (
+    render_csv,
+    render_json,
+    render_markdown,
+    render_ndjson,
+    render_vertical,
+    table_fits,
+    visible,
+)
 
 
 def test_visible_shows_every_control_character_and_keeps_text():

@@ -6,7 +6,15 @@ import logging
 
 import pytest
 
-from snoopipe.redact import MASK, install_log_redaction, mask_url, redact, redact_data, remember
+from snoopipe.redact import (
+    MASK,
+    install_log_redaction,
+    mask_url,
+    redact,
+    redact_data,
+    remember,
+    url_secrets,
+)
 
 # (URL, the secrets in it, what must stay readable)
 SHAPES = [
@@ -88,3 +96,15 @@ def test_help_texts_keep_their_placeholders():
     assert redact(text) == text
     assert mask_url("postgresql://user@host/db") == "postgresql://user@host/db"
     assert mask_url("postgresql://u:***@host/db") == "postgresql://u:***@host/db"
+
+
+def test_url_secrets_scrub_a_drivers_message_of_one_url():
+    url = "postgresql://app:p%40ss%2Fw0rd@db.example:5432/x?sslpassword=keyphrase9&app=y"
+    assert url_secrets(url) == {"p%40ss%2Fw0rd", "p@ss/w0rd", "keyphrase9"}
+    assert url_secrets("duckdb:///data/w.duckdb") == set()
+    assert url_secrets(None) == set()
+    # a driver echoing the decoded password and the key alone, without a URL around them
+    message = 'connection failed: password "p@ss/w0rd" rejected; sslpassword keyphrase9'
+    scrubbed = redact(message, url_secrets(url))
+    assert "p@ss/w0rd" not in scrubbed and "keyphrase9" not in scrubbed
+    assert scrubbed == f'connection failed: password "{MASK}" rejected; sslpassword {MASK}'

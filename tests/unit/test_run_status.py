@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from snoopipe.orchestration.run_status import ShownStatus, shown_status, shown_task_status, task_figures
+from snoopipe.orchestration.run_status import (
+    ShownStatus,
+    shown_status,
+    shown_task_status,
+    task_figures,
+)
 from snoopipe.state import RunRecord
 from snoopipe.state.store import TaskRecord
 

@@ -25,7 +25,8 @@ def test_missing_config_file_is_a_clear_error(tmp_path):
         load_settings(tmp_path / "nope.toml")
 
 
-@pytest.mark.parametrize("bad", ["../etc", "a", "x;drop table posts", "with space", "<TEST_SUBREDDIT>"])
+@pytest.mark.parametrize("bad", ["../etc", "a", "x;drop table posts", "with space",
+                                 "<TEST_SUBREDDIT>"])
 def test_subreddit_names_are_validated(bad):
     with pytest.raises(ValueError, match="invalid subreddit"):
         validate_subreddit(bad)

@@ -12,8 +12,8 @@ NULLs in the new columns, and lines the old release quarantined now land.
 from __future__ import annotations
 
 import io
-import sqlite3
 import os
+import sqlite3
 import subprocess
 import sys
 import tarfile
@@ -88,7 +88,6 @@ def test_lake_state_and_warehouse_of_the_previous_release_upgrade(warehouse, tmp
     assert "extra" not in columns("posts") and "removal_reason" not in columns("comments")
     assert sql("SELECT id FROM posts ORDER BY id") == [("as0001",), ("as0002",), ("as0003",)]
     assert sql("SELECT id FROM comments") == [("ls0003",)]  # the valid pair only
-    old_scores = sql("SELECT id, score FROM posts ORDER BY id")
 
     # this release, on the same folder: another backfill (a new run) of a new file only
     snoopipe(root, "backfill", "--all-subreddits",

@@ -1,1 +1,2 @@
-"""Orchestration: the local runner and (later) Airflow DAGs, both calling `stages`."""
+"""Orchestration: the local runner (`runner`, `backfill`) and the Airflow DAGs (`airflow`),
+both calling the stage functions of `stages`; `stack` starts the local services."""

@@ -27,8 +27,8 @@ from typing import Any
 import orjson
 
 from snoopipe.errors import SnoopipeError
-from snoopipe.orchestration import stages
 from snoopipe.interrupts import Interrupted
+from snoopipe.orchestration import stages
 from snoopipe.orchestration.progress import Reporter
 from snoopipe.orchestration.runner import (
     lock_wait_notice,

@@ -17,8 +17,13 @@ from snoopipe.interrupts import Interrupted
 from snoopipe.orchestration.attempts import current_try
 from snoopipe.resources import Resources, StageResult
 from snoopipe.settings import validate_subreddit
-from snoopipe.sources.reddit import (RedditClient, RedditEndpoint, RequestBudget,
-                                     SubredditUnavailable, extract_subreddit)
+from snoopipe.sources.reddit import (
+    RedditClient,
+    RedditEndpoint,
+    RunRequestCap,
+    SubredditUnavailable,
+    extract_subreddit,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +85,14 @@ def extract(resources: Resources, run_id: str, subreddit: str, endpoint: RedditE
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     task_id = extract_task_id(subreddit)
-    budgets: list[RequestBudget] = []
+    budgets: list[RunRequestCap] = []
 
     def body(attempt: int) -> StageResult:
         previous = resources.state.task(run_id, task_id)
         spent = int((previous.output or {}).get("requests_spent", 0)) if previous else 0
-        budget = RequestBudget(resources.settings.extract.max_requests_per_run, used=spent)
+        budget = RunRequestCap(resources.settings.extract.max_requests_per_run, used=spent)
         budgets.append(budget)
-        client = RedditClient(endpoint.config, endpoint.credentials, request_budget=budget)
+        client = RedditClient(endpoint.config, endpoint.credentials, request_cap=budget)
         try:
             result = extract_subreddit(resources, client, run_id, subreddit, attempt=attempt,
                                        logical_date=logical_date, progress=progress,

@@ -3,8 +3,8 @@
 Each check is a name, the table it is about, a severity (`blocking` stops the load,
 `warning` is only recorded), a description, and ONE SQL query returning a single number:
 how many rows violate it (0 = passed). The SQL is plain ANSI-style SQL over these
-relations, which every engine provides (DuckDB now; Athena later, translated with
-sqlglot from the same text):
+relations, which every engine provides (DuckDB as written; Athena translated with
+sqlglot from the same text, `snoopipe.quality.sqlgen`):
 
 - `posts`, `comments`, `post_metrics`: the processed tables (all rows);
 - `validated_runs(run_id)`: the runs being validated; checks about new data restrict

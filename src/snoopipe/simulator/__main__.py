@@ -1,4 +1,5 @@
-"""``python -m snoopipe.simulator [--port N] [--corpus DIR] [--seed N] [-s SUB ...] [--budget N]``."""
+"""``python -m snoopipe.simulator [--port N] [--corpus DIR] [--seed N] [-s SUB ...]
+[--budget N]``."""
 
 from __future__ import annotations
 

@@ -38,7 +38,8 @@ class ListingSeq:
 class ListSeq(ListingSeq):
     """A listing given as an explicit list of post ids."""
 
-    def __init__(self, ids: Sequence[str], fetch: Callable[[list[str]], list[dict[str, Any]]]) -> None:
+    def __init__(self, ids: Sequence[str],
+                 fetch: Callable[[list[str]], list[dict[str, Any]]]) -> None:
         self.ids = list(ids)[:LISTING_CAP]
         self._pos = {pid: i for i, pid in enumerate(self.ids)}
         self._fetch = fetch

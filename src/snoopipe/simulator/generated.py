@@ -243,7 +243,8 @@ class GeneratedCorpus(Corpus):
             deleted_at, delete_kind = created + 60 + delay, "removed"
         else:
             deleted_at, delete_kind = math.inf, ""
-        edited_at = created + 30 + rng.lognormvariate(math.log(3600), 1.0) if rng.random() < 0.05 else math.inf
+        edited_at = (created + 30 + rng.lognormvariate(math.log(3600), 1.0)
+                     if rng.random() < 0.05 else math.inf)
         r = rng.random()
         stickied = r < 0.004
         distinguished = "moderator" if (stickied or r > 0.995) else None
@@ -365,7 +366,8 @@ class GeneratedCorpus(Corpus):
                 selftext_html = textgen.markdown_html(selftext, self_post=True)
         elif ps.kind == "link":
             domain = textgen.domain_for(rng)
-            url = f"https://{domain}/{textgen.slugify(title).replace('_', '-')}-{rng.randrange(10**6)}"
+            slug = textgen.slugify(title).replace("_", "-")
+            url = f"https://{domain}/{slug}-{rng.randrange(10**6)}"
             thumbnail, th_w, th_h, post_hint = "default", 140, 78, "link"
             extra["url_overridden_by_dest"] = url
         else:
@@ -374,8 +376,11 @@ class GeneratedCorpus(Corpus):
             w, h = rng.choice([(1080, 1350), (1920, 1080), (1200, 1200), (828, 1792)])
             thumbnail = f"https://b.thumbs.redditmedia.com/{media}.jpg"
             th_w, th_h, post_hint = 140, int(140 * h / w), "image"
-            preview = {"images": [{"source": {"url": f"https://preview.redd.it/{media}.jpeg?auto=webp&s=0", "width": w, "height": h},
-                                   "resolutions": [{"url": f"https://preview.redd.it/{media}.jpeg?width=108&crop=smart&auto=webp&s=0",
+            image = f"https://preview.redd.it/{media}.jpeg"
+            preview = {"images": [{"source": {"url": f"{image}?auto=webp&s=0",
+                                              "width": w, "height": h},
+                                   "resolutions": [{"url": f"{image}?width=108&crop=smart"
+                                                           "&auto=webp&s=0",
                                                     "width": 108, "height": int(108 * h / w)}],
                                    "variants": {}, "id": media}],
                        "enabled": True}
@@ -384,7 +389,8 @@ class GeneratedCorpus(Corpus):
             thumbnail = "nsfw"
         flair_text = _FLAIRS[ps.flair] if ps.flair >= 0 else None
         flair_rich = rng.random() < 0.3 if flair_text else False
-        author_flair = ("Pythonista" if rng.random() < 0.5 else "Data Engineer") if rng.random() < 0.12 else None
+        author_flair = (("Pythonista" if rng.random() < 0.5 else "Data Engineer")
+                        if rng.random() < 0.12 else None)
         return {
             "title": title, "permalink": permalink, "author": author,
             "author_fullname": author_fullname, "selftext": selftext,
@@ -432,7 +438,8 @@ class GeneratedCorpus(Corpus):
         sub = ps.sub
         age = now - ps.created
         score = self._post_score(ps, now)
-        ratio = round(min(1.0, ps.ratio_base + (1 - ps.ratio_base) * 0.5 * math.exp(-age / ps.tau)), 2)
+        ratio = round(min(1.0, ps.ratio_base
+                          + (1 - ps.ratio_base) * 0.5 * math.exp(-age / ps.tau)), 2)
         deleted = now >= ps.deleted_at
         dkind = ps.delete_kind if deleted else ""
         author = st["author"]
@@ -556,7 +563,8 @@ class GeneratedCorpus(Corpus):
         if st["preview"] is not None:
             d["preview"] = st["preview"]
         if flair_text:
-            d["link_flair_template_id"] = f"{hash_ints(sub.h, ps.flair) & 0xFFFFFFFF:08x}-{sub.slot:04x}-11ee-8000-0242ac120002"
+            d["link_flair_template_id"] = (f"{hash_ints(sub.h, ps.flair) & 0xFFFFFFFF:08x}-"
+                                           f"{sub.slot:04x}-11ee-8000-0242ac120002")
         d.update(st["extra"])
         if dkind == "deleted":
             del d["author_fullname"]
@@ -625,7 +633,8 @@ class GeneratedCorpus(Corpus):
             "author_patreon_flair": False,
             "body_html": body_html,
             "removal_reason": None,
-            "collapsed_reason": "comment score below threshold" if (score < -4 and not dkind) else None,
+            "collapsed_reason": ("comment score below threshold"
+                                 if (score < -4 and not dkind) else None),
             "distinguished": "moderator" if cs.distinguished[j] and not dkind else None,
             "associated_award": None,
             "stickied": False,
@@ -788,4 +797,5 @@ class _NewSeq(ListingSeq):
         return p if 0 <= p < len(self) else None
 
     def things(self, start: int, end: int) -> list[dict[str, Any]]:
-        return [self.c._post_data(self.sub.slot, self.k_max - p, self.now) for p in range(start, end)]
+        return [self.c._post_data(self.sub.slot, self.k_max - p, self.now)
+                for p in range(start, end)]

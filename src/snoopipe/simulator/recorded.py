@@ -210,7 +210,8 @@ class RecordedCorpus(Corpus):
         if sort == "top":
             window = TIME_FILTERS.get(time_filter, TIME_FILTERS["day"])
             # the corpus is frozen at its newest item: time filters count back from there
-            ids = [i for i in ids if self.reference_now - _num(self.posts[i].get("created_utc")) <= window]
+            ids = [i for i in ids
+                   if self.reference_now - _num(self.posts[i].get("created_utc")) <= window]
         if sort in ("new", "rising"):
             ids.sort(key=lambda i: (-_num(self.posts[i].get("created_utc")), i))
         else:

@@ -44,7 +44,8 @@ YEAR_2100 = 4102444800  # 2100-01-01T00:00:00Z
 _LEGACY_ESCAPED = ("title", "selftext", "body", "selftext_html", "body_html",
                    "link_flair_text", "author_flair_text")
 _RE_LISTING = re.compile(r"/r/([A-Za-z0-9_]+)(?:/([a-z]+))?")
-_RE_COMMENTS = re.compile(r"(?:/r/[A-Za-z0-9_]+)?/comments/([0-9a-z]+)(?:/([^/]*)(?:/([0-9a-z]+))?)?")
+_RE_COMMENTS = re.compile(
+    r"(?:/r/[A-Za-z0-9_]+)?/comments/([0-9a-z]+)(?:/([^/]*)(?:/([0-9a-z]+))?)?")
 _MALFORMED_HTML = (b"<!doctype html><html><head><title>reddit.com: over capacity</title></head>"
                    b"<body><h1>all of our servers are busy right now</h1>"
                    b"<p>please try again in a minute.</p></body></html>")
@@ -298,7 +299,8 @@ class RedditSimulator:
         now = self.now()
         with self._lock:
             self._token_serial += 1
-            self._tokens[token] = _Token(client_id, now + self.token_ttl_seconds, self._token_serial)
+            self._tokens[token] = _Token(client_id, now + self.token_ttl_seconds,
+                                         self._token_serial)
             self._tokens_issued += 1
             if len(self._tokens) > 10_000:  # forget long-dead tokens
                 for key in [k for k, t in self._tokens.items() if not self._token_valid(t, now)]:
@@ -394,8 +396,8 @@ class RedditSimulator:
         client, secret = _basic_auth(headers.get("Authorization"))
         if client is None:
             return _Response(*_error(401), headers={"www-authenticate": 'Basic realm="reddit"'})
-        if self.client_id is not None and (client != self.client_id or
-                                           (self.client_secret is not None and secret != self.client_secret)):
+        wrong_secret = self.client_secret is not None and secret != self.client_secret
+        if self.client_id is not None and (client != self.client_id or wrong_secret):
             return _Response(*_error(401))
         grant = params.get("grant_type", "")
         if grant == "password":
@@ -471,7 +473,8 @@ class RedditSimulator:
     def _server_error(self, code: int, rate: dict[str, str]) -> _Response:
         if code == 500:
             return _Response(*_error(500), headers=rate)
-        phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Server Error"
+        phrase = (HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_
+                  else "Server Error")
         html = f"<html><body><h1>{code} {phrase}</h1></body></html>".encode()
         return _Response(code, html, HTML_TYPE, headers=rate)
 
@@ -497,7 +500,8 @@ class RedditSimulator:
 
     # -- routing -----------------------------------------------------------------------
 
-    def _route(self, method: str, path: str) -> tuple[str, Callable[[dict[str, str]], _Response] | None]:
+    def _route(self, method: str, path: str
+               ) -> tuple[str, Callable[[dict[str, str]], _Response] | None]:
         m = _RE_COMMENTS.fullmatch(path)
         if m and method == "GET":
             article, focus = m.group(1), m.group(3)
@@ -564,7 +568,8 @@ class RedditSimulator:
         _maybe_escape(children, params)
         return _Response(200, _json(listing(children, after=after, before=before)))
 
-    def _comments(self, path: str, article: str, focus: str | None, params: dict[str, str]) -> _Response:
+    def _comments(self, path: str, article: str, focus: str | None,
+                  params: dict[str, str]) -> _Response:
         status = self.faults.comments_status.get(article)
         if status is not None:
             self._count_fault("tree_error")
@@ -588,7 +593,8 @@ class RedditSimulator:
             cap = self.faults.comments_limit_cap
             if cap is not None:
                 limit = cap if limit is None else min(limit, cap)
-            comments = render_comments(forest, focus=focus, context=_int_param(params, "context", 0) or 0,
+            comments = render_comments(forest, focus=focus,
+                                       context=_int_param(params, "context", 0) or 0,
                                        limit=limit,
                                        depth=_int_param(params, "depth", None),
                                        sort=params.get("sort") or "confidence")
@@ -751,7 +757,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(resp.status)
         self.send_header("Content-Type", resp.content_type)
         self.send_header("Content-Length", str(len(resp.body)))
-        self.send_header("Cache-Control", "private, s-maxage=0, max-age=0, must-revalidate, no-store")
+        self.send_header("Cache-Control",
+                         "private, s-maxage=0, max-age=0, must-revalidate, no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
         for key, value in (resp.headers or {}).items():
             self.send_header(key, value)

@@ -45,7 +45,8 @@ def listing(children: list[dict[str, Any]], *, after: str | None = None,
     }}
 
 
-def more_object(parent_fullname: str, depth: int, child_ids: list[str], count: int) -> dict[str, Any]:
+def more_object(parent_fullname: str, depth: int, child_ids: list[str],
+                count: int) -> dict[str, Any]:
     first = child_ids[0]
     return {"kind": "more", "data": {
         "count": count, "name": f"t1_{first}", "id": first,
@@ -64,7 +65,8 @@ def wilson_lower_bound(ups: float, downs: float) -> float:
         return 0.0
     z = 1.281551565545  # 80% confidence, as Reddit's "best" sort
     p = ups / n
-    return (p + z * z / (2 * n) - z * math.sqrt((p * (1 - p) + z * z / (4 * n)) / n)) / (1 + z * z / n)
+    spread = z * math.sqrt((p * (1 - p) + z * z / (4 * n)) / n)
+    return (p + z * z / (2 * n) - spread) / (1 + z * z / n)
 
 
 class Forest:
@@ -142,7 +144,8 @@ class Forest:
                 break
             chain.append(cur)
             parent = self.parent_of.get(cur, self.link_fullname)
-            if not parent.startswith("t1_") or parent[3:] not in self.parent_of or len(chain) > 10000:
+            if (not parent.startswith("t1_") or parent[3:] not in self.parent_of
+                    or len(chain) > 10000):
                 base = -1
                 break
             cur = parent[3:]
@@ -215,7 +218,8 @@ def render_comments(forest: Forest, *, focus: str | None = None, context: int = 
     ancestors: list[str] = []
     if focus is not None:
         cur = forest.parent_of[focus]
-        while cur.startswith("t1_") and forest.exists(cur[3:]) and len(ancestors) < min(context, MAX_CONTEXT):
+        while (cur.startswith("t1_") and forest.exists(cur[3:])
+               and len(ancestors) < min(context, MAX_CONTEXT)):
             ancestors.append(cur[3:])
             cur = forest.parent_of[cur[3:]]
         ancestors.reverse()
@@ -230,7 +234,8 @@ def render_comments(forest: Forest, *, focus: str | None = None, context: int = 
     def can_descend(cid: str, d: int) -> bool:
         return d + 1 < max_depth
 
-    included = _select(forest, roots, limit, sort, can_descend) if start_depth < max_depth else set()
+    included = (_select(forest, roots, limit, sort, can_descend) if start_depth < max_depth
+                else set())
 
     def build(parent_fullname: str, kids: list[str], d: int) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -261,7 +266,8 @@ def render_comments(forest: Forest, *, focus: str | None = None, context: int = 
     elif start_depth >= max_depth:
         node = continue_object(forest.parent_of[focus], start_depth)
     else:  # limit=0
-        node = more_object(forest.parent_of[focus], start_depth, [focus], forest.subtree_size(focus))
+        node = more_object(forest.parent_of[focus], start_depth, [focus],
+                           forest.subtree_size(focus))
     for i in range(len(ancestors) - 1, -1, -1):
         node = _t1(forest, ancestors[i], i, listing([node], dist=False))
     return [node]

@@ -1,1 +1,2 @@
-"""Sources: where Reddit things come from (the Reddit API now, dump archives later)."""
+"""Sources: where Reddit things come from: the Reddit API (`reddit`, incremental) and
+dump archives (`dumps`, backfill)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from snoopipe.errors import ConfigError, SnoopipeError
+from snoopipe.redact import redact, url_secrets
 from snoopipe.settings import Settings, mask_url
 from snoopipe.state.store import CheckResult, RunRecord, StateStore, TaskRecord
 
@@ -31,21 +32,9 @@ def _open(url: str, shown: str) -> StateStore:
     except DBAPIError as exc:
         detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else \
             type(exc).__name__
-        password = _password(shown)
-        if password:
-            detail = detail.replace(password, "***")
+        detail = redact(detail, url_secrets(shown))
         raise SnoopipeError(f"cannot open the state store {mask_url(shown)}: {detail}"
                             ) from None
-
-
-def _password(url: str) -> str | None:
-    from urllib.parse import unquote, urlsplit
-
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        return None
-    return unquote(password) if password else None
 
 
 __all__ = ["CheckResult", "RunRecord", "StateStore", "TaskRecord", "open_state"]

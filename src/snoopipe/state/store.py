@@ -321,9 +321,10 @@ class StateStore:
 
     @staticmethod
     def _raw_file_values(raw: RawFile) -> dict[str, Any]:
-        return dict(key=raw.key, run_id=raw.run_id, kind=raw.kind, subreddit=raw.subreddit,
-                    dt=raw.dt, source=raw.source, rows=raw.rows, bytes=raw.bytes,
-                    sha256=raw.sha256, created_at=utcnow())
+        return {"key": raw.key, "run_id": raw.run_id, "kind": raw.kind,
+                "subreddit": raw.subreddit, "dt": raw.dt, "source": raw.source,
+                "rows": raw.rows, "bytes": raw.bytes, "sha256": raw.sha256,
+                "created_at": utcnow()}
 
     def record_raw_file(self, raw: RawFile) -> None:
         """Record a durable raw file. Recording the same file twice is a no-op."""
@@ -503,7 +504,8 @@ class StateStore:
     # -- tracked posts (what extraction refreshes) ----------------------------------
 
     def upsert_tracked_posts(self, posts: Iterable[dict[str, Any]]) -> None:
-        """Insert or update posts seen by extraction: post_id, subreddit, created_utc, num_comments."""
+        """Insert or update posts seen by extraction: post_id, subreddit, created_utc,
+        num_comments."""
         rows = sorted(posts, key=lambda p: p["post_id"])  # one lock order for every writer
         _retry_on_conflict(lambda: self._upsert_tracked_posts(rows))
 
@@ -572,7 +574,8 @@ class StateStore:
         return {r.table_name: r.rows for r in rows}
 
     def runs_pending_load(self, up_to_run_id: str) -> list[str]:
-        """Runs, up to and including this one, whose transform succeeded but whose rows no load took.
+        """Runs, up to and including this one, whose transform succeeded but whose rows no
+        load took.
 
         A run whose load was stopped by a blocking check stays pending, so the next run
         validates and loads its rows too: nothing transformed is silently left behind.
@@ -606,7 +609,8 @@ class StateStore:
         """
         now = utcnow()
         with self.engine.begin() as conn:
-            row = conn.execute(select(t.locks).where(t.locks.c.name == name).with_for_update()).first()
+            row = conn.execute(select(t.locks).where(t.locks.c.name == name)
+                               .with_for_update()).first()
             if row is None:
                 try:
                     conn.execute(t.locks.insert().values(name=name, holder=holder, acquired_at=now,

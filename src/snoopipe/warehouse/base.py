@@ -1,4 +1,4 @@
-"""The warehouse interface. DuckDB implements it now; PostgreSQL and Redshift plug in later.
+"""The warehouse interface, implemented on DuckDB, PostgreSQL and Redshift.
 
 A load is an idempotent upsert: rows are staged from processed Parquet files (only the
 rows of the runs being loaded), deduplicated on the primary key (latest
@@ -6,17 +6,29 @@ rows of the runs being loaded), deduplicated on the primary key (latest
 WHERE excluded._retrieved_at >= target._retrieved_at`, so a row never regresses to an
 older observation and a reload changes nothing. All tables of one load commit in ONE
 transaction. The SQL is built by `snoopipe.warehouse.sql` so other databases reuse it.
+
+The schema steps are written once, here (`Warehouse._ensure_schema`): create missing
+tables, add the columns tables.py gained since, (re)create the views. A backend gives
+its `dialect` (types, table options), a connection (`connect`) and how the steps run on
+it (`_schema_session`: a transaction, a lock); PostgreSQL also keeps current views.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 from snoopipe.lake.base import Lake
-from snoopipe.tables import TABLES, TableSpec
+from snoopipe.tables import TABLES
+from snoopipe.warehouse import sql as wsql
+from snoopipe.warehouse.dialect import Dialect
+
+# Runs one statement (`?` placeholders) on a warehouse connection; returns its rows
+# ([] for a statement that returns none).
+RunSQL = Callable[[str, Sequence[Any]], list[tuple]]
 
 
 @dataclass(frozen=True)
@@ -51,18 +63,40 @@ class Warehouse(ABC):
     """An analytics database holding the processed tables and the reporting views."""
 
     url: str
+    dialect: Dialect
 
     @abstractmethod
+    def connect(self) -> AbstractContextManager[Any]:
+        """A connection for one operation (the driver's), closed on exit."""
+
     def ensure_schema(self) -> None:
         """Create missing tables (with primary keys), add missing columns, (re)create views."""
+        with self.connect() as conn:
+            self._ensure_schema(conn)
+
+    def _ensure_schema(self, conn: Any) -> None:
+        """The schema steps on `conn`, in one `_schema_session`."""
+        with self._schema_session(conn) as run:
+            for table in TABLES.values():
+                run(wsql.create_table_sql(table, self.dialect), ())
+                present = {row[0] for row in run(wsql.EXISTING_COLUMNS_SQL, (table.name,))}
+                for column in table.columns:
+                    if column.name not in present:
+                        run(wsql.add_column_sql(table, column, self.dialect), ())
+            for name in wsql.VIEWS:
+                self._create_view(conn, run, name)
+
+    @abstractmethod
+    def _schema_session(self, conn: Any) -> AbstractContextManager[RunSQL]:
+        """How the schema steps run on `conn` (in a transaction, under a lock, ...)."""
+
+    def _create_view(self, conn: Any, run: RunSQL, name: str) -> None:
+        """(Re)create the view `name` of `sql.VIEWS`."""
+        run(wsql.view_sql(name), ())
 
     @abstractmethod
     def load(self, sources: Mapping[str, LoadSource]) -> LoadReport:
         """Upsert every table's source in ONE transaction (all tables or none)."""
-
-    def upsert(self, table: TableSpec, source: LoadSource) -> LoadReport:
-        """Upsert one table (its own transaction)."""
-        return self.load({table.name: source})
 
     @abstractmethod
     def query(self, sql: str, params: Sequence[Any] | None = None
@@ -77,7 +111,7 @@ class Warehouse(ABC):
             counts[name] = int(rows[0][0])
         return counts
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections (per-operation warehouses hold none)."""
 
     def __enter__(self) -> Warehouse:

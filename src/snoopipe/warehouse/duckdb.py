@@ -23,7 +23,8 @@ from snoopipe.faults import crash_point
 from snoopipe.tables import TABLES, TableSpec
 from snoopipe.transform import layout
 from snoopipe.warehouse import sql as wsql
-from snoopipe.warehouse.base import LoadReport, LoadSource, Warehouse
+from snoopipe.warehouse.base import LoadReport, LoadSource, RunSQL, Warehouse
+from snoopipe.warehouse.dialect import DUCKDB
 from snoopipe.warehouse.readonly import NotReadOnlyError
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ def _is_lock_error(exc: Exception) -> bool:
 
 
 class DuckDBWarehouse(Warehouse):
+    dialect = DUCKDB
+
     def __init__(self, path: str | Path, *, lock_timeout: float = 60.0) -> None:
         self.path = Path(path)
         self.url = f"duckdb:///{self.path}"
@@ -77,21 +80,10 @@ class DuckDBWarehouse(Warehouse):
 
     # -- schema -------------------------------------------------------------------------
 
-    def _ensure_schema(self, con: duckdb.DuckDBPyConnection) -> None:
-        for table in TABLES.values():
-            con.execute(wsql.create_table_sql(table)).fetchall()
-            present = {r[0] for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
-                [table.name]).fetchall()}
-            for column in table.columns:
-                if column.name not in present:
-                    con.execute(wsql.add_column_sql(table, column)).fetchall()
-        for name in wsql.VIEWS:
-            con.execute(wsql.view_sql(name)).fetchall()
-
-    def ensure_schema(self) -> None:
-        with self.connect() as con:
-            self._ensure_schema(con)
+    @contextmanager
+    def _schema_session(self, con: duckdb.DuckDBPyConnection) -> Iterator[RunSQL]:
+        """Each step on its own: the load's transaction starts after them."""
+        yield lambda sql, params: con.execute(sql, list(params)).fetchall()
 
     # -- load ---------------------------------------------------------------------------
 

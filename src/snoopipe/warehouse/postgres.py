@@ -30,40 +30,38 @@ CONFLICT, fails with a unique violation if a writer outside snoopipe inserts the
 key at the same moment; the load then rolls back and is retried.)
 
 Text: the binary format keeps newlines, carriage returns, tabs, quotes, backslashes and
-every Unicode character (emoji included) exactly. PostgreSQL's text types cannot store the NUL
-character (U+0000), which does occur in real Reddit bodies: the loader replaces each NUL
-with U+FFFD (the Unicode replacement character), so the load never fails on it and the
-position of the removed character stays visible. The processed Parquet in the lake keeps
-the original text.
+every Unicode character (emoji included) exactly; NUL (U+0000), which PostgreSQL cannot
+store, becomes U+FFFD (`nul_repair`).
+
+Modules: `parquet_batches` reads the files as Arrow, `nul_repair` makes the text
+storable, `binary_copy` encodes the stream; the schema steps are the warehouse base's
+(`Warehouse._ensure_schema`), with PostgreSQL's locking and view handling here.
 
 The URL's password is never logged or shown: `url` is masked, and connection errors
-are scrubbed of it.
+are scrubbed of it (`snoopipe.redact`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
-
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from snoopipe.errors import ConfigError, SnoopipeError
 from snoopipe.faults import crash_point
-from snoopipe.lake.base import Lake
-from snoopipe.redact import mask_url, redact
-from snoopipe.tables import ARROW_TYPES, TABLES, TableSpec
+from snoopipe.redact import mask_url, redact, url_secrets
+from snoopipe.tables import TABLES, TableSpec
 from snoopipe.transform.reader import prefetch
 from snoopipe.warehouse import sql as wsql
-from snoopipe.warehouse.base import LoadReport, LoadSource, Warehouse
+from snoopipe.warehouse.base import LoadReport, LoadSource, RunSQL, Warehouse
+from snoopipe.warehouse.binary_copy import Chunk, TableEnd, encode_sources
+from snoopipe.warehouse.dialect import POSTGRESQL
+from snoopipe.warehouse.nul_repair import NUL_REPLACEMENT, replace_nul
+from snoopipe.warehouse.parquet_batches import BATCH_ROWS, ParquetOpener, arrow_batches
+from snoopipe.warehouse.placeholders import qmark_to_format
 from snoopipe.warehouse.readonly import single_read_statement
 
 if TYPE_CHECKING:
@@ -71,139 +69,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# What replaces U+0000 in text loaded into a database that cannot store it.
-NUL_REPLACEMENT = "\ufffd"
-BATCH_ROWS = 16_384
 _SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
-
-
-# -- reading processed Parquet as Arrow -------------------------------------------------
-
-
-class ParquetOpener:
-    """Opens processed files of one lake with PyArrow: S3 through the lake's Arrow
-    filesystem (built once), a local lake by path, any other lake from its bytes."""
-
-    def __init__(self, lake: Lake) -> None:
-        self.lake = lake
-        self._fs: Any = None
-        self._root = ""
-        if hasattr(lake, "arrow_filesystem"):
-            self._fs, self._root = lake.arrow_filesystem()
-
-    def open(self, key: str) -> pq.ParquetFile:
-        if self._fs is not None:
-            return pq.ParquetFile(f"{self._root}/{key}", filesystem=self._fs)
-        uri = self.lake.uri(key)
-        if "://" not in uri:
-            return pq.ParquetFile(uri)
-        return pq.ParquetFile(io.BytesIO(self.lake.read_bytes(key)))
-
-
-def _typed_column(table: TableSpec, name: str, values: pa.Array | None, rows: int) -> pa.Array:
-    column = next(c for c in table.columns if c.name == name)
-    target = ARROW_TYPES[column.type]
-    if values is None:
-        return pa.nulls(rows, target)
-    if values.type != target:
-        if pa.types.is_timestamp(values.type) and values.type.tz is not None:
-            values = values.cast(pa.timestamp(values.type.unit))  # UTC wall time
-        values = values.cast(target)
-    return values
-
-
-def arrow_batches(table: TableSpec, source: LoadSource, *, batch_rows: int = BATCH_ROWS,
-                  opener: ParquetOpener | None = None) -> Iterator[pa.RecordBatch]:
-    """The rows of `source` (only its runs) as record batches with every column of
-    `table`, in table order and with the table's types.
-
-    Every column is in the files; a column missing from a file (written by an older
-    schema) is NULL.
-    """
-    opener = opener or ParquetOpener(source.lake)
-    runs = pa.array(sorted(set(source.run_ids)), pa.string())
-    names = table.column_names
-    for key in source.keys:
-        parquet = opener.open(key)
-        present = [n for n in parquet.schema_arrow.names if n in names]
-        for batch in parquet.iter_batches(batch_size=batch_rows, columns=present):
-            if "_run_id" in batch.schema.names:
-                batch = batch.filter(pc.is_in(batch.column("_run_id"), value_set=runs))
-            else:
-                batch = batch.slice(0, 0)
-            rows = batch.num_rows
-            if rows == 0:
-                continue
-            arrays = []
-            for name in names:
-                values = batch.column(name) if name in present else None
-                arrays.append(_typed_column(table, name, values, rows))
-            yield pa.RecordBatch.from_arrays(arrays, names=names)
-
-
-def replace_nul(batch: pa.RecordBatch, replacement: str = NUL_REPLACEMENT
-                ) -> tuple[pa.RecordBatch, int]:
-    """Replace U+0000 in every string column; return the batch and how many values had one."""
-    changed = 0
-    arrays = []
-    for column in batch.columns:
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            hits = pc.match_substring(column, "\x00")
-            count = pc.sum(hits).as_py() or 0
-            if count:
-                changed += count
-                column = pc.replace_substring(column, "\x00", replacement)
-        arrays.append(column)
-    if not changed:
-        return batch, 0
-    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names), changed
-
-
-# A JSON escape of U+0000 (`\u0000`, not after an escaping backslash): jsonb refuses it.
-_JSON_NUL = r"((?:^|[^\\])(?:\\\\)*)\\u0000"
-
-
-def replace_json_nul(batch: pa.RecordBatch, columns: Sequence[str]) -> pa.RecordBatch:
-    """Replace each `\u0000` escape of the JSON columns by `\ufffd` (see `replace_nul`)."""
-    arrays = list(batch.columns)
-    for name in columns:
-        i = batch.schema.get_field_index(name)
-        column = arrays[i]
-        # Two escapes in a row share the character between them: repeat until none left.
-        while pc.any(pc.match_substring_regex(column, _JSON_NUL)).as_py():
-            column = pc.replace_substring_regex(column, _JSON_NUL, "\\1\\\\ufffd")
-        arrays[i] = column
-    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
-
-
-def arrow_schema(table: TableSpec) -> pa.Schema:
-    """The Arrow schema of `arrow_batches(table, ...)`, which is the table's types."""
-    return pa.schema([(c.name, ARROW_TYPES[c.type]) for c in table.columns])
-
-
-def binary_encoder(table: TableSpec) -> Any:
-    """A pgpq encoder of the table's batches to PostgreSQL's binary COPY format."""
-    try:
-        from pgpq import ArrowToPostgresBinaryEncoder
-    except ImportError:  # pragma: no cover - part of the postgres extra
-        raise ConfigError("the PostgreSQL warehouse needs pgpq: pip install "
-                          "'snoopipe[postgres]'") from None
-    from pgpq.encoders import StringEncoderBuilder
-    from pgpq.schema import Jsonb
-
-    schema = arrow_schema(table)
-    # JSON columns: JSON text in Arrow, jsonb in the binary COPY format.
-    encoders = {c.name: StringEncoderBuilder.new_with_output(schema.field(c.name), Jsonb())
-                for c in table.columns if c.type == "JSON"}
-    if not encoders:
-        return ArrowToPostgresBinaryEncoder(schema)
-    for field in schema:
-        if field.name not in encoders:
-            encoders[field.name] = ArrowToPostgresBinaryEncoder.infer_encoder(field)
-    return ArrowToPostgresBinaryEncoder.new_with_encoders(schema, encoders)
-
-
-# -- the warehouse ------------------------------------------------------------------------
+# Names other modules (the benchmarks) read from here.
+__all__ = ["NUL_REPLACEMENT", "ParquetOpener", "PostgresWarehouse", "arrow_batches",
+           "from_url", "replace_nul"]
 
 
 def _libpq_url(url: str) -> str:
@@ -214,31 +83,20 @@ def _libpq_url(url: str) -> str:
                       f"postgresql://user:password@host:5432/database")
 
 
-def _qmark_to_format(sql: str) -> str:
-    """DuckDB-style `?` placeholders to psycopg's `%s` (outside quotes); `%` escaped."""
-    out = []
-    quote: str | None = None
-    for ch in sql:
-        if quote:
-            out.append("%%" if ch == "%" else ch)
-            if ch == quote:
-                quote = None
-        elif ch in ("'", '"'):
-            quote = ch
-            out.append(ch)
-        elif ch == "?":
-            out.append("%s")
-        elif ch == "%":
-            out.append("%%")
-        else:
-            out.append(ch)
-    return "".join(out)
+def _run_on(conn: psycopg.Connection) -> RunSQL:
+    """`RunSQL` on a psycopg connection (`?` placeholders translated)."""
+    def run(sql: str, params: Sequence[Any]) -> list[tuple]:
+        cur = conn.execute(qmark_to_format(sql) if params else sql,
+                           list(params) if params else None)
+        return cur.fetchall() if cur.description else []
+
+    return run
 
 
 class PostgresWarehouse(Warehouse):
     """Tables and views in the connection's current schema (see `search_path`)."""
 
-    dialect = "postgresql"
+    dialect = POSTGRESQL
 
     def __init__(self, url: str, *, connect_timeout: int = 15,
                  batch_rows: int = BATCH_ROWS) -> None:
@@ -256,15 +114,8 @@ class PostgresWarehouse(Warehouse):
 
     # -- connections --------------------------------------------------------------------
 
-    def _secrets(self) -> list[str]:
-        parts = urlsplit(self._conninfo)
-        found = [s for s in (parts.password, unquote(parts.password or "")) if s]
-        found += [unquote(v) for v in re.findall(r"[?&]password=([^&#]*)", self._conninfo,
-                                                 flags=re.IGNORECASE) if v]
-        return sorted(set(found), key=len, reverse=True)
-
     def _scrub(self, text: str) -> str:
-        return redact(text, self._secrets())
+        return redact(text, url_secrets(self._conninfo))
 
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
@@ -292,63 +143,37 @@ class PostgresWarehouse(Warehouse):
         digest = hashlib.sha256(wsql.view_sql(name).encode()).hexdigest()[:16]
         return f"snoopipe view {digest}"
 
-    def _ensure_schema(self, conn: psycopg.Connection) -> None:
-        import psycopg
-
+    @contextmanager
+    def _schema_session(self, conn: psycopg.Connection) -> Iterator[RunSQL]:
+        """One transaction, under an advisory lock: two workers change it in turn."""
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('snoopipe.warehouse.schema'))")
-            for table in TABLES.values():
-                conn.execute(wsql.create_table_sql(table, self.dialect))
-                present = {r[0] for r in conn.execute(
-                    "SELECT column_name FROM information_schema.columns "
-                    "WHERE table_schema = current_schema() AND table_name = %s",
-                    (table.name,)).fetchall()}
-                for column in table.columns:
-                    if column.name not in present:
-                        conn.execute(wsql.add_column_sql(table, column, self.dialect))
-            for name in wsql.VIEWS:
-                tag = self._view_tag(name)
-                row = conn.execute(
-                    "SELECT obj_description(c.oid, 'pg_class') FROM pg_class c "
-                    "WHERE c.oid = to_regclass(%s)", (name,)).fetchone()
-                if row is not None and row[0] == tag:
-                    continue  # current: do not lock the view for readers again
-                try:
-                    with conn.transaction():
-                        conn.execute(wsql.view_sql(name))
-                except psycopg.errors.InvalidTableDefinition:
-                    # The columns changed: CREATE OR REPLACE cannot do that.
-                    conn.execute(f"DROP VIEW IF EXISTS {name}")
-                    conn.execute(wsql.view_sql(name))
-                conn.execute(f"COMMENT ON VIEW {name} IS '{tag}'")
+            yield _run_on(conn)
 
-    def ensure_schema(self) -> None:
-        with self.connect() as conn:
-            self._ensure_schema(conn)
+    def _create_view(self, conn: psycopg.Connection, run: RunSQL, name: str) -> None:
+        """Left alone when current (its comment holds the digest of its SQL), so readers
+        are not locked out at every load; dropped first when its columns changed."""
+        import psycopg
+
+        tag = self._view_tag(name)
+        row = conn.execute(
+            "SELECT obj_description(c.oid, 'pg_class') FROM pg_class c "
+            "WHERE c.oid = to_regclass(%s)", (name,)).fetchone()
+        if row is not None and row[0] == tag:
+            return
+        try:
+            with conn.transaction():
+                conn.execute(wsql.view_sql(name))
+        except psycopg.errors.InvalidTableDefinition:
+            # The columns changed: CREATE OR REPLACE cannot do that.
+            conn.execute(f"DROP VIEW IF EXISTS {name}")
+            conn.execute(wsql.view_sql(name))
+        conn.execute(f"COMMENT ON VIEW {name} IS '{tag}'")
 
     # -- load ---------------------------------------------------------------------------
 
-    def _encode(self, sources: Mapping[str, LoadSource]) -> Iterator[_Chunk | _TableEnd]:
-        """The CSV chunks of every table, in order; each table ends with a _TableEnd."""
-        openers: dict[int, ParquetOpener] = {}
-        for name, source in sources.items():
-            opener = openers.get(id(source.lake))
-            if opener is None:
-                opener = openers[id(source.lake)] = ParquetOpener(source.lake)
-            keys = _KeyCounter(TABLES[name].primary_key)
-            encoder = binary_encoder(TABLES[name])
-            header = encoder.write_header()
-            json_columns = [c.name for c in TABLES[name].columns if c.type == "JSON"]
-            for batch in arrow_batches(TABLES[name], source, batch_rows=self.batch_rows,
-                                       opener=opener):
-                batch, fixed = replace_nul(batch)
-                batch = replace_json_nul(batch, json_columns)
-                keys.add(batch)
-                counts = pc.value_counts(batch.column("_run_id")).to_pylist()
-                yield _Chunk(name, header + encoder.write_batch(batch),
-                             {c["values"]: c["counts"] for c in counts}, fixed)
-                header = b""
-            yield _TableEnd(name, keys.has_duplicates(), header + encoder.finish())
+    def _encode(self, sources: Mapping[str, LoadSource]) -> Iterator[Chunk | TableEnd]:
+        return encode_sources(sources, batch_rows=self.batch_rows)
 
     def load(self, sources: Mapping[str, LoadSource]) -> LoadReport:
         """Reading and encoding run in a thread, ahead of the COPY they feed."""
@@ -383,7 +208,7 @@ class PostgresWarehouse(Warehouse):
         return report
 
     def _load_table(self, conn: psycopg.Connection, table: TableSpec,
-                    chunks: Iterator[_Chunk | _TableEnd], source: LoadSource,
+                    chunks: Iterator[Chunk | TableEnd], source: LoadSource,
                     report: LoadReport) -> None:
         import psycopg
 
@@ -396,7 +221,7 @@ class PostgresWarehouse(Warehouse):
             except psycopg.errors.UniqueViolation:
                 # Two rows of this load share a key: load the table the staged way.
                 log.info("load %s: a key occurs twice; merging through staging", name)
-                while not copied.ended and not isinstance(next(chunks), _TableEnd):
+                while not copied.ended and not isinstance(next(chunks), TableEnd):
                     pass  # the rest of this table's chunks
                 self.nul_replaced.pop(name, None)
                 self._load_staged(conn, table, self._encode({name: source}), report)
@@ -408,8 +233,8 @@ class PostgresWarehouse(Warehouse):
         crash_point("load.table_upserted")
 
     def _copy(self, conn: psycopg.Connection, table: TableSpec, target: str,
-              chunks: Iterator[_Chunk | _TableEnd], copied: _Copied) -> None:
-        """COPY this table's chunks into `target`, up to and including its _TableEnd."""
+              chunks: Iterator[Chunk | TableEnd], copied: _Copied) -> None:
+        """COPY this table's chunks into `target`, up to and including its TableEnd."""
         name = table.name
         with conn.cursor() as cur, cur.copy(
                 f"COPY {target} ({', '.join(table.column_names)}) FROM STDIN "
@@ -417,7 +242,7 @@ class PostgresWarehouse(Warehouse):
             for item in chunks:
                 if item.table != name:
                     raise RuntimeError(f"load stream out of order: {item.table} in {name}")
-                if isinstance(item, _TableEnd):
+                if isinstance(item, TableEnd):
                     copy.write(item.trailer)
                     copied.ended, copied.duplicates = True, item.duplicates
                     break
@@ -428,13 +253,12 @@ class PostgresWarehouse(Warehouse):
                     self.nul_replaced[name] = self.nul_replaced.get(name, 0) + item.nul_fixed
 
     def _load_staged(self, conn: psycopg.Connection, table: TableSpec,
-                     chunks: Iterator[_Chunk | _TableEnd], report: LoadReport) -> None:
+                     chunks: Iterator[Chunk | TableEnd], report: LoadReport) -> None:
         """COPY into a temp staging table, then merge it into the table."""
         name = table.name
         staging = f"staging_{name}"
-        cols_ddl = ", ".join(f"{c.name} {wsql.column_type(c, self.dialect)}"
-                             for c in table.columns)
-        conn.execute(f"CREATE TEMP TABLE {staging} ({cols_ddl}) ON COMMIT DROP")
+        conn.execute(wsql.temp_table_sql(staging, table.columns, self.dialect,
+                                         on_commit_drop=True))
         copied = _Copied()
         self._copy(conn, table, staging, chunks, copied)
         report.staged[name] = dict(sorted(copied.runs.items()))
@@ -471,7 +295,7 @@ class PostgresWarehouse(Warehouse):
             conn.execute("BEGIN READ ONLY")
             try:
                 with conn.cursor() as cur:
-                    cur.execute(_qmark_to_format(statement) if params else statement,
+                    cur.execute(qmark_to_format(statement) if params else statement,
                                 list(params) if params else None, prepare=True)
                     if cur.description is None:
                         return [], []
@@ -493,49 +317,10 @@ class PostgresWarehouse(Warehouse):
 
 
 @dataclass
-class _Chunk:
-    """Rows of one table in PostgreSQL's binary COPY format, with their count per run."""
-
-    table: str
-    data: bytes
-    runs: dict[str, int]
-    nul_fixed: int  # values whose U+0000 was replaced
-
-
-@dataclass
-class _TableEnd:
-    table: str
-    duplicates: bool  # some primary key occurs more than once in the table's rows
-    trailer: bytes  # the end of the binary COPY stream (with its header if no rows came)
-
-
-@dataclass
 class _Copied:
     runs: dict[str, int] = field(default_factory=dict)
-    ended: bool = False  # the table's _TableEnd was read
+    ended: bool = False  # the table's TableEnd was read
     duplicates: bool = False
-
-
-class _KeyCounter:
-    """Collects the primary-key columns of a table's batches to tell whether a key occurs
-    twice (Arrow hashing, in the reader thread: the server does not have to)."""
-
-    def __init__(self, primary_key: Sequence[str]) -> None:
-        self.primary_key = list(primary_key)
-        self.columns: list[list[pa.Array]] = [[] for _ in self.primary_key]
-        self.rows = 0
-
-    def add(self, batch: pa.RecordBatch) -> None:
-        for values, key in zip(self.columns, self.primary_key, strict=True):
-            values.append(batch.column(key))
-        self.rows += batch.num_rows
-
-    def has_duplicates(self) -> bool:
-        if self.rows == 0:
-            return False
-        keys = pa.table({k: pa.chunked_array(v) for k, v in
-                         zip(self.primary_key, self.columns, strict=True)})
-        return keys.group_by(self.primary_key).aggregate([]).num_rows != self.rows
 
 
 def from_url(url: str) -> PostgresWarehouse:

@@ -44,7 +44,9 @@ key, high cardinality, so joins of a post with its comments and metrics are coll
 and no slice is skewed by a big subreddit) and `COMPOUND SORTKEY (subreddit,
 created_utc)` (`observed_at` for post_metrics), so filters by subreddit and time
 range-restrict scans. Primary keys are declared (Redshift does not enforce them; the
-MERGE keeps them unique).
+MERGE keeps them unique). These are Redshift's `Dialect` (`RedshiftDialect`); the
+statements are the shared ones of `snoopipe.warehouse.sql`, and the schema steps the
+warehouse base's.
 
 Driver: `redshift_connector` (Amazon's driver: IAM authentication, Redshift types),
 imported only when a Redshift warehouse is used. Query parameters of the URL are passed
@@ -62,22 +64,23 @@ import logging
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from snoopipe.errors import ConfigError, SnoopipeError
-from snoopipe.redact import mask_url, redact
+from snoopipe.redact import mask_url, redact, url_secrets
 from snoopipe.settings import Settings
-from snoopipe.tables import TABLES, Column, TableSpec, type_name
+from snoopipe.tables import TABLES, Column, TableSpec
 from snoopipe.transform import layout
 from snoopipe.warehouse import sql as wsql
-from snoopipe.warehouse.base import LoadReport, LoadSource, Warehouse
+from snoopipe.warehouse.base import LoadReport, LoadSource, RunSQL, Warehouse
+from snoopipe.warehouse.dialect import Dialect
+from snoopipe.warehouse.placeholders import qmark_to_format
 from snoopipe.warehouse.readonly import single_read_statement
 
 log = logging.getLogger(__name__)
 
-DIALECT = "redshift"
 # Redshift VARCHAR lengths are bytes; 65535 is the maximum.
 MAX_VARCHAR = 65535
 VARCHAR_BYTES: dict[str, int] = {
@@ -107,15 +110,27 @@ _CONNECT_PARAMS: dict[str, type] = {
 }
 
 
-def column_type(column: Column, *, in_file: bool = False) -> str:
-    """The Redshift type of a column (`snoopipe.tables.TYPES`), VARCHAR sized in bytes.
+class RedshiftDialect(Dialect):
+    """VARCHAR sized in bytes per column; distribution and sort keys per table."""
 
-    in_file: the type a Parquet file's column is copied into: JSON text is VARCHAR there
-    (COPY loads a Parquet string into SUPER as a string, not an object), then JSON_PARSE.
-    """
-    if column.type == "VARCHAR" or (in_file and column.type == "JSON"):
-        return f"VARCHAR({VARCHAR_BYTES.get(column.name, MAX_VARCHAR)})"
-    return type_name(column.type, DIALECT)
+    def column_type(self, column: Column) -> str:
+        if column.type == "VARCHAR":
+            return f"VARCHAR({VARCHAR_BYTES.get(column.name, MAX_VARCHAR)})"
+        return super().column_type(column)
+
+    def table_options(self, table: TableSpec) -> str:
+        distkey, sortkey = KEYS[table.name]
+        return (f"\nDISTSTYLE KEY DISTKEY ({distkey})\n"
+                f"COMPOUND SORTKEY ({', '.join(sortkey)})")
+
+
+REDSHIFT = RedshiftDialect("redshift")
+
+
+def file_column(column: Column) -> Column:
+    """The column as a Parquet file's column is copied: JSON text is VARCHAR there (COPY
+    loads a Parquet string into SUPER as a string, not an object), then JSON_PARSE."""
+    return replace(column, type="VARCHAR") if column.type == "JSON" else column
 
 
 def _file_value(column: Column) -> str:
@@ -125,29 +140,9 @@ def _file_value(column: Column) -> str:
     return column.name
 
 
-def _columns_ddl(columns: Sequence[Column], *, not_null: bool, in_file: bool = False) -> str:
-    return ",\n    ".join(
-        f"{c.name} {column_type(c, in_file=in_file)}"
-        f"{' NOT NULL' if not_null and not c.nullable else ''}"
-        for c in columns)
-
-
-def create_table_sql(table: TableSpec) -> str:
-    distkey, sortkey = KEYS[table.name]
-    return (f"CREATE TABLE IF NOT EXISTS {table.name} (\n"
-            f"    {_columns_ddl(table.columns, not_null=True)},\n"
-            f"    PRIMARY KEY ({', '.join(table.primary_key)})\n)\n"
-            f"DISTSTYLE KEY DISTKEY ({distkey})\n"
-            f"COMPOUND SORTKEY ({', '.join(sortkey)})")
-
-
-def add_column_sql(table: TableSpec, column: Column) -> str:
-    return f"ALTER TABLE {table.name} ADD COLUMN {column.name} {column_type(column)}"
-
-
 def schema_statements() -> list[str]:
     """Tables (IF NOT EXISTS) and views; missing columns are added by the warehouse."""
-    return ([create_table_sql(t) for t in TABLES.values()]
+    return ([wsql.create_table_sql(t, REDSHIFT) for t in TABLES.values()]
             + [wsql.view_sql(name) for name in wsql.VIEWS])
 
 
@@ -207,11 +202,9 @@ def table_plan(table: TableSpec, source: LoadSource, iam_role: str) -> list[Step
     by_name = {c.name: c for c in table.columns}
     runs = ", ".join(layout.sql_string(r) for r in sorted(set(source.run_ids))) or "NULL"
     steps = [
-        Step(f"CREATE TEMP TABLE {file_table} (\n    "
-             f"{_columns_ddl([by_name[c] for c in file_cols], not_null=False, in_file=True)}"
-             f"\n)", table=name),
-        Step(f"CREATE TEMP TABLE {stage} (\n    "
-             f"{_columns_ddl(table.columns, not_null=False)}\n)", table=name),
+        Step(wsql.temp_table_sql(file_table, [file_column(by_name[c]) for c in file_cols],
+                                 REDSHIFT), table=name),
+        Step(wsql.temp_table_sql(stage, table.columns, REDSHIFT), table=name),
     ]
     if source.keys:
         uri = source.lake.uri(manifest_key(name, source))
@@ -312,26 +305,30 @@ def default_connect(spec: ConnectionSpec) -> Callable[[], Any]:
 class RedshiftWarehouse(Warehouse):
     """`connect` returns a DB-API connection (redshift_connector by default)."""
 
+    dialect = REDSHIFT
+
     def __init__(self, url: str, *, iam_role: str | None,
                  connect: Callable[[], Any] | None = None) -> None:
+        self._url = url
         self.url = mask_url(url)
         self.iam_role = iam_role
-        self._spec = parse_url(url) if connect is None else None
-        self._connect = connect or default_connect(self._spec)
+        if connect is None:
+            connect = default_connect(parse_url(url))
+        self._connect = connect
 
     def __repr__(self) -> str:
         return f"RedshiftWarehouse({self.url!r})"
 
     @contextmanager
-    def connection(self) -> Iterator[Any]:
+    def connect(self) -> Iterator[Any]:
+        """A DB-API connection; driver errors are scrubbed of the password."""
         try:
             conn = self._connect()
         except ConfigError:
             raise
         except Exception as exc:  # driver errors: never echo the password
             text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            text = redact(text, [self._spec.password] if self._spec and self._spec.password
-                          else [])
+            text = redact(text, url_secrets(self._url))
             raise SnoopipeError(f"cannot connect to the Redshift warehouse {self.url}: "
                                 f"{text}") from None
         try:
@@ -356,24 +353,18 @@ class RedshiftWarehouse(Warehouse):
         finally:
             cur.close()
 
-    def _ensure_schema(self, conn: Any) -> None:
+    @contextmanager
+    def _schema_session(self, conn: Any) -> Iterator[RunSQL]:
         """One transaction: tables, missing columns, views."""
         with self._transaction(conn) as cur:
-            for table in TABLES.values():
-                cur.execute(create_table_sql(table))
-                cur.execute("SELECT column_name FROM information_schema.columns "
-                            "WHERE table_schema = current_schema() AND table_name = %s",
-                            (table.name,))
-                present = {r[0] for r in cur.fetchall()}
-                for column in table.columns:
-                    if column.name not in present:
-                        cur.execute(add_column_sql(table, column))
-            for name in wsql.VIEWS:
-                cur.execute(wsql.view_sql(name))
+            def run(sql: str, params: Sequence[Any]) -> list[tuple]:
+                if params:
+                    cur.execute(qmark_to_format(sql), tuple(params))
+                else:
+                    cur.execute(sql)
+                return [tuple(r) for r in cur.fetchall()] if cur.description else []
 
-    def ensure_schema(self) -> None:
-        with self.connection() as conn:
-            self._ensure_schema(conn)
+            yield run
 
     # -- load ---------------------------------------------------------------------------
 
@@ -401,7 +392,7 @@ class RedshiftWarehouse(Warehouse):
         for name, source in sources.items():
             if source.keys:  # the manifests the COPY steps read, in the lake first
                 source.lake.write_bytes(manifest_key(name, source), manifest_json(source))
-        with self.connection() as conn:
+        with self.connect() as conn:
             self._ensure_schema(conn)
             return self.run_plan(conn, steps)
 
@@ -411,16 +402,14 @@ class RedshiftWarehouse(Warehouse):
               ) -> tuple[list[str], list[tuple]]:
         """One read statement (readonly.single_read_statement) in a `BEGIN READ ONLY`
         transaction that is rolled back. NotReadOnlyError for anything else."""
-        from snoopipe.warehouse.postgres import _qmark_to_format
-
         statement = single_read_statement(sql)
-        with self.connection() as conn:
+        with self.connect() as conn:
             conn.autocommit = True  # the transaction is this one, explicitly read-only
             cur = conn.cursor()
             try:
                 cur.execute("BEGIN READ ONLY")
                 if params:
-                    cur.execute(_qmark_to_format(statement), list(params))
+                    cur.execute(qmark_to_format(statement), list(params))
                 else:
                     cur.execute(statement)
                 if not cur.description:

@@ -2,7 +2,9 @@
 
 Written in SQL that DuckDB and PostgreSQL both run (`INSERT ... ON CONFLICT`, window
 functions, `CREATE OR REPLACE VIEW`). A PostgreSQL warehouse reuses these builders
-after a `COPY` into a staging table; only the type names differ (`snoopipe.tables.TYPES`).
+after a `COPY` into a staging table. The DDL is written once for every warehouse: what
+differs is the backend's `Dialect` (`snoopipe.warehouse.dialect`: type names from
+`snoopipe.tables.TYPES`, Redshift's VARCHAR widths and distribution and sort keys).
 
 Redshift has no `ON CONFLICT`: it merges with the statements of `merge_statements`
 (latest row per key into a temp table, drop the rows older than the stored ones, then
@@ -12,28 +14,43 @@ suite runs them on a real PostgreSQL server; `latest_per_key_sql` is shared by a
 
 from __future__ import annotations
 
-from snoopipe.tables import Column, TableSpec, type_name
+from collections.abc import Sequence
+
+from snoopipe.tables import Column, TableSpec
 from snoopipe.transform.rules import LATEST_FIRST
+from snoopipe.warehouse.dialect import DUCKDB, Dialect
 
-def column_type(column: Column, dialect: str = "duckdb") -> str:
-    """The column's type in a warehouse dialect (`snoopipe.tables.TYPES`)."""
-    return type_name(column.type, dialect)
-
-
-def column_ddl(column: Column, dialect: str = "duckdb") -> str:
-    null = "" if column.nullable else " NOT NULL"
-    return f"{column.name} {column_type(column, dialect)}{null}"
+# The columns a table has now (its name the one parameter), in any of the warehouses.
+EXISTING_COLUMNS_SQL = ("SELECT column_name FROM information_schema.columns "
+                        "WHERE table_schema = current_schema() AND table_name = ?")
 
 
-def create_table_sql(table: TableSpec, dialect: str = "duckdb") -> str:
-    cols = ",\n    ".join(column_ddl(c, dialect) for c in table.columns)
-    return (f"CREATE TABLE IF NOT EXISTS {table.name} (\n    {cols},\n"
-            f"    PRIMARY KEY ({', '.join(table.primary_key)})\n)")
+def columns_ddl(columns: Sequence[Column], dialect: Dialect = DUCKDB, *,
+                not_null: bool = True) -> str:
+    """`name type [NOT NULL]` per column, one per line (not_null=False: no NOT NULL)."""
+    return ",\n    ".join(
+        f"{c.name} {dialect.column_type(c)}{' NOT NULL' if not_null and not c.nullable else ''}"
+        for c in columns)
 
 
-def add_column_sql(table: TableSpec, column: Column, dialect: str = "duckdb") -> str:
+def create_table_sql(table: TableSpec, dialect: Dialect = DUCKDB) -> str:
+    """The table, if missing: its columns, primary key and the dialect's table options."""
+    return (f"CREATE TABLE IF NOT EXISTS {table.name} (\n"
+            f"    {columns_ddl(table.columns, dialect)},\n"
+            f"    PRIMARY KEY ({', '.join(table.primary_key)})\n)"
+            f"{dialect.table_options(table)}")
+
+
+def add_column_sql(table: TableSpec, column: Column, dialect: Dialect = DUCKDB) -> str:
     """A column added to tables.py later; nullable, since existing rows have no value."""
-    return f"ALTER TABLE {table.name} ADD COLUMN {column.name} {column_type(column, dialect)}"
+    return f"ALTER TABLE {table.name} ADD COLUMN {column.name} {dialect.column_type(column)}"
+
+
+def temp_table_sql(name: str, columns: Sequence[Column], dialect: Dialect = DUCKDB, *,
+                   on_commit_drop: bool = False) -> str:
+    """A temporary table of `columns`, all nullable (staging: checked when merged)."""
+    return (f"CREATE TEMP TABLE {name} (\n    {columns_ddl(columns, dialect, not_null=False)}"
+            f"\n)" + (" ON COMMIT DROP" if on_commit_drop else ""))
 
 
 def latest_per_key_sql(table: TableSpec, staging: str) -> str:

@@ -3,8 +3,8 @@
 from snoopipe.sources.reddit.client import (
     Credentials,
     RedditClient,
-    RequestBudget,
-    RequestBudgetExhausted,
+    RunRequestCap,
+    RunRequestCapReached,
     SubredditUnavailable,
     resolve_credentials,
 )
@@ -15,8 +15,8 @@ __all__ = [
     "Credentials",
     "RedditClient",
     "RedditEndpoint",
-    "RequestBudget",
-    "RequestBudgetExhausted",
+    "RunRequestCap",
+    "RunRequestCapReached",
     "SubredditUnavailable",
     "extract_subreddit",
     "reddit_endpoint",

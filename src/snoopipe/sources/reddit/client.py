@@ -4,9 +4,9 @@ Built on prawcore (PRAW's transport): `prawcore.Requestor` sends HTTP with a
 descriptive user agent to `oauth_url`/`reddit_url` (pointed at the simulator in
 tests and demos), and prawcore's authorizers obtain OAuth tokens. snoopipe keeps its
 own request loop instead of `prawcore.Session` because the pipeline needs what that
-loop lacks: a rate budget shared between workers (and later machines), retries of 429
-with exponential backoff and jitter, a per-run request budget, and raw JSON dicts
-rather than PRAW objects. Credentials are never logged or put in error messages.
+loop lacks: a rate budget shared between workers (and machines, through Redis),
+retries of 429 with exponential backoff and jitter, a per-run request cap, and raw JSON
+dicts rather than PRAW objects. Credentials are never logged or put in error messages.
 """
 
 from __future__ import annotations
@@ -74,7 +74,57 @@ def subreddit_unavailable(path: str, status: int, body: str) -> SubredditUnavail
     return SubredditUnavailable(match.group(1), status, text)
 
 
-class RequestBudgetExhausted(ExtractError):
+# What a response is (`classify_response`), in the order it is decided.
+RATE_LIMITED = "rate_limited"  # 429: wait for the rate budget, then again
+TOKEN_EXPIRED = "token_expired"  # 401: a new token, then again at once
+SERVER_BUSY = "server_busy"  # RETRY_STATUSES: back off, then again
+UNAVAILABLE = "unavailable"  # the whole subreddit is not readable (SubredditUnavailable)
+REFUSED = "refused"  # any other 4xx or a redirect: this request, for good
+OK = "ok"  # a body to parse (a malformed one is retried)
+
+
+def is_redirect(status: int) -> bool:
+    return status in (301, 302, 303, 307, 308)
+
+
+def classify_response(path: str, status: int, body: str) -> str:
+    """What an API response to `path` is: one of RATE_LIMITED ... OK above."""
+    if status == 429:
+        return RATE_LIMITED
+    if status == 401:
+        return TOKEN_EXPIRED
+    if status in RETRY_STATUSES:
+        return SERVER_BUSY
+    if subreddit_unavailable(path, status, body) is not None:
+        return UNAVAILABLE
+    if status >= 400 or is_redirect(status):
+        return REFUSED
+    return OK
+
+
+def rate_limit_wait(retry_after: str | None,
+                    limits: tuple[float, int, float] | None) -> float | None:
+    """Seconds to send nothing after a 429: `Retry-After` (whole seconds) when given, the
+    window's reset when the headers say the budget is spent; None when budget is left
+    (a transient refusal: back off instead)."""
+    if retry_after and retry_after.isdigit():
+        return float(retry_after)
+    if limits and limits[0] < 1:
+        return limits[2]
+    return None
+
+
+@dataclass(frozen=True)
+class Retry:
+    """An attempt that is tried again: why (the final error names the last one), the
+    HTTP status if a response came, and whether to back off first (`_backoff`)."""
+
+    error: str
+    status: int | None = None
+    back_off: bool = True
+
+
+class RunRequestCapReached(ExtractError):
     """This run may not send more requests (extract.max_requests_per_run)."""
 
 
@@ -89,8 +139,10 @@ class RequestFailed(ExtractError):
         self.transient = transient
 
 
-class RequestBudget:
-    """A per-run cap on requests, counted across retries; thread-safe.
+class RunRequestCap:
+    """The requests one run may send for a subreddit (extract.max_requests_per_run),
+    counted across retries and attempts; thread-safe. (Reddit's own limit per OAuth
+    client and time window is the `RateBudget`.)
 
     `used`: requests already spent from it (by earlier attempts of the same task).
     """
@@ -103,7 +155,7 @@ class RequestBudget:
     def take(self) -> None:
         with self._lock:
             if self.limit is not None and self.used >= self.limit:
-                raise RequestBudgetExhausted(
+                raise RunRequestCapReached(
                     f"request budget of {self.limit} for this run is used up")
             self.used += 1
 
@@ -178,7 +230,7 @@ class RedditClient:
         credentials: Credentials,
         *,
         rate_budget: RateBudget | None = None,
-        request_budget: RequestBudget | None = None,
+        request_cap: RunRequestCap | None = None,
         sleep: Callable[[float], None] = interrupts.sleep,
         rng: random.Random | None = None,
     ) -> None:
@@ -204,7 +256,7 @@ class RedditClient:
         self._more_lock = threading.Lock()
         self.rate_budget = rate_budget or default_rate_budget(
             f"{config.oauth_url}|{credentials.client_id}", config)
-        self.request_budget = request_budget or RequestBudget(None)
+        self.request_cap = request_cap or RunRequestCap(None)
         self._sleep = sleep
         self._rng = rng or random.Random()
         self.stats: dict[str, int] = {"requests": 0, "retries": 0, "status_429": 0}
@@ -218,19 +270,33 @@ class RedditClient:
         with self._token_lock:
             if force or not self._authorizer.is_valid():
                 self._authorizer.refresh()
-            return self._authorizer.access_token  # type: ignore[return-value]
+            return self._authorizer.access_token
 
     def _backoff(self, attempt: int) -> float:
-        """Exponential backoff with full jitter: uniform(0, min(cap, base * 2**attempt))."""
-        ceiling = min(self.config.backoff_max_seconds, self.config.backoff_base_seconds * 2 ** attempt)
+        """Exponential backoff with equal jitter: uniform(ceiling / 2, ceiling), ceiling =
+        min(backoff_max_seconds, backoff_base_seconds * 2**attempt) seconds.
+
+        Not full jitter (uniform(0, ceiling)): every retry waits at least half the
+        exponential delay, so workers retrying a struggling Reddit cannot draw waits
+        near zero and spend their attempts (and the run's requests) within moments,
+        while the spread still keeps them from retrying in step.
+        """
+        ceiling = min(self.config.backoff_max_seconds,
+                      self.config.backoff_base_seconds * 2 ** attempt)
         return self._rng.uniform(ceiling / 2, ceiling)
 
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                 data: dict[str, Any] | None = None) -> Any:
-        """Send one API request with retries; return the parsed JSON body."""
-        params = dict(params or {})
-        params["raw_json"] = 1
-        url = urljoin(self.config.oauth_url, path)
+        """Send one API request with retries; return the parsed JSON body.
+
+        Each attempt gets a token, sends once (`_send`) and lets the response's class
+        (`classify_response`) decide (`_handle`): the body, a `Retry` (after a backoff,
+        the rate limit's wait or a token refresh), or an error for good.
+        Errors: RequestFailed (transient=True after max_retries + 1 attempts, False for a
+        refused request), SubredditUnavailable, ExtractError (credentials refused),
+        RunRequestCapReached (the run's request cap is used up).
+        """
+        params = {**(params or {}), "raw_json": 1}
         what = f"{method} {path}"
         last_error = "no attempt made"
         last_status: int | None = None
@@ -238,89 +304,103 @@ class RedditClient:
             interrupts.check()  # Ctrl-C: no new request, no retry (see snoopipe.interrupts)
             if attempt:
                 self.stats["retries"] += 1
-            try:
-                token = self._token(force=False)
-            except OAuthException as exc:
-                raise ExtractError(f"Reddit refused the OAuth credentials: {exc.error}") from None
-            except ResponseException as exc:
-                status = exc.response.status_code
-                if status in (401, 403):
-                    raise ExtractError(
-                        f"Reddit refused the OAuth credentials (HTTP {status}); check client id "
-                        "and secret") from None
-                last_error = f"token request failed with HTTP {status}"
+            outcome = self._attempt(method, path, params, data, attempt)
+            if not isinstance(outcome, Retry):
+                return outcome
+            last_error = outcome.error
+            if outcome.status is not None:
+                last_status = outcome.status
+            if outcome.back_off:
                 self._sleep(self._backoff(attempt))
-                continue
-            except RequestException as exc:
-                last_error = f"token request failed: {type(exc.original_exception).__name__}"
-                self._sleep(self._backoff(attempt))
-                continue
-
-            self.request_budget.take()
-            self.rate_budget.acquire()
-            self.stats["requests"] += 1
-            try:
-                response = self._requestor.request(
-                    method, url, params=params, data=data, allow_redirects=False,
-                    headers={"Authorization": f"bearer {token}"})
-            except RequestException as exc:
-                self.rate_budget.release()
-                last_error = f"{type(exc.original_exception).__name__} (network or timeout)"
-                log.info("retrying %s after %s", what, last_error)
-                self._sleep(self._backoff(attempt))
-                continue
-
-            limits = parse_ratelimit_headers(response.headers)
-            status = last_status = response.status_code
-            if status == 429:
-                self.stats["status_429"] += 1
-                # Refused, so no work was done: it does not spend the run's request budget.
-                self.request_budget.refund()
-                retry_after = response.headers.get("retry-after")
-                if retry_after and retry_after.isdigit():
-                    wait = float(retry_after)
-                elif limits and limits[0] < 1:
-                    wait = limits[2]  # the budget is spent: wait for the window to reset
-                else:
-                    wait = self._backoff(attempt)  # budget left: a transient refusal
-                self.rate_budget.exhausted_for(wait)
-                last_error = "HTTP 429 Too Many Requests"
-                log.info("rate limited on %s; waiting for the budget", what)
-                continue
-            if limits:
-                self.rate_budget.update(*limits)
-            else:
-                self.rate_budget.release()
-            if status == 401:
-                # Token expired or revoked early: get a new one and try again.
-                with self._token_lock:
-                    self._authorizer.refresh()
-                last_error = "HTTP 401 (token refreshed)"
-                continue
-            if status in RETRY_STATUSES:
-                last_error = f"HTTP {status}"
-                log.info("retrying %s after %s", what, last_error)
-                self._sleep(self._backoff(attempt))
-                continue
-            unavailable = subreddit_unavailable(path, status, response.text)
-            if unavailable is not None:
-                raise unavailable
-            if status >= 400 or status in (301, 302, 303, 307, 308):
-                detail = (f"redirect to {response.headers.get('location', '?')}" if status < 400
-                          else _snippet(response.text))
-                raise RequestFailed(f"{what} failed with HTTP {status}: {detail}",
-                                    status=status, transient=False)
-            try:
-                return response.json()
-            except ValueError:
-                # Truncated or HTML body with a 200: transient on Reddit's side.
-                last_error = f"malformed response body ({_snippet(response.text)})"
-                log.info("retrying %s after %s", what, last_error)
-                self._sleep(self._backoff(attempt))
-                continue
         raise RequestFailed(
-            f"{what} failed after {self.config.max_retries + 1} attempts; last error: {last_error}",
-            status=last_status, transient=True)
+            f"{what} failed after {self.config.max_retries + 1} attempts; last error: "
+            f"{last_error}", status=last_status, transient=True)
+
+    def _attempt(self, method: str, path: str, params: dict[str, Any],
+                 data: dict[str, Any] | None, attempt: int) -> Any:
+        """One attempt: the parsed body, or a Retry."""
+        token = self._token_or_retry()
+        if isinstance(token, Retry):
+            return token
+        response = self._send(method, path, params, data, token)
+        if isinstance(response, Retry):
+            return response
+        return self._handle(f"{method} {path}", path, response, attempt)
+
+    def _token_or_retry(self) -> str | Retry:
+        """A valid OAuth token; a Retry when the token request failed on the way;
+        ExtractError when Reddit refused the credentials (asking again will not help)."""
+        try:
+            return self._token(force=False)
+        except OAuthException as exc:
+            raise ExtractError(f"Reddit refused the OAuth credentials: {exc.error}") from None
+        except ResponseException as exc:
+            status = exc.response.status_code
+            if status in (401, 403):
+                raise ExtractError(
+                    f"Reddit refused the OAuth credentials (HTTP {status}); check client id "
+                    "and secret") from None
+            return Retry(f"token request failed with HTTP {status}")
+        except RequestException as exc:
+            return Retry(f"token request failed: {type(exc.original_exception).__name__}")
+
+    def _send(self, method: str, path: str, params: dict[str, Any],
+              data: dict[str, Any] | None, token: str) -> Any:
+        """Spend one request of both budgets and send it: the response, or a Retry on a
+        network error or timeout (the rate budget's slot is given back)."""
+        self.request_cap.take()
+        self.rate_budget.acquire()
+        self.stats["requests"] += 1
+        try:
+            return self._requestor.request(
+                method, urljoin(self.config.oauth_url, path), params=params, data=data,
+                allow_redirects=False, headers={"Authorization": f"bearer {token}"})
+        except RequestException as exc:
+            self.rate_budget.release()
+            error = f"{type(exc.original_exception).__name__} (network or timeout)"
+            log.info("retrying %s %s after %s", method, path, error)
+            return Retry(error)
+
+    def _handle(self, what: str, path: str, response: Any, attempt: int) -> Any:
+        """Act on a response as `classify_response` classes it: the body, or a Retry."""
+        status = response.status_code
+        limits = parse_ratelimit_headers(response.headers)
+        kind = classify_response(path, status, response.text)
+        if kind == RATE_LIMITED:
+            self.stats["status_429"] += 1
+            # Refused, so no work was done: it does not count against the run's request cap.
+            self.request_cap.refund()
+            wait = rate_limit_wait(response.headers.get("retry-after"), limits)
+            self.rate_budget.exhausted_for(wait if wait is not None else self._backoff(attempt))
+            log.info("rate limited on %s; waiting for the budget", what)
+            return Retry("HTTP 429 Too Many Requests", status, back_off=False)
+        if limits:
+            self.rate_budget.update(*limits)
+        else:
+            self.rate_budget.release()
+        if kind == TOKEN_EXPIRED:
+            # Expired or revoked early: get a new one and try again at once.
+            self._token(force=True)
+            return Retry("HTTP 401 (token refreshed)", status, back_off=False)
+        if kind == SERVER_BUSY:
+            log.info("retrying %s after HTTP %s", what, status)
+            return Retry(f"HTTP {status}", status)
+        if kind == UNAVAILABLE:
+            unavailable = subreddit_unavailable(path, status, response.text)
+            assert unavailable is not None  # what classify_response found
+            raise unavailable
+        if kind == REFUSED:
+            detail = (f"redirect to {response.headers.get('location', '?')}"
+                      if is_redirect(status) else _snippet(response.text))
+            raise RequestFailed(f"{what} failed with HTTP {status}: {detail}",
+                                status=status, transient=False)
+        try:
+            return response.json()
+        except ValueError:
+            # Truncated or HTML body with a 200: transient on Reddit's side.
+            error = f"malformed response body ({_snippet(response.text)})"
+            log.info("retrying %s after %s", what, error)
+            return Retry(error, status)
 
     # -- endpoints ------------------------------------------------------------------
 

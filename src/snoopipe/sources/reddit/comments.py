@@ -108,9 +108,3 @@ def fetch_comment_tree(api: CommentAPI, post_id: str, *, max_more_requests: int,
     tree.pending_more = len({i for i in more_ids if i not in tree.comments}) + len(continue_from)
     return tree
 
-
-def fullname_id(value: Any, prefix: str) -> str | None:
-    """`t3_abc` -> `abc` for the given prefix, else None."""
-    if isinstance(value, str) and value.startswith(prefix):
-        return value[len(prefix):]
-    return None

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from snoopipe.settings import RedditSettings, Settings
 from snoopipe.sources.reddit.client import Credentials, resolve_credentials
 
-SIMULATOR_CREDENTIALS = Credentials(client_id="snoopipe-simulator", client_secret="simulator-secret")
+SIMULATOR_CREDENTIALS = Credentials(client_id="snoopipe-simulator",
+                                    client_secret="simulator-secret")
 
 
 @dataclass
@@ -43,14 +44,16 @@ def reddit_endpoint(settings: Settings) -> Iterator[RedditEndpoint]:
     from snoopipe.simulator import FaultPlan, GeneratedCorpus, RecordedCorpus, RedditSimulator
 
     sim_cfg = settings.simulator
+    corpus: RecordedCorpus | GeneratedCorpus
     if sim_cfg.corpus_dir:
         corpus = RecordedCorpus.from_dir(str(settings.resolve_local_path(sim_cfg.corpus_dir)))
         what = f"recorded corpus {sim_cfg.corpus_dir}"
     else:
-        corpus = GeneratedCorpus(seed=sim_cfg.seed, subreddits=sim_cfg.subreddits,
-                                 posts_per_hour=sim_cfg.posts_per_hour)
+        generated = GeneratedCorpus(seed=sim_cfg.seed, subreddits=sim_cfg.subreddits,
+                                    posts_per_hour=sim_cfg.posts_per_hour)
         # The configured subreddits are served too (any other valid name on first use).
-        corpus.add_subreddits(list(settings.subreddits))
+        generated.add_subreddits(list(settings.subreddits))
+        corpus = generated
         what = f"generated corpus, seed {sim_cfg.seed}"
     fixed_now = sim_cfg.fixed_now
     simulator = RedditSimulator(

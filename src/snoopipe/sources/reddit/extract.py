@@ -35,10 +35,17 @@ from typing import Any
 from snoopipe.faults import crash_point
 from snoopipe.lake.raw import RawFile, utc_now_iso, write_raw_file
 from snoopipe.resources import Resources, StageResult
-from snoopipe.sources.reddit.client import RedditClient, RequestBudgetExhausted, RequestFailed
-from snoopipe.sources.reddit.comments import CommentTree, fetch_comment_tree, is_reddit_id
+from snoopipe.settings import ExtractSettings
+from snoopipe.sources.reddit import policy
+from snoopipe.sources.reddit.client import (
+    RedditClient,
+    RequestFailed,
+    RunRequestCapReached,
+)
+from snoopipe.sources.reddit.comments import CommentTree, fetch_comment_tree
 from snoopipe.sources.reddit.gaps import gap_message
-from snoopipe.state.store import ExtractGaps
+from snoopipe.sources.reddit.policy import KnownState
+from snoopipe.state.store import ExtractGaps, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -82,45 +89,51 @@ class SubredditExtract:
 OUTAGE_AFTER_FAILED_TREES = 3  # trees failing in a row after every retry: Reddit is down
 
 
-def _created(thing: dict) -> float | None:
-    try:
-        return float(thing.get("created_utc"))
-    except (TypeError, ValueError):
-        return None
+def read_known(state: StateStore, subreddit: str, cfg: ExtractSettings, now: float
+               ) -> KnownState:
+    """What the state store knows about `subreddit`, read before the API is."""
+    watermark = state.get_watermark(WATERMARK_SOURCE, subreddit, "posts")
+    deep_mark = state.get_watermark(DEEP_RELIST_SOURCE, subreddit, "posts")
+    tracked = state.tracked_posts(subreddit, created_after=policy.refresh_window_start(
+        now, refresh_window_hours=cfg.refresh_window_hours))
+    known_ids: frozenset[str] = frozenset()
+    if "new" in cfg.listings and policy.deep_relist_due(
+            watermark, deep_mark, now, every_hours=cfg.deep_relist_every_hours):
+        bound = policy.deep_relist_bound(_lower_bound(cfg, watermark, now), now,
+                                         deep_relist_hours=cfg.deep_relist_hours)
+        known_ids = frozenset(p["post_id"] for p in state.tracked_posts(
+            subreddit, created_after=bound))
+    return KnownState(watermark=watermark, deep_mark=deep_mark, tracked=tracked,
+                      known_ids=known_ids)
 
 
-def _num_comments(thing: dict) -> int:
-    try:
-        return int(thing.get("num_comments") or 0)
-    except (TypeError, ValueError):
-        return 0
+def _lower_bound(cfg: ExtractSettings, watermark: float | None, now: float) -> float:
+    return policy.listing_lower_bound(watermark, now, overlap_minutes=cfg.overlap_minutes,
+                                      initial_lookback_hours=cfg.initial_lookback_hours)
 
 
-def _list_new(resources: Resources, client: RedditClient, subreddit: str,
-              result: SubredditExtract, *, now: float, watermark: float | None,
-              lower_bound: float) -> None:
+def _list_new(cfg: ExtractSettings, client: RedditClient, subreddit: str,
+              result: SubredditExtract, known: KnownState, *, now: float) -> None:
     """Read /new back to the lower bound (deeper on a periodic re-list); find gaps."""
-    cfg = resources.settings.extract
-    deep_mark = resources.state.get_watermark(DEEP_RELIST_SOURCE, subreddit, "posts")
+    watermark = known.watermark
+    lower_bound = _lower_bound(cfg, watermark, now)
     bound = lower_bound
-    known: set[str] = set()
-    if (watermark is not None and cfg.deep_relist_every_hours > 0
-            and (deep_mark is None or now - deep_mark >= cfg.deep_relist_every_hours * 3600)):
+    if policy.deep_relist_due(watermark, known.deep_mark, now,
+                              every_hours=cfg.deep_relist_every_hours):
         result.deep_relist = True
-        bound = min(lower_bound, now - cfg.deep_relist_hours * 3600)
-        known = {p["post_id"] for p in resources.state.tracked_posts(
-            subreddit, created_after=bound)}
+        bound = policy.deep_relist_bound(lower_bound, now,
+                                         deep_relist_hours=cfg.deep_relist_hours)
     listing = client.listing(f"/r/{subreddit}/new", lower_bound=bound)
     page_reached_bound = False
     for thing in listing:
-        created = _created(thing)
+        created = policy.created(thing)
         result.posts[thing["id"]] = thing
         if created is not None:
             result.newest_created = max(result.newest_created or created, created)
             if watermark is not None and created <= watermark:
                 result.overlap_posts += 1
             if (result.deep_relist and bound <= created < lower_bound
-                    and thing["id"] not in known):
+                    and thing["id"] not in known.known_ids):
                 result.late_posts += 1
             if created < bound:
                 page_reached_bound = True
@@ -144,25 +157,14 @@ def _list_new(resources: Resources, client: RedditClient, subreddit: str,
                             "gap_to": oldest, "reason": "listing_cap"})
 
 
-def _fetch_trees(resources: Resources, client: RedditClient, subreddit: str,
+def _fetch_trees(cfg: ExtractSettings, client: RedditClient, subreddit: str,
                  result: SubredditExtract, tracked: list[dict], *, now: float,
                  say: Progress) -> None:
     """Comment trees of posts that are new or have new comments; one failing tree is
     recorded (what it fetched is kept) and the others go on."""
-    cfg = resources.settings.extract
-    fetched_counts = {p["post_id"]: p["comments_fetched_count"] or 0 for p in tracked}
-    attempts = {p["post_id"]: p.get("tree_attempts") or 0 for p in tracked
-                if p.get("tree_error")}
-    # A post whose id is not a Reddit id is kept raw (the transform quarantines it) but
-    # its id never goes into a /comments/{id} request path.
-    due = [p for p in result.posts.values()
-           if is_reddit_id(p.get("id"))
-           and _num_comments(p) > fetched_counts.get(p["id"], 0)
-           and (_created(p) or 0) >= now - cfg.refresh_window_hours * 3600]
-    given_up = [p for p in due if attempts.get(p["id"], 0) >= cfg.max_tree_attempts]
-    result.trees_given_up = len(given_up)
-    due = [p for p in due if attempts.get(p["id"], 0) < cfg.max_tree_attempts]
-    due.sort(key=lambda p: _created(p) or 0, reverse=True)
+    due, result.trees_given_up = policy.trees_due(
+        result.posts.values(), tracked, now, refresh_window_hours=cfg.refresh_window_hours,
+        max_tree_attempts=cfg.max_tree_attempts)
     failing_in_a_row: list[str] = []
     for index, post in enumerate(due, start=1):
         tree = CommentTree()
@@ -170,7 +172,7 @@ def _fetch_trees(resources: Resources, client: RedditClient, subreddit: str,
             fetch_comment_tree(
                 client, post["id"], max_more_requests=cfg.max_more_requests_per_post,
                 batch_size=cfg.morechildren_batch_size, tree=tree)
-        except RequestBudgetExhausted:
+        except RunRequestCapReached:
             result.comments.update(tree.comments)
             result.budget_exhausted = True
             result.trees_skipped = len(due) - index + 1
@@ -179,7 +181,8 @@ def _fetch_trees(resources: Resources, client: RedditClient, subreddit: str,
             # Keep what was fetched; the tree stays due (its count is not recorded).
             result.comments.update(tree.comments)
             result.tree_failures[post["id"]] = (
-                f"{exc} ({len(tree.comments)} of {_num_comments(post)} comments fetched)")
+                f"{exc} ({len(tree.comments)} of {policy.num_comments(post)} comments "
+                f"fetched)")
             log.info("r/%s: comment tree of %s failed: %s", subreddit, post["id"], exc)
             failing_in_a_row = failing_in_a_row + [post["id"]] if exc.transient else []
             if len(failing_in_a_row) >= OUTAGE_AFTER_FAILED_TREES:
@@ -194,7 +197,7 @@ def _fetch_trees(resources: Resources, client: RedditClient, subreddit: str,
             result.posts[tree.post["id"]] = tree.post
         result.comments.update(tree.comments)
         if tree.complete:
-            result.trees_fetched[post["id"]] = _num_comments(tree.post or post)
+            result.trees_fetched[post["id"]] = policy.num_comments(tree.post or post)
         else:
             result.trees_incomplete += 1
         if index % 25 == 0 or index == len(due):
@@ -202,23 +205,16 @@ def _fetch_trees(resources: Resources, client: RedditClient, subreddit: str,
                 f"{len(result.comments)} comments")
 
 
-def gather(resources: Resources, client: RedditClient, subreddit: str, *,
-           now: float | None = None, progress: Progress | None = None) -> SubredditExtract:
-    """Read the API for one subreddit; no lake or state writes happen here.
+def gather(cfg: ExtractSettings, client: RedditClient, subreddit: str, known: KnownState,
+           *, now: float, progress: Progress | None = None) -> SubredditExtract:
+    """Read the API for one subreddit, from what the state store knew (`read_known`); no
+    lake or state reads or writes happen here.
 
     A request that fails for good (an outage) stops it: `error` is set and what was
     read before is returned, for the caller to keep.
     """
-    cfg = resources.settings.extract
-    state = resources.state
-    now = now if now is not None else time.time()
     result = SubredditExtract(subreddit)
     say = progress or (lambda _msg: None)
-
-    watermark = state.get_watermark(WATERMARK_SOURCE, subreddit, "posts")
-    lower_bound = (watermark - cfg.overlap_minutes * 60 if watermark is not None
-                   else now - cfg.initial_lookback_hours * 3600)
-
     try:
         # 1. listings
         for listing in cfg.listings:
@@ -229,13 +225,11 @@ def gather(resources: Resources, client: RedditClient, subreddit: str, *,
                                             max_items=NON_INCREMENTAL_LISTING_ITEMS):
                     result.posts[thing["id"]] = thing
                 continue
-            _list_new(resources, client, subreddit, result, now=now, watermark=watermark,
-                      lower_bound=lower_bound)
+            _list_new(cfg, client, subreddit, result, known, now=now)
             say(f"r/{subreddit}: {len(result.posts)} posts listed")
 
         # 2. refresh known recent posts: scores, comment counts, deletions
-        tracked = state.tracked_posts(subreddit, created_after=now - cfg.refresh_window_hours * 3600)
-        stale = [f"t3_{p['post_id']}" for p in tracked if p["post_id"] not in result.posts]
+        stale = policy.stale_fullnames(known.tracked, result.posts)
         if stale:
             for thing in client.info(stale):
                 result.posts[thing["id"]] = thing
@@ -246,8 +240,8 @@ def gather(resources: Resources, client: RedditClient, subreddit: str, *,
 
         # 3. comment trees of posts that are new or have new comments
         if cfg.fetch_comments:
-            _fetch_trees(resources, client, subreddit, result, tracked, now=now, say=say)
-    except RequestBudgetExhausted:
+            _fetch_trees(cfg, client, subreddit, result, known.tracked, now=now, say=say)
+    except RunRequestCapReached:
         # Out of budget while listing: keep what was read, but the watermark must not
         # move, because posts between it and the stopping point were not seen.
         result.budget_exhausted = True
@@ -280,11 +274,11 @@ def _tracked_rows(gathered: SubredditExtract, subreddit: str,
                   only: set[str] | None = None) -> list[dict]:
     rows = []
     for post in gathered.posts.values():
-        created = _created(post)
+        created = policy.created(post)
         if created is None or (only is not None and post["id"] not in only):
             continue
         row = {"post_id": post["id"], "subreddit": subreddit, "created_utc": created,
-               "num_comments": _num_comments(post)}
+               "num_comments": policy.num_comments(post)}
         if post["id"] in gathered.trees_fetched:
             row["comments_fetched_count"] = gathered.trees_fetched[post["id"]]
         rows.append(row)
@@ -324,7 +318,9 @@ def extract_subreddit(resources: Resources, client: RedditClient, run_id: str, s
         log.info("r/%s of run %s was extracted by an earlier attempt", subreddit, run_id)
         return done
     now = now if now is not None else time.time()
-    gathered = gather(resources, client, subreddit, now=now, progress=progress)
+    cfg = resources.settings.extract
+    known = read_known(resources.state, subreddit, cfg, now)
+    gathered = gather(cfg, client, subreddit, known, now=now, progress=progress)
     dt = logical_date or datetime.now(UTC).date()
     if gathered.error is not None:
         keep_before_failing(resources, gathered, run_id, subreddit, attempt=attempt, dt=dt)
@@ -349,10 +345,9 @@ def extract_subreddit(resources: Resources, client: RedditClient, run_id: str, s
         watermark = (WATERMARK_SOURCE, subreddit, "posts", gathered.newest_created, run_id)
     gaps = ExtractGaps(opened=[{**g, "run_id": run_id} for g in gathered.gaps],
                        tree_failures=gathered.tree_failures, missing=gathered.missing)
-    if gathered.listing_complete and "new" in resources.settings.extract.listings:
+    if gathered.listing_complete and "new" in cfg.listings:
         gaps.close.append((subreddit, run_id))
-        if gathered.deep_relist or resources.state.get_watermark(
-                DEEP_RELIST_SOURCE, subreddit, "posts") is None:
+        if gathered.deep_relist or known.deep_mark is None:
             # A deep re-list, or the first read of the subreddit: the next one is due in
             # deep_relist_every_hours.
             gaps.marks.append((DEEP_RELIST_SOURCE, subreddit, "posts", now, run_id))

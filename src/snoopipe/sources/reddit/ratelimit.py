@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping
 
 from snoopipe import interrupts
 
-
 # With nothing remaining, a reset of 0 (or in the past) does not mean a fresh window:
 # Reddit answers 429 for about the next second. prawcore waits at least this long for
 # the same report (prawcore 2.4, "x-ratelimit-reset: 0" handling).
