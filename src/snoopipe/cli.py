@@ -1309,7 +1309,7 @@ def _print_json_summary(resources: Resources, run_id: str) -> None:
     checks = state.check_results(run_id)
     entry = {"event": "summary", "run_id": run_id,
              "status": run_record.status if run_record else None,
-             "error": mask_url(run_record.error) if run_record and run_record.error else None,
+             "error": redact(run_record.error) if run_record and run_record.error else None,
              "tables": tables,
              "checks": {"passed": sum(c.passed for c in checks), "total": len(checks),
                         "failed": [c.name for c in checks if not c.passed]},

@@ -138,7 +138,9 @@ def redact(text: str | None, secrets: Iterable[str] = ()) -> str:
         return text or ""
     with _lock:
         known = set(_known)
-    known.update(s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH)
+    # A secret named by the caller is masked whatever its length (a short password in
+    # its own connection error is still a password); remembered ones need 6 characters.
+    known.update(s for s in secrets if s)
     for value in sorted(known, key=len, reverse=True):
         if value in text:
             text = text.replace(value, MASK)

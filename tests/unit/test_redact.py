@@ -108,3 +108,7 @@ def test_url_secrets_scrub_a_drivers_message_of_one_url():
     scrubbed = redact(message, url_secrets(url))
     assert "p@ss/w0rd" not in scrubbed and "keyphrase9" not in scrubbed
     assert scrubbed == f'connection failed: password "{MASK}" rejected; sslpassword {MASK}'
+    # a short password named by its URL is masked too (remembered ones need 6 characters)
+    short = redact('FATAL: password authentication failed: "pw1"',
+                   url_secrets("postgresql://app:pw1@db/x"))
+    assert "pw1" not in short
