@@ -265,6 +265,7 @@ class RedditClient:
                     headers={"Authorization": f"bearer {token}"})
             except RequestException as exc:
                 self.rate_budget.release()
+                interrupts.check()  # aborted by Ctrl-C (the simulator stopped): no retry
                 last_error = f"{type(exc.original_exception).__name__} (network or timeout)"
                 log.info("retrying %s after %s", what, last_error)
                 self._sleep(self._backoff(attempt))
