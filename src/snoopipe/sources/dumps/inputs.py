@@ -319,6 +319,11 @@ def _get(url: str, check_url: UrlCheck | None):
                 raise DumpInputError(f"cannot download {mask_url(url)}: "
                                      f"HTTP {response.status_code}")
             following = urljoin(url, location)
+            try:
+                urlsplit(following).port  # noqa: B018 - raises for a port that is no number
+            except ValueError:
+                raise DumpInputError(f"cannot download {mask_url(first)}: redirected to "
+                                     f"{mask_url(following)}, which is not a valid URL") from None
             if hop == MAX_REDIRECTS:
                 raise DumpInputError(
                     f"cannot download {mask_url(first)}: more than {MAX_REDIRECTS} redirects "
