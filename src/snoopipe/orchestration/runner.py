@@ -393,9 +393,10 @@ class LocalRunner:
         pool.shutdown(wait=False, cancel_futures=True)
         endpoint.abort()
         _done, busy = wait(futures, timeout=STOP_WAIT_SECONDS)
-        busy_ids = {stages.extract_task_id(futures[f]) for f in busy if not f.cancelled()}
+        busy_tasks = {stages.extract_task_id(futures[f]): f for f in busy if not f.cancelled()}
         for task in self.resources.state.tasks(run_id):
-            if task.task_id in busy_ids and task.status == "running":
+            if (task.task_id in busy_tasks and task.status == "running"
+                    and not busy_tasks[task.task_id].done()):  # it may have ended meanwhile
                 log.info("%s still in a request after %.1f s: left behind", task.task_id,
                          STOP_WAIT_SECONDS)
                 self.resources.state.finish_task(run_id, task.task_id, status="interrupted",
