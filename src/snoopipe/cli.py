@@ -26,7 +26,19 @@ from snoopipe.redact import install_log_redaction, redact
 from snoopipe.settings import (CONFIG_FILE_NAME, Settings, load_settings, mask_url,
                                validate_subreddit)
 
-app = typer.Typer(
+class _Program(typer.Typer):
+    """The `snoopipe` program. Called as the program (the console script, `python -m
+    snoopipe.cli`), it may end its process at once on Ctrl-C (`_interrupted`); a test's
+    CliRunner invokes the command without calling it, so never ends the test's process."""
+
+    is_program = False
+
+    def __call__(self, *args, **kwargs):
+        _Program.is_program = True
+        return super().__call__(*args, **kwargs)
+
+
+app = _Program(
     help="snoopipe: Reddit posts and comments from the API and dumps into a validated warehouse.",
     no_args_is_help=True,
     # Markdown: a docstring's paragraph is re-flowed to the terminal, not cut at its breaks.
@@ -217,11 +229,31 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 def _interrupted(run_id: str | None, how_to_resume: str) -> None:
-    """Ctrl-C: say what stopped and how to go on; exit 130 (128 + SIGINT), like a shell."""
+    """Ctrl-C: say what stopped and how to go on; exit 130 (128 + SIGINT), like a shell.
+
+    The state is recorded by now, so the program exits at once: exit handlers run (logs
+    flushed), the interpreter's teardown of its ~1000 modules does not (0.4-1.2 s of a
+    1-1.5 s stop measured on a loaded machine), nor the wait for an extract thread still
+    in a request to Reddit (the runner left it behind; the next run redoes its task)."""
     what = f"run {run_id}" if run_id else "the run"
     err_console.print(Text.assemble(("interrupted: ", "yellow"), _plain(
         f"{what} stopped on Ctrl-C; {how_to_resume}.")))
+    if _Program.is_program:
+        _exit_now(130)
     raise typer.Exit(130)
+
+
+def _exit_now(code: int) -> None:
+    import atexit
+    import os
+
+    atexit._run_exitfuncs()  # logging.shutdown and the like: every file flushed
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`snoopipe run | head`)
+            pass
+    os._exit(code)
 
 
 def _subreddit_names(names: list[str] | None) -> list[str] | None:

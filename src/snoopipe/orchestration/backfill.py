@@ -216,7 +216,7 @@ class BackfillRunner:
                     self.resources, self.reporter, task_id,
                     lambda source=source: stages.extract_dump(
                         self.resources, run.run_id, source.location, subreddits=names,
-                        start=since, end=until, progress=self._progress,
+                        start=since, end=until, progress=self._progress, trusted=True,
                         **self.extract_options),
                     self._sleep)
                 self.reporter.task_done("extract", source.name, True, dump_summary(result))

@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -37,6 +37,11 @@ log = logging.getLogger(__name__)
 LOCK_NAME = "pipeline"
 INTERRUPTED_MESSAGE = ("interrupted by the user (Ctrl-C); what was extracted is kept: "
                        "`snoopipe run` finishes this run first")
+# On Ctrl-C, how long the extract threads get to notice the stop (the simulator's requests
+# are aborted at once; one to Reddit can take up to its timeout to answer). A thread
+# still busy after that is left behind: its task is recorded as interrupted, and the
+# process exits without waiting for it (the next run redoes the task, as after kill -9).
+STOP_WAIT_SECONDS = 1.0
 NOT_RETRYABLE = (BlockingCheckFailed, ConfigError, RunLockedError, Interrupted,
                  SubredditUnavailable)
 
@@ -357,31 +362,48 @@ class LocalRunner:
         with reddit_endpoint(self.resources.settings) as endpoint:
             self.reporter.info(f"extracting from the {endpoint.description}")
             workers = max(1, min(self.resources.settings.runner.max_workers, len(todo)))
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract") as pool:
-                try:
-                    failed += self._collect_extracts(pool, run, todo, endpoint, logical)
-                except (KeyboardInterrupt, Interrupted):
-                    # Ctrl-C reaches the main thread only: tell the extract threads to stop
-                    # at their next request (never retry against a stopped simulator), drop
-                    # the subreddits not started, and wait for the running ones to notice.
-                    interrupts.request_stop()
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    raise
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract")
+            futures: dict[Future, str] = {}
+            try:
+                for sub in todo:
+                    futures[pool.submit(
+                        self._with_retries, stages.extract_task_id(sub),
+                        lambda sub=sub: stages.extract(
+                            self.resources, run.run_id, sub, endpoint, logical_date=logical,
+                            progress=lambda msg: self.reporter.task_progress("extract", msg)),
+                    )] = sub
+                failed += self._collect_extracts(futures)
+            except (KeyboardInterrupt, Interrupted):
+                self._stop_extracts(pool, futures, run.run_id, endpoint)
+                raise
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            pool.shutdown(wait=True)
         self.reporter.stage_finished("extract")
         return failed
 
-    def _collect_extracts(self, pool: ThreadPoolExecutor, run: RunRecord, todo: list[str],
-                          endpoint, logical: date) -> list[str]:
+    def _stop_extracts(self, pool: ThreadPoolExecutor, futures: dict[Future, str],
+                       run_id: str, endpoint) -> None:
+        """Ctrl-C (it reaches the main thread only): tell the extract threads to stop at
+        their next request or sleep (never retrying against a stopped simulator), drop
+        the subreddits not started, abort the requests in flight to the simulator, and
+        give the threads STOP_WAIT_SECONDS to record their task as interrupted."""
+        interrupts.request_stop()
+        pool.shutdown(wait=False, cancel_futures=True)
+        endpoint.abort()
+        _done, busy = wait(futures, timeout=STOP_WAIT_SECONDS)
+        busy_tasks = {stages.extract_task_id(futures[f]): f for f in busy if not f.cancelled()}
+        for task in self.resources.state.tasks(run_id):
+            if (task.task_id in busy_tasks and task.status == "running"
+                    and not busy_tasks[task.task_id].done()):  # it may have ended meanwhile
+                log.info("%s still in a request after %.1f s: left behind", task.task_id,
+                         STOP_WAIT_SECONDS)
+                self.resources.state.finish_task(run_id, task.task_id, status="interrupted",
+                                                 error="interrupted by the user (Ctrl-C)")
+
+    def _collect_extracts(self, futures: dict[Future, str]) -> list[str]:
         failed: list[str] = []
-        futures = {
-            pool.submit(
-                self._with_retries, stages.extract_task_id(sub),
-                lambda sub=sub: stages.extract(
-                    self.resources, run.run_id, sub, endpoint, logical_date=logical,
-                    progress=lambda msg: self.reporter.task_progress("extract", msg)),
-            ): sub
-            for sub in todo
-        }
         for future in as_completed(futures):
             sub = futures[future]
             task_id = stages.extract_task_id(sub)

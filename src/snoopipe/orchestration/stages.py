@@ -182,15 +182,18 @@ def dump_task_id(dump_id: str) -> str:
 def extract_dump(resources: Resources, run_id: str, dump_file: str, *,
                  subreddits: list[str] | None = None, start: str | date | None = None,
                  end: str | date | None = None, progress: Callable | None = None,
-                 **options) -> StageResult:
+                 trusted: bool = False, **options) -> StageResult:
     """Extract one dump file (path or URL) into the raw zone of a run, as a tracked task.
 
     Keeps the lines of `subreddits` (None or empty: every subreddit) created in
     [start, end] (UTC dates, both inclusive; None: unbounded). Resumes a previous attempt
     of the same task from its checkpoint. The raw partitions' `dt` is the run's
-    `logical_date` parameter (else today).
+    `logical_date` parameter (else today). A URL and every redirect it answers with are
+    checked against settings.dump_access (`trusted`: see sources.dumps.access; False,
+    the strict rule, unless the caller is the user's own command).
     """
     from snoopipe.sources.dumps import extract_dump_file, resolve_input
+    from snoopipe.sources.dumps.access import url_checker
     from snoopipe.sources.dumps.select import build_filter
 
     source = resolve_input(dump_file, base_dir=None)
@@ -201,7 +204,8 @@ def extract_dump(resources: Resources, run_id: str, dump_file: str, *,
 
     def body(_attempt: int) -> StageResult:
         return extract_dump_file(resources, run_id, source, flt, logical_date=logical,
-                                 progress=progress, **options)
+                                 progress=progress, check_url=url_checker(
+                                     resources.settings, trusted=trusted), **options)
 
     return tracked_task(resources, run_id, dump_task_id(source.dump_id), "extract",
                         source.dump_id, body)

@@ -3,7 +3,9 @@
 A dump location is checked before anything is read from it:
 - a local file must be inside one of the allowed roots (symlinks resolved first, so a
   link cannot lead out of them);
-- a URL must use an allowed scheme and an allowed host.
+- a URL must use an allowed scheme and an allowed host (a `host:port` entry allows that
+  port only); so must every redirect the server answers with (`url_checker`, used by
+  `inputs.open_input` before each hop is connected to).
 
 `trusted=True` (the `snoopipe backfill` command: the user reads with the user's own
 access) applies only what is configured, and a file of garbage is read and its lines
@@ -17,6 +19,7 @@ lake's quarantine.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -52,23 +55,54 @@ def check_dump_access(source: DumpInput, settings: Settings, *, trusted: bool) -
         _check_file(Path(source.location), settings, trusted=trusted)
 
 
-def _check_url(url: str, settings: Settings, *, trusted: bool) -> None:
+def url_checker(settings: Settings, *, trusted: bool) -> Callable[[str, str | None], None]:
+    """The check `inputs.open_input` applies to every URL it connects to:
+    `check(url, redirected_from)` raises DumpAccessError, naming both URLs (masked), when
+    `url` is not allowed; `redirected_from` is None for the URL given."""
+    return lambda url, redirected_from=None: _check_url(url, settings, trusted=trusted,
+                                                        redirected_from=redirected_from)
+
+
+def _check_url(url: str, settings: Settings, *, trusted: bool,
+               redirected_from: str | None = None) -> None:
     access = settings.dump_access
-    parts = urlsplit(url)
+    what = (f"dump URL {mask_url(url)}" if redirected_from is None else
+            f"redirect from {mask_url(redirected_from)} to {mask_url(url)}")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise DumpAccessError(f"{what} refused: not a valid URL ({exc})") from None
     scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
     if scheme not in [s.lower() for s in access.allowed_url_schemes]:
-        raise DumpAccessError(f"dump URL {mask_url(url)} refused: scheme {scheme!r} is not in "
+        raise DumpAccessError(f"{what} refused: scheme {scheme!r} is not in "
                               f"dump_access.allowed_url_schemes {access.allowed_url_schemes}")
     hosts = access.allowed_url_hosts
     if hosts is None:
         if trusted:
             return
-        raise DumpAccessError(f"dump URL {mask_url(url)} refused: the backfill DAG reads URLs "
+        raise DumpAccessError(f"{what} refused: the backfill DAG reads URLs "
                               "only from the hosts in dump_access.allowed_url_hosts (none set)")
-    if not any(host == h.lower() or (h.startswith(".") and host.endswith(h.lower()))
-               for h in hosts):
-        raise DumpAccessError(f"dump URL {mask_url(url)} refused: host {host!r} is not in "
+    port = port or {"http": 80, "https": 443}.get(scheme)
+    if not any(_host_matches(entry, host, port) for entry in hosts):
+        where = host if parts.port is None else f"{host}:{parts.port}"
+        raise DumpAccessError(f"{what} refused: host {where!r} is not in "
                               f"dump_access.allowed_url_hosts {hosts}")
+
+
+def _host_matches(entry: str, host: str, port: int | None) -> bool:
+    """`entry` of allowed_url_hosts: `name` (any port), `.domain` (its subdomains),
+    `name:port` or `[v6 address]:port` (that port only)."""
+    entry = entry.strip().lower()
+    want_port = None
+    if entry.startswith("["):  # [::1] or [::1]:8080
+        address, _, rest = entry[1:].partition("]")
+        entry, want_port = address, rest[1:] if rest.startswith(":") else None
+    elif entry.count(":") == 1:
+        entry, want_port = entry.split(":")
+    if want_port is not None and (not want_port.isdigit() or int(want_port) != port):
+        return False
+    return host == entry or (entry.startswith(".") and host.endswith(entry))
 
 
 def _check_file(path: Path, settings: Settings, *, trusted: bool) -> None:

@@ -43,7 +43,7 @@ from snoopipe.lake.base import Lake
 from snoopipe.lake.raw import RawFile, iso_utc, raw_key
 from snoopipe.resources import Resources, StageResult
 from snoopipe.sources.dumps import sniff
-from snoopipe.sources.dumps.inputs import DumpInput, open_input
+from snoopipe.sources.dumps.inputs import DumpInput, UrlCheck, open_input
 from snoopipe.sources.dumps.select import REASON_TRUNCATED, DumpFilter, Selection, Selector
 from snoopipe.sources.dumps.stream import BLOCK_BYTES, Block, DumpStream, StreamEnd, iter_blocks
 from snoopipe.transform import layout
@@ -143,8 +143,9 @@ class DumpExtractor:
     def __init__(self, resources: Resources, run_id: str, source: DumpInput, flt: DumpFilter,
                  *, logical_date: date, progress: ProgressFn | None = None,
                  block_bytes: int = BLOCK_BYTES, segment_bytes: int = SEGMENT_BYTES,
-                 segment_blocks: int = SEGMENT_BLOCKS) -> None:
+                 segment_blocks: int = SEGMENT_BLOCKS, check_url: UrlCheck | None = None) -> None:
         self.resources = resources
+        self.check_url = check_url  # for a URL and its redirects (inputs.open_input)
         self.lake: Lake = resources.lake
         self.run_id = layout.check_run_id(run_id)
         self.source = source
@@ -190,7 +191,7 @@ class DumpExtractor:
         if checkpoint and checkpoint.get("finished"):
             log.info("%s: already extracted for run %s", self.source.name, self.run_id)
             return self._result(checkpoint, resumed=True, seconds=0.0)
-        opened = open_input(self.source)
+        opened = open_input(self.source, check_url=self.check_url)
         retrieved = fixed_retrieved_at(self.source, opened.modified)
         counts = Counts.from_dict(checkpoint["counts"]) if checkpoint else Counts()
         segment = checkpoint["segment"] if checkpoint else 0

@@ -8,20 +8,25 @@ and globs (`RC_2023-*.zst`, `dumps/**/*.zst`, for when no shell expanded them).
 reading: its name (the last path segment), its size in bytes when the filesystem or the
 server says it, and a fixed modification time (for dump lines that carry no
 `retrieved_on`). HTTP bodies are streamed with requests, never loaded whole.
+Redirects are followed here, not by requests: at most MAX_REDIRECTS hops, each target
+checked (`check_url`, the dump_access rule) before it is connected to, and the user
+info of the URL given (`user:pw@`) sent only to that URL's own scheme, host and port.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urljoin, urlparse, urlsplit, urlunsplit
 
 from snoopipe.errors import SnoopipeError
+from snoopipe.redact import mask_url, redact
 
 _DUMP_NAME_RE = re.compile(r"^(R[CS])_(\d{4})-(\d{2})")
 # Suffixes of dump files: compression, then the text layout (`RC_2023-01.ndjson.zst`).
@@ -33,6 +38,12 @@ _GLOB_CHARS = re.compile(r"[*?\[]")
 _SAFE_RE = re.compile(r"[^A-Za-z0-9_.-]+")
 HTTP_TIMEOUT = (15, 300)  # connect, read (seconds)
 HTTP_CHUNK = 1 << 20
+MAX_REDIRECTS = 5  # hops followed from the URL given (browsers allow ~20; dump hosts use 1-2)
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+# check_url(url, redirected_from): raises (a SnoopipeError) when `url` may not be read;
+# redirected_from is None for the URL given. See access.url_checker.
+UrlCheck = Callable[[str, "str | None"], None]
 
 
 class DumpInputError(SnoopipeError):
@@ -194,8 +205,9 @@ class OpenedInput:
 class _HttpStream:
     """A file-like view of a streamed HTTP body (requests, no decoding of zstd)."""
 
-    def __init__(self, response) -> None:
+    def __init__(self, response, session) -> None:
         self._response = response
+        self._session = session
         self._iter = response.iter_content(chunk_size=HTTP_CHUNK)
         self._pending = b""
 
@@ -218,9 +230,18 @@ class _HttpStream:
 
     def close(self) -> None:
         self._response.close()
+        self._session.close()
 
 
-def open_input(source: DumpInput) -> OpenedInput:
+def open_input(source: DumpInput, *, check_url: UrlCheck | None = None) -> OpenedInput:
+    """Open a dump file, or start streaming a dump URL.
+
+    check_url: applied to the URL and to every redirect target before it is connected to
+    (`access.url_checker`); None follows redirects to any http(s) URL. Errors:
+    DumpInputError (unreadable file, network error, an HTTP status other than 200, too
+    many redirects), whatever check_url raises for a refused redirect. URLs in error
+    messages are masked.
+    """
     if not source.is_url:
         try:
             fh = open(source.location, "rb")  # noqa: SIM115 - closed by OpenedInput.close
@@ -229,16 +250,7 @@ def open_input(source: DumpInput) -> OpenedInput:
             raise DumpInputError(f"cannot read dump file {source.location}: "
                                  f"{exc.strerror or exc}") from exc
         return OpenedInput(fh, stat.st_size, datetime.fromtimestamp(int(stat.st_mtime), UTC))
-    import requests
-
-    try:
-        response = requests.get(source.location, stream=True, timeout=HTTP_TIMEOUT,
-                                headers={"Accept-Encoding": "identity"})
-    except requests.RequestException as exc:
-        raise DumpInputError(f"cannot download {source.location}: {exc}") from exc
-    if response.status_code != 200:
-        response.close()
-        raise DumpInputError(f"cannot download {source.location}: HTTP {response.status_code}")
+    response, session = _get(source.location, check_url)
     size = response.headers.get("Content-Length")
     modified = None
     if response.headers.get("Last-Modified"):
@@ -246,5 +258,83 @@ def open_input(source: DumpInput) -> OpenedInput:
             modified = parsedate_to_datetime(response.headers["Last-Modified"]).astimezone(UTC)
         except (TypeError, ValueError):
             modified = None
-    return OpenedInput(_HttpStream(response), int(size) if size and size.isdigit() else None,
+    return OpenedInput(_HttpStream(response, session), int(size) if size and size.isdigit() else None,
                        modified)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or {"http": 80,
+                                                                   "https": 443}.get(scheme)
+
+
+def _same_site(first: str, target: str) -> bool:
+    """Whether the credentials of `first` may go to `target`: same host and port, and
+    the same scheme or http -> https (requests' own rule, Session.should_strip_auth)."""
+    (s1, h1, p1), (s2, h2, p2) = _origin(first), _origin(target)
+    if h1 != h2:
+        return False
+    return (s1, p1) == (s2, p2) or ((s1, p1), (s2, p2)) == (("http", 80), ("https", 443))
+
+
+def _without_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
+    """`url` without `user:pw@`, and that (user, password) pair (None when absent)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    netloc = parts.netloc.rpartition("@")[2]
+    return (urlunsplit(parts._replace(netloc=netloc)),
+            (unquote(parts.username or ""), unquote(parts.password or "")))
+
+
+def _get(url: str, check_url: UrlCheck | None):
+    """GET `url` (streamed), following at most MAX_REDIRECTS redirects, each checked
+    before it is connected to: (the 200 response, its body unread; its session)."""
+    import requests
+
+    first = url
+    auth = _without_userinfo(url)[1]
+    if check_url is not None:
+        check_url(url, None)
+    session = requests.Session()
+    session.headers["Accept-Encoding"] = "identity"
+    try:
+        for hop in range(MAX_REDIRECTS + 1):
+            target, hop_auth = _without_userinfo(url)
+            if hop_auth is None and auth is not None and _same_site(first, url):
+                hop_auth = auth
+            try:
+                response = session.get(target, stream=True, timeout=HTTP_TIMEOUT,
+                                       allow_redirects=False, auth=hop_auth)
+            except requests.RequestException as exc:
+                raise DumpInputError(f"cannot download {mask_url(url)}: "
+                                     f"{redact(str(exc))}") from None
+            if response.status_code == 200:
+                return response, session
+            location = (session.get_redirect_target(response)
+                        if response.status_code in _REDIRECT_STATUSES else None)
+            response.close()  # the body of a redirect or an error is never read
+            if location is None:
+                raise DumpInputError(f"cannot download {mask_url(url)}: "
+                                     f"HTTP {response.status_code}")
+            following = urljoin(url, location)
+            try:
+                urlsplit(following).port  # noqa: B018 - raises for a port that is no number
+            except ValueError:
+                raise DumpInputError(f"cannot download {mask_url(first)}: redirected to "
+                                     f"{mask_url(following)}, which is not a valid URL") from None
+            if hop == MAX_REDIRECTS:
+                raise DumpInputError(
+                    f"cannot download {mask_url(first)}: more than {MAX_REDIRECTS} redirects "
+                    f"(the last to {mask_url(following)}); a redirect loop?")
+            if check_url is not None:
+                check_url(following, url)
+            if urlsplit(following).scheme.lower() not in ("http", "https"):
+                raise DumpInputError(f"cannot download {mask_url(first)}: redirected to "
+                                     f"{mask_url(following)}, which is not an http(s) URL")
+            url = following
+    except BaseException:
+        session.close()
+        raise
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises

@@ -357,6 +357,7 @@ class RedditClient:
                 allow_redirects=False, headers={"Authorization": f"bearer {token}"})
         except RequestException as exc:
             self.rate_budget.release()
+            interrupts.check()  # aborted by Ctrl-C (the simulator stopped): no retry
             error = f"{type(exc.original_exception).__name__} (network or timeout)"
             log.info("retrying %s %s after %s", method, path, error)
             return Retry(error)

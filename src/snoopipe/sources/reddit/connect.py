@@ -30,6 +30,9 @@ class RedditEndpoint:
     # The endpoint's "now" (epoch seconds): extraction's lookback and refresh windows are
     # measured on it. The wall clock for Reddit; the simulator's own (virtual) clock.
     now: Callable[[], float] = field(default=time.time)
+    # Ends the requests in flight at once (Ctrl-C): the built-in simulator stops, which
+    # closes its connections; nothing for Reddit (its requests end at their timeout).
+    abort: Callable[[], None] = field(default=lambda: None)
 
 
 @contextlib.contextmanager
@@ -72,6 +75,6 @@ def reddit_endpoint(settings: Settings) -> Iterator[RedditEndpoint]:
             config, SIMULATOR_CREDENTIALS,
             f"built-in Reddit API simulator at {simulator.url} ({what}); no Reddit "
             "credentials are configured",
-            simulated=True, now=simulator.now)
+            simulated=True, now=simulator.now, abort=simulator.stop)
     finally:
         simulator.stop()
