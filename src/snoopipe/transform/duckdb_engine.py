@@ -21,7 +21,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 import duckdb
@@ -293,9 +293,20 @@ class DuckDBTransform:
 
 
 def _with_extra(lines: pa.Table, kind: str) -> pa.Table:
-    """The lines plus `extra`, the fields no typed column holds (`rules.extra_fields`)."""
+    """The lines plus `extra`, the fields no typed column holds (`rules.extra_fields`);
+    lines that have it already (`with_extra`, in the reader's thread) as they are."""
+    if "extra" in lines.column_names:
+        return lines
     return lines.append_column("extra", rules.extra_fields(
         lines.column("line").combine_chunks(), kind))
+
+
+def with_extra(batches: Iterable[Batch], kind: str) -> Iterator[Batch]:
+    """The batches with their `extra` column, made where this runs: in the thread that
+    reads the lines (`reader.prefetch`), it overlaps with the typing of the previous batch
+    by DuckDB (which releases the GIL) instead of adding to it."""
+    for batch in batches:
+        yield Batch(_with_extra(batch.table, kind), batch.lines, batch.nbytes)
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
@@ -311,4 +322,4 @@ def parquet_bytes(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-__all__ = ["DuckDBTransform", "parquet_bytes"]
+__all__ = ["DuckDBTransform", "parquet_bytes", "with_extra"]
