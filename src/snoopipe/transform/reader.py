@@ -87,25 +87,37 @@ def _file_chunks(lake: Lake, key: str, chunk_bytes: int) -> Iterator[pa.Array]:
     with lake.open_read(key) as fh:
         reader = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW).stream_reader(
             fh, read_across_frames=True)
-        pending: list[bytes] = []  # pieces of a line whose newline has not come yet
-        while chunk := reader.read(chunk_bytes):
-            last = chunk.rfind(b"\n")
-            if last < 0:
-                pending.append(chunk)
-                continue
-            start = 0
-            if pending:
-                first = chunk.find(b"\n")
-                pending.append(chunk[:first])
-                yield pa.array([b"".join(pending)], pa.binary())
-                pending = []
-                start = first + 1
-            if start <= last:
-                yield _split(chunk[start:last])
-            if last + 1 < len(chunk):
-                pending.append(chunk[last + 1:])
+        # Decompressed in a thread of its own (zstd releases the GIL) while the lines of
+        # the previous chunk are split and typed; stopped before the file is closed.
+        chunks = prefetch(iter(lambda: reader.read(chunk_bytes), b""), 2,
+                          name="snoopipe-raw-decompress")
+        try:
+            yield from _chunk_lines(chunks)
+        finally:
+            chunks.close()
+
+
+def _chunk_lines(chunks: Iterator[bytes]) -> Iterator[pa.Array]:
+    """Binary arrays of the lines in a stream of byte chunks (see `_file_chunks`)."""
+    pending: list[bytes] = []  # pieces of a line whose newline has not come yet
+    for chunk in chunks:
+        last = chunk.rfind(b"\n")
+        if last < 0:
+            pending.append(chunk)
+            continue
+        start = 0
         if pending:
+            first = chunk.find(b"\n")
+            pending.append(chunk[:first])
             yield pa.array([b"".join(pending)], pa.binary())
+            pending = []
+            start = first + 1
+        if start <= last:
+            yield _split(chunk[start:last])
+        if last + 1 < len(chunk):
+            pending.append(chunk[last + 1:])
+    if pending:
+        yield pa.array([b"".join(pending)], pa.binary())
 
 
 def _as_text(lines: pa.Array) -> pa.Array:
