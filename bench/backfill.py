@@ -118,6 +118,10 @@ def snoopipe(dump: Path, work: Path, args: list[str]) -> tuple[float, float, int
 
     to_parquet = sum(secs(r[1], r[2]) for r in rows if r[0] in ("extract", "transform"))
     outputs = {r[0]: json.loads(r[3] or "{}") for r in rows}
+    stages: dict[str, float] = {}
+    for r in rows:
+        stages[r[0]] = stages.get(r[0], 0.0) + secs(r[1], r[2])
+    outputs["_stage_seconds"] = stages
     shutil.rmtree(project, ignore_errors=True)
     return to_parquet, total, rss, outputs
 
@@ -130,6 +134,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--write", type=Path, help="write the table into this Markdown file")
     parser.add_argument("--subreddit", action="append", default=None,
                         help="subreddits of the filtered scenario")
+    parser.add_argument("--chdb-python", type=Path, default=None,
+                        help="a Python with chdb installed (default: this one)")
+    parser.add_argument("--scenario", choices=("all", "filtered"), action="append",
+                        default=None, help="run only these scenarios (default: both)")
     args = parser.parse_args(argv)
     subs = args.subreddit or ["python", "datascience", "dataengineering"]
     work = args.workdir
@@ -154,14 +162,14 @@ def main(argv: list[str] | None = None) -> None:
                                     seconds, rss, lines)))
     print(f"zstd -d: {seconds:.2f} s", flush=True)
 
-    try:
-        import chdb  # noqa: F401  (pip install 'snoopipe[bench]')
-    except ImportError:
-        print("chdb not installed (pip install 'snoopipe[bench]'): skipped", flush=True)
+    chdb_python = str(args.chdb_python or sys.executable)
+    if subprocess.run([chdb_python, "-c", "import chdb"], capture_output=True).returncode:
+        print(f"chdb not installed for {chdb_python} (pip install 'snoopipe[bench]', or "
+              "--chdb-python PYTHON of another environment): skipped", flush=True)
     else:
         out_file = work / "chdb-out.parquet"
         out_file.unlink(missing_ok=True)
-        seconds, rss, out = run([sys.executable, "-c", CHDB, str(dump), str(out_file)])
+        seconds, rss, out = run([chdb_python, "-c", CHDB, str(dump), str(out_file)])
         rows = json.loads(out)["rows"]
         out_file.unlink(missing_ok=True)
         assert rows == lines, rows
@@ -172,6 +180,8 @@ def main(argv: list[str] | None = None) -> None:
     for scenario, filter_args, base_args in (
             ("all", ["--all-subreddits"], []),
             ("filtered", [a for s in subs for a in ("--subreddit", s)], [s.lower() for s in subs])):
+        if args.scenario and scenario not in args.scenario:
+            continue
         seconds, rss, out = run([sys.executable, "-c", BASELINE, str(dump), *base_args])
         base = json.loads(out)
         assert base["lines"] == lines, base
@@ -184,8 +194,10 @@ def main(argv: list[str] | None = None) -> None:
         results.append((scenario, Measure("snoopipe backfill: dump → processed Parquet",
                                           to_parquet, rss, lines,
                                           f"kept {kept:,}, {rows:,} Parquet rows")))
+        stage_text = ", ".join(f"{k} {v:.1f} s" for k, v in
+                               outputs.get("_stage_seconds", {}).items())
         results.append((scenario, Measure("snoopipe backfill: whole command (+ validate, load)",
-                                          total, rss, lines)))
+                                          total, rss, lines, stage_text)))
         print(f"snoopipe {scenario}: {to_parquet:.2f} s to Parquet, {total:.2f} s total",
               flush=True)
 
@@ -200,7 +212,8 @@ def render(results: list[tuple[str, Measure]], size: int, dump: Path, subs: list
     lines = [f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
              f"{platform.machine()}. Dump: {read.lines:,} comments, "
              f"{size / 1e9:.2f} GB NDJSON ({size / read.lines:,.0f} bytes a line), "
-             f"{dump.stat().st_size / 1e6:,.0f} MB with `zstd -3 --long=31`.", ""]
+             f"{dump.stat().st_size / 1e6:,.0f} MB with `zstd -3 --long=31`. Load average "
+             "at the end: {:.1f} / {:.1f} / {:.1f} (1/5/15 min).".format(*os.getloadavg()), ""]
     header = ("| scenario | command | seconds | rows/s | MB/s | peak RSS | vs baseline | "
               "vs zstd -d | note |")
     lines += [header, "|---|---|---:|---:|---:|---:|---:|---:|---|"]
@@ -211,7 +224,7 @@ def render(results: list[tuple[str, Measure]], size: int, dump: Path, subs: list
         rate = m.lines / m.seconds
         if m.name.startswith("baseline"):
             baseline[scenario] = rate
-        if chdb_rate and scenario == "all" and m.name.startswith("snoopipe"):
+        if chdb_rate and m.name.startswith("snoopipe"):
             m.note = "; ".join(filter(None, [m.note, f"{rate / chdb_rate:.2f}× chdb"]))
         vs_base = f"{rate / baseline[scenario]:.2f}×" if scenario in baseline else ""
         vs_read = f"{m.seconds / read.seconds:.1f}× slower" if m is not read else "1×"

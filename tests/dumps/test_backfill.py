@@ -322,16 +322,24 @@ KILL_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_kill_9_mid_backfill_then_rerun_ends_with_the_same_tables(install, tmp_path: Path):
+@pytest.mark.parametrize("copy", [False, True], ids=["line-by-line", "dump-copy"])
+def test_kill_9_mid_backfill_then_rerun_ends_with_the_same_tables(install, tmp_path: Path,
+                                                                   copy: bool):
+    """Killed half way through the zstd dump: line by line, the rerun resumes at its last
+    checkpoint; as a dump copy (every subreddit kept), it restarts the copy's pass. Both
+    end with the tables of a clean run and a manifest without duplicates."""
     dump = write_dump(tmp_path / "RC_2023-01.zst", _many(1500))
     posts = write_dump(tmp_path / "RS_2023-01.ndjson", [post("p1")], compress=None)
     files = [str(posts), str(dump)]
+    options = {**SMALL, "copy": copy}
     clean = install("clean")
-    assert clean.backfill(files, all_subreddits=True, extract_options=SMALL).ok
+    assert clean.backfill(files, all_subreddits=True, extract_options=options).ok
+    copies = [f.key for f in clean.resources.state.raw_files() if f.key.endswith("-copy.jsonl.zst")]
+    assert len(copies) == (1 if copy else 0)
 
     crashed_root = tmp_path / "crashed"
     script = KILL_SCRIPT.format(repo=str(Path(__file__).resolve().parents[2]),
-                                root=str(crashed_root), options=SMALL, files=files,
+                                root=str(crashed_root), options=options, files=files,
                                 kill_after=900)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120, cwd=Path(__file__).resolve().parents[2])
@@ -342,10 +350,11 @@ def test_kill_9_mid_backfill_then_rerun_ends_with_the_same_tables(install, tmp_p
     manifest_before = crashed.resources.state.raw_files()
     assert manifest_before  # some segments were durable before the kill
 
-    outcome = crashed.backfill(files, all_subreddits=True, extract_options=SMALL)
+    outcome = crashed.backfill(files, all_subreddits=True, extract_options=options)
     assert outcome.ok, outcome.error
     assert outcome.resumed and outcome.run.run_id == run.run_id  # the lock was taken over
-    assert outcome.dumps["RC_2023-01.zst"].output["resumed"]
+    dump_out = outcome.dumps["RC_2023-01.zst"].output
+    assert dump_out["resumed"] is not copy and dump_out["copied"] is copy
     assert _tables(crashed) == _tables(clean)
     keys = [f.key for f in crashed.resources.state.raw_files()]
     assert len(keys) == len(set(keys)) == len(clean.resources.state.raw_files())

@@ -148,12 +148,15 @@ def test_kill_9_then_a_plain_new_run_leaves_nothing_behind(point, make_site, fau
     assert not snap.failed_checks and not snap.manifest_problems
 
 
-@pytest.mark.parametrize("nth", [1, 2])
+@pytest.mark.parametrize(("nth", "keep"), [(1, "-s"), (2, "-s"), (1, "--all-subreddits"),
+                                           (2, "--all-subreddits")],
+                         ids=["1-python", "2-python", "1-all-copied", "2-all-copied"])
 def test_kill_9_mid_backfill_then_the_same_command_ends_like_a_clean_backfill(
-        nth, make_site, tmp_path, fault_log):
+        nth, keep, make_site, tmp_path, fault_log):
     """`snoopipe backfill` killed after a raw segment reached the lake but not the manifest
     (the posts file's: hit 1; the comments file's, the posts one being done: hit 2), then
-    run again as it was: the same tables as a backfill without the crash."""
+    run again as it was: the same tables as a backfill without the crash. With
+    `--all-subreddits` the raw files are dump copies (the dumps byte for byte)."""
     from tests.dumps.conftest import JAN_2023, comment, post, write_dump
 
     posts = write_dump(tmp_path / "RS_2023-01.zst",
@@ -161,7 +164,8 @@ def test_kill_9_mid_backfill_then_the_same_command_ends_like_a_clean_backfill(
     comments = write_dump(tmp_path / "RC_2023-01.zst",
                           [comment(f"c{i}", "python", JAN_2023 + 100 + i, link_id=f"t3_p{i % 50}")
                            for i in range(300)])
-    args = ("backfill", str(posts), str(comments), "-s", "python")
+    args = ("backfill", str(posts), str(comments),
+            *(("-s", "python") if keep == "-s" else (keep,)))
     clean = make_site(name="clean")
     clean.snoopipe(*args)
     want = clean.snapshot()
@@ -172,7 +176,7 @@ def test_kill_9_mid_backfill_then_the_same_command_ends_like_a_clean_backfill(
     diff = compare(want, got)
     fault_log.record(
         "crash", f"kill -9 at `dump.after_raw_write` (hit {nth}), then the same "
-                 f"`snoopipe backfill` again",
+                 f"`snoopipe backfill {keep}` again",
         where="embedded", injected=1 if crashed.returncode == -9 else 0,
         outcome=(f"died with SIGKILL; the rerun "
                  f"{'resumed and completed' if rerun.returncode == 0 else 'FAILED'}"
@@ -187,6 +191,8 @@ def test_kill_9_mid_backfill_then_the_same_command_ends_like_a_clean_backfill(
     assert diff.equal, diff
     assert not got.manifest_problems and not got.failed_checks
     assert [s for _r, s in got.runs] == ["success"]
+    copies = [k for k in site.lake_keys("raw/") if k.endswith("-copy.jsonl.zst")]
+    assert len(copies) == (2 if keep == "--all-subreddits" else 0)
 
 
 def _processed_rows(lake: Path) -> dict[str, list[tuple]]:

@@ -193,3 +193,46 @@ def harness_factory(tmp_path, spark):
     yield make
     for h in made:
         h.close()
+
+
+def test_dump_copies(twin, tmp_path: Path):
+    """Dump copies (a backfill of every subreddit keeps the zstd dumps byte for byte in
+    the raw zone): both engines fill in the lineage of each line from the copy's header
+    and its `retrieved_on` / `retrieved_utc`, skip blank lines, and quarantine broken
+    lines and lines carrying lineage keys of their own (the raw-zone bad lines below all
+    carry `_retrieved_at`) with the dump's line numbers."""
+    from datetime import date
+
+    from snoopipe.sources.dumps import extract_dump_file, resolve_input
+    from snoopipe.sources.dumps.select import DumpFilter
+    from tests.dumps.conftest import JAN_2023, write_dump
+    from tests.dumps.conftest import comment as dump_comment
+    from tests.dumps.conftest import post as dump_post
+
+    good = [dump_comment(f"d{i}", ("python", "rust")[i % 2], JAN_2023 + 60 * i,
+                         link_id=f"t3_q{i % 4}", retrieved_on=JAN_2023 + 86400 * 3 + i,
+                         score=i) for i in range(30)]
+    good[3].pop("retrieved_on")  # the file's time, the month after RC_2023-01
+    good[4]["retrieved_utc"] = good[4].pop("retrieved_on")
+    comments = write_dump(tmp_path / "RC_2023-01.zst",
+                          [*good, b"", b"  ", *bad_comment_lines(), b'{"broken": '])
+    posts = write_dump(tmp_path / "RS_2023-01.zst",
+                       [dump_post(f"q{i}", "python", JAN_2023 + i) for i in range(25)]
+                       + bad_post_lines()[:10])
+    for h in twin.both:
+        h.run("d1")
+        for path in (comments, posts):
+            result = extract_dump_file(h.resources, "d1", resolve_input(str(path)),
+                                       DumpFilter(), logical_date=date(2026, 1, 10))
+            assert result.output["copied"], result.output
+    duck, _spark = twin.transform("d1")
+    counts = assert_same(twin)
+    assert duck.output["valid_lines"] == {"posts": 25, "comments": 30}
+    assert duck.output["quarantined"]["comments"] == len(bad_comment_lines()) + 1
+    rows = {r["id"]: r for r in twin.spark.processed("comments")}
+    assert rows["d0"]["_source"] == "dump:RC_2023-01.zst"
+    assert str(rows["d3"]["_retrieved_at"]) == "2023-02-01 00:00:00"
+    assert str(rows["d4"]["_retrieved_at"]) == "2023-01-04 00:00:04"
+    reasons = [q for q in twin.spark.quarantine("comments", "d1")]
+    assert {q["raw_line"] for q in reasons} >= {33, 33 + len(bad_comment_lines())}
+    assert counts["comments"] == 30

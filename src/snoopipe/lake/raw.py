@@ -4,6 +4,15 @@ Layout (DESIGN.md): `raw/{kind}/subreddit={sub}/dt={YYYY-MM-DD}/{run_id}-{part}.
 Each line is a thing's `data` object plus `_retrieved_at` (UTC, ISO 8601) and `_source`
 (`api` or `dump:<file>`). Files are written atomically and never rewritten; the state
 store's manifest records path, rows, bytes and checksum once the file is durable.
+
+A *dump copy* (`{run_id}-{dump}-copy.jsonl.zst`, partition `subreddit=all`) is the other
+form a raw file takes: a whole zstd dump kept byte for byte (a backfill of every
+subreddit, no time range), preceded by a zstd skippable frame holding its lineage
+(`dump_copy_header`): `_source`, and the `_retrieved_at` of lines without a retrieval
+time of their own. Its lines carry no lineage keys; the transform derives them
+(`snoopipe.transform.rules.texts_select`) in the same JSON parse that types the line,
+so a dump line is parsed once between the dump and the processed zone. Any zstd reader
+skips the skippable frame; the manifest's rows count the dump's non-blank lines.
 """
 
 from __future__ import annotations
@@ -52,6 +61,39 @@ def raw_key(kind: str, subreddit: str, dt: date | str, run_id: str, part: str) -
     return f"raw/{kind}/subreddit={subreddit}/dt={dt_text}/{run_id}-{part}.jsonl.zst"
 
 
+def dump_copy_key(kind: str, dt: date | str, run_id: str, dump_id: str) -> str:
+    """The key of a dump copy (see the module docstring)."""
+    return raw_key(kind, "all", dt, run_id, f"{dump_id}-copy")
+
+
+def is_dump_copy(key: str) -> bool:
+    return key.endswith(DUMP_COPY_SUFFIX)
+
+
+def dump_copy_header(*, source: str, retrieved_at: str, kind: str) -> bytes:
+    """The skippable zstd frame a dump copy starts with: its lineage, as JSON."""
+    payload = orjson.dumps({"format": _HEADER_TAG, "version": 1, "source": source,
+                            "retrieved_at": retrieved_at, "kind": kind},
+                           option=orjson.OPT_SORT_KEYS)
+    return (_SKIPPABLE_MAGIC.to_bytes(4, "little") + len(payload).to_bytes(4, "little")
+            + payload)
+
+
+def read_dump_copy_header(lake: Lake, key: str) -> dict:
+    """The lineage of a dump copy: {source, retrieved_at, kind, ...}; ValueError when the
+    file does not start with a dump copy header."""
+    with lake.open_read(key) as fh:
+        head = fh.read(8)
+        magic = int.from_bytes(head[:4], "little") if len(head) == 8 else 0
+        size = int.from_bytes(head[4:8], "little")
+        if magic != _SKIPPABLE_MAGIC or size > 1 << 16:
+            raise ValueError(f"{key} is not a dump copy (no lineage header)")
+        header = orjson.loads(fh.read(size))
+    if not isinstance(header, dict) or header.get("format") != _HEADER_TAG:
+        raise ValueError(f"{key} is not a dump copy (unknown header)")
+    return header
+
+
 def raw_folder(kind: str, subreddit: str, dt: date | str) -> str:
     """The folder of one raw partition (what `raw_key` puts files in)."""
     subreddit = subreddit.lower()
@@ -60,8 +102,14 @@ def raw_folder(kind: str, subreddit: str, dt: date | str) -> str:
 
 
 # What follows `{run_id}-` in the name of a file the extract stages write: an API
-# attempt's file, or a dump segment's.
-_RUN_FILE_PART_RE = re.compile(r"^(api-a[0-9]+|[A-Za-z0-9_.-]+-s[0-9]{5})\.jsonl\.zst$")
+# attempt's file, a dump segment's, or a dump copy.
+_RUN_FILE_PART_RE = re.compile(
+    r"^(api-a[0-9]+|[A-Za-z0-9_.-]+-s[0-9]{5}|[A-Za-z0-9_.-]+-copy)\.jsonl\.zst$")
+DUMP_COPY_SUFFIX = "-copy.jsonl.zst"
+# A zstd skippable frame (magic 0x184D2A50-5F, little-endian size, payload): every zstd
+# decoder skips it. Ours holds the copy's lineage as JSON.
+_SKIPPABLE_MAGIC = 0x184D2A5C
+_HEADER_TAG = "snoopipe-dump-copy"
 
 
 def unrecorded_run_files(lake: Lake, run_id: str, folders: Iterable[str],
@@ -145,7 +193,9 @@ def write_raw_payload(
 def iter_lines(lake: Lake, key: str) -> Iterator[tuple[int, bytes]]:
     """Yield (1-based line number, line bytes without newline) from a raw file, streaming."""
     with lake.open_read(key) as fh:
-        reader = zstandard.ZstdDecompressor().stream_reader(fh, read_across_frames=True)
+        # A dump copy needs the dumps' 2 GiB window.
+        reader = zstandard.ZstdDecompressor(max_window_size=2**31).stream_reader(
+            fh, read_across_frames=True)
         text = io.BufferedReader(reader, buffer_size=1 << 20)
         for number, line in enumerate(text, start=1):
             yield number, line.rstrip(b"\n")

@@ -20,8 +20,9 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 import duckdb
@@ -33,7 +34,7 @@ from snoopipe.faults import crash_point
 from snoopipe.lake.base import Lake
 from snoopipe.tables import TableSpec
 from snoopipe.transform import layout, partition_files, rules
-from snoopipe.transform.reader import SCHEMA, Batch
+from snoopipe.transform.reader import SCHEMA, Batch, prefetch
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +249,10 @@ class DuckDBTransform:
         reader = self.con.sql(
             f"SELECT strftime({layout.TIME_COLUMN}, '%Y-%m') AS _month, {columns} "
             f"FROM {merged} ORDER BY _month, {order}").to_arrow_reader(PARTITION_READ_ROWS)
+        # DuckDB hands over the next sorted batch (a thread; it releases the GIL) while
+        # this one is encoded: Parquet encoding is single-threaded.
+        stop = threading.Event()
+        batches = prefetch(iter(reader), 2, name="snoopipe-sorted-reader", stop=stop)
         written: list[str] = []
         writer: partition_files.PartitionWriter | None = None
 
@@ -256,7 +261,7 @@ class DuckDBTransform:
             crash_point("transform.partition_written")
 
         try:
-            for batch in reader:
+            for batch in batches:
                 months = pc.run_end_encode(batch.column(0))
                 data = batch.drop_columns(["_month"])
                 start = 0
@@ -275,6 +280,8 @@ class DuckDBTransform:
                 written += writer.close()
                 writer = None
         finally:
+            stop.set()
+            batches.close()
             if writer is not None:
                 writer.abort()
         return written
@@ -293,9 +300,20 @@ class DuckDBTransform:
 
 
 def _with_extra(lines: pa.Table, kind: str) -> pa.Table:
-    """The lines plus `extra`, the fields no typed column holds (`rules.extra_fields`)."""
+    """The lines plus `extra`, the fields no typed column holds (`rules.extra_fields`);
+    lines that have it already (`with_extra`, in the reader's thread) as they are."""
+    if "extra" in lines.column_names:
+        return lines
     return lines.append_column("extra", rules.extra_fields(
         lines.column("line").combine_chunks(), kind))
+
+
+def with_extra(batches: Iterable[Batch], kind: str) -> Iterator[Batch]:
+    """The batches with their `extra` column, made where this runs: in the thread that
+    reads the lines (`reader.prefetch`), it overlaps with the typing of the previous batch
+    by DuckDB (which releases the GIL) instead of adding to it."""
+    for batch in batches:
+        yield Batch(_with_extra(batch.table, kind), batch.lines, batch.nbytes)
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
@@ -311,4 +329,4 @@ def parquet_bytes(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-__all__ = ["DuckDBTransform", "parquet_bytes"]
+__all__ = ["DuckDBTransform", "parquet_bytes", "with_extra"]

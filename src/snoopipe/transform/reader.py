@@ -6,8 +6,13 @@ UTF-8 per chunk and number the lines. Line numbering matches `snoopipe.lake.raw.
 1-based, split on `\\n` only, a final line without a newline still counts.
 
 Each batch is an Arrow table with columns
-  raw_file VARCHAR, raw_line BIGINT, line VARCHAR (NULL when not valid UTF-8), line_bytes BINARY
-and holds lines of one raw kind, possibly from several files.
+  raw_file VARCHAR, raw_line BIGINT, line VARCHAR (NULL when not valid UTF-8), line_bytes BINARY,
+  dump_source VARCHAR, dump_retrieved_at VARCHAR
+and holds lines of one raw kind, possibly from several files. The last two are NULL for
+ordinary raw files; for a dump copy (`snoopipe.lake.raw.is_dump_copy`) they are the
+lineage its header gives, which the typing SQL fills in (`rules.lineage_texts`), and its
+blank lines are left out (the manifest does not count them); `raw_line` is then the
+line number in the dump.
 """
 
 from __future__ import annotations
@@ -19,11 +24,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import zstandard
 
 from snoopipe.lake.base import Lake
+from snoopipe.lake.raw import is_dump_copy, read_dump_copy_header
 from snoopipe.transform.rules import replace_lone_surrogates
 
 T = TypeVar("T")
@@ -37,6 +44,8 @@ SCHEMA = pa.schema([
     pa.field("raw_line", pa.int64()),
     pa.field("line", pa.string()),
     pa.field("line_bytes", pa.binary()),
+    pa.field("dump_source", pa.string()),
+    pa.field("dump_retrieved_at", pa.string()),
 ])
 
 
@@ -78,25 +87,37 @@ def _file_chunks(lake: Lake, key: str, chunk_bytes: int) -> Iterator[pa.Array]:
     with lake.open_read(key) as fh:
         reader = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW).stream_reader(
             fh, read_across_frames=True)
-        pending: list[bytes] = []  # pieces of a line whose newline has not come yet
-        while chunk := reader.read(chunk_bytes):
-            last = chunk.rfind(b"\n")
-            if last < 0:
-                pending.append(chunk)
-                continue
-            start = 0
-            if pending:
-                first = chunk.find(b"\n")
-                pending.append(chunk[:first])
-                yield pa.array([b"".join(pending)], pa.binary())
-                pending = []
-                start = first + 1
-            if start <= last:
-                yield _split(chunk[start:last])
-            if last + 1 < len(chunk):
-                pending.append(chunk[last + 1:])
+        # Decompressed in a thread of its own (zstd releases the GIL) while the lines of
+        # the previous chunk are split and typed; stopped before the file is closed.
+        chunks = prefetch(iter(lambda: reader.read(chunk_bytes), b""), 2,
+                          name="snoopipe-raw-decompress")
+        try:
+            yield from _chunk_lines(chunks)
+        finally:
+            chunks.close()
+
+
+def _chunk_lines(chunks: Iterator[bytes]) -> Iterator[pa.Array]:
+    """Binary arrays of the lines in a stream of byte chunks (see `_file_chunks`)."""
+    pending: list[bytes] = []  # pieces of a line whose newline has not come yet
+    for chunk in chunks:
+        last = chunk.rfind(b"\n")
+        if last < 0:
+            pending.append(chunk)
+            continue
+        start = 0
         if pending:
+            first = chunk.find(b"\n")
+            pending.append(chunk[:first])
             yield pa.array([b"".join(pending)], pa.binary())
+            pending = []
+            start = first + 1
+        if start <= last:
+            yield _split(chunk[start:last])
+        if last + 1 < len(chunk):
+            pending.append(chunk[last + 1:])
+    if pending:
+        yield pa.array([b"".join(pending)], pa.binary())
 
 
 def _as_text(lines: pa.Array) -> pa.Array:
@@ -116,16 +137,39 @@ def _as_text(lines: pa.Array) -> pa.Array:
     return pc.if_else(mask, lines, pa.scalar(None, pa.binary())).cast(pa.string())
 
 
-def _record_batch(key: str, first_line: int, lines: pa.Array) -> pa.RecordBatch:
+def _record_batch(key: str, first_line: int, lines: pa.Array,
+                  lineage: dict | None = None) -> pa.RecordBatch:
+    numbers = pa.array(np.arange(first_line, first_line + len(lines), dtype=np.int64))
+    if lineage is not None:
+        keep = _not_blank(lines)
+        if keep is not None:
+            lines, numbers = lines.filter(keep), numbers.filter(keep)
     n = len(lines)
+    source, retrieved = (lineage["source"], lineage["retrieved_at"]) if lineage else (None, None)
     return pa.RecordBatch.from_arrays([
         pa.repeat(pa.scalar(key, pa.string()), n),
-        pa.array(range(first_line, first_line + n), pa.int64()),
+        numbers,
         # The text the engines parse: lone UTF-16 surrogate escapes become U+FFFD (see
         # rules.replace_lone_surrogates); line_bytes keeps the line as received.
         replace_lone_surrogates(_as_text(lines)),
         lines,
+        pa.repeat(pa.scalar(source, pa.string()), n),
+        pa.repeat(pa.scalar(retrieved, pa.string()), n),
     ], schema=SCHEMA)
+
+
+def _not_blank(lines: pa.Array) -> pa.Array | None:
+    """A mask of the lines that are not whitespace only; None when every line is not."""
+    if len(lines) == 0:
+        return None
+    lengths = pc.binary_length(lines)
+    if pc.min(lengths).as_py() >= 64:  # blank lines are short: most blocks have none
+        return None
+    keep = [True] * len(lines)
+    for i in pc.indices_nonzero(pc.less(lengths, 64)).to_pylist():
+        if not lines[i].as_py().strip(b" \t\r\n"):
+            keep[i] = False
+    return None if all(keep) else pa.array(keep, pa.bool_())
 
 
 def iter_batches(lake: Lake, keys: Iterable[str], *, batch_bytes: int = BATCH_BYTES,
@@ -136,12 +180,14 @@ def iter_batches(lake: Lake, keys: Iterable[str], *, batch_bytes: int = BATCH_BY
     pending_lines = 0
     for key in keys:
         line_no = 1
+        lineage = read_dump_copy_header(lake, key) if is_dump_copy(key) else None
         for lines in _file_chunks(lake, key, chunk_bytes):
             if len(lines) == 0:
                 continue
-            pending.append(_record_batch(key, line_no, lines))
+            batch = _record_batch(key, line_no, lines, lineage)
+            pending.append(batch)
             line_no += len(lines)
-            pending_lines += len(lines)
+            pending_lines += batch.num_rows
             pending_bytes += lines.nbytes
             if pending_bytes >= batch_bytes:
                 yield Batch(pa.Table.from_batches(pending, SCHEMA), pending_lines, pending_bytes)

@@ -272,6 +272,61 @@ META_REMOVAL_TYPE = "_meta.removal_type"
 META_DELETED_LATER = "_meta.was_deleted_later"
 # Keys the raw zone adds to each line (lineage), never part of `extra`.
 RAW_LINEAGE_KEYS = ("_retrieved_at", "_source", "_source_line")
+# The raw zone's `_retrieved_at` of a dump line: its `retrieved_on`, else its
+# `retrieved_utc` (epoch seconds within this range), else the file's fixed time.
+DUMP_ISO_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+DUMP_MIN_EPOCH, DUMP_MAX_EPOCH = 1e8, 1e11  # 1973 .. 5138: else not a retrieval time
+REASON_LINEAGE = "carries a lineage key of its own (_retrieved_at, _source or _source_line)"
+
+
+def dump_retrieved_at(r_on: str, r_utc: str, fixed: str) -> str:
+    """DuckDB SQL: the `_retrieved_at` text of a dump line (ISO 8601 UTC) from the texts
+    of its `retrieved_on` and `retrieved_utc` and the file's fixed time (SQL exprs)."""
+
+    def when_time(col: str) -> str:
+        num = f"TRY_CAST({col} AS DOUBLE)"
+        return (f"WHEN {num} > {DUMP_MIN_EPOCH} AND {num} < {DUMP_MAX_EPOCH} THEN strftime("
+                f"make_timestamp(CAST(round({num} * 1000000) AS BIGINT)), "
+                f"{DUCKDB.lit(DUMP_ISO_FORMAT)})")
+
+    return f"CASE {when_time(r_on)} {when_time(r_utc)} ELSE {fixed} END"
+
+
+def text_keys(kind: str) -> list[str]:
+    """The keys `v` holds the texts of: `json_keys(kind)`, then the lineage keys a dump
+    line is checked for and its retrieval times (positions of json_keys unchanged)."""
+    keys = json_keys(kind)
+    return keys + [k for k in ("retrieved_on", "retrieved_utc", *RAW_LINEAGE_KEYS)
+                   if k not in keys]
+
+
+def lineage_index(kind: str) -> int:
+    """The 0-based position in `v` of the flag of a dump line carrying lineage keys."""
+    return len(text_keys(kind))
+
+
+def lineage_texts(kind: str) -> str:
+    """DuckDB SQL over `_w` (the texts of `text_keys`), `dump_source` and
+    `dump_retrieved_at` (NULL for lines of ordinary raw files, which carry their lineage):
+    the list `v`. For a dump copy's line, `_retrieved_at` and `_source` are what the
+    raw zone would have appended (`dump_retrieved_at`), and one more item, at
+    `lineage_index`, is non-NULL when the line has lineage keys of its own (a forged
+    `_retrieved_at` would otherwise win "latest observation"): it is quarantined."""
+    keys = text_keys(kind)
+    at = {k: i + 1 for i, k in enumerate(keys)}  # SQL list positions
+    items = []
+    for key in keys:
+        if key == "_retrieved_at":
+            derived = dump_retrieved_at(f"_w[{at['retrieved_on']}]", f"_w[{at['retrieved_utc']}]",
+                                        "dump_retrieved_at")
+            items.append(f"CASE WHEN dump_source IS NULL THEN _w[{at[key]}] ELSE {derived} END")
+        elif key == "_source":
+            items.append(f"coalesce(dump_source, _w[{at[key]}])")
+        else:
+            items.append(f"_w[{at[key]}]")
+    own = " OR ".join(f"_w[{at[k]}] IS NOT NULL" for k in RAW_LINEAGE_KEYS)
+    items.append(f"CASE WHEN dump_source IS NOT NULL AND ({own}) THEN 'lineage' END")
+    return f"CASE WHEN _w IS NOT NULL THEN [{', '.join(items)}] END"
 
 
 def json_keys(kind: str) -> list[str]:
@@ -357,6 +412,13 @@ class Dialect:
         # TRY turns a malformed document into NULL; one parse per line for all keys.
         return f"TRY(json_extract_string({line}, [{paths}]))"
 
+    def keyed_lines(self, source: str, kind: str) -> str:
+        """`source` (the reader's columns, `snoopipe.transform.reader.SCHEMA`) plus `v`:
+        the texts of `text_keys(kind)` (the lineage of a dump copy's lines filled in,
+        `lineage_texts`), NULL when the line is not JSON. One JSON parse per line."""
+        return f"(SELECT *, {lineage_texts(kind)} AS v FROM (SELECT *, " \
+               f"{self.extract_texts('line', text_keys(kind))} AS _w FROM {source}))"
+
     def extra_json(self, line: str, typed: list[str]) -> str:
         """The `extra` JSON text of each line: the column `extra` that every engine adds
         next to the lines with `extra_fields` (see there)."""
@@ -428,6 +490,9 @@ class SparkDialect(Dialect):
 
     def extract_texts(self, line: str, keys: list[str]) -> str:
         return "v"
+
+    def keyed_lines(self, source: str, kind: str) -> str:
+        return source  # `v` comes with the lines (see the class docstring)
 
     def list_item(self, expr: str, index: int) -> str:
         return f"{expr}[{index}]"
@@ -627,7 +692,9 @@ def typed_select(kind: str, *, source: str = "batch", run_id_sql: str = "_run_id
     """SELECT typing every line of `source` for a raw kind.
 
     `source` has columns raw_file VARCHAR, raw_line BIGINT, line VARCHAR (NULL when
-    the bytes are not UTF-8) and line_bytes BLOB. The result has every column of the
+    the bytes are not UTF-8), line_bytes BLOB, and dump_source / dump_retrieved_at
+    (VARCHAR: the lineage of a dump copy's lines, NULL for other raw files; see
+    `lineage_texts`); for Spark, also `v` (`Dialect.keyed_lines`). The result has every column of the
     kind's table (see FIELDS) plus `_reason` (NULL for a usable line) and `_line` (the
     original bytes, only for unusable lines). `run_id_sql` is an SQL expression for the
     run id (a literal).
@@ -645,7 +712,9 @@ def typed_select(kind: str, *, source: str = "batch", run_id_sql: str = "_run_id
     structural = (
         f"CASE WHEN line IS NULL THEN {d.lit(REASON_UTF8)} "
         f"WHEN v IS NULL THEN {d.lit(REASON_JSON)} "
-        f"WHEN NOT {d.matches('line', JSON_OBJECT_PATTERN)} THEN {d.lit(REASON_OBJECT)} END"
+        f"WHEN NOT {d.matches('line', JSON_OBJECT_PATTERN)} THEN {d.lit(REASON_OBJECT)} "
+        f"WHEN {d.list_item('v', lineage_index(kind))} IS NOT NULL "
+        f"THEN {d.lit(REASON_LINEAGE)} END"
     )
     out_columns = ", ".join(f.column for f in fields)
     return f"""
@@ -660,9 +729,9 @@ FROM (
     {", ".join(_k(k) for k in keys)}
     FROM (
       SELECT raw_file, raw_line, line_bytes, _extra, {structural} AS _struct, {extracted}
-      FROM (SELECT raw_file, raw_line, line, line_bytes,
-                   {d.extract_texts('line', keys)} AS v,
-                   {d.extra_json('line', typed_keys(kind))} AS _extra FROM {source}) AS src
+      FROM (SELECT raw_file, raw_line, line, line_bytes, v,
+                   {d.extra_json('line', typed_keys(kind))} AS _extra
+            FROM {d.keyed_lines(source, kind)}) AS src
     ) AS keyed
   ) AS typed
 ) AS checked

@@ -238,10 +238,11 @@ def _with_texts(table: pa.Table, keys: list[str], kind: str) -> pa.Table:
     receiving every line twice.
     """
     con = _duck()
-    con.register("snoopipe_lines", table.select(["line"]))
+    con.register("snoopipe_lines", table.select(["line", "dump_source", "dump_retrieved_at"]))
     try:
-        texts = con.sql(f"SELECT {rules.DUCKDB.extract_texts('line', keys)} AS v "
-                        f"FROM snoopipe_lines").to_arrow_table()
+        # The DuckDB engine's `v` (a dump copy's lineage filled in, `rules.lineage_texts`).
+        texts = con.sql(f"SELECT v FROM {rules.DUCKDB.keyed_lines('snoopipe_lines', kind)}"
+                        ).to_arrow_table()
     finally:
         con.unregister("snoopipe_lines")
     v = texts.column(0).cast(pa.list_(pa.string()))

@@ -20,7 +20,7 @@ from snoopipe.errors import ConfigError
 from snoopipe.lake.raw import KINDS
 from snoopipe.resources import Resources, StageResult
 from snoopipe.transform import layout
-from snoopipe.transform.duckdb_engine import DuckDBTransform
+from snoopipe.transform.duckdb_engine import DuckDBTransform, with_extra
 from snoopipe.transform.engine import run_engine
 from snoopipe.transform.reader import BATCH_BYTES, iter_batches, prefetch
 
@@ -71,7 +71,7 @@ def run_transform(resources: Resources, run_id: str, *, batch_bytes: int = BATCH
     keys = {kind: [f.key for f in files if f.kind == kind] for kind in KINDS}
     output["raw_files"] = {kind: len(k) for kind, k in keys.items()}
     # Batches are read lazily, a kind at a time, by a thread ahead of the typing.
-    batches = {kind: prefetch(iter_batches(lake, k, batch_bytes=batch_bytes))
+    batches = {kind: prefetch(with_extra(iter_batches(lake, k, batch_bytes=batch_bytes), kind))
                for kind, k in keys.items()}
     with DuckDBTransform(lake, run_id, threads=threads,
                          sizing=sizing) as engine:

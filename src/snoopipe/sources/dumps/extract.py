@@ -20,12 +20,24 @@ recorded in the manifest, the segment's reader quarantine is written, and a chec
 Segments are cut on the same fixed block grid in every attempt, so a rerun after a
 crash (kill -9) resumes at the last checkpoint and writes byte-identical files under
 the same keys: nothing is duplicated in the lake or the manifest.
+
+Copy mode. A backfill that keeps every line of a zstd NDJSON dump whose kind the file
+name says (`--all-subreddits`, no time range) parses nothing here: the dump enters the
+raw zone as itself, byte for byte (`snoopipe.lake.raw.dump_copy_key`: a lineage header,
+then the dump), with its checksum and non-blank line count in the manifest, and the
+transform's one JSON parse of each line selects, quarantines and types it. One pass
+reads the dump (copy, checksum, decompress to count lines and find damage); a file that
+turns out truncated or damaged, with over-long lines, not NDJSON, or whose first lines
+are not JSON objects goes the parsing way above instead, which reports those problems
+line by line. A crash during the pass restarts the pass (no checkpoint inside it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,15 +48,18 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import zstandard
 
 from snoopipe.faults import crash_point
 from snoopipe.lake.base import Lake
-from snoopipe.lake.raw import RawFile, iso_utc, raw_key
+from snoopipe.lake.raw import (RawFile, dump_copy_header, dump_copy_key, iso_utc,
+                               raw_key)
 from snoopipe.resources import Resources, StageResult
-from snoopipe.sources.dumps import sniff
+from snoopipe.sources.dumps import documents, sniff
 from snoopipe.sources.dumps.inputs import DumpInput, UrlCheck, open_input
-from snoopipe.sources.dumps.select import REASON_TRUNCATED, DumpFilter, Selection, Selector
+from snoopipe.sources.dumps.select import (ALL, REASON_TRUNCATED, DumpFilter, Selection,
+                                           Selector)
 from snoopipe.sources.dumps.stream import BLOCK_BYTES, Block, DumpStream, StreamEnd, iter_blocks
 from snoopipe.transform import layout
 from snoopipe.transform.duckdb_engine import parquet_bytes
@@ -143,9 +158,13 @@ class DumpExtractor:
     def __init__(self, resources: Resources, run_id: str, source: DumpInput, flt: DumpFilter,
                  *, logical_date: date, progress: ProgressFn | None = None,
                  block_bytes: int = BLOCK_BYTES, segment_bytes: int = SEGMENT_BYTES,
-                 segment_blocks: int = SEGMENT_BLOCKS, check_url: UrlCheck | None = None) -> None:
+                 segment_blocks: int = SEGMENT_BLOCKS, check_url: UrlCheck | None = None,
+                 copy: bool = True) -> None:
+        """check_url: for a URL and its redirects (inputs.open_input); copy=False: never
+        copy mode (tests compare both ways)."""
         self.resources = resources
-        self.check_url = check_url  # for a URL and its redirects (inputs.open_input)
+        self.check_url = check_url
+        self.copy = copy
         self.lake: Lake = resources.lake
         self.run_id = layout.check_run_id(run_id)
         self.source = source
@@ -191,6 +210,11 @@ class DumpExtractor:
         if checkpoint and checkpoint.get("finished"):
             log.info("%s: already extracted for run %s", self.source.name, self.run_id)
             return self._result(checkpoint, resumed=True, seconds=0.0)
+        if checkpoint is None and self._copyable():
+            try:
+                return self._copy(started)
+            except _NotCopyable as exc:
+                log.info("%s: %s; extracting it line by line", self.source.name, exc)
         opened = open_input(self.source, check_url=self.check_url)
         retrieved = fixed_retrieved_at(self.source, opened.modified)
         counts = Counts.from_dict(checkpoint["counts"]) if checkpoint else Counts()
@@ -278,6 +302,79 @@ class DumpExtractor:
         return self._result(state, resumed=checkpoint is not None,
                             seconds=time.perf_counter() - started)
 
+    # -- copy mode ------------------------------------------------------------------------
+
+    def _copyable(self) -> bool:
+        """Copy mode applies (see the module docstring): every line kept, kind known."""
+        return (self.copy and self.flt.subreddits is None and self.flt.since is None
+                and self.flt.until is None and self.source.kind is not None)
+
+    def _copy(self, started: float) -> StageResult:
+        """The dump into the raw zone byte for byte (copy mode); _NotCopyable when the
+        file must be extracted line by line instead (nothing recorded then)."""
+        kind = self.source.kind or ""
+        opened = open_input(self.source, check_url=self.check_url)
+        retrieved = fixed_retrieved_at(self.source, opened.modified)
+        key = dump_copy_key(kind, self.logical_date, self.run_id, self.dump_id)
+        # A fixed name: the pass of an attempt killed half way is overwritten by the next.
+        tmp = os.path.join(tempfile.gettempdir(),
+                           f"snoopipe-dump-copy-{self.run_id}-{self.dump_id}.zst")
+        digest = hashlib.sha256()
+        stop = threading.Event()
+        try:
+            with open(tmp, "wb") as sink:
+                header = dump_copy_header(source=f"dump:{self.source.name}",
+                                          retrieved_at=retrieved, kind=kind)
+                sink.write(header)
+                digest.update(header)
+                tee = _Tee(opened.stream, sink, digest)
+                stream = DumpStream(tee, name=self.source.name)
+                end = StreamEnd()
+                lines = blank = checked = 0
+                blocks = _threaded(iter_blocks(stream, block_bytes=self.block_bytes, end=end),
+                                   "snoopipe-dump-reader", stop)
+                for blk in blocks:
+                    if stream.compression != "zstd" or stream.layout != documents.NDJSON:
+                        raise _NotCopyable(f"{stream.compression or 'not compressed'}, "
+                                           f"{stream.layout}: not a zstd NDJSON dump")
+                    if blk.oversized:
+                        raise _NotCopyable("a line longer than the limit")
+                    lines += len(blk.lines) + len(blk.oversized)
+                    blank += _blank_lines(blk.lines)
+                    if checked < _HEAD_LINES:
+                        checked = _check_head(blk.lines, checked)
+                    self._report(blk.input_bytes, opened.size, Counts(
+                        lines=lines, kept={kind: lines - blank}, blank=blank), lines, started)
+                if end.truncated or end.tail is not None:
+                    raise _NotCopyable("the file is truncated or damaged")
+                if lines == blank:
+                    raise _NotCopyable("no line to keep")
+                size = sink.tell()
+            recorded = self.resources.state.raw_files(keys=[key])
+            if not (recorded and self.lake.exists(key)):
+                self.lake.write_file(key, tmp)
+                crash_point("dump.after_raw_write")
+                self.resources.state.record_raw_file(RawFile(
+                    key=key, run_id=self.run_id, kind=kind, subreddit=ALL,
+                    dt=self.logical_date.isoformat(), rows=lines - blank, bytes=size,
+                    sha256=digest.hexdigest(), source=f"dump:{self.source.name}"))
+        finally:
+            stop.set()
+            opened.close()
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        self.lake.delete(reader_quarantine_key(self.run_id, self.dump_id, 0))
+        counts = Counts(lines=lines, kept={kind: lines - blank}, blank=blank)
+        state = {"segment": 1, "block": 0, "offset": end.decompressed, "line": lines + 1,
+                 "counts": counts.as_dict(), "files": [key], "finished": True, "copied": True,
+                 "truncated": False, "message": None, "input_bytes": stream.input_bytes,
+                 "decompressed_bytes": end.decompressed, "window_size": end.window_size,
+                 "compressed": stream.compressed, "compression": stream.compression,
+                 "layout": stream.layout, "looks_like": None}
+        self._save_checkpoint(state)
+        self._report(stream.input_bytes, opened.size, counts, lines, started, final=True)
+        return self._result(state, resumed=False, seconds=time.perf_counter() - started)
+
     def _report(self, input_bytes: int, total: int | None, counts: Counts, lines: int,
                 started: float, final: bool = False) -> None:
         if self.progress is None:
@@ -302,7 +399,7 @@ class DumpExtractor:
             "decompressed_bytes": state.get("decompressed_bytes"),
             "window_size": state.get("window_size"), "compression": state.get("compression"),
             "layout": state.get("layout"), "looks_like": state.get("looks_like"),
-            "resumed": resumed,
+            "copied": bool(state.get("copied")), "resumed": resumed,
             "seconds": round(seconds, 3),
         }
         return StageResult(rows_in=output["lines"],
@@ -382,6 +479,52 @@ class DumpExtractor:
             "source_line": pa.array([b[0] for b in bad], pa.int64()),
         })
         return parquet_bytes(table)
+
+
+_HEAD_LINES = 20  # first non-blank lines a dump must parse as JSON objects to be copied
+
+
+class _NotCopyable(Exception):  # noqa: N818 - a decision, not an error
+    """The dump is extracted line by line instead of copied (the reason)."""
+
+
+class _Tee:
+    """A binary reader that also writes what it reads to a file and a checksum."""
+
+    def __init__(self, raw: Any, sink: Any, digest: Any) -> None:
+        self.raw, self.sink, self.digest = raw, sink, digest
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        if data:
+            self.sink.write(data)
+            self.digest.update(data)
+        return data
+
+
+def _blank_lines(lines: pa.Array) -> int:
+    """Lines of nothing but whitespace (only short lines are looked at, in Python)."""
+    if len(lines) == 0:
+        return 0
+    short = lines.filter(pc.less(pc.binary_length(lines), 64))
+    return sum(1 for v in short.to_pylist() if not v.strip(b" \t\r\n"))
+
+
+def _check_head(lines: pa.Array, checked: int) -> int:
+    """Check the first non-blank lines parse as JSON objects; return how many were."""
+    for value in lines.slice(0, _HEAD_LINES).to_pylist():
+        if checked >= _HEAD_LINES:
+            break
+        if not value.strip(b" \t\r\n"):
+            continue
+        try:
+            parsed = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            raise _NotCopyable(f"line {checked + 1} is not JSON") from None
+        if not isinstance(parsed, dict):
+            raise _NotCopyable("its lines are not JSON objects")
+        checked += 1
+    return checked
 
 
 def _looks_like(counts: Counts, stream: DumpStream) -> str | None:

@@ -31,7 +31,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from snoopipe.settings import validate_subreddit
-from snoopipe.transform.rules import (REASON_JSON, REASON_OBJECT, REASON_UTF8,
+from snoopipe.transform.rules import (RAW_LINEAGE_KEYS, REASON_JSON, REASON_LINEAGE,
+                                      REASON_OBJECT, REASON_UTF8, dump_retrieved_at,
                                       json_error_detail, replace_lone_surrogates)
 
 ALL = "all"  # raw partition of a backfill that keeps every subreddit
@@ -39,11 +40,8 @@ REASON_TOO_LONG = "line longer than the limit"
 # The raw zone appends these keys to each kept line; a dump line that has them already
 # would set them itself (JSON readers take the first of duplicate keys): a forged
 # `_retrieved_at` in the year 2999 would win "latest observation" over every later row.
-LINEAGE_KEYS = ("_retrieved_at", "_source", "_source_line")
-REASON_LINEAGE = "carries a lineage key of its own (_retrieved_at, _source or _source_line)"
+LINEAGE_KEYS = RAW_LINEAGE_KEYS
 REASON_TRUNCATED = "truncated"
-ISO_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-_MIN_EPOCH, _MAX_EPOCH = 1e8, 1e11  # 1973 .. 5138: anything else is not a retrieval time
 _SLICES = 8  # record batches per block, so DuckDB uses every thread
 
 
@@ -127,14 +125,7 @@ class Selector:
                     "WHEN substr(name, 1, 3) = 't3_' THEN 'posts' "
                     "WHEN link_id IS NOT NULL THEN 'comments' ELSE 'posts' END")
 
-        def when_time(col: str) -> str:
-            num = f"TRY_CAST({col} AS DOUBLE)"
-            return (f"WHEN {num} > {_MIN_EPOCH} AND {num} < {_MAX_EPOCH} THEN strftime("
-                    f"make_timestamp(CAST(round({num} * 1000000) AS BIGINT)), "
-                    f"{_sql_lit(ISO_FORMAT)})")
-
-        retrieved = (f"CASE {when_time('r_on')} {when_time('r_utc')} "
-                     f"ELSE {_sql_lit(self.fixed_retrieved_at)} END")
+        retrieved = dump_retrieved_at("r_on", "r_utc", _sql_lit(self.fixed_retrieved_at))
         # The raw line is the original object without its closing brace (and any trailing
         # whitespace), then this suffix: the lineage fields, the brace and a newline.
         opener = ("CASE WHEN regexp_matches(line, '^[ \\t\\r\\n]*\\{[ \\t\\r\\n]*\\}') "
