@@ -43,7 +43,9 @@ from snoopipe.tables import TABLES
 from snoopipe.transform import layout
 from snoopipe.warehouse import sql as wsql
 from snoopipe.warehouse.base import LoadSource
-from snoopipe.warehouse.postgres import ParquetOpener, PostgresWarehouse, arrow_batches, replace_nul
+from snoopipe.warehouse.nul_repair import replace_nul
+from snoopipe.warehouse.parquet_batches import ParquetOpener, arrow_batches
+from snoopipe.warehouse.postgres import PostgresWarehouse
 from tests.processing.conftest import RC, RS, Harness
 
 

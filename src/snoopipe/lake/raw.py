@@ -1,6 +1,6 @@
 """The raw zone: Reddit things exactly as received, one JSON object per line, zstd.
 
-Layout (DESIGN.md): `raw/{kind}/subreddit={sub}/dt={YYYY-MM-DD}/{run_id}-{part}.jsonl.zst`.
+Layout (docs/architecture.md): `raw/{kind}/subreddit={sub}/dt={YYYY-MM-DD}/{run_id}-{part}.jsonl.zst`.
 Each line is a thing's `data` object plus `_retrieved_at` (UTC, ISO 8601) and `_source`
 (`api` or `dump:<file>`). Files are written atomically and never rewritten; the state
 store's manifest records path, rows, bytes and checksum once the file is durable.

@@ -59,8 +59,7 @@ from snoopipe.warehouse import sql as wsql
 from snoopipe.warehouse.base import LoadReport, LoadSource, RunSQL, Warehouse
 from snoopipe.warehouse.binary_copy import Chunk, TableEnd, encode_sources
 from snoopipe.warehouse.dialect import POSTGRESQL
-from snoopipe.warehouse.nul_repair import NUL_REPLACEMENT, replace_nul
-from snoopipe.warehouse.parquet_batches import BATCH_ROWS, ParquetOpener, arrow_batches
+from snoopipe.warehouse.parquet_batches import BATCH_ROWS
 from snoopipe.warehouse.placeholders import qmark_to_format
 from snoopipe.warehouse.readonly import single_read_statement
 
@@ -71,8 +70,7 @@ log = logging.getLogger(__name__)
 
 _SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 # Names other modules (the benchmarks) read from here.
-__all__ = ["NUL_REPLACEMENT", "ParquetOpener", "PostgresWarehouse", "arrow_batches",
-           "from_url", "replace_nul"]
+__all__ = ["PostgresWarehouse", "from_url"]
 
 
 def _libpq_url(url: str) -> str:
