@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 import pyarrow as pa
+from tests.processing.conftest import RC, RS, Harness
 
 from bench._samples import sample_things
 from snoopipe.orchestration.stack.postgres import PostgresServer
@@ -46,8 +47,6 @@ from snoopipe.warehouse.base import LoadSource
 from snoopipe.warehouse.nul_repair import replace_nul
 from snoopipe.warehouse.parquet_batches import ParquetOpener, arrow_batches
 from snoopipe.warehouse.postgres import PostgresWarehouse
-from tests.processing.conftest import RC, RS, Harness
-
 
 
 def make_processed(root: Path, posts: int) -> tuple[Harness, dict[str, LoadSource]]:

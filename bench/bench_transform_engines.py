@@ -36,8 +36,9 @@ PER_FILE = 25_000
 
 def make_raw_zone(root: Path, lines: int) -> dict:
     """A pipeline folder (lake + state.db) holding run `bench`'s raw files."""
-    from bench._samples import sample_things
     from tests.processing.conftest import RC, RS, Harness
+
+    from bench._samples import sample_things
 
     h = Harness(root)
     raw_bytes = 0

@@ -290,13 +290,13 @@ def main(argv: list[str] | None = None) -> None:
     comments = [local.uri(k) for k in files.keys["comments"]]
     # a mid-popularity subreddit (rank 50 of the Zipf) over the second week
     sub = subreddit_names(args.subreddits)[50]
-    week = ("subreddit = '{sub}' AND created_utc >= TIMESTAMP '2023-01-08' "
-            "AND created_utc < TIMESTAMP '2023-01-15'").format(sub=sub)
+    week = (f"subreddit = '{sub}' AND created_utc >= TIMESTAMP '2023-01-08' "
+            "AND created_utc < TIMESTAMP '2023-01-15'")
     one_bytes, one_rows = query_bytes(comments, week)
     # the same query and columns with a filter no statistics can prune: a full scan
     full_bytes, full_rows = query_bytes(comments, "subreddit IS NOT NULL AND "
                                                   "created_utc IS NOT NULL")
-    lines = {k: 0 for k in ("posts", "comments")}
+    lines = dict.fromkeys(("posts", "comments"), 0)
     for out in stages.get("extract", [0, []])[1]:
         for kind in lines:
             lines[kind] += int(out.get(kind, 0) or 0)

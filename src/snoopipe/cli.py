@@ -17,14 +17,20 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from rich.text import Text
 
+from snoopipe import private
 from snoopipe.errors import SnoopipeError
 from snoopipe.interrupts import Interrupted
 from snoopipe.orchestration.progress import Reporter
-from snoopipe.resources import Resources
-from snoopipe import private
 from snoopipe.redact import install_log_redaction, redact
-from snoopipe.settings import (CONFIG_FILE_NAME, Settings, load_settings, mask_url,
-                               validate_subreddit)
+from snoopipe.resources import Resources
+from snoopipe.settings import (
+    CONFIG_FILE_NAME,
+    Settings,
+    load_settings,
+    mask_url,
+    validate_subreddit,
+)
+
 
 class _Program(typer.Typer):
     """The `snoopipe` program. Called as the program (the console script, `python -m

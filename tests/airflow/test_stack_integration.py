@@ -11,10 +11,10 @@ Everything started is stopped at the end, also on failure.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
-import re
 import tempfile
 import time
 import warnings
@@ -29,12 +29,12 @@ import requests
 pytest.importorskip("airflow", reason="Airflow is not installed: pip install 'snoopipe[airflow]'")
 
 from snoopipe.orchestration.stack import procs  # noqa: E402
-from tests.clock import FIXED_NOW  # noqa: E402
 from snoopipe.orchestration.stack.api import AirflowAPI  # noqa: E402
 from snoopipe.orchestration.stack.deploy import Stack, _tail  # noqa: E402
 from snoopipe.orchestration.stack.redis import install_redis_server  # noqa: E402
 from tests.airflow import airflow_ui  # noqa: E402
 from tests.alert_receivers import WebhookReceiver  # noqa: E402
+from tests.clock import FIXED_NOW  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import io
 
 import pyarrow.parquet as pq
-
 from bench.scale import generate, lake_files
+
 from snoopipe.tables import TABLES
 from snoopipe.transform import layout
 from tests.dumps.conftest import Install

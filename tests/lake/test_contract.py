@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import random
 import os
+import random
 import threading
 
 import orjson

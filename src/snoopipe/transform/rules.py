@@ -71,13 +71,11 @@ re-serialises floats (`1e3` -> `1000.0`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import msgspec
 import orjson
-
-import re
-
 import pyarrow as pa
 import pyarrow.compute as pc
 

@@ -53,13 +53,11 @@ import zstandard
 
 from snoopipe.faults import crash_point
 from snoopipe.lake.base import Lake
-from snoopipe.lake.raw import (RawFile, dump_copy_header, dump_copy_key, iso_utc,
-                               raw_key)
+from snoopipe.lake.raw import RawFile, dump_copy_header, dump_copy_key, iso_utc, raw_key
 from snoopipe.resources import Resources, StageResult
 from snoopipe.sources.dumps import documents, sniff
 from snoopipe.sources.dumps.inputs import DumpInput, UrlCheck, open_input
-from snoopipe.sources.dumps.select import (ALL, REASON_TRUNCATED, DumpFilter, Selection,
-                                           Selector)
+from snoopipe.sources.dumps.select import ALL, REASON_TRUNCATED, DumpFilter, Selection, Selector
 from snoopipe.sources.dumps.stream import BLOCK_BYTES, Block, DumpStream, StreamEnd, iter_blocks
 from snoopipe.transform import layout
 from snoopipe.transform.duckdb_engine import parquet_bytes

@@ -31,9 +31,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from snoopipe.settings import validate_subreddit
-from snoopipe.transform.rules import (RAW_LINEAGE_KEYS, REASON_JSON, REASON_LINEAGE,
-                                      REASON_OBJECT, REASON_UTF8, dump_retrieved_at,
-                                      json_error_detail, replace_lone_surrogates)
+from snoopipe.transform.rules import (
+    RAW_LINEAGE_KEYS,
+    REASON_JSON,
+    REASON_LINEAGE,
+    REASON_OBJECT,
+    REASON_UTF8,
+    dump_retrieved_at,
+    json_error_detail,
+    replace_lone_surrogates,
+)
 
 ALL = "all"  # raw partition of a backfill that keeps every subreddit
 REASON_TOO_LONG = "line longer than the limit"
