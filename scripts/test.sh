@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what the tests need (system packages too when run as root) and run the whole suite.
+# Install what the tests need (system packages too when run as root), lint, and run the whole suite.
 # This is README command 2; .ci/run calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,4 +28,6 @@ fi
 # constraints.txt pins the transitive dependencies too (README); fail when it is stale.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
 .venv/bin/python scripts/constraints.py --check
+# Lint before the slow suite: a style finding fails fast, not after 15 minutes of tests.
+.venv/bin/ruff check src tests bench
 exec .venv/bin/python -m pytest -n 2 "$@"
