@@ -74,7 +74,10 @@ def comment(rng: random.Random, i: int, subreddits: list[str], weights: list[flo
     removed = rng.random() < 0.02
     author = "[deleted]" if author_deleted else f"user_{rng.randrange(5_000_000):x}"
     flair = rng.choice(FLAIRS)
-    parent = f"t3_{post}" if rng.random() < 0.35 else f"t1_{_base36(36**6 + max(0, i - rng.randrange(1, 500)) * 7 + 11)}"
+    if rng.random() < 0.35:
+        parent = f"t3_{post}"
+    else:
+        parent = f"t1_{_base36(36**6 + max(0, i - rng.randrange(1, 500)) * 7 + 11)}"
     edited: bool | int = False
     if rng.random() < 0.04:
         edited = created + rng.randrange(60, 86_400)
@@ -83,7 +86,9 @@ def comment(rng: random.Random, i: int, subreddits: list[str], weights: list[flo
         "archived": False,
         "associated_award": None,
         "author": author,
-        "author_created_utc": None if author_deleted else 1_200_000_000 + rng.randrange(470_000_000),
+        "author_created_utc": (
+            None if author_deleted else 1_200_000_000 + rng.randrange(470_000_000)
+        ),
         "author_flair_background_color": None if flair is None else "#dadada",
         "author_flair_css_class": None,
         "author_flair_richtext": [] if flair is None else [{"e": "text", "t": flair}],

@@ -58,7 +58,9 @@ ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help=f"Settings file (default: $SNOOPIPE_CONFIG, "
                               f"else {CONFIG_FILE_NAME} in this folder or a parent).")
 ]
-RunIdOption = Annotated[str | None, typer.Option("--run-id", help="Run id (default: the latest run).")]
+RunIdOption = Annotated[
+    str | None, typer.Option("--run-id", help="Run id (default: the latest run).")
+]
 WaitOption = Annotated[float, typer.Option(
     "--wait", metavar="SECONDS", min=0,
     help="If another run holds the pipeline lock, wait up to SECONDS for it to finish "
@@ -287,7 +289,8 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.", metavar="")] = False,
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.",
+                                               metavar="")] = False,
          log_format: Annotated[str, typer.Option(
              "--log-format", metavar="text|json",
              help="json: progress and log records as one JSON object a line.")] = "text",
@@ -329,7 +332,9 @@ def _configure_logging(verbose: bool, log_format: str) -> None:
 
 
 @app.command()
-def init(force: Annotated[bool, typer.Option(help="Overwrite an existing file.", metavar="")] = False) -> None:
+def init(
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.", metavar="")] = False,
+) -> None:
     """Write a commented snoopipe.toml in the current folder."""
     target = Path.cwd() / CONFIG_FILE_NAME
     if target.exists() and not force:
@@ -344,7 +349,8 @@ def run(
     subreddit: Annotated[list[str] | None, typer.Option("--subreddit", "-s",
                                                         help="Subreddit (repeatable).")] = None,
     config: ConfigOption = None,
-    resume: Annotated[bool, typer.Option(help="Continue the latest failed run.", metavar="")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue the latest failed run.",
+                                         metavar="")] = False,
     wait: WaitOption = 0,
 ) -> None:
     """Run every stage: extract, transform, validate, load."""
@@ -433,7 +439,7 @@ def extract(
         if run_id and record is None:
             raise SnoopipeError(f"no run with id {run_id}")
         if record is None:
-            subs = [s for s in (subreddit or settings.subreddits)]
+            subs = list(subreddit or settings.subreddits)
             record = state.create_run(new_run_id(), kind="stage", subreddits=subs,
                                       params={"logical_date": date.today().isoformat()})
         names = subreddit or record.subreddits

@@ -235,7 +235,7 @@ def _airflow_ui_shows_the_dag_run(dep: Deployment, run_id: str) -> None:
     if not airflow_ui.chromium_available():
         warnings.warn(pytest.PytestWarning(
             "Airflow UI not checked: Debian's chromium is not installed (scripts/test.sh "
-            "installs it as root)"))
+            "installs it as root)"), stacklevel=2)
         return
     url, user, password = re.search(r"Airflow UI:\s+(\S+)\s+login: (\S+) / (\S+)",
                                     dep.printed).groups()

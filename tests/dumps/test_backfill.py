@@ -385,8 +385,8 @@ def test_an_older_dump_copy_never_overwrites_an_api_row(install, tmp_path: Path)
 
     outcome = BackfillRunner(h.resources).run([str(posts), str(dump)], subreddits=["python"])
     assert outcome.ok, outcome.error
-    rows = dict((r[0], r[1:]) for r in h.warehouse_rows(
-        "SELECT id, score, body, _source FROM comments"))
+    rows = {r[0]: r[1:] for r in h.warehouse_rows(
+        "SELECT id, score, body, _source FROM comments")}
     assert rows["c1"] == (50, "edited by api", "api")  # the API's newer observation kept
     assert rows["c2"][2] == "dump:RC_2025-01.zst"  # history the API never had
     assert h.warehouse_rows("SELECT score, _source FROM posts") == [(99, "api")]

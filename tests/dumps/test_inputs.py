@@ -391,7 +391,8 @@ def test_an_empty_file_alone_warns_and_succeeds(tmp_path: Path):
 
 
 @pytest.mark.parametrize(("content", "looks_like"), [
-    (gzip.compress(gzip.compress(ndjson([comment("x")]))), "gzip data (compressed twice?), once gzip-decompressed"),
+    (gzip.compress(gzip.compress(ndjson([comment("x")]))),
+     "gzip data (compressed twice?), once gzip-decompressed"),
     (bytes(range(256)) * 64, "binary data"),
     (b"id,subreddit,body\n1,python,hello\n2,python,world\n", "CSV"),
     (zlib.compress(b"x" * 1000), "binary data"),

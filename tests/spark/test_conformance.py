@@ -233,6 +233,6 @@ def test_dump_copies(twin, tmp_path: Path):
     assert rows["d0"]["_source"] == "dump:RC_2023-01.zst"
     assert str(rows["d3"]["_retrieved_at"]) == "2023-02-01 00:00:00"
     assert str(rows["d4"]["_retrieved_at"]) == "2023-01-04 00:00:04"
-    reasons = [q for q in twin.spark.quarantine("comments", "d1")]
+    reasons = list(twin.spark.quarantine("comments", "d1"))
     assert {q["raw_line"] for q in reasons} >= {33, 33 + len(bad_comment_lines())}
     assert counts["comments"] == 30

@@ -29,8 +29,8 @@ def open_lake(settings: Settings) -> Lake:
             )
         if parts.query or parts.fragment or parts.params:
             raise ConfigError(
-                f"unsupported S3 lake URL {mask_url(url)!r}: use s3://bucket/prefix; endpoint and region "
-                "come from AWS_ENDPOINT_URL and AWS_REGION"
+                f"unsupported S3 lake URL {mask_url(url)!r}: use s3://bucket/prefix; "
+                "endpoint and region come from AWS_ENDPOINT_URL and AWS_REGION"
             )
         return S3Lake(parts.netloc, parts.path)
     # Masked: a mistyped URL may still carry a password (ftp://user:pw@host/...).

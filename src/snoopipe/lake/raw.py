@@ -1,6 +1,7 @@
 """The raw zone: Reddit things exactly as received, one JSON object per line, zstd.
 
-Layout (docs/architecture.md): `raw/{kind}/subreddit={sub}/dt={YYYY-MM-DD}/{run_id}-{part}.jsonl.zst`.
+Layout (docs/architecture.md):
+`raw/{kind}/subreddit={sub}/dt={YYYY-MM-DD}/{run_id}-{part}.jsonl.zst`.
 Each line is a thing's `data` object plus `_retrieved_at` (UTC, ISO 8601) and `_source`
 (`api` or `dump:<file>`). Files are written atomically and never rewritten; the state
 store's manifest records path, rows, bytes and checksum once the file is durable.
@@ -184,7 +185,9 @@ def write_raw_payload(
     if not lake.write_bytes(key, payload, if_absent=True):
         existing = hashlib.sha256(lake.read_bytes(key)).hexdigest()
         if existing != digest:
-            raise FileExistsError(f"raw file {key} exists with other content; raw files are immutable")
+            raise FileExistsError(
+                f"raw file {key} exists with other content; raw files are immutable"
+            )
     dt = key.split("/dt=", 1)[1].split("/", 1)[0]
     return RawFile(key=key, run_id=run_id, kind=kind, subreddit=subreddit, dt=dt,
                    rows=rows, bytes=len(payload), sha256=digest, source=source)

@@ -70,12 +70,18 @@ _HINTS = {
     "AccessDenied": "access denied: check the AWS credentials and the bucket policy",
     "403": "access denied: check the AWS credentials and the bucket policy",
     "Forbidden": "access denied: check the AWS credentials and the bucket policy",
-    "InvalidAccessKeyId": "the access key is not known to this endpoint: check the AWS credentials",
-    "SignatureDoesNotMatch": "the secret key does not match the access key: check the AWS credentials",
+    "InvalidAccessKeyId": (
+        "the access key is not known to this endpoint: check the AWS credentials"
+    ),
+    "SignatureDoesNotMatch": (
+        "the secret key does not match the access key: check the AWS credentials"
+    ),
     "ExpiredToken": "the AWS session token has expired: refresh the credentials",
     "InvalidToken": "the AWS session token is invalid: refresh the credentials",
     "PermanentRedirect": "the bucket is in another region: set AWS_REGION to the bucket's region",
-    "AuthorizationHeaderMalformed": "wrong region for this bucket: set AWS_REGION to the bucket's region",
+    "AuthorizationHeaderMalformed": (
+        "wrong region for this bucket: set AWS_REGION to the bucket's region"
+    ),
     "PreconditionFailed": "the object changed while it was being read",
     "SlowDown": "S3 is throttling requests: retry later or raise AWS_MAX_ATTEMPTS",
 }

@@ -87,8 +87,8 @@ class PartitionWriter:
         self._path: str | None = None
         self._file_rows = 0
         dictionary = [c for c in self.schema.names if c in DICTIONARY_COLUMNS]
-        self._options = dict(compression="zstd", use_dictionary=dictionary,
-                             write_statistics=True)
+        self._options = {"compression": "zstd", "use_dictionary": dictionary,
+                         "write_statistics": True}
 
     def write(self, data: pa.Table | pa.RecordBatch) -> None:
         if isinstance(data, pa.RecordBatch):

@@ -692,10 +692,10 @@ def typed_select(kind: str, *, source: str = "batch", run_id_sql: str = "_run_id
     `source` has columns raw_file VARCHAR, raw_line BIGINT, line VARCHAR (NULL when
     the bytes are not UTF-8), line_bytes BLOB, and dump_source / dump_retrieved_at
     (VARCHAR: the lineage of a dump copy's lines, NULL for other raw files; see
-    `lineage_texts`); for Spark, also `v` (`Dialect.keyed_lines`). The result has every column of the
-    kind's table (see FIELDS) plus `_reason` (NULL for a usable line) and `_line` (the
-    original bytes, only for unusable lines). `run_id_sql` is an SQL expression for the
-    run id (a literal).
+    `lineage_texts`); for Spark, also `v` (`Dialect.keyed_lines`). The result has every
+    column of the kind's table (see FIELDS) plus `_reason` (NULL for a usable line) and
+    `_line` (the original bytes, only for unusable lines). `run_id_sql` is an SQL
+    expression for the run id (a literal).
     """
     d = dialect
     keys = json_keys(kind)

@@ -140,7 +140,8 @@ def partitions(settings: Settings, run_id: str) -> list[str]:
 def _run(resources: Resources, run_id: str):
     run = resources.state.get_run(run_id)
     if run is None:
-        raise SnoopipeError(f"no snoopipe run {run_id} in {mask_url(resources.settings.resolved_state_url)}")
+        state_url = mask_url(resources.settings.resolved_state_url)
+        raise SnoopipeError(f"no snoopipe run {run_id} in {state_url}")
     return run
 
 

@@ -31,15 +31,19 @@ def find_pg_bin() -> Path:
     """The folder of initdb/pg_ctl: $PG_BIN, pg_config --bindir, or the newest Debian one."""
     if os.environ.get("PG_BIN"):
         return Path(os.environ["PG_BIN"])
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"),
-                        key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0)
+    candidates = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"),
+        key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0,
+    )
     for folder in reversed(candidates):
         if (Path(folder) / "initdb").exists():
             return Path(folder)
     initdb = shutil.which("initdb")
     if initdb:
         return Path(initdb).parent
-    raise RuntimeError("PostgreSQL server binaries not found: install postgresql (Debian) or set PG_BIN")
+    raise RuntimeError(
+        "PostgreSQL server binaries not found: install postgresql (Debian) or set PG_BIN"
+    )
 
 
 def free_port() -> int:

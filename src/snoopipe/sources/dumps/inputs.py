@@ -258,8 +258,8 @@ def open_input(source: DumpInput, *, check_url: UrlCheck | None = None) -> Opene
             modified = parsedate_to_datetime(response.headers["Last-Modified"]).astimezone(UTC)
         except (TypeError, ValueError):
             modified = None
-    return OpenedInput(_HttpStream(response, session), int(size) if size and size.isdigit() else None,
-                       modified)
+    return OpenedInput(_HttpStream(response, session),
+                       int(size) if size and size.isdigit() else None, modified)
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

@@ -152,8 +152,8 @@ FROM (
          CASE WHEN regexp_matches(line, '^[ \\t\\r\\n]*$') THEN 'blank'
               WHEN v IS NULL THEN {_sql_lit(REASON_JSON)}
               WHEN NOT regexp_matches(line, '^[ \\t\\r\\n]*\\{{') THEN {_sql_lit(REASON_OBJECT)}
-              WHEN NOT (suffix(line, '}}')
-                        OR regexp_matches(line, '\\}}[ \\t\\r\\n]*$')) THEN {_sql_lit(REASON_OBJECT)}
+              WHEN NOT (suffix(line, '}}') OR regexp_matches(line, '\\}}[ \\t\\r\\n]*$'))
+                   THEN {_sql_lit(REASON_OBJECT)}
               WHEN {lineage} THEN {_sql_lit(REASON_LINEAGE)}
          END AS bad
   FROM (SELECT i, n, line, TRY(json_extract_string(line, [{paths}])) AS v FROM blk)

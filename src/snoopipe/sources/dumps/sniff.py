@@ -2,9 +2,9 @@
 
 `describe(head, compression)` -> a short phrase for an error message ("HTML (a web page:
 an error or login page saved instead of the dump?)", "a zip archive ...", "binary data",
-"gzip data (compressed twice?), once gzip-decompressed", ...). `head` is the start of the file after decompression; `compression` what it was
-decompressed from. Magic numbers: the formats' own specifications (zip APPNOTE, POSIX
-ustar, ...), as `file(1)` reads them.
+"gzip data (compressed twice?), once gzip-decompressed", ...). `head` is the start of the
+file after decompression; `compression` what it was decompressed from. Magic numbers: the
+formats' own specifications (zip APPNOTE, POSIX ustar, ...), as `file(1)` reads them.
 """
 
 from __future__ import annotations
