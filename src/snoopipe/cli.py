@@ -19,7 +19,7 @@ from rich.text import Text
 
 from snoopipe import private
 from snoopipe.errors import SnoopipeError
-from snoopipe.interrupts import Interrupted
+from snoopipe.interrupts import Interrupted, install_sigint_handler
 from snoopipe.orchestration.progress import Reporter
 from snoopipe.redact import install_log_redaction, redact
 from snoopipe.resources import Resources
@@ -299,6 +299,7 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log deta
              help="Print the version and exit.", metavar="")] = False,
          ) -> None:
     install_log_redaction()
+    install_sigint_handler()
     if log_format not in ("text", "json"):
         _fail(f"--log-format {log_format!r}: use text or json", code=2)
     _OPTIONS["log_format"] = log_format

@@ -9,6 +9,7 @@ flag (`check()`, `sleep()`) and raises `Interrupted`, which is never retried.
 
 from __future__ import annotations
 
+import signal
 import threading
 
 from snoopipe.errors import SnoopipeError
@@ -44,3 +45,20 @@ def sleep(seconds: float) -> None:
     """time.sleep that ends at once, raising Interrupted, when a stop is requested."""
     if _STOP.wait(max(0.0, seconds)):
         raise Interrupted("interrupted by the user (Ctrl-C)")
+
+
+def install_sigint_handler() -> None:
+    """On SIGINT, request the stop before raising KeyboardInterrupt as Python does.
+
+    The flag must be set by the signal itself: DuckDB catches the KeyboardInterrupt of a
+    query it runs and raises its own "Query interrupted" error instead, which would
+    otherwise look like a failed (and retried) transform. Main thread only (signal's rule).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def on_sigint(signum, frame):
+        request_stop()
+        signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, on_sigint)

@@ -12,6 +12,7 @@ import traceback
 from collections.abc import Callable
 from datetime import date
 
+from snoopipe import interrupts
 from snoopipe.errors import BlockingCheckFailed, ConfigError, SnoopipeError
 from snoopipe.interrupts import Interrupted
 from snoopipe.orchestration.attempts import current_try
@@ -48,9 +49,15 @@ def tracked_task(resources: Resources, run_id: str, task_id: str, stage: str,
     try:
         result = body(attempt)
     except BaseException as exc:
-        if isinstance(exc, (KeyboardInterrupt, Interrupted)):
-            # Ctrl-C is no failure of the task: `snoopipe run` resumes it.
+        if isinstance(exc, (KeyboardInterrupt, Interrupted)) or interrupts.stop_requested():
+            # Ctrl-C is no failure of the task: `snoopipe run` resumes it. (DuckDB turns
+            # the KeyboardInterrupt of its query into its own error: the flag tells.)
             status, message = "interrupted", "interrupted by the user (Ctrl-C)"
+            resources.state.finish_task(run_id, task_id, status=status, error=message,
+                                        output=failure_output() if failure_output else None)
+            if isinstance(exc, (KeyboardInterrupt, Interrupted)):
+                raise
+            raise Interrupted(message) from exc
         elif isinstance(exc, SubredditUnavailable):
             # Reddit's permanent answer (private, banned, ...): skipped, not failed.
             status, message = "skipped", str(exc)
