@@ -1013,8 +1013,11 @@ def simulator(
     """Run the Reddit API simulator alone (Ctrl-C stops it)."""
     from snoopipe.simulator import serve
 
-    serve(port=port, corpus_dir=str(corpus) if corpus else None, seed=seed,
-          subreddits=subreddit or None, ratelimit_budget=budget)
+    try:
+        serve(port=port, corpus_dir=str(corpus) if corpus else None, seed=seed,
+              subreddits=subreddit or None, ratelimit_budget=budget)
+    except SnoopipeError as exc:
+        _fail(str(exc))
 
 
 # -- stack: a local Airflow deployment ----------------------------------------------------

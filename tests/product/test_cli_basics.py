@@ -71,3 +71,10 @@ def test_version_doctor_and_usage_errors(project):
         help_text = _snoopipe(project.root, *command, "--help").stdout
         line = next(x for x in help_text.splitlines() if flag in x)
         assert "<bool>" not in line, line  # a flag takes no value: no metavar
+
+
+def test_simulator_with_a_missing_corpus_folder_says_where_it_looked(project):
+    done = project.snoopipe("simulator", "--corpus", "no-such-folder", check=False)
+    said = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode == 1 and "Traceback" not in said, said
+    assert f"recorded corpus folder not found: {project.root / 'no-such-folder'}" in said

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
+from snoopipe.errors import ConfigError
 from snoopipe.simulator.corpus import TIME_FILTERS, Corpus, ListingSeq, ListSeq
 from snoopipe.simulator.trees import Forest
 
@@ -103,7 +104,8 @@ class RecordedCorpus(Corpus):
     def from_dir(cls, path: str | Path) -> RecordedCorpus:
         root = Path(path)
         if not root.is_dir():
-            raise FileNotFoundError(f"recorded corpus folder not found: {root}")
+            raise ConfigError(f"recorded corpus folder not found: {root.resolve()} (a "
+                              "relative path is taken from the current folder)")
         corpus = cls()
         for file in sorted(root.rglob("*.json")):
             corpus.load_cassette(file)
