@@ -747,6 +747,9 @@ def quarantine_command(
         settings = _settings(config, reader=True)
         resources = Resources(settings)
         where = quarantine.location(resources.lake)
+        if run_id and resources.state.get_run(run_id) is None:
+            raise SnoopipeError(f"no run {run_id} in the state store (`snoopipe status` "
+                              "lists the runs)")
         if export_file is not None or lines:
             columns, rows = quarantine.entries(resources.lake, run_id=run_id, reason=reason)
             if export_file is not None:

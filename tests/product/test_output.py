@@ -126,5 +126,7 @@ def test_quarantine_is_counted_and_readable(backfilled, tmp_path):
     export = tmp_path / "q.parquet"
     project.snoopipe("quarantine", "--run", run_id, "--export", str(export))
     assert pq.read_table(export).num_rows == 2
-    none = project.snoopipe("quarantine", "--run", "no-such-run", "-f", "csv").stdout
-    assert none.splitlines() == ["run_id,source,reason,lines"]
+    # An unknown run is an error, not an empty result (a new user took it for "nothing").
+    unknown = project.snoopipe("quarantine", "--run", "no-such-run", "-f", "csv", check=False)
+    assert unknown.returncode == 1 and unknown.stdout == ""
+    assert "no run no-such-run in the state store" in " ".join(unknown.stderr.split())
