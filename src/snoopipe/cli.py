@@ -1249,6 +1249,13 @@ def _print_backfill_summary(resources: Resources, outcome) -> None:
                       _num(out.get("filtered")), _num(sum(reader.values()) + typed),
                       f"{out.get('lines', 0) / seconds:,.0f}" if seconds else "", _plain(note))
     console.print(table)
+    outputs = [result.output for result in outcome.dumps.values()]
+    if sum(o.get("filtered") or 0 for o in outputs) and not sum(
+            (o.get("posts") or 0) + (o.get("comments") or 0) for o in outputs):
+        console.print(Text.assemble(("! ", "yellow"), _plain(
+            "every line was filtered out: only the subreddits of this run ("
+            + ", ".join(f"r/{s}" for s in run_record.subreddits) + ") are kept; pass "
+            "-s NAME for others, or --all-subreddits to keep every line")))
     transform = outcome.stages.get("transform")
     if transform is not None:
         out = transform.output

@@ -78,3 +78,12 @@ def test_simulator_with_a_missing_corpus_folder_says_where_it_looked(project):
     said = " ".join((done.stdout + done.stderr).split())
     assert done.returncode == 1 and "Traceback" not in said, said
     assert f"recorded corpus folder not found: {project.root / 'no-such-folder'}" in said
+
+
+def test_a_backfill_that_keeps_nothing_says_why_and_what_to_pass(project):
+    from tests.realdata import DUMPS_DIR
+
+    done = project.snoopipe("backfill", str(DUMPS_DIR / "RC_praw_cassettes.ndjson"))
+    said = " ".join(done.stdout.split())
+    assert "every line was filtered out: only the subreddits of this run (r/python" in said
+    assert "--all-subreddits to keep every line" in said
