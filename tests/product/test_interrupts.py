@@ -48,6 +48,14 @@ def _start_run(project, *args: str, env: dict[str, str] | None = None) -> subpro
                             stderr=subprocess.PIPE, text=True)
 
 
+def _interrupt(proc: subprocess.Popen) -> tuple[str, str, float]:
+    """Send SIGINT and wait: (stdout, stderr, seconds from the signal to the exit)."""
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    return out, err, time.monotonic() - sent
+
+
 # Every answer of the simulator takes 0.4 s: an extract that takes minutes, so that the
 # interrupt surely lands in the middle of it.
 SLOW = {"SNOOPIPE_SIMULATOR__FAULTS": json.dumps({"slow_rate": 1.0, "slow_seconds": 0.4})}
@@ -58,10 +66,7 @@ def test_ctrl_c_during_extract_stops_at_once_and_the_next_run_finishes_it(projec
     try:
         _wait_for(lambda: _extract_running(project), 120, "the extract to start")
         time.sleep(1.5)  # some requests answered, the rest still to come
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-        stopped_after = time.monotonic() - sent
+        out, err, stopped_after = _interrupt(proc)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -116,10 +121,7 @@ def test_ctrl_c_does_not_wait_for_a_request_to_reddit_still_in_flight(project):
         try:
             _wait_for(lambda: _extract_running(project), 120, "the extract to start")
             _wait_for(lambda: sim.stats()["requests_total"] > 0, 30, "a request in flight")
-            sent = time.monotonic()
-            proc.send_signal(signal.SIGINT)
-            out, err = proc.communicate(timeout=60)
-            stopped_after = time.monotonic() - sent
+            out, err, stopped_after = _interrupt(proc)
         finally:
             if proc.poll() is None:
                 proc.kill()

@@ -53,11 +53,6 @@ def tracked_task(resources: Resources, run_id: str, task_id: str, stage: str,
             # Ctrl-C is no failure of the task: `snoopipe run` resumes it. (DuckDB turns
             # the KeyboardInterrupt of its query into its own error: the flag tells.)
             status, message = "interrupted", "interrupted by the user (Ctrl-C)"
-            resources.state.finish_task(run_id, task_id, status=status, error=message,
-                                        output=failure_output() if failure_output else None)
-            if isinstance(exc, (KeyboardInterrupt, Interrupted)):
-                raise
-            raise Interrupted(message) from exc
         elif isinstance(exc, SubredditUnavailable):
             # Reddit's permanent answer (private, banned, ...): skipped, not failed.
             status, message = "skipped", str(exc)
@@ -69,6 +64,8 @@ def tracked_task(resources: Resources, run_id: str, task_id: str, stage: str,
                 status = orchestrator.failed_status  # Airflow retries it: not failed yet
         resources.state.finish_task(run_id, task_id, status=status, error=message,
                                     output=failure_output() if failure_output else None)
+        if status == "interrupted" and not isinstance(exc, (KeyboardInterrupt, Interrupted)):
+            raise Interrupted(message) from exc  # so that the runner neither retries nor fails
         raise
     resources.state.finish_task(run_id, task_id, status="success", rows_in=result.rows_in,
                                 rows_out=result.rows_out, output=result.output)
