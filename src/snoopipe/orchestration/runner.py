@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from snoopipe import interrupts
+from snoopipe.crash_points import crash_point
 from snoopipe.errors import BlockingCheckFailed, ConfigError, RunLockedError, SnoopipeError
-from snoopipe.faults import crash_point
 from snoopipe.interrupts import Interrupted
 from snoopipe.orchestration import stages
 from snoopipe.orchestration.progress import Reporter

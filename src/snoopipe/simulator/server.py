@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from snoopipe.simulator.corpus import LISTING_SORTS, Corpus, paginate
-from snoopipe.simulator.faults import FAULT_TYPES, FaultDecision, FaultInjector, FaultPlan
+from snoopipe.simulator.fault_injection import FAULT_TYPES, FaultDecision, FaultInjector, FaultPlan
 from snoopipe.simulator.generated import GeneratedCorpus
 from snoopipe.simulator.recorded import RecordedCorpus, _iter_things, normalize_path
 from snoopipe.simulator.trees import listing, render_comments, render_morechildren

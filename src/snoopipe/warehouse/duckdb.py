@@ -18,8 +18,8 @@ from typing import Any
 import duckdb
 
 from snoopipe import private
+from snoopipe.crash_points import crash_point
 from snoopipe.errors import ConfigError
-from snoopipe.faults import crash_point
 from snoopipe.tables import TABLES, TableSpec
 from snoopipe.transform import layout
 from snoopipe.warehouse import sql as wsql

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from snoopipe.crash_points import crash_point
 from snoopipe.errors import BlockingCheckFailed
-from snoopipe.faults import crash_point
 from snoopipe.resources import Resources, StageResult
 from snoopipe.tables import TABLES
 from snoopipe.transform import layout

@@ -50,8 +50,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from snoopipe.crash_points import crash_point
 from snoopipe.errors import ConfigError, SnoopipeError
-from snoopipe.faults import crash_point
 from snoopipe.redact import mask_url, redact, url_secrets
 from snoopipe.tables import TABLES, TableSpec
 from snoopipe.transform.reader import prefetch

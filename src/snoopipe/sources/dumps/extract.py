@@ -51,7 +51,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import zstandard
 
-from snoopipe.faults import crash_point
+from snoopipe.crash_points import crash_point
 from snoopipe.lake.base import Lake
 from snoopipe.lake.raw import RawFile, dump_copy_header, dump_copy_key, iso_utc, raw_key
 from snoopipe.resources import Resources, StageResult
