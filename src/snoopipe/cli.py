@@ -240,9 +240,10 @@ def _interrupted(run_id: str | None, how_to_resume: str) -> None:
     """Ctrl-C: say what stopped and how to go on; exit 130 (128 + SIGINT), like a shell.
 
     The state is recorded by now, so the program exits at once: exit handlers run (logs
-    flushed), the interpreter's teardown of its ~1000 modules does not (0.4-1.2 s of a
-    1-1.5 s stop measured on a loaded machine), nor the wait for an extract thread still
-    in a request to Reddit (the runner left it behind; the next run redoes its task)."""
+    flushed), the interpreter's teardown of its ~1000 modules does not (most of the time
+    a Ctrl-C took; BENCHMARKS.md, "Figures behind code choices"), nor the wait for an
+    extract thread still in a request to Reddit (the runner left it behind; the next run
+    redoes its task)."""
     what = f"run {run_id}" if run_id else "the run"
     err_console.print(Text.assemble(("interrupted: ", "yellow"), _plain(
         f"{what} stopped on Ctrl-C; {how_to_resume}.")))

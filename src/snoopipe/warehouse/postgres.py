@@ -8,13 +8,14 @@ A load, for every table, in ONE transaction:
    batches, keeping only the rows of those runs; each batch is encoded in PostgreSQL's
    binary COPY format from Arrow (`pgpq`, Rust) and streamed with
    `COPY staging_<table> FROM STDIN (FORMAT binary)`: the server then parses no text
-   (half the server time of CSV, measured);
+   (BENCHMARKS.md, "Loading the warehouse on PostgreSQL");
 3. the latest row per key is merged into the table, a row never going back to an older
    observation. On PostgreSQL 15+ with the statements the Redshift warehouse runs too
    (`sql.merge_statements`: drop the staged rows older than the stored ones, then
    `MERGE`); before 15, with the `upsert_sql` DuckDB runs (`INSERT ... ON CONFLICT (pk)
    DO UPDATE ... WHERE excluded._retrieved_at >= target._retrieved_at`). Both give the
-   same rows (tested); MERGE is 25-30 % faster here (no speculative insertion). The
+   same rows (tested); MERGE is the faster of the two (no speculative insertion;
+   BENCHMARKS.md, "Figures behind code choices"). The
    latest-per-key window runs only when some key occurs twice in the load (the
    transform keeps one row per key and partition, so usually it does not); the reader
    thread finds that out from the key columns while it encodes, at no cost to the server.
