@@ -161,7 +161,7 @@ def test_failure_callback_records_the_error(tmp_path, monkeypatch):
     dag_run = SimpleNamespace(dag_id="snoopipe_incremental", run_id="manual__1")
     ti = SimpleNamespace(task_id="validate", map_index=-1, try_number=1)
     dag_setup.task_failed({"dag_run": dag_run, "ti": ti,
-                        "exception": BlockingCheckFailed("unique_post_id failed")})
+                           "exception": BlockingCheckFailed("unique_post_id failed")})
     with tasks.open_resources(settings) as resources:
         run = resources.state.get_run(run_id)
     assert run.status == "failed" and "unique_post_id" in run.error

@@ -91,8 +91,9 @@ def test_a_failed_dag_run_alerts_once_with_its_failed_blocking_check(bag, webhoo
             "7 posts dated in the future")])
     # validate fails for good: the task's failure callback records it (no alert yet)
     ti = SimpleNamespace(task_id="validate", map_index=-1, try_number=1)
-    dag_setup.task_failed({"dag_run": SimpleNamespace(dag_id=DAG, run_id="manual__1"), "ti": ti,
-                        "exception": BlockingCheckFailed("posts_created_utc_range failed")})
+    dag_setup.task_failed({"dag_run": SimpleNamespace(dag_id=DAG, run_id="manual__1"),
+                           "ti": ti,
+                           "exception": BlockingCheckFailed("posts_created_utc_range failed")})
     assert webhook.posts == []
 
     _callbacks(bag, "manual__1", failed=True, msg="task_failure",

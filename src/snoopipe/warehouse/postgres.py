@@ -92,6 +92,13 @@ def _run_on(conn: psycopg.Connection) -> RunSQL:
     return run
 
 
+def _scalar(conn: psycopg.Connection, sql: str, params: Sequence[Any] | None = None) -> Any:
+    """The value of a query that returns one row of one column (an aggregate, EXISTS)."""
+    row = conn.execute(sql, params).fetchone()
+    assert row is not None  # such a query always returns its row
+    return row[0]
+
+
 class PostgresWarehouse(Warehouse):
     """Tables and views in the connection's current schema (see `search_path`)."""
 
@@ -212,7 +219,7 @@ class PostgresWarehouse(Warehouse):
         import psycopg
 
         name = table.name
-        if conn.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {name})").fetchone()[0]:
+        if _scalar(conn, f"SELECT NOT EXISTS (SELECT 1 FROM {name})"):
             copied = _Copied()
             try:
                 with conn.transaction():  # a savepoint
@@ -308,10 +315,8 @@ class PostgresWarehouse(Warehouse):
         counts = {}
         with self.connect() as conn:
             for name in TABLES:
-                exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL",
-                                      (name,)).fetchone()[0]
-                counts[name] = int(conn.execute(f"SELECT COUNT(*) FROM {name}").fetchone()[0]
-                                   ) if exists else 0
+                exists = _scalar(conn, "SELECT to_regclass(%s) IS NOT NULL", (name,))
+                counts[name] = int(_scalar(conn, f"SELECT COUNT(*) FROM {name}")) if exists else 0
         return counts
 
 

@@ -9,14 +9,15 @@ like the incremental DAG.
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, task
+from airflow.sdk import dag as dag_decorator  # `dag` is the DAG this file defines
 
 from snoopipe.orchestration.airflow import dag_setup, tasks
 
 cfg = dag_setup.dag_settings()
 
 
-@dag(
+@dag_decorator(
     dag_id="snoopipe_backfill",
     schedule=None,
     catchup=False,
@@ -51,10 +52,12 @@ def snoopipe_backfill():
     @task(map_index_template="{{ task.op_kwargs['dump_file'] }}")
     def extract_dump(snoopipe_run_id: str, dump_file: str) -> dict:
         return dag_setup.fail_fast(tasks.extract_dump, tasks.task_settings(), snoopipe_run_id,
-                                dump_file)
+                                   dump_file)
 
     dump_files = start_run()
-    run_id = dump_files["snoopipe_run_id"]
+    # The XCom `snoopipe_run_id` pushed by start_run (a PlainXComArg, which the SDK types
+    # as XComArg, without indexing).
+    run_id = dump_files["snoopipe_run_id"]  # type: ignore[index]
     extracted = extract_dump.partial(snoopipe_run_id=run_id).expand(dump_file=dump_files)
     dag_setup.downstream_tasks(run_id, extracted)
 

@@ -15,14 +15,15 @@ Pipeline settings: the workers' `SNOOPIPE_*` variables.
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, task
+from airflow.sdk import dag as dag_decorator  # `dag` is the DAG this file defines
 
 from snoopipe.orchestration.airflow import dag_setup, tasks
 
 cfg = dag_setup.dag_settings()
 
 
-@dag(
+@dag_decorator(
     dag_id="snoopipe_incremental",
     schedule=dag_setup.timetable(cfg),
     catchup=cfg.catchup,
@@ -41,18 +42,20 @@ def snoopipe_incremental():
         settings = tasks.task_settings()
         start, end = dag_setup.data_interval(context)
         run_id = dag_setup.fail_fast(tasks.start_run, settings, start, end,
-                                  dag_setup.run_hint(context),
-                                  subreddits=context["params"].get("subreddits") or None)
+                                     dag_setup.run_hint(context),
+                                     subreddits=context["params"].get("subreddits") or None)
         context["ti"].xcom_push(key="snoopipe_run_id", value=run_id)
         return tasks.partitions(settings, run_id)
 
     @task(map_index_template="r/{{ task.op_kwargs['subreddit'] }}")
     def extract(snoopipe_run_id: str, subreddit: str) -> dict:
-        return dag_setup.fail_fast(tasks.extract_partition, tasks.task_settings(), snoopipe_run_id,
-                                subreddit)
+        return dag_setup.fail_fast(tasks.extract_partition, tasks.task_settings(),
+                                   snoopipe_run_id, subreddit)
 
     subreddits = start_run()
-    run_id = subreddits["snoopipe_run_id"]
+    # The XCom `snoopipe_run_id` pushed by start_run (a PlainXComArg, which the SDK types
+    # as XComArg, without indexing).
+    run_id = subreddits["snoopipe_run_id"]  # type: ignore[index]
     extracted = extract.partial(snoopipe_run_id=run_id).expand(subreddit=subreddits)
     dag_setup.downstream_tasks(run_id, extracted)
 
