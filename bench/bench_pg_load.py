@@ -39,7 +39,7 @@ import pyarrow as pa
 from tests.processing.conftest import RC, RS, Harness
 
 from bench._samples import sample_things
-from snoopipe.orchestration.stack.postgres import PostgresServer
+from snoopipe.orchestration.stack.postgres_server import PostgresServer
 from snoopipe.tables import TABLES
 from snoopipe.transform import layout
 from snoopipe.warehouse import sql as wsql

@@ -240,9 +240,10 @@ def _interrupted(run_id: str | None, how_to_resume: str) -> None:
     """Ctrl-C: say what stopped and how to go on; exit 130 (128 + SIGINT), like a shell.
 
     The state is recorded by now, so the program exits at once: exit handlers run (logs
-    flushed), the interpreter's teardown of its ~1000 modules does not (0.4-1.2 s of a
-    1-1.5 s stop measured on a loaded machine), nor the wait for an extract thread still
-    in a request to Reddit (the runner left it behind; the next run redoes its task)."""
+    flushed), the interpreter's teardown of its ~1000 modules does not (most of the time
+    a Ctrl-C took; BENCHMARKS.md, "Figures behind code choices"), nor the wait for an
+    extract thread still in a request to Reddit (the runner left it behind; the next run
+    redoes its task)."""
     what = f"run {run_id}" if run_id else "the run"
     err_console.print(Text.assemble(("interrupted: ", "yellow"), _plain(
         f"{what} stopped on Ctrl-C; {how_to_resume}.")))
@@ -1048,9 +1049,9 @@ def stack_up(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for health.")] = 600,
 ) -> None:
     """Start the stack (or restart it with its data); print the UI address and admin login."""
-    from snoopipe.orchestration.stack.deploy import Stack, StackError, describe
+    from snoopipe.orchestration.stack.airflow_stack import AirflowStack, StackError, describe
 
-    stack = Stack(directory)
+    stack = AirflowStack(directory)
     try:
         state = stack.up(workers=workers, concurrency=concurrency, api_port=port,
                          config_file=config, timeout=timeout,
@@ -1066,17 +1067,17 @@ def stack_up(
 @stack_app.command("down")
 def stack_down(directory: StackDirOption = None) -> None:
     """Stop every service of the stack (its data and secrets stay for the next `up`)."""
-    from snoopipe.orchestration.stack.deploy import Stack
+    from snoopipe.orchestration.stack.airflow_stack import AirflowStack
 
-    Stack(directory).down(echo=lambda msg: console.print(f"[cyan]•[/] {msg}"))
+    AirflowStack(directory).down(echo=lambda msg: console.print(f"[cyan]•[/] {msg}"))
 
 
 @stack_app.command("status")
 def stack_status(directory: StackDirOption = None) -> None:
     """Which services of the stack run, and Airflow's own health report."""
-    from snoopipe.orchestration.stack.deploy import Stack, describe
+    from snoopipe.orchestration.stack.airflow_stack import AirflowStack, describe
 
-    stack = Stack(directory)
+    stack = AirflowStack(directory)
     info = stack.status()
     if not info["exists"]:
         _fail(f"no stack in {info['dir']}: start one with `snoopipe stack up`")

@@ -54,11 +54,13 @@ def run_checks(settings: Settings, config_file: Path | None) -> list[Check]:
     checks += [_try("state store", state), _try("lake", lake), _try("warehouse", warehouse)]
     checks.append(_reddit(settings))
     if settings.redis_url:
+        redis_url = settings.redis_url
+
         def redis() -> str:
             import redis as redis_lib
 
-            redis_lib.Redis.from_url(settings.redis_url, socket_timeout=5).ping()
-            return mask_url(settings.redis_url)
+            redis_lib.Redis.from_url(redis_url, socket_timeout=5).ping()
+            return mask_url(redis_url)
 
         checks.append(_try("redis", redis))
     checks.append(_disk(settings))

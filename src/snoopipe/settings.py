@@ -371,7 +371,8 @@ def load_settings(config_file: str | Path | None = None, **overrides: object) ->
             **{**Settings.model_config, "toml_file": str(path) if path else None}
         )
 
-    settings = _FileSettings(**{"base_dir": base_dir, **overrides})
+    values: dict[str, Any] = {"base_dir": base_dir, **overrides}
+    settings = _FileSettings(**values)
     _remember_secrets(settings)
     if path:
         _warn_secrets_in_file(path)

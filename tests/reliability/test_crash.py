@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from snoopipe.faults import CRASH_ENV, CRASH_POINTS
+from snoopipe.crash_points import CRASH_ENV, CRASH_POINTS
 from tests.reliability.conftest import BACKENDS, CONFIG, Site, Snapshot, compare
 
 pytestmark = pytest.mark.slow

@@ -3,7 +3,7 @@
 Keys are relative, `/`-separated paths such as
 `raw/posts/subreddit=python/dt=2026-01-01/x.jsonl.zst`.
 Every write is atomic: a reader sees the old object or the new one, never a partial one.
-Local directories implement it now; S3 plugs in as one more module with the same methods.
+Implemented on a local directory (`lake.local`) and on S3 (`lake.s3`).
 """
 
 from __future__ import annotations

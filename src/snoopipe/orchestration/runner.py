@@ -8,6 +8,7 @@ store keeps two runs on the same settings from interleaving.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -21,8 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from snoopipe import interrupts
+from snoopipe.crash_points import crash_point
 from snoopipe.errors import BlockingCheckFailed, ConfigError, RunLockedError, SnoopipeError
-from snoopipe.faults import crash_point
 from snoopipe.interrupts import Interrupted
 from snoopipe.orchestration import stages
 from snoopipe.orchestration.progress import Reporter
@@ -192,7 +193,7 @@ def run_downstream_stages(resources: Resources, reporter: Reporter, run_id: str,
                         ("load", stages.load)):
         reporter.stage_started(name)
         result = run_with_retries(resources, reporter, name,
-                                  lambda stage=stage: stage(resources, run_id), sleep)
+                                  functools.partial(stage, resources, run_id), sleep)
         reporter.task_done(name, name, True, _summary(name, result))
         reporter.stage_finished(name)
         results[name] = result
@@ -368,8 +369,9 @@ class LocalRunner:
                 for sub in todo:
                     futures[pool.submit(
                         self._with_retries, stages.extract_task_id(sub),
-                        lambda sub=sub: stages.extract(
-                            self.resources, run.run_id, sub, endpoint, logical_date=logical,
+                        functools.partial(
+                            stages.extract, self.resources, run.run_id, sub, endpoint,
+                            logical_date=logical,
                             progress=lambda msg: self.reporter.task_progress("extract", msg)),
                     )] = sub
                 failed += self._collect_extracts(futures)

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 
+from snoopipe.crash_points import crash_point
 from snoopipe.errors import BlockingCheckFailed
-from snoopipe.faults import crash_point
 from snoopipe.lake.base import Lake
 from snoopipe.lake.raw import KINDS
 from snoopipe.quality.checks import BLOCKING, CHECKS, Check

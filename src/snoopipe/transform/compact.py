@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from snoopipe.faults import crash_point
+from snoopipe.crash_points import crash_point
 from snoopipe.lake.base import Lake
 from snoopipe.tables import TABLES, TableSpec
 from snoopipe.transform import layout, partition_files, rules

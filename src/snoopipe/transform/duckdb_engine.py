@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from snoopipe.faults import crash_point
+from snoopipe.crash_points import crash_point
 from snoopipe.lake.base import Lake
 from snoopipe.tables import TableSpec
 from snoopipe.transform import layout, partition_files, rules

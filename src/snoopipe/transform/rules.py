@@ -736,10 +736,6 @@ FROM (
 """
 
 
-def typed_columns(kind: str) -> list[str]:
-    return [f.column for f in FIELDS[kind]]
-
-
 def table_select(table: TableSpec, typed: str, dialect: Dialect = DUCKDB) -> str:
     """SELECT the table's rows (in TableSpec column order) from a typed relation of its kind."""
     if table.name == POST_METRICS.name:

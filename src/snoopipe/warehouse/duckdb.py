@@ -18,8 +18,8 @@ from typing import Any
 import duckdb
 
 from snoopipe import private
+from snoopipe.crash_points import crash_point
 from snoopipe.errors import ConfigError
-from snoopipe.faults import crash_point
 from snoopipe.tables import TABLES, TableSpec
 from snoopipe.transform import layout
 from snoopipe.warehouse import sql as wsql
@@ -124,9 +124,11 @@ class DuckDBWarehouse(Warehouse):
         load's time.
         """
         pk = ", ".join(table.primary_key)
-        duplicates, empty = con.execute(
+        row = con.execute(
             f"SELECT count(*) <> count(DISTINCT ({pk})), "
             f"NOT EXISTS (SELECT 1 FROM {table.name}) FROM {staging}").fetchone()
+        assert row is not None  # an aggregate without GROUP BY returns one row
+        duplicates, empty = row
         if empty and not duplicates:
             cols = ", ".join(table.column_names)
             sql = f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {staging}"

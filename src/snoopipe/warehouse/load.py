@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
+from snoopipe.crash_points import crash_point
 from snoopipe.errors import BlockingCheckFailed
-from snoopipe.faults import crash_point
 from snoopipe.resources import Resources, StageResult
+from snoopipe.state import StateStore
 from snoopipe.tables import TABLES
 from snoopipe.transform import layout
 from snoopipe.warehouse.base import LoadSource
@@ -37,6 +38,19 @@ def _refuse_if_blocked(resources: Resources, run_id: str) -> None:
             f"Fix the data or the rule and validate again; the load did not run.")
 
 
+def _touched_partitions(state: StateStore, runs: list[str], table: str) -> set[str] | None:
+    """The partitions of `table` the runs' transforms wrote; None when some run does not
+    say (then every partition of the table is read)."""
+    partitions: set[str] = set()
+    for run in runs:
+        done = layout.transform_output(state, run)
+        touched = (done or {}).get("partitions", {}).get(table)
+        if touched is None:
+            return None
+        partitions.update(touched)
+    return partitions
+
+
 def run_load(resources: Resources, run_id: str) -> StageResult:
     """Upsert the processed rows of the pending runs into the warehouse, in one transaction.
 
@@ -55,15 +69,7 @@ def run_load(resources: Resources, run_id: str) -> StageResult:
     lake = resources.lake
     sources: dict[str, LoadSource] = {}
     for name in TABLES:
-        partitions: set[str] | None = set()
-        for run in runs:
-            done = layout.transform_output(state, run)
-            touched = (done or {}).get("partitions", {}).get(name)
-            if touched is None:
-                partitions = None  # unknown: read every partition of the table
-                break
-            partitions.update(touched)
-        keys = layout.processed_keys(lake, name, partitions)
+        keys = layout.processed_keys(lake, name, _touched_partitions(state, runs, name))
         sources[name] = LoadSource(lake=lake, keys=tuple(keys), run_ids=tuple(runs))
     warehouse = resources.warehouse
     report = warehouse.load(sources)

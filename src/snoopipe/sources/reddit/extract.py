@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from snoopipe.faults import crash_point
+from snoopipe.crash_points import crash_point
 from snoopipe.lake.raw import RawFile, utc_now_iso, write_raw_file
 from snoopipe.resources import Resources, StageResult
 from snoopipe.settings import ExtractSettings
