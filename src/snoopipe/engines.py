@@ -75,7 +75,7 @@ TRANSFORM_ENGINES: Mapping[str, Engine] = {e.name: e for e in (
 
 VALIDATION_ENGINES: Mapping[str, Engine] = {e.name: e for e in (
     Engine("validation", "duckdb", "reads the lake itself",
-           "snoopipe.quality.validate:duckdb_checks"),
+           "snoopipe.quality.duckdb_checks:duckdb_checks"),
     Engine("validation", "athena", "Athena over the Glue catalog tables of the S3 lake",
            "snoopipe.quality.athena:athena_checks",
            needs=("boto3", "sqlglot"), needs_text="boto3 and sqlglot",
