@@ -176,9 +176,7 @@ class AthenaChecks:
 
 
 @contextmanager
-def athena_checks(resources: Resources, ctx: CheckContext, *,
-                  runner: AthenaRunner | None = None,
-                  catalog: GlueCatalog | None = None) -> Iterator[AthenaChecks]:
+def athena_checks(resources: Resources, ctx: CheckContext) -> Iterator[AthenaChecks]:
     """Athena, once the Glue catalog holds what the validated runs wrote.
 
     ConfigError when the lake is not on S3 (Athena reads it through the catalog).
@@ -188,7 +186,7 @@ def athena_checks(resources: Resources, ctx: CheckContext, *,
     if not isinstance(lake, S3Lake):
         raise ConfigError("validation on Athena reads the lake through the Glue catalog: set "
                           "SNOOPIPE_LAKE_URL=s3://bucket/prefix (or validation_engine = duckdb)")
-    catalog = catalog or GlueCatalog(lake, settings.database, region=settings.region)
+    catalog = GlueCatalog(lake, settings.database, region=settings.region)
     added = catalog.sync(touched_partitions(resources.state, ctx.runs), ctx.runs)
     log.info("Glue catalog %s: new partitions %s", settings.database, added)
-    yield AthenaChecks(runner or AthenaRunner(settings), settings.database, ctx)
+    yield AthenaChecks(AthenaRunner(settings), settings.database, ctx)
