@@ -26,7 +26,10 @@ class Engine:
     """One engine of a stage.
 
     stage: "transform" or "validation".
-    runner_path: "module:function" that runs the stage on this engine (imported when used).
+    runner_path: "module:function" the stage calls (imported when used): a transform
+    engine's runs the transform, `(resources, run_id, **options) -> StageResult`; a
+    validation engine's opens it over the check relations, `(resources, CheckContext)`
+    -> a context manager giving a `snoopipe.quality.evaluate.CheckClient`.
     summary: what the engine is, for help texts ("this process").
     needs: modules of an optional extra the runner imports; missing ones make `runner()`
     raise a ConfigError that says `needs_text` and `install_hint`.
