@@ -17,7 +17,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from rich.text import Text
 
-from snoopipe import private
+from snoopipe import engines, private
 from snoopipe.errors import SnoopipeError
 from snoopipe.interrupts import Interrupted, install_sigint_handler
 from snoopipe.orchestration.progress import Reporter
@@ -471,23 +471,22 @@ def transform(
     run_id: RunIdOption = None,
     config: ConfigOption = None,
     engine: Annotated[str | None, typer.Option(
-        "--engine", help="duckdb (this process), spark (PySpark, local[*] unless "
-                         "spark.master says otherwise) or glue (a run of the job deployed by "
-                         "`snoopipe glue deploy`). Default: the transform_engine setting.",
+        "--engine", help=f"{engines.names_text(engines.TRANSFORM_ENGINES, summaries=True)}."
+                         " Default: the transform_engine setting.",
         case_sensitive=False)] = None,
     master: Annotated[str | None, typer.Option(
         "--master", help="Spark master URL for --engine spark: local[N], spark://host:7077, "
                          "yarn, k8s://... Default: the spark.master setting (local[*]).")] = None,
 ) -> None:
     """Transform a run's raw files into the processed tables."""
-    if engine is not None and engine.lower() not in ("duckdb", "spark", "glue"):
-        _fail(f"--engine {engine!r}: use duckdb, spark or glue")
+    if engine is not None and engine.lower() not in engines.TRANSFORM_ENGINES:
+        _fail(f"--engine {engine!r}: use {engines.names_text(engines.TRANSFORM_ENGINES)}")
     overrides: dict = {"transform_engine": engine.lower()} if engine else {}
     if master is not None:
         if engine is not None and engine.lower() != "spark":
             _fail(f"--master is for --engine spark, not --engine {engine}", code=2)
         overrides = {"transform_engine": "spark", "spark": {"master": master}}
-    glue_log = logging.getLogger("snoopipe.transform.glue_deploy")
+    glue_log = logging.getLogger("snoopipe.transform.glue_engine")
     handler = _ConsoleLogHandler(logging.INFO)
     glue_log.addHandler(handler)
     level = glue_log.level
@@ -1119,7 +1118,7 @@ def glue_deploy(
                         "`pip wheel --no-deps`).")] = None,
 ) -> None:
     """Upload the job script and snoopipe's wheel to S3; create or update the Glue job."""
-    from snoopipe.transform.glue_deploy import deploy
+    from snoopipe.transform.glue_engine import deploy
 
     try:
         settings = _settings(config)

@@ -21,6 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from snoopipe.engines import TRANSFORM_ENGINE_NAMES, VALIDATION_ENGINE_NAMES
 from snoopipe.redact import mask_url, remember, remember_url  # noqa: F401 - re-exported
 
 CONFIG_FILE_NAME = "snoopipe.toml"
@@ -266,9 +267,9 @@ class Settings(BaseSettings):
     lake_url: str | None = None
     warehouse_url: str | None = None
     state_url: str | None = None
-    transform_engine: Literal["duckdb", "spark", "glue"] = "duckdb"
+    transform_engine: Literal[TRANSFORM_ENGINE_NAMES] = "duckdb"  # snoopipe.engines
     # Where the data-quality checks run: DuckDB (reads the lake itself) or Athena.
-    validation_engine: Literal["duckdb", "athena"] = "duckdb"
+    validation_engine: Literal[VALIDATION_ENGINE_NAMES] = "duckdb"
     # Use the simulator even when credentials are configured (demos, tests).
     use_simulator: bool = False
     # Redis shared by distributed workers (SNOOPIPE_REDIS_URL): the Reddit rate budget

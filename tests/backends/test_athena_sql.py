@@ -15,15 +15,13 @@ import sqlglot
 from sqlglot import exp
 
 from snoopipe.lake.raw import KINDS
-from snoopipe.quality import validate
-from snoopipe.quality.athena import check_context
 from snoopipe.quality.checks import CHECKS, Check
+from snoopipe.quality.duckdb_checks import DuckDBChecks, prepare_relations
+from snoopipe.quality.evaluate import CheckContext, check_context, evaluate, rows_in_sql
 from snoopipe.quality.sqlgen import (
     MAX_MANIFEST_CHARS,
-    CheckContext,
     check_queries,
     helper_relations,
-    rows_in_sql,
     to_athena,
 )
 from snoopipe.tables import TABLES
@@ -131,8 +129,8 @@ def test_generated_athena_sql_counts_what_duckdb_counts(harness_local):
     assert runs == ["r1", "r2"]
 
     con = duckdb.connect()
-    validate.prepare_relations(con, h.lake, h.state, runs, NOW)
-    expected = {r.name: r.observed for r in validate.evaluate(con, CHECKS)}
+    prepare_relations(con, h.lake, check_context(h.state, runs, NOW))
+    expected = {r.name: r.observed for r in evaluate(DuckDBChecks(con), CHECKS)}
     con.close()
     assert sum(1 for v in expected.values() if v) >= 5, expected  # violations to compare
 

@@ -27,7 +27,6 @@ from datetime import datetime
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from snoopipe.crash_points import crash_point
@@ -221,10 +220,9 @@ class DuckDBTransform:
         written = self._write_partitions(table, source)
         # Parts the rewrite did not overwrite (the partition shrank, or every row of it
         # went to a newer copy elsewhere) are deleted only now that the new ones are in.
-        for key in partition_files.stale_keys(existing, written):
+        for key in partition_files.stale_keys(existing, [k for p in written for k in p.keys]):
             self.lake.delete(key)
-        rows = self._sql(
-            f"SELECT count(*) FROM {source} WHERE _run_id = ?", [self.run_id])[0][0]
+        rows = sum(p.run_rows for p in written)
         if source == merged:
             self._sql(f"DROP TABLE {merged}")
         self._sql(f"DROP VIEW {new}")
@@ -238,11 +236,12 @@ class DuckDBTransform:
 
     # -- files --------------------------------------------------------------------------
 
-    def _write_partitions(self, table: TableSpec, merged: str) -> list[str]:
-        """Write every month partition of `merged` to the lake; return the keys written.
+    def _write_partitions(self, table: TableSpec, merged: str
+                          ) -> list[partition_files.WrittenPartition]:
+        """Write every month partition of `merged` to the lake; return what was written.
 
-        Streams the rows sorted by (month, `layout.sort_columns`) in Arrow batches and
-        hands each month's rows to a `PartitionWriter`: memory holds a row group or so.
+        Streams the rows sorted by (month, `layout.sort_columns`) in Arrow batches to
+        `partition_files.write_partitions`: memory holds a row group or so.
         """
         columns = ", ".join(layout.file_columns(table))
         order = ", ".join(layout.sort_columns(table))
@@ -253,38 +252,18 @@ class DuckDBTransform:
         # this one is encoded: Parquet encoding is single-threaded.
         stop = threading.Event()
         batches = prefetch(iter(reader), 2, name="snoopipe-sorted-reader", stop=stop)
-        written: list[str] = []
-        writer: partition_files.PartitionWriter | None = None
 
         def on_file(key: str, rows: int, size: int) -> None:
             log.debug("wrote %s: %d rows, %d bytes", key, rows, size)
             crash_point("transform.partition_written")
 
         try:
-            for batch in batches:
-                months = pc.run_end_encode(batch.column(0))
-                data = batch.drop_columns(["_month"])
-                start = 0
-                for end, month in zip(months.run_ends.to_pylist(),
-                                      months.values.to_pylist(), strict=True):
-                    partition = layout.partition_name(month)
-                    if writer is None or writer.partition != partition:
-                        if writer is not None:
-                            written += writer.close()
-                        writer = partition_files.PartitionWriter(
-                            self.lake, table, partition, scratch_dir=self._tmp.name,
-                            sizing=self.sizing, on_file=on_file)
-                    writer.write(data.slice(start, end - start))
-                    start = end
-            if writer is not None:
-                written += writer.close()
-                writer = None
+            return partition_files.write_partitions(
+                self.lake, table, batches, run_id=self.run_id, sizing=self.sizing,
+                scratch_dir=self._tmp.name, on_file=on_file)
         finally:
             stop.set()
             batches.close()
-            if writer is not None:
-                writer.abort()
-        return written
 
     def _write_parquet(self, select_sql: str, key: str) -> None:
         """COPY a query to a scratch Parquet file, then put it in the lake atomically."""

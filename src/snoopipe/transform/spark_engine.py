@@ -23,7 +23,7 @@ How the work is split:
   touch, one row per key by `rules.LATEST_FIRST` (then this run's copy); then each month
   is sorted by `layout.sort_columns` and written by one task as
   `processed/{table}/month=YYYY-MM/part-NNNNN.parquet` through
-  `partition_files.PartitionWriter` (so both engines write the same bytes for the same
+  `partition_files.write_partitions` (so both engines write the same bytes for the same
   rows), atomically through the Lake API.
 
 All lake I/O goes through `snoopipe.lake` (local folder or S3 with boto3), never through
@@ -290,7 +290,7 @@ def write_partitions(lake: Lake, table_name: str, run_id: str, sizing: layout.Fi
                      env: dict[str, str] | None,
                      batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """mapInArrow: merged rows with `_month`, sorted by (_month, layout.sort_columns) ->
-    the part files of each month.
+    the part files of each month (`partition_files.write_partitions`, as the DuckDB engine).
 
     Yields (partition, key, run_rows) for every file written (run_rows: rows of this run
     in the partition, on its first file, 0 on the others). A row group or so is held
@@ -299,51 +299,15 @@ def write_partitions(lake: Lake, table_name: str, run_id: str, sizing: layout.Fi
     from snoopipe.tables import TABLES
 
     _apply_env(env)
-    spec = TABLES[table_name]
-    partitions: list[str] = []
-    keys: list[str] = []
-    run_rows: list[int] = []
-    writer: partition_files.PartitionWriter | None = None
-    mine = 0
-
-    def finish() -> None:
-        written = writer.close()
-        for i, key in enumerate(written):
-            partitions.append(writer.partition)
-            keys.append(key)
-            run_rows.append(mine if i == 0 else 0)
-
     with tempfile.TemporaryDirectory(prefix="snoopipe-parts-") as scratch:
-        try:
-            for batch in batches:
-                if batch.num_rows == 0:
-                    continue
-                months = pc.run_end_encode(batch.column("_month"))
-                data = batch.drop_columns(["_month"])
-                start = 0
-                for end, month in zip(months.run_ends.to_pylist(), months.values.to_pylist(),
-                                      strict=True):
-                    partition = layout.partition_name(month)
-                    if writer is None or writer.partition != partition:
-                        if writer is not None:
-                            finish()
-                        writer = partition_files.PartitionWriter(
-                            lake, spec, partition, scratch_dir=scratch, sizing=sizing)
-                        mine = 0
-                    piece = data.slice(start, end - start)
-                    mine += pc.sum(pc.equal(piece.column("_run_id"), run_id)
-                                   .cast(pa.int64())).as_py() or 0
-                    writer.write(piece)
-                    start = end
-            if writer is not None:
-                finish()
-                writer = None
-        finally:
-            if writer is not None:
-                writer.abort()
-    yield pa.RecordBatch.from_arrays([pa.array(partitions, pa.string()),
-                                      pa.array(keys, pa.string()),
-                                      pa.array(run_rows, pa.int64())],
+        written = partition_files.write_partitions(lake, TABLES[table_name], batches,
+                                                   run_id=run_id, sizing=sizing,
+                                                   scratch_dir=scratch)
+    files = [(p.partition, key, p.run_rows if i == 0 else 0)
+             for p in written for i, key in enumerate(p.keys)]
+    yield pa.RecordBatch.from_arrays([pa.array([f[0] for f in files], pa.string()),
+                                      pa.array([f[1] for f in files], pa.string()),
+                                      pa.array([f[2] for f in files], pa.int64())],
                                      names=["partition", "key", "run_rows"])
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 
-from snoopipe.errors import ConfigError
+from snoopipe.engines import transform_engine
 from snoopipe.lake.raw import KINDS
 from snoopipe.resources import Resources, StageResult
 from snoopipe.transform import layout
@@ -27,9 +27,6 @@ from snoopipe.transform.reader import BATCH_BYTES, iter_batches, prefetch
 log = logging.getLogger(__name__)
 
 
-ENGINES = ("duckdb", "spark", "glue")
-
-
 def run_transform(resources: Resources, run_id: str, *, batch_bytes: int = BATCH_BYTES,
                   threads: int | None = None, engine: str | None = None,
                   sizing: layout.FileSizing | None = None) -> StageResult:
@@ -38,31 +35,23 @@ def run_transform(resources: Resources, run_id: str, *, batch_bytes: int = BATCH
     Returns StageResult(rows_in = raw lines read, rows_out = processed rows of this run
     written, output = {raw_lines, valid_lines, quarantined: {kind: n},
     partitions: {table: ["month=YYYY-MM", ...]}, rows: {table: n}, engine, ...}).
-    `engine` overrides `settings.transform_engine`; `sizing` how the partitions are cut
-    into part files (default: `settings.processed`).
+    `engine` overrides `settings.transform_engine` (one of `snoopipe.engines`); `sizing`
+    how the partitions are cut into part files (default: `settings.processed`);
+    `batch_bytes` and `threads` tune the DuckDB engine (each engine takes the options
+    its declaration lists). ConfigError for an unknown
+    engine, or one whose packages are missing.
     """
     layout.check_run_id(run_id)
     sizing = sizing or layout.FileSizing.from_settings(resources.settings)
-    engine_name = engine or resources.settings.transform_engine
-    if engine_name not in ENGINES:
-        raise ConfigError(f"unknown transform engine {engine_name!r}: use one of "
-                          f"{', '.join(ENGINES)} (SNOOPIPE_TRANSFORM_ENGINE)")
-    if engine_name == "spark":
-        try:
-            import pandas  # noqa: F401  (PySpark's Arrow functions import it)
-            import pyspark  # noqa: F401
+    spec = transform_engine(engine or resources.settings.transform_engine)
+    options = {"sizing": sizing, "batch_bytes": batch_bytes, "threads": threads}
+    return spec.runner()(resources, run_id, **{name: options[name] for name in spec.options})
 
-            from snoopipe.transform.spark_engine import run_spark_transform
-        except ImportError as exc:
-            raise ConfigError(
-                "transform engine 'spark' needs PySpark and pandas: pip install "
-                f"'snoopipe[spark]' (and Java 17 or 21 on PATH or in JAVA_HOME) ({exc})"
-            ) from None
-        return run_spark_transform(resources, run_id, sizing=sizing)
-    if engine_name == "glue":
-        from snoopipe.transform.glue_deploy import run_glue_transform
 
-        return run_glue_transform(resources, run_id)
+def run_duckdb_transform(resources: Resources, run_id: str, *, sizing: layout.FileSizing,
+                         batch_bytes: int = BATCH_BYTES,
+                         threads: int | None = None) -> StageResult:
+    """The transform stage on DuckDB, in this process (see `run_transform`)."""
     lake = resources.lake
     files = resources.state.raw_files(run_id=run_id)
     started = time.perf_counter()
