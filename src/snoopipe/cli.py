@@ -593,10 +593,10 @@ def compact(
 ) -> None:
     """Migrate a lake in the old layout (subreddit=/dt= files) to month partitions and
     compact months with several small files. Safe to rerun; holds the pipeline lock."""
+    from snoopipe.lake.layout import FileSizing
     from snoopipe.orchestration.runner import pipeline_lock
     from snoopipe.tables import TABLES
     from snoopipe.transform.compact import compact as compact_lake
-    from snoopipe.transform.layout import FileSizing
 
     unknown = [t for t in table or [] if t not in TABLES]
     if unknown:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from snoopipe.lake.base import Lake
-from snoopipe.transform.layout import QUARANTINE, attach_lake
+from snoopipe.lake.layout import QUARANTINE, attach_lake
 
 _KIND_RE = re.compile(r"^[^:;'\"(\[{0-9]*")
 

@@ -27,9 +27,10 @@ from snoopipe.interrupts import Interrupted
 from snoopipe.orchestration import stages
 from snoopipe.orchestration.progress import Reporter
 from snoopipe.redact import redact
-from snoopipe.resources import Resources, StageResult
+from snoopipe.resources import Resources
 from snoopipe.settings import validate_subreddit
 from snoopipe.sources.reddit import SubredditUnavailable, reddit_endpoint
+from snoopipe.stage_outputs import StageResult
 from snoopipe.state import RunRecord
 
 log = logging.getLogger(__name__)

@@ -22,21 +22,25 @@ import logging
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from snoopipe.errors import ConfigError, SnoopipeError
+from snoopipe.lake import layout
 from snoopipe.lake.glue_catalog import GlueCatalog
 from snoopipe.lake.s3 import S3Lake
 from snoopipe.quality import sqlgen
 from snoopipe.quality.checks import CHECKS, Check
-from snoopipe.resources import Resources, StageResult
 from snoopipe.settings import AthenaSettings
+from snoopipe.stage_outputs import StageResult
 from snoopipe.state import CheckResult, StateStore
 from snoopipe.tables import TABLES
-from snoopipe.transform import layout
+
+if TYPE_CHECKING:
+    # annotations only: resources sits above the stages (see tests/unit/test_package_graph.py)
+    from snoopipe.resources import Resources
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +152,7 @@ def check_context(state: StateStore, runs: Sequence[str], now_utc: datetime
     """The runs, manifest and transform counts the check relations hold (as for DuckDB)."""
     manifest = [(f.run_id, f.kind, f.key, int(f.rows))
                 for run in runs for f in state.raw_files(run_id=run)]
-    counts = layout.transform_counts(state, runs)
+    counts = state.transform_counts(runs)
     return sqlgen.CheckContext(runs=list(runs), manifest=manifest, transform_counts=counts,
                                now_utc=now_utc)
 
@@ -159,8 +163,8 @@ def touched_partitions(state: StateStore, runs: Sequence[str]) -> dict[str, set[
     for name in TABLES:
         wanted: set[str] | None = set()
         for run in runs:
-            touched = ((layout.transform_output(state, run) or {})
-                       .get("partitions", {}).get(name))
+            done = state.transform_output(run)
+            touched = done.partitions.get(name) if done else None
             if touched is None:
                 wanted = None
                 break
@@ -195,7 +199,7 @@ def run_validation_athena(resources: Resources, run_id: str, *,
         raise ConfigError("validation on Athena reads the lake through the Glue catalog: set "
                           "SNOOPIPE_LAKE_URL=s3://bucket/prefix (or validation_engine = duckdb)")
     state = resources.state
-    runs = layout.pending_runs(state, run_id)
+    runs = state.pending_runs(run_id)
     catalog = catalog or GlueCatalog(lake, settings.database, region=settings.region)
     added = catalog.sync(touched_partitions(state, runs), runs)
     log.info("Glue catalog %s: new partitions %s", settings.database, added)

@@ -2,7 +2,7 @@
 or on Athena (`validation_engine = "athena"`, see `snoopipe.quality.athena`).
 
 Scope: the runs whose transform succeeded but whose load has not (see
-`snoopipe.transform.layout.pending_runs`) plus `run_id` itself. Primary-key uniqueness
+`StateStore.pending_runs`) plus `run_id` itself. Primary-key uniqueness
 looks at the whole processed table. Results are stored in the state store; a failed
 blocking check raises `BlockingCheckFailed`, and the load does not run.
 """
@@ -12,19 +12,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
 
 from snoopipe.errors import BlockingCheckFailed
 from snoopipe.faults import crash_point
+from snoopipe.lake import layout, relations
 from snoopipe.lake.base import Lake
 from snoopipe.lake.raw import KINDS
 from snoopipe.quality.checks import BLOCKING, CHECKS, Check
-from snoopipe.resources import Resources, StageResult
+from snoopipe.sqltext import sql_list, sql_string
+from snoopipe.stage_outputs import StageResult
 from snoopipe.state import CheckResult, StateStore
 from snoopipe.tables import TABLES
-from snoopipe.transform import layout
+
+if TYPE_CHECKING:
+    # annotations only: resources sits above the stages (see tests/unit/test_package_graph.py)
+    from snoopipe.resources import Resources
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +46,12 @@ def _register(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> Non
 def prepare_relations(con: duckdb.DuckDBPyConnection, lake: Lake, state: StateStore,
                       runs: Sequence[str], now_utc: datetime) -> None:
     """Create the relations the check SQL reads (see snoopipe.quality.checks)."""
-    layout.attach_lake(con, lake)
+    lake.register_duckdb(con)
     con.execute("SET TimeZone = 'UTC'").fetchall()
     con.execute("SET parquet_metadata_cache = true").fetchall()
     for name in TABLES:
         con.execute(f"CREATE OR REPLACE VIEW {name} AS "
-                    f"{layout.processed_relation_sql(lake, name)}").fetchall()
+                    f"{relations.processed_relation_sql(lake, name)}").fetchall()
     _register(con, "validated_runs", pa.table({"run_id": pa.array(list(runs), pa.string())}))
     manifest = [f for run in runs for f in state.raw_files(run_id=run)]
     _register(con, "raw_manifest", pa.table({
@@ -54,7 +60,7 @@ def prepare_relations(con: duckdb.DuckDBPyConnection, lake: Lake, state: StateSt
         "raw_file": pa.array([f.key for f in manifest], pa.string()),
         "rows": pa.array([f.rows for f in manifest], pa.int64()),
     }))
-    counts = layout.transform_counts(state, runs)
+    counts = state.transform_counts(runs)
     _register(con, "transform_counts", pa.table({
         "run_id": pa.array([c[0] for c in counts], pa.string()),
         "kind": pa.array([c[1] for c in counts], pa.string()),
@@ -67,8 +73,8 @@ def prepare_relations(con: duckdb.DuckDBPyConnection, lake: Lake, state: StateSt
         uris = [lake.uri(k) for k in (layout.quarantine_key(kind, r) for r in runs)
                 if lake.exists(k)]
         if uris:
-            parts.append(f"SELECT run_id, {layout.sql_string(kind)} AS kind, raw_file, raw_line, "
-                         f"reason FROM read_parquet({layout.sql_list(uris)})")
+            parts.append(f"SELECT run_id, {sql_string(kind)} AS kind, raw_file, raw_line, "
+                         f"reason FROM read_parquet({sql_list(uris)})")
     parts.append("SELECT CAST(NULL AS VARCHAR) AS run_id, CAST(NULL AS VARCHAR) AS kind, "
                  "CAST(NULL AS VARCHAR) AS raw_file, CAST(NULL AS BIGINT) AS raw_line, "
                  "CAST(NULL AS VARCHAR) AS reason WHERE FALSE")
@@ -122,7 +128,7 @@ def run_validation(resources: Resources, run_id: str, *,
         return run_validation_athena(resources, run_id, checks=checks)
     layout.check_run_id(run_id)
     state = resources.state
-    runs = layout.pending_runs(state, run_id)
+    runs = state.pending_runs(run_id)
     con = duckdb.connect()
     try:
         prepare_relations(con, resources.lake, state, runs, datetime.now(UTC))
