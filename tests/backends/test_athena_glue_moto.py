@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from snoopipe.errors import BlockingCheckFailed, ConfigError
+from snoopipe.lake import layout
 from snoopipe.lake.glue_catalog import GLUE_TYPES, GlueCatalog, table_input
 from snoopipe.quality import sqlgen
 from snoopipe.quality.athena import AthenaQueryError, AthenaRunner
@@ -21,7 +22,6 @@ from snoopipe.quality.checks import CHECKS
 from snoopipe.quality.evaluate import check_context
 from snoopipe.settings import AthenaSettings
 from snoopipe.tables import TABLES
-from snoopipe.transform import layout
 from tests.backends.conftest import make_harness
 from tests.processing.conftest import comment, post
 
@@ -130,7 +130,7 @@ def test_validation_on_athena_submits_the_generated_checks(s3_harness, moto_serv
     athena = boto3.client("athena")
     ids = result.output["athena_queries"]
     assert len(ids) == len(CHECKS) + 1
-    runs = layout.pending_runs(h.state, "r1")
+    runs = h.state.pending_runs("r1")
     executions = [athena.get_query_execution(QueryExecutionId=i)["QueryExecution"] for i in ids]
     submitted = [e["Query"] for e in executions]
     for check, sql in zip(CHECKS, submitted, strict=False):

@@ -14,6 +14,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from snoopipe.lake import layout, relations
 from snoopipe.lake.raw import KINDS
 from snoopipe.quality.checks import CHECKS, Check
 from snoopipe.quality.duckdb_checks import DuckDBChecks, prepare_relations
@@ -25,7 +26,6 @@ from snoopipe.quality.sqlgen import (
     to_athena,
 )
 from snoopipe.tables import TABLES
-from snoopipe.transform import layout
 from tests.processing.conftest import comment, post
 
 GOLDEN = Path(__file__).parent / "golden" / "athena_checks.sql"
@@ -97,7 +97,7 @@ def _athena_on_duckdb(h, database: str = "snoopipe") -> duckdb.DuckDBPyConnectio
     con.execute(f'CREATE SCHEMA "{database}"')
     for name in TABLES:
         con.execute(f'CREATE VIEW "{database}"."{name}" AS '
-                    f"{layout.processed_relation_sql(h.lake, name)}")
+                    f"{relations.processed_relation_sql(h.lake, name)}")
     parts = []
     for run in h.state.list_runs(100):
         for kind in KINDS:
@@ -125,7 +125,7 @@ def test_generated_athena_sql_counts_what_duckdb_counts(harness_local):
     h.transform("r1")
     h.add_things("r2", "posts", [post("p6")])
     h.transform("r2")
-    runs = layout.pending_runs(h.state, "r2")
+    runs = h.state.pending_runs("r2")
     assert runs == ["r1", "r2"]
 
     con = duckdb.connect()

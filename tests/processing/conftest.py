@@ -14,14 +14,16 @@ import orjson
 import pytest
 import zstandard
 
+from snoopipe.lake import layout, relations
 from snoopipe.lake.base import Lake
 from snoopipe.lake.local import LocalLake
 from snoopipe.lake.raw import RawFile, raw_key, write_raw_file, write_raw_payload
 from snoopipe.quality import run_validation
-from snoopipe.resources import Resources, StageResult
+from snoopipe.resources import Resources
 from snoopipe.settings import Settings
+from snoopipe.stage_outputs import StageResult
 from snoopipe.state import StateStore
-from snoopipe.transform import layout, run_transform
+from snoopipe.transform import run_transform
 from snoopipe.warehouse import run_load
 
 DUMPS = Path("/work/shared/realdata/dumps")
@@ -137,9 +139,9 @@ class Harness:
     # -- reading results ----------------------------------------------------------------
 
     def processed(self, table: str, where: str = "TRUE") -> list[dict]:
-        sql = layout.processed_relation_sql(self.lake, table)
+        sql = relations.processed_relation_sql(self.lake, table)
         con = duckdb.connect()
-        layout.attach_lake(con, self.lake)
+        self.lake.register_duckdb(con)
         try:
             cursor = con.execute(f"SELECT * FROM ({sql}) WHERE {where} ORDER BY ALL")
             names = [d[0] for d in cursor.description]
@@ -152,7 +154,7 @@ class Harness:
         if not self.lake.exists(key):
             return []
         con = duckdb.connect()
-        layout.attach_lake(con, self.lake)
+        self.lake.register_duckdb(con)
         try:
             cursor = con.execute(f"SELECT * FROM read_parquet('{self.lake.uri(key)}') "
                                  f"ORDER BY raw_file, raw_line")

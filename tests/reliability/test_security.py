@@ -119,11 +119,11 @@ def test_hostile_run_ids_are_looked_up_as_values(make_site, fault_log):
 
 def test_lake_keys_partitions_and_raw_names_are_validated(tmp_path, fault_log):
     """The functions every path and partition goes through refuse what could escape."""
+    from snoopipe.lake import layout
     from snoopipe.lake.base import check_key
     from snoopipe.lake.local import LocalLake
     from snoopipe.lake.raw import raw_key
     from snoopipe.lake.s3 import _check_prefix
-    from snoopipe.transform import layout
 
     lake = LocalLake(tmp_path / "lake")
     cases = {

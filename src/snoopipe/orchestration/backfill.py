@@ -39,10 +39,11 @@ from snoopipe.orchestration.runner import (
     run_with_retries,
 )
 from snoopipe.redact import redact
-from snoopipe.resources import Resources, StageResult
+from snoopipe.resources import Resources
 from snoopipe.sources.dumps import DumpInput, DumpProgress, resolve_inputs
 from snoopipe.sources.dumps.access import check_dump_access
 from snoopipe.sources.dumps.select import build_filter
+from snoopipe.stage_outputs import StageResult
 from snoopipe.state import RunRecord
 
 KIND = "backfill"

@@ -28,9 +28,10 @@ from snoopipe.interrupts import Interrupted
 from snoopipe.orchestration import stages
 from snoopipe.orchestration.progress import Reporter
 from snoopipe.redact import redact
-from snoopipe.resources import Resources, StageResult
+from snoopipe.resources import Resources
 from snoopipe.settings import validate_subreddit
 from snoopipe.sources.reddit import SubredditUnavailable, reddit_endpoint
+from snoopipe.stage_outputs import StageResult, TransformOutput
 from snoopipe.state import RunRecord
 
 log = logging.getLogger(__name__)
@@ -457,7 +458,8 @@ def _summary(stage: str, result: StageResult) -> str:
 
     read, made = task_figures(stage, stage, result.rows_in, result.rows_out, out)
     text = f"{read} -> {made}"
-    quarantined = sum((out.get("quarantined") or {}).values()) if stage == "transform" else 0
+    quarantined = (sum(TransformOutput.from_dict(out).quarantined.values())
+                   if stage == "transform" else 0)
     if quarantined:
         text += f", {quarantined:,} lines quarantined"
     return text

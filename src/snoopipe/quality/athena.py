@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -32,11 +32,13 @@ from snoopipe.lake.glue_catalog import GlueCatalog
 from snoopipe.lake.s3 import S3Lake
 from snoopipe.quality import sqlgen
 from snoopipe.quality.evaluate import CheckContext, number
-from snoopipe.resources import Resources
 from snoopipe.settings import AthenaSettings
 from snoopipe.state import StateStore
 from snoopipe.tables import TABLES
-from snoopipe.transform import layout
+
+if TYPE_CHECKING:
+    # annotations only: resources sits above the stages (see tests/unit/test_package_graph.py)
+    from snoopipe.resources import Resources
 
 log = logging.getLogger(__name__)
 
@@ -142,19 +144,9 @@ def _describe(exc: BaseException) -> str:
 
 
 def touched_partitions(state: StateStore, runs: Sequence[str]) -> dict[str, set[str] | None]:
-    """Processed partitions the runs' transforms wrote (None: unknown, register all)."""
-    out: dict[str, set[str] | None] = {}
-    for name in TABLES:
-        wanted: set[str] | None = set()
-        for run in runs:
-            touched = ((layout.transform_output(state, run) or {})
-                       .get("partitions", {}).get(name))
-            if touched is None:
-                wanted = None
-                break
-            wanted.update(touched)
-        out[name] = wanted
-    return out
+    """Processed partitions the runs' transforms wrote, per table (None: unknown, register
+    all)."""
+    return {name: state.touched_partitions(runs, name) for name in TABLES}
 
 
 class AthenaChecks:

@@ -9,17 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
 
+from snoopipe.lake import layout, relations
 from snoopipe.lake.base import Lake
 from snoopipe.lake.raw import KINDS
 from snoopipe.quality.evaluate import HELPER_COLUMNS, CheckContext
-from snoopipe.resources import Resources
+from snoopipe.sqltext import sql_list, sql_string
 from snoopipe.tables import ARROW_TYPES, TABLES
-from snoopipe.transform import layout
+
+if TYPE_CHECKING:
+    # annotations only: resources sits above the stages (see tests/unit/test_package_graph.py)
+    from snoopipe.resources import Resources
 
 
 def _register(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
@@ -32,12 +36,12 @@ def _register(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> Non
 
 def prepare_relations(con: duckdb.DuckDBPyConnection, lake: Lake, ctx: CheckContext) -> None:
     """Create the relations the check SQL reads (see snoopipe.quality.checks)."""
-    layout.attach_lake(con, lake)
+    lake.register_duckdb(con)
     con.execute("SET TimeZone = 'UTC'").fetchall()
     con.execute("SET parquet_metadata_cache = true").fetchall()
     for name in TABLES:
         con.execute(f"CREATE OR REPLACE VIEW {name} AS "
-                    f"{layout.processed_relation_sql(lake, name)}").fetchall()
+                    f"{relations.processed_relation_sql(lake, name)}").fetchall()
     rows = ctx.helper_rows()
     for name, columns in HELPER_COLUMNS.items():
         _register(con, name, pa.table({
@@ -48,8 +52,8 @@ def prepare_relations(con: duckdb.DuckDBPyConnection, lake: Lake, ctx: CheckCont
         uris = [lake.uri(k) for k in (layout.quarantine_key(kind, r) for r in ctx.runs)
                 if lake.exists(k)]
         if uris:
-            parts.append(f"SELECT run_id, {layout.sql_string(kind)} AS kind, raw_file, raw_line, "
-                         f"reason FROM read_parquet({layout.sql_list(uris)})")
+            parts.append(f"SELECT run_id, {sql_string(kind)} AS kind, raw_file, raw_line, "
+                         f"reason FROM read_parquet({sql_list(uris)})")
     parts.append("SELECT CAST(NULL AS VARCHAR) AS run_id, CAST(NULL AS VARCHAR) AS kind, "
                  "CAST(NULL AS VARCHAR) AS raw_file, CAST(NULL AS BIGINT) AS raw_line, "
                  "CAST(NULL AS VARCHAR) AS reason WHERE FALSE")

@@ -26,7 +26,6 @@ from typing import Any, Protocol
 from snoopipe.quality.checks import Check
 from snoopipe.state import CheckResult, StateStore
 from snoopipe.tables import TABLES
-from snoopipe.transform import layout
 
 # The helper relations made of state-store facts: name -> ((column, SQL type), ...).
 # `quarantine` (read from the lake) and `check_clock` (one timestamp) are not rows of
@@ -70,7 +69,7 @@ def check_context(state: StateStore, runs: Sequence[str], now_utc: datetime) -> 
     """The runs, manifest and transform counts the check relations hold."""
     manifest = [(f.run_id, f.kind, f.key, int(f.rows))
                 for run in runs for f in state.raw_files(run_id=run)]
-    counts = layout.transform_counts(state, runs)
+    counts = state.transform_counts(runs)
     return CheckContext(runs=list(runs), manifest=manifest, transform_counts=counts,
                         now_utc=now_utc)
 

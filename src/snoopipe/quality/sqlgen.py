@@ -26,6 +26,7 @@ import sqlglot
 from sqlglot import exp
 
 from snoopipe.quality.evaluate import HELPER_COLUMNS, CheckContext
+from snoopipe.sqltext import sql_literal
 from snoopipe.tables import TABLES
 
 READ_DIALECT = "duckdb"  # the dialect checks.py is written in
@@ -36,23 +37,13 @@ HELPERS = ("validated_runs", "raw_manifest", "transform_counts", "quarantine", "
 MAX_MANIFEST_CHARS = 120_000
 
 
-def _lit(value: object) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return f"CAST({value} AS BIGINT)"
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def _values(columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[object]]) -> str:
     """A relation of literal rows (or a typed empty one)."""
     names = ", ".join(n for n, _t in columns)
     if not rows:
         typed = ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in columns)
         return f"SELECT {typed} WHERE FALSE"
-    body = ", ".join("(" + ", ".join(_lit(v) for v in row) + ")" for row in rows)
+    body = ", ".join("(" + ", ".join(sql_literal(v) for v in row) + ")" for row in rows)
     return f"SELECT {names} FROM (VALUES {body}) AS v({names})"
 
 
@@ -67,7 +58,7 @@ def helper_relations(ctx: CheckContext, database: str) -> dict[str, str]:
         relations["raw_manifest"] = _values(
             HELPER_COLUMNS["raw_manifest"],
             [(r, k, None, n) for (r, k), n in sorted(sums.items())])
-    runs = ", ".join(_lit(r) for r in ctx.runs) or "NULL"
+    runs = ", ".join(sql_literal(r) for r in ctx.runs) or "NULL"
     return {
         **relations,
         "quarantine": (f'SELECT run_id, kind, raw_file, raw_line, reason '

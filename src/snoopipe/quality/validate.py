@@ -3,7 +3,7 @@
 `snoopipe.quality.athena`), both through `snoopipe.quality.evaluate`.
 
 Scope: the runs whose transform succeeded but whose load has not (see
-`snoopipe.transform.layout.pending_runs`) plus `run_id` itself. Primary-key uniqueness
+`StateStore.pending_runs`) plus `run_id` itself. Primary-key uniqueness
 looks at the whole processed table. Results are stored in the state store; a failed
 blocking check raises `BlockingCheckFailed`, and the load does not run.
 """
@@ -13,15 +13,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from snoopipe.crash_points import crash_point
 from snoopipe.engines import validation_engine
 from snoopipe.errors import BlockingCheckFailed
+from snoopipe.lake import layout
 from snoopipe.quality.checks import BLOCKING, CHECKS, Check
 from snoopipe.quality.evaluate import check_context, evaluate, rows_in
-from snoopipe.resources import Resources, StageResult
+from snoopipe.stage_outputs import StageResult
 from snoopipe.state import CheckResult, StateStore
-from snoopipe.transform import layout
+
+if TYPE_CHECKING:
+    # annotations only: resources sits above the stages (see tests/unit/test_package_graph.py)
+    from snoopipe.resources import Resources
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +43,7 @@ def run_validation(resources: Resources, run_id: str, *,
     layout.check_run_id(run_id)
     open_checks = validation_engine(resources.settings.validation_engine).runner()
     state = resources.state
-    runs = layout.pending_runs(state, run_id)
+    runs = state.pending_runs(run_id)
     ctx = check_context(state, runs, datetime.now(UTC))
     with open_checks(resources, ctx) as client:
         results = evaluate(client, checks)

@@ -20,8 +20,9 @@ from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from snoopipe import private
-from snoopipe.lake.raw import RawFile
+from snoopipe.lake.raw import KINDS, RawFile
 from snoopipe.redact import redact, redact_data
+from snoopipe.stage_outputs import TransformOutput
 from snoopipe.state import schema
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -603,6 +604,50 @@ class StateStore:
                 schema.runs.c.run_id.not_in(loaded),
             ).order_by(schema.runs.c.run_id)).all()
         return [r.run_id for r in rows]
+
+    def pending_runs(self, run_id: str) -> list[str]:
+        """The runs whose processed rows validate and load with run_id, run_id included,
+        sorted: `runs_pending_load(run_id)` (transform succeeded and no load has taken
+        their rows yet; a run stopped by a blocking check stays pending) plus run_id."""
+        return sorted(set(self.runs_pending_load(run_id)) | {run_id})
+
+    def transform_output(self, run_id: str) -> TransformOutput | None:
+        """The output of the run's latest successful transform task, or None.
+
+        It holds what later stages need: line counts per kind and the partitions touched
+        (`month=YYYY-MM`; `subreddit=x/dt=y` in outputs of older versions).
+        """
+        done = [r for r in self.tasks(run_id) if r.stage == "transform" and r.status == "success"]
+        if not done:
+            return None
+        oldest = datetime.min.replace(tzinfo=UTC)
+        done.sort(key=lambda r: r.finished_at or r.started_at or oldest)
+        return TransformOutput.from_dict(done[-1].output)
+
+    def touched_partitions(self, runs: Sequence[str], table: str) -> set[str] | None:
+        """The partitions of `table` the runs' latest transforms wrote (`month=YYYY-MM`);
+        None when some run's output does not say (a reader then takes every partition)."""
+        partitions: set[str] = set()
+        for run in runs:
+            done = self.transform_output(run)
+            touched = done.partitions.get(table) if done else None
+            if touched is None:
+                return None
+            partitions.update(touched)
+        return partitions
+
+    def transform_counts(self, runs: Sequence[str]) -> list[tuple[str, str, int, int, int]]:
+        """(run, kind, raw lines, valid lines, quarantined) of each run's latest transform,
+        for the kinds it typed: what the reconciliation checks compare with the manifest."""
+        counts = []
+        for run in runs:
+            output = self.transform_output(run) or TransformOutput()
+            for kind in KINDS:
+                if kind in output.valid_lines:
+                    counts.append((run, kind, int(output.raw_lines.get(kind, 0)),
+                                   int(output.valid_lines[kind]),
+                                   int(output.quarantined.get(kind, 0))))
+        return counts
 
     # -- lock -------------------------------------------------------------------------
 

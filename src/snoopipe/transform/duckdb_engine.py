@@ -30,9 +30,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from snoopipe.crash_points import crash_point
+from snoopipe.lake import layout, relations
 from snoopipe.lake.base import Lake
+from snoopipe.sqltext import sql_string
 from snoopipe.tables import TableSpec
-from snoopipe.transform import layout, partition_files, rules
+from snoopipe.transform import partition_files, rules
 from snoopipe.transform.reader import SCHEMA, Batch, prefetch
 
 log = logging.getLogger(__name__)
@@ -55,13 +57,13 @@ class DuckDBTransform:
         self._tmp = tempfile.TemporaryDirectory(prefix="snoopipe-transform-", dir=scratch_dir)
         # In memory, spilling to the scratch folder beyond memory_limit; no WAL, no checkpoints.
         self.con = duckdb.connect(":memory:")
-        self._sql(f"SET temp_directory = {layout.sql_string(self._tmp.name)}")
+        self._sql(f"SET temp_directory = {sql_string(self._tmp.name)}")
         self._sql("SET preserve_insertion_order = true")
         if threads:
             self._sql(f"SET threads = {int(threads)}")
         if memory_limit:
-            self._sql(f"SET memory_limit = {layout.sql_string(memory_limit)}")
-        layout.attach_lake(self.con, lake)
+            self._sql(f"SET memory_limit = {sql_string(memory_limit)}")
+        lake.register_duckdb(self.con)
         self._typed: set[str] = set()
         self.typing_seconds = 0.0
 
@@ -88,7 +90,7 @@ class DuckDBTransform:
     def type_lines(self, kind: str, batches: Iterable[Batch]) -> dict[str, int]:
         """Type every line of the batches into the view `typed_{kind}`; return line counts."""
         sql = rules.typed_select(kind, source="batch",
-                                 run_id_sql=layout.sql_string(self.run_id))
+                                 run_id_sql=sql_string(self.run_id))
         path = os.path.join(self._tmp.name, f"typed_{kind}.parquet")
         self.con.register("batch", _with_extra(pa.Table.from_batches([], SCHEMA), kind))
         try:
@@ -107,7 +109,7 @@ class DuckDBTransform:
                 writer.write_table(typed if typed.schema == schema else typed.cast(schema))
                 self.typing_seconds += time.perf_counter() - started
         self._sql(f"CREATE OR REPLACE VIEW typed_{kind} AS "
-                  f"SELECT * FROM read_parquet({layout.sql_string(path)})")
+                  f"SELECT * FROM read_parquet({sql_string(path)})")
         self._typed.add(kind)
         total, valid, bad = self._sql(
             f"SELECT count(*), count(*) FILTER (WHERE _reason IS NULL), count(_reason) "
@@ -134,16 +136,16 @@ class DuckDBTransform:
         if self.lake.exists(key):
             # A rerun keeps the first quarantine time, so the file comes out identical.
             previous = self._sql(f"SELECT max(quarantined_at) FROM read_parquet("
-                                 f"{layout.sql_string(self.lake.uri(key))})")[0][0]
+                                 f"{sql_string(self.lake.uri(key))})")[0][0]
             quarantined_at = previous or quarantined_at
         at = quarantined_at.strftime("%Y-%m-%d %H:%M:%S.%f")
         sql = f"""
-            SELECT CAST({layout.sql_string(self.run_id)} AS VARCHAR) AS run_id,
+            SELECT CAST({sql_string(self.run_id)} AS VARCHAR) AS run_id,
                    t._raw_file AS raw_file, t._raw_line AS raw_line,
                    CASE WHEN e.detail IS NOT NULL THEN t._reason || ': ' || e.detail
                         ELSE t._reason END AS reason,
                    t._line AS line,
-                   TIMESTAMP {layout.sql_string(at)} AS quarantined_at
+                   TIMESTAMP {sql_string(at)} AS quarantined_at
             FROM typed_{kind} AS t
             LEFT JOIN json_errors_{kind} AS e
               ON e.raw_file = t._raw_file AND e.raw_line = t._raw_line
@@ -160,7 +162,7 @@ class DuckDBTransform:
         """
         reader = self.con.sql(
             f"SELECT _raw_file, _raw_line, _line FROM typed_{kind} "
-            f"WHERE _reason = {layout.sql_string(rules.REASON_JSON)}").to_arrow_reader(8192)
+            f"WHERE _reason = {sql_string(rules.REASON_JSON)}").to_arrow_reader(8192)
         pieces = []
         for chunk in reader:
             details = [rules.json_error_detail(v) for v in chunk.column(2).to_pylist()]
@@ -201,7 +203,7 @@ class DuckDBTransform:
         pk = ", ".join(table.primary_key)
         merged = f"merged_{table.name}"
         if existing or self._has_duplicate_keys(new, pk):
-            existing_sql = layout.parquet_relation_sql(
+            existing_sql = relations.parquet_relation_sql(
                 table, [self.lake.uri(k) for k in existing])
             order = ", ".join(rules.LATEST_FIRST)
             self._sql(f"""
@@ -270,7 +272,7 @@ class DuckDBTransform:
         fd, path = tempfile.mkstemp(suffix=".parquet", dir=self._tmp.name)
         os.close(fd)
         try:
-            self._sql(f"COPY ({select_sql}) TO {layout.sql_string(path)} ({PARQUET_OPTIONS})")
+            self._sql(f"COPY ({select_sql}) TO {sql_string(path)} ({PARQUET_OPTIONS})")
             with open(path, "rb") as fh:
                 data = fh.read()
             self.lake.write_bytes(key, data)

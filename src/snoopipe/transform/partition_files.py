@@ -32,9 +32,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from snoopipe.lake import layout
 from snoopipe.lake.base import Lake
 from snoopipe.tables import ARROW_TYPES, TableSpec
-from snoopipe.transform import layout
 
 # Columns with few distinct values per row group: dictionary pages pay for themselves.
 # Free text and ids are left plain (zstd finds their repeats; a dictionary would not).

@@ -80,6 +80,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from snoopipe.settings import SUBREDDIT_NAME
+from snoopipe.sqltext import spark_string, sql_string
 from snoopipe.tables import COMMENTS, POST_METRICS, POSTS, TABLES, TableSpec
 from snoopipe.tables import type_name as tables_type_name
 
@@ -367,7 +368,7 @@ class Dialect:
     name = "duckdb"
 
     def lit(self, text: str) -> str:
-        return "'" + text.replace("'", "''") + "'"
+        return sql_string(text)
 
     system = "lake"  # the column of `snoopipe.tables.TYPES` this engine's SQL uses
 
@@ -456,7 +457,7 @@ class SparkDialect(Dialect):
     system = "spark"
 
     def lit(self, text: str) -> str:
-        return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return spark_string(text)
 
     def matches(self, expr: str, pattern: str) -> str:
         return f"({expr} RLIKE {self.lit(java_pattern(pattern))})"

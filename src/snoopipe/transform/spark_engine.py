@@ -52,17 +52,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from snoopipe.lake import layout
 from snoopipe.lake.base import Lake
 from snoopipe.lake.raw import KINDS
+from snoopipe.stage_outputs import StageResult, TransformOutput
 from snoopipe.tables import QUARANTINE, TableSpec, arrow_schema
-from snoopipe.transform import layout, partition_files, rules
+from snoopipe.transform import partition_files, rules
 from snoopipe.transform.engine import run_engine
 from snoopipe.transform.reader import iter_batches
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from snoopipe.resources import Resources, StageResult
+    from snoopipe.resources import Resources
     from snoopipe.settings import SparkSettings
 
 log = logging.getLogger(__name__)
@@ -498,45 +500,36 @@ class SparkTransform:
 def transform_files(spark: SparkSession, lake: Lake, run_id: str,
                     keys_by_kind: dict[str, list[str]], *,
                     quarantined_at: datetime | None = None,
-                    sizing: layout.FileSizing = layout.FileSizing()) -> dict[str, Any]:
+                    sizing: layout.FileSizing = layout.FileSizing()) -> TransformOutput:
     """Transform a run's raw files on Spark; return the stage output (as the DuckDB engine).
 
     keys_by_kind: the run's raw keys per kind (from the state store's manifest).
     """
     started = time.perf_counter()
-    output: dict[str, Any] = {"engine": "spark", "raw_lines": {}, "valid_lines": {},
-                              "quarantined": {}, "partitions": {}, "rows": {},
-                              "raw_files": {}}
     keys = {kind: list(keys_by_kind.get(kind, [])) for kind in KINDS}
-    output["raw_files"] = {kind: len(k) for kind, k in keys.items()}
+    output = TransformOutput(engine="spark",
+                             raw_files={kind: len(k) for kind, k in keys.items()})
     with SparkTransform(spark, lake, run_id, sizing=sizing) as engine:
         typed_at = run_engine(engine, keys, output=output, quarantined_at=quarantined_at)
-    seconds = time.perf_counter() - started
-    rows_in = sum(output["raw_lines"].values())
-    output["seconds"] = round(seconds, 3)
-    output["read_and_type_seconds"] = round(typed_at - started, 3)
-    if typed_at - started > 0:
-        output["lines_per_second"] = int(rows_in / (typed_at - started))
-    output["spark"] = {"version": spark.version, "master": spark.sparkContext.master}
+    finished = time.perf_counter()
+    output.set_timings(started=started, typed_at=typed_at, finished=finished)
+    output.extra["spark"] = {"version": spark.version, "master": spark.sparkContext.master}
     log.info("spark transform %s: %d raw lines, %s valid, %s quarantined, %s rows in %.1fs",
-             run_id, rows_in, output["valid_lines"], output["quarantined"], output["rows"],
-             seconds)
+             run_id, output.rows_in, output.valid_lines, output.quarantined, output.rows,
+             finished - started)
     return output
 
 
 def run_spark_transform(resources: Resources, run_id: str, *,
                         sizing: layout.FileSizing | None = None) -> StageResult:
     """The transform stage on Spark (local mode unless `spark.master` says otherwise)."""
-    from snoopipe.resources import StageResult
-
     layout.check_run_id(run_id)
     files = resources.state.raw_files(run_id=run_id)
     keys = {kind: [f.key for f in files if f.kind == kind] for kind in KINDS}
     spark = spark_session(resources.settings.spark)
     output = transform_files(spark, resources.lake, run_id, keys,
                              sizing=sizing or layout.FileSizing.from_settings(resources.settings))
-    return StageResult(rows_in=sum(output["raw_lines"].values()),
-                       rows_out=sum(output["rows"].values()), output=output)
+    return output.stage_result()
 
 
 __all__ = ["SparkTransform", "default_driver_memory", "run_spark_transform", "spark_session",

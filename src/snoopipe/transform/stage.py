@@ -15,14 +15,19 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from snoopipe.engines import transform_engine
+from snoopipe.lake import layout
 from snoopipe.lake.raw import KINDS
-from snoopipe.resources import Resources, StageResult
-from snoopipe.transform import layout
+from snoopipe.stage_outputs import StageResult, TransformOutput
 from snoopipe.transform.duckdb_engine import DuckDBTransform, with_extra
 from snoopipe.transform.engine import run_engine
 from snoopipe.transform.reader import BATCH_BYTES, iter_batches, prefetch
+
+if TYPE_CHECKING:
+    # annotations only: resources sits above the stages (see tests/unit/test_package_graph.py)
+    from snoopipe.resources import Resources
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +38,13 @@ def run_transform(resources: Resources, run_id: str, *, batch_bytes: int = BATCH
     """Type the run's raw lines into processed Parquet; quarantine the unusable ones.
 
     Returns StageResult(rows_in = raw lines read, rows_out = processed rows of this run
-    written, output = {raw_lines, valid_lines, quarantined: {kind: n},
-    partitions: {table: ["month=YYYY-MM", ...]}, rows: {table: n}, engine, ...}).
+    written, output = `TransformOutput.to_dict()`: raw_lines, valid_lines, quarantined
+    {kind: n}, partitions {table: ["month=YYYY-MM", ...]}, rows {table: n}, engine, ...).
     `engine` overrides `settings.transform_engine` (one of `snoopipe.engines`); `sizing`
     how the partitions are cut into part files (default: `settings.processed`);
     `batch_bytes` and `threads` tune the DuckDB engine (each engine takes the options
-    its declaration lists). ConfigError for an unknown
-    engine, or one whose packages are missing.
+    its declaration lists). ConfigError for an unknown engine, or one whose packages are
+    missing.
     """
     layout.check_run_id(run_id)
     sizing = sizing or layout.FileSizing.from_settings(resources.settings)
@@ -55,10 +60,9 @@ def run_duckdb_transform(resources: Resources, run_id: str, *, sizing: layout.Fi
     lake = resources.lake
     files = resources.state.raw_files(run_id=run_id)
     started = time.perf_counter()
-    output: dict = {"engine": "duckdb", "raw_lines": {}, "valid_lines": {}, "quarantined": {},
-                    "partitions": {}, "rows": {}, "raw_files": {}}
     keys = {kind: [f.key for f in files if f.kind == kind] for kind in KINDS}
-    output["raw_files"] = {kind: len(k) for kind, k in keys.items()}
+    output = TransformOutput(engine="duckdb",
+                             raw_files={kind: len(k) for kind, k in keys.items()})
     # Batches are read lazily, a kind at a time, by a thread ahead of the typing.
     batches = {kind: prefetch(with_extra(iter_batches(lake, k, batch_bytes=batch_bytes), kind))
                for kind, k in keys.items()}
@@ -66,14 +70,10 @@ def run_duckdb_transform(resources: Resources, run_id: str, *, sizing: layout.Fi
                          sizing=sizing) as engine:
         typed_at = run_engine(engine, batches, output=output)
         typing_seconds = engine.typing_seconds
-    seconds = time.perf_counter() - started
-    rows_in = sum(output["raw_lines"].values())
-    output["seconds"] = round(seconds, 3)
-    output["typing_seconds"] = round(typing_seconds, 3)
-    output["read_and_type_seconds"] = round(typed_at - started, 3)
-    if typed_at - started > 0:
-        output["lines_per_second"] = int(rows_in / (typed_at - started))
+    finished = time.perf_counter()
+    output.set_timings(started=started, typed_at=typed_at, finished=finished,
+                       typing_seconds=typing_seconds)
     log.info("transform %s: %d raw lines, %s valid, %s quarantined, %s rows in %.1fs",
-             run_id, rows_in, output["valid_lines"], output["quarantined"], output["rows"],
-             seconds)
-    return StageResult(rows_in=rows_in, rows_out=sum(output["rows"].values()), output=output)
+             run_id, output.rows_in, output.valid_lines, output.quarantined, output.rows,
+             finished - started)
+    return output.stage_result()

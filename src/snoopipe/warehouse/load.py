@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from snoopipe.crash_points import crash_point
 from snoopipe.errors import BlockingCheckFailed
-from snoopipe.resources import Resources, StageResult
-from snoopipe.state import StateStore
+from snoopipe.lake import layout
+from snoopipe.stage_outputs import StageResult
 from snoopipe.tables import TABLES
-from snoopipe.transform import layout
 from snoopipe.warehouse.base import LoadSource
+
+if TYPE_CHECKING:
+    # annotations only: resources sits above the stages (see tests/unit/test_package_graph.py)
+    from snoopipe.resources import Resources
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +26,8 @@ def runs_to_load(resources: Resources, run_id: str) -> list[str]:
     run a harmless, idempotent reload.
     """
     state = resources.state
-    runs = set(layout.pending_runs(state, run_id))
-    if layout.transform_output(state, run_id) is None:
+    runs = set(state.pending_runs(run_id))
+    if state.transform_output(run_id) is None:
         runs.discard(run_id)
     return sorted(runs)
 
@@ -36,19 +40,6 @@ def _refuse_if_blocked(resources: Resources, run_id: str) -> None:
         raise BlockingCheckFailed(
             f"Load of run {run_id} refused: its validation failed blocking check(s) {names}. "
             f"Fix the data or the rule and validate again; the load did not run.")
-
-
-def _touched_partitions(state: StateStore, runs: list[str], table: str) -> set[str] | None:
-    """The partitions of `table` the runs' transforms wrote; None when some run does not
-    say (then every partition of the table is read)."""
-    partitions: set[str] = set()
-    for run in runs:
-        done = layout.transform_output(state, run)
-        touched = (done or {}).get("partitions", {}).get(table)
-        if touched is None:
-            return None
-        partitions.update(touched)
-    return partitions
 
 
 def run_load(resources: Resources, run_id: str) -> StageResult:
@@ -69,7 +60,7 @@ def run_load(resources: Resources, run_id: str) -> StageResult:
     lake = resources.lake
     sources: dict[str, LoadSource] = {}
     for name in TABLES:
-        keys = layout.processed_keys(lake, name, _touched_partitions(state, runs, name))
+        keys = layout.processed_keys(lake, name, state.touched_partitions(runs, name))
         sources[name] = LoadSource(lake=lake, keys=tuple(keys), run_ids=tuple(runs))
     warehouse = resources.warehouse
     report = warehouse.load(sources)

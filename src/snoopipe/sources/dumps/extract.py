@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pyarrow as pa
@@ -52,16 +52,20 @@ import pyarrow.compute as pc
 import zstandard
 
 from snoopipe.crash_points import crash_point
+from snoopipe.lake import layout
 from snoopipe.lake.base import Lake
 from snoopipe.lake.raw import RawFile, dump_copy_header, dump_copy_key, iso_utc, raw_key
-from snoopipe.resources import Resources, StageResult
 from snoopipe.sources.dumps import documents, sniff
 from snoopipe.sources.dumps.inputs import DumpInput, UrlCheck, open_input
 from snoopipe.sources.dumps.select import ALL, REASON_TRUNCATED, DumpFilter, Selection, Selector
 from snoopipe.sources.dumps.stream import BLOCK_BYTES, Block, DumpStream, StreamEnd, iter_blocks
-from snoopipe.transform import layout
+from snoopipe.stage_outputs import StageResult
 from snoopipe.transform.duckdb_engine import parquet_bytes
 from snoopipe.transform.reader import prefetch
+
+if TYPE_CHECKING:
+    # annotations only: resources sits above the stages (see tests/unit/test_package_graph.py)
+    from snoopipe.resources import Resources
 
 log = logging.getLogger(__name__)
 
