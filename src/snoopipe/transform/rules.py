@@ -200,8 +200,8 @@ def _extra_of(lines: pa.Array, typed: list[str]) -> pa.Array:
     out: list[bytes | None] = []
     append = out.append
     # The lines as bytes (a zero-copy view of the strings): msgspec parses UTF-8 bytes,
-    # so a str would be built per line only to be encoded back. Measured: ~1 µs a line
-    # less than str lines from one combined array.
+    # so a str would be built per line only to be encoded back. With the chunks taken as
+    # they are (no combined copy of the column): 7.3 -> 6.7 CPU-µs a line (BENCHMARKS.md).
     for line in lines.cast(pa.binary()).to_pylist():
         if line is None:
             append(None)
