@@ -2,7 +2,8 @@
 
 Runs the steps of `snoopipe.transform.duckdb_engine.DuckDBTransform` on the raw files
 of a lake one after the other, without overlap, and reports for each the CPU time of the
-whole process (`time.process_time`: every thread) and the wall time, per line:
+whole process (`os.times`, user + system, every thread; system CPU is mostly page faults
+of fresh memory), of which system, and the wall time, in µs a line:
 
 - read: `reader.iter_batches` (zstd, line split, UTF-8 check), every batch kept in memory;
 - extra: `duckdb_engine.with_extra` of every batch (`rules.extra_fields`);
