@@ -285,8 +285,7 @@ def _with_extra(lines: pa.Table, kind: str) -> pa.Table:
     lines that have it already (`with_extra`, in the reader's thread) as they are."""
     if "extra" in lines.column_names:
         return lines
-    return lines.append_column("extra", rules.extra_fields(
-        lines.column("line").combine_chunks(), kind))
+    return lines.append_column("extra", rules.extra_fields(lines.column("line"), kind))
 
 
 def with_extra(batches: Iterable[Batch], kind: str) -> Iterator[Batch]:
