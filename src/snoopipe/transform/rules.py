@@ -186,8 +186,8 @@ def extra_fields(lines: pa.Array | pa.ChunkedArray, kind: str) -> pa.Array | pa.
 
     Values are copied byte for byte as received (msgspec `Raw`): numbers of any size and
     notation, string escapes, nested objects. A key given twice keeps its last value.
-    Measured on the real API lines (about 100 keys each): ~4x faster than DuckDB's
-    JSON -> MAP -> JSON round trip, which also rewrites floats (`1e3` -> `1000.0`).
+    Faster than DuckDB's JSON -> MAP -> JSON round trip (BENCHMARKS.md, "Figures behind
+    code choices"), which also rewrites floats (`1e3` -> `1000.0`).
     """
     typed = typed_keys(kind)
     if isinstance(lines, pa.ChunkedArray):
@@ -201,8 +201,8 @@ def _extra_of(lines: pa.Array, typed: list[str]) -> pa.Array:
     out: list[bytes | None] = []
     append = out.append
     # The lines as bytes (a zero-copy view of the strings): msgspec parses UTF-8 bytes,
-    # so a str would be built per line only to be encoded back. With the chunks taken as
-    # they are (no combined copy of the column): 7.3 -> 6.7 CPU-µs a line (BENCHMARKS.md).
+    # so a str would be built per line only to be encoded back (BENCHMARKS.md, "CPU per
+    # kept line, step by step").
     for line in lines.cast(pa.binary()).to_pylist():
         if line is None:
             append(None)
