@@ -13,13 +13,11 @@ part-00000: a partition smaller than that is ONE file, a month of all of Reddit 
 dozen files of 512 MB, and the sort makes each file's and row group's min/max statistics
 on `subreddit` tell Athena, Spark and DuckDB which files and row groups to skip. Every
 column is stored in the file (`month` is only in the path: it is derived from `dt`).
-Why months and not days (measured, BENCHMARKS.md "A month of all of Reddit at scale"): a
-full month is about 22 GB of comments and 4 GB of posts in this layout, so a day would
-be 700 MB of comments but 130 MB of posts and 25 MB of post metrics, and a 1/10-scale
-month's days 2-70 MB: below the 128 MB floor that Athena and Spark read well; months
-give 512 MB files at full scale and one file per table and month below it. The real
-dumps' 20 years of sparse history: 69 files (one per table and month) where days
-would be about 220 and the old subreddit-and-day layout 809.
+Why months and not days: a day of posts or post metrics of all of Reddit, and a day of
+anything at smaller scale, is below the 128 MB floor that Athena and Spark read well;
+months give files of the target size at full scale and one file per table and month
+below it (the sizes behind this are in BENCHMARKS.md, "A month of all of Reddit at
+scale").
 
 The layout before this one, `processed/{table}/subreddit={sub}/dt={day}/data.parquet`
 ("legacy"), is recognised only to be migrated by `snoopipe compact`.

@@ -285,8 +285,7 @@ def _with_extra(lines: pa.Table, kind: str) -> pa.Table:
     lines that have it already (`with_extra`, in the reader's thread) as they are."""
     if "extra" in lines.column_names:
         return lines
-    return lines.append_column("extra", rules.extra_fields(
-        lines.column("line").combine_chunks(), kind))
+    return lines.append_column("extra", rules.extra_fields(lines.column("line"), kind))
 
 
 def with_extra(batches: Iterable[Batch], kind: str) -> Iterator[Batch]:
@@ -300,9 +299,8 @@ def with_extra(batches: Iterable[Batch], kind: str) -> Iterator[Batch]:
 def parquet_bytes(table: pa.Table) -> bytes:
     """A zstd Parquet file of an Arrow table, deterministic for the same rows.
 
-    No dictionary pages: in the small files of a subreddit-day partition they cost more
-    than they save (zstd finds the repeats anyway); measured on a 1M-comment backfill's
-    2,000 partitions: 11% smaller and 25% faster to encode without them.
+    No dictionary pages: zstd finds the repeats anyway, and without them the files were
+    smaller and faster to encode (BENCHMARKS.md, "Figures behind code choices").
     """
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd", row_group_size=ROW_GROUP_ROWS,
