@@ -28,6 +28,8 @@ fi
 # constraints.txt pins the transitive dependencies too (README); fail when it is stale.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
 .venv/bin/python scripts/constraints.py --check
-# Lint before the slow suite: a style finding fails fast, not after 15 minutes of tests.
+# Lint and type-check before the slow suite: a finding fails fast, not after 15 minutes
+# of tests. mypy checks the files of pyproject's [tool.mypy].
 .venv/bin/ruff check src tests bench
+.venv/bin/mypy
 exec .venv/bin/python -m pytest -n 2 "$@"

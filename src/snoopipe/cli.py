@@ -13,7 +13,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -78,11 +85,11 @@ class RichReporter(Reporter):
             BarColumn(), TextColumn("{task.fields[count]}", markup=False),
             TextColumn("{task.description}", markup=False), TimeElapsedColumn(),
             console=console, transient=False)
-        self._tasks: dict[str, int] = {}
-        self._byte_tasks: dict[tuple[str, str], int] = {}
+        self._tasks: dict[str, TaskID] = {}
+        self._byte_tasks: dict[tuple[str, str], TaskID] = {}
         self._warned: set[str] = set()
         self.logs_dir = logs_dir
-        self._handler = None
+        self._handler: logging.Handler | None = None
         self.progress.start()
 
     def run_started(self, run_id: str) -> None:

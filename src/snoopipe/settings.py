@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -25,6 +25,16 @@ from snoopipe.engines import TRANSFORM_ENGINE_NAMES, VALIDATION_ENGINE_NAMES
 from snoopipe.redact import mask_url, remember, remember_url  # noqa: F401 - re-exported
 
 CONFIG_FILE_NAME = "snoopipe.toml"
+
+# The engine names the settings accept, from the registry: pydantic validates a Literal
+# of them (its error names the choices); a static checker cannot read a Literal built at
+# run time, so to it they are plain strings.
+if TYPE_CHECKING:
+    TransformEngineName = str
+    ValidationEngineName = str
+else:
+    TransformEngineName = Literal[TRANSFORM_ENGINE_NAMES]
+    ValidationEngineName = Literal[VALIDATION_ENGINE_NAMES]
 
 # Reddit's rules for subreddit names (from where they were valid): 2-21 letters, digits or
 # underscores, not starting with `_` (two-letter names are legacy: today's minimum is 3);
@@ -267,9 +277,9 @@ class Settings(BaseSettings):
     lake_url: str | None = None
     warehouse_url: str | None = None
     state_url: str | None = None
-    transform_engine: Literal[TRANSFORM_ENGINE_NAMES] = "duckdb"  # snoopipe.engines
+    transform_engine: TransformEngineName = "duckdb"  # snoopipe.engines
     # Where the data-quality checks run: DuckDB (reads the lake itself) or Athena.
-    validation_engine: Literal[VALIDATION_ENGINE_NAMES] = "duckdb"
+    validation_engine: ValidationEngineName = "duckdb"
     # Use the simulator even when credentials are configured (demos, tests).
     use_simulator: bool = False
     # Redis shared by distributed workers (SNOOPIPE_REDIS_URL): the Reddit rate budget

@@ -92,9 +92,10 @@ class TransformOutput:
     def from_dict(cls, data: dict[str, Any]) -> TransformOutput:
         """Read a stored output (any version: missing keys take their defaults)."""
         known = {"engine", *_COUNTS, *_TIMINGS}
-        return cls(engine=data.get("engine", ""),
-                   **{name: dict(data.get(name) or {}) for name in _COUNTS},
-                   **{name: data.get(name) for name in _TIMINGS},
+        # Field name -> value: the counts are dicts, the timings numbers or None.
+        counts: dict[str, Any] = {name: dict(data.get(name) or {}) for name in _COUNTS}
+        timings: dict[str, Any] = {name: data.get(name) for name in _TIMINGS}
+        return cls(engine=data.get("engine", ""), **counts, **timings,
                    extra={k: v for k, v in data.items() if k not in known})
 
     def stage_result(self) -> StageResult:

@@ -30,6 +30,7 @@ class LocalLake(Lake):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # Temp file in the same folder, fsync, then rename/link: atomic on POSIX.
+            tmp: str | None
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
             try:
                 with os.fdopen(fd, "wb") as fh:
@@ -57,6 +58,7 @@ class LocalLake(Lake):
         target = self._path(key)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
+            tmp: str | None
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".part")
             try:
                 with os.fdopen(fd, "wb") as out, open(path, "rb") as src:

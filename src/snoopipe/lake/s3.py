@@ -163,14 +163,18 @@ class S3Lake(Lake):
             with self._lock:
                 if self._client is None:
                     try:
-                        if self._session is None:
-                            self._session = boto3.session.Session()
-                        self._client = self._session.client(
+                        self._client = self._boto_session().client(
                             "s3", config=botocore.config.Config(max_pool_connections=32)
                         )
                     except (BotoCoreError, ValueError) as exc:
                         raise self._error("connect to", None, exc) from None
         return self._client
+
+    def _boto_session(self) -> boto3.session.Session:
+        """The boto3 session: the one given, else one created on first use."""
+        if self._session is None:
+            self._session = boto3.session.Session()
+        return self._session
 
     def _full(self, key: str) -> str:
         return self._root + check_key(key)
@@ -204,9 +208,9 @@ class S3Lake(Lake):
         if isinstance(exc, BotoCoreError):
             # botocore messages name settings and endpoints, never credential values.
             text = str(exc)
-            endpoint = getattr(exc, "kwargs", {}).get("endpoint_url")
-            if endpoint:
-                text = text.replace(str(endpoint), _safe_endpoint(endpoint))
+            url = getattr(exc, "kwargs", {}).get("endpoint_url")
+            if url:
+                text = text.replace(str(url), _safe_endpoint(url))
             return LakeError(f"cannot {action} {where}: {type(exc).__name__}: {text}"[:500])
         # Anything else (botocore's ValueError for a malformed endpoint, ...) may quote a
         # setting verbatim, so only its type is shown.
@@ -349,7 +353,7 @@ class S3Lake(Lake):
         except (ClientError, BotoCoreError) as exc:
             raise self._error("read", key, exc) from None
         raw = _S3RawReader(self, key, full, reply)
-        return io.BufferedReader(raw, buffer_size=1 * MiB)  # type: ignore[return-value]
+        return io.BufferedReader(raw, buffer_size=1 * MiB)
 
     def exists(self, key: str) -> bool:
         full = self._full(key)
@@ -423,7 +427,7 @@ class S3Lake(Lake):
             kwargs["endpoint_override"] = f"{host}:{parts.port}" if parts.port else host
             kwargs["scheme"] = parts.scheme or "https"
         try:
-            credentials = self._session.get_credentials()
+            credentials = self._boto_session().get_credentials()
             frozen = credentials.get_frozen_credentials() if credentials else None
         except BotoCoreError as exc:
             raise self._error("open", None, exc) from None

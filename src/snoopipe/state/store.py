@@ -14,9 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
-from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy import Engine, Row, create_engine, event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from snoopipe import private
@@ -32,6 +32,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def _aware(value: datetime) -> datetime: ...
+@overload
+def _aware(value: None) -> None: ...
 def _aware(value: datetime | None) -> datetime | None:
     """SQLite returns naive datetimes; everything stored is UTC."""
     if value is None or value.tzinfo is not None:
@@ -405,7 +409,8 @@ class StateStore:
             query, schema.extract_gaps, subreddit,
             schema.extract_gaps.c.subreddit, schema.extract_gaps.c.gap_from)]
 
-    def _of_subreddit(self, query, table, subreddit: str | None, *order) -> list:
+    def _of_subreddit(self, query, table, subreddit: str | None,
+                      *order) -> Sequence[Row[Any]]:
         """The rows of `query`, of one subreddit when given (`table.c.subreddit`), in
         `order`."""
         if subreddit is not None:
@@ -528,8 +533,9 @@ class StateStore:
             where = schema.tracked_posts.c.post_id == post["post_id"]
             exists = conn.execute(select(schema.tracked_posts.c.post_id).where(where)
                                   .with_for_update()).first()
-            values = {k: post[k] for k in ("subreddit", "created_utc", "num_comments",
-                                           "comments_fetched_count") if k in post}
+            values: dict[str, Any] = {
+                k: post[k] for k in ("subreddit", "created_utc", "num_comments",
+                                     "comments_fetched_count") if k in post}
             if "subreddit" in values:
                 values["subreddit"] = values["subreddit"].lower()
             values["last_seen_at"] = now

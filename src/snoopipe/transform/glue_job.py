@@ -49,7 +49,7 @@ def parse_args(argv: list[str]) -> dict[str, str | None]:
     arguments it does not know. `--lake-url` and `--lake_url` are both accepted.
     """
     try:
-        from awsglue.utils import getResolvedOptions  # type: ignore[import-not-found]
+        from awsglue.utils import getResolvedOptions
     except ImportError:
         getResolvedOptions = None  # noqa: N806
     names = [n.replace("-", "_") for n in ARGUMENTS + OPTIONAL_ARGUMENTS]
@@ -73,7 +73,7 @@ def session() -> Any:
 
     launched = "PYSPARK_GATEWAY_PORT" in os.environ
     try:
-        import awsglue  # type: ignore[import-not-found]  # noqa: F401
+        import awsglue  # noqa: F401
 
         launched = True
     except ImportError:

@@ -118,6 +118,7 @@ class PartitionWriter:
                                               dir=self._scratch)
             os.close(fd)
             self._writer = pq.ParquetWriter(self._path, self.schema, **self._options)
+        assert self._path is not None  # set with the writer
         self._writer.write_table(group.combine_chunks(), row_group_size=rows)
         self._file_rows += group.num_rows
         if os.path.getsize(self._path) >= self.target_bytes:

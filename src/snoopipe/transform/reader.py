@@ -20,7 +20,7 @@ from __future__ import annotations
 import array
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -197,7 +197,7 @@ def iter_batches(lake: Lake, keys: Iterable[str], *, batch_bytes: int = BATCH_BY
 
 
 def prefetch(batches: Iterator[T], depth: int = 1, *, name: str = "snoopipe-raw-reader",
-             stop: threading.Event | None = None) -> Iterator[T]:
+             stop: threading.Event | None = None) -> Generator[T, None, None]:
     """Read the next batch in a background thread while the caller types this one.
 
     Decompression and Arrow splitting release the GIL, so reading overlaps with the

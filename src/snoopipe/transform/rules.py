@@ -545,12 +545,29 @@ def _epoch(expr: str, d: Dialect, *, since_year_1: bool = False) -> str:
 
 def _value(f: Field, kind: str, d: Dialect, run_id_sql: str = "_run_id") -> str:
     """SQL for the typed value (NULL when absent or not castable)."""
-    k = _text(f) if f.key else None
     rule = f.rule
-    if rule == "text":
-        return k
+    # Rules that read no JSON key of their own.
     if rule == "extra":
         return "_extra"
+    if rule == "run_id":
+        return run_id_sql
+    if rule == "raw_file":
+        return "raw_file"
+    if rule == "raw_line":
+        return "raw_line"
+    if rule == "date_of":
+        return f"CAST({f.of} AS DATE)"
+    if rule == "removal_reason":
+        return _removal_reason(f.key, kind, d)
+    if rule == "deleted":
+        return _deleted(f.key, kind, d)
+    if rule == "removed":
+        return _removed(f.key, kind, d)
+    if not f.key:
+        raise ValueError(f"rule {rule!r} for column {f.column} reads a JSON key; none given")
+    k = _text(f)
+    if rule == "text":
+        return k
     if rule == "observed":
         # When the values were fetched: the raw zone's `_retrieved_at`, or later when the
         # line says so: Arctic Shift's second fetch (`_meta.retrieved_2nd_on`, since
@@ -561,8 +578,6 @@ def _value(f: Field, kind: str, d: Dialect, run_id_sql: str = "_run_id") -> str:
     if rule == "title":
         placeholder = _title_placeholder(d)
         return f"CASE WHEN {placeholder} THEN NULL ELSE {k} END"
-    if rule == "removal_reason":
-        return _removal_reason(f.key, kind, d)
     if rule in ("int64", "int32"):
         pattern = INT64_PATTERN if rule == "int64" else INT32_PATTERN
         cast = d.try_bigint if rule == "int64" else d.try_int
@@ -591,10 +606,6 @@ def _value(f: Field, kind: str, d: Dialect, run_id_sql: str = "_run_id") -> str:
     if rule == "content":
         gone = f"({_removal_reason(f.key, kind, d)} IS NOT NULL)"
         return f"CASE WHEN {gone} THEN NULL ELSE {k} END"
-    if rule == "deleted":
-        return _deleted(f.key, kind, d)
-    if rule == "removed":
-        return _removed(f.key, kind, d)
     if rule == "edited_flag":
         return (f"CASE WHEN {k} IS NULL OR lower({k}) = 'false' THEN FALSE "
                 f"WHEN lower({k}) = 'true' THEN TRUE "
@@ -602,14 +613,6 @@ def _value(f: Field, kind: str, d: Dialect, run_id_sql: str = "_run_id") -> str:
     if rule == "edited_time":
         return (f"CASE WHEN lower({k}) IN ('true', 'false') THEN NULL "
                 f"WHEN {d.try_double(k)} > 0 THEN {_epoch(k, d)} END")
-    if rule == "run_id":
-        return run_id_sql
-    if rule == "raw_file":
-        return "raw_file"
-    if rule == "raw_line":
-        return "raw_line"
-    if rule == "date_of":
-        return f"CAST({f.of} AS DATE)"
     raise ValueError(f"unknown rule {rule!r} for column {f.column}")
 
 

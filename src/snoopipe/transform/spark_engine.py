@@ -200,7 +200,7 @@ def _configure(spark: SparkSession) -> None:
 
 
 def _is_local(spark: SparkSession) -> bool:
-    return spark.sparkContext.master.startswith("local")
+    return (spark.sparkContext.master or "").startswith("local")
 
 
 # -- executor side: plain functions, pickled by reference (snoopipe is installed there) --
