@@ -21,7 +21,7 @@ from snoopipe.settings import AthenaSettings
 from snoopipe.tables import TABLES
 from snoopipe.transform import layout
 from tests.backends.conftest import make_harness
-from tests.processing.conftest import comment, post
+from tests.fixtures.harness import comment, post
 
 REGION = "us-east-1"
 

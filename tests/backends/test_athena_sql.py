@@ -28,7 +28,7 @@ from snoopipe.quality.sqlgen import (
 )
 from snoopipe.tables import TABLES
 from snoopipe.transform import layout
-from tests.processing.conftest import comment, post
+from tests.fixtures.harness import comment, post
 
 GOLDEN = Path(__file__).parent / "golden" / "athena_checks.sql"
 NOW = datetime(2026, 1, 10, 12, 30, 15, 123456, tzinfo=UTC)
