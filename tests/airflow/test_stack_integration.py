@@ -36,11 +36,9 @@ from tests.airflow import airflow_ui  # noqa: E402
 from tests.alert_receivers import WebhookReceiver  # noqa: E402
 from tests.clock import FIXED_NOW  # noqa: E402
 
-# airflow-stack: under xdist, never at the same time as tests/scaleout/test_worker_hosts.py,
-# the other whole Airflow + Celery deployment: both find their killed worker by a 20 s task
-# heartbeat timeout, which two deployments at once on 2 cores could make a live task miss.
-pytestmark = [pytest.mark.slow(seconds=240), pytest.mark.timeout(1200),
-              pytest.mark.xdist_group("airflow-stack")]
+# slow(seconds=...): handed to an xdist worker first (tests/conftest.py, which also keeps
+# it and tests/scaleout/test_worker_hosts.py on one worker, one after the other)
+pytestmark = [pytest.mark.slow(seconds=240), pytest.mark.timeout(1200)]
 
 DAG = "snoopipe_incremental"
 SUBREDDITS = ["python", "dataengineering", "datascience"]

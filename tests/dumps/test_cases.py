@@ -77,8 +77,7 @@ class Site:
         return {(bytes(r[3]).decode(errors="replace")[:60], r[1]): r[2] for r in rows}
 
 
-# spark: tests/conftest.py's group of the tests that share the session's SparkSession
-@pytest.fixture(params=["duckdb", pytest.param("spark", marks=pytest.mark.xdist_group("spark"))])
+@pytest.fixture(params=["duckdb", "spark"])
 def engine(request, monkeypatch):
     if request.param == "spark":
         request.getfixturevalue("spark")

@@ -50,9 +50,9 @@ from tests.fixtures.moto_s3 import DUMMY_KEY_ID, DUMMY_SECRET, REGION  # noqa: E
 from tests.reliability.conftest import Site, compare  # noqa: E402
 from tests.scaleout.hosts import Host, HostNetwork, UserHosts, worker_hosts  # noqa: E402
 
-# airflow-stack: never at the same time as tests/airflow/test_stack_integration.py.
-pytestmark = [pytest.mark.slow(seconds=100), pytest.mark.timeout(1500),
-              pytest.mark.xdist_group("airflow-stack")]
+# slow(seconds=...): handed to an xdist worker first (tests/conftest.py, which also keeps
+# it and tests/airflow/test_stack_integration.py on one worker, one after the other)
+pytestmark = [pytest.mark.slow(seconds=100), pytest.mark.timeout(1500)]
 
 DAG = "snoopipe_incremental"
 SUBREDDITS = ["python", "rust", "golang", "java", "cpp", "csharp", "javascript",
