@@ -30,4 +30,6 @@ fi
 .venv/bin/python scripts/constraints.py --check
 # Lint before the slow suite: a style finding fails fast, not after 15 minutes of tests.
 .venv/bin/ruff check src tests bench
-exec .venv/bin/python -m pytest -n 2 "$@"
+# --durations: every run reports its slowest tests, the figures tests/conftest.py's
+# slow(seconds=N) marks and worker groups are set from.
+exec .venv/bin/python -m pytest -n 2 --durations=30 "$@"
