@@ -39,9 +39,9 @@ import pyarrow as pa
 from tests.fixtures.harness import RC, RS, Harness
 
 from bench._samples import sample_things
-from snoopipe.orchestration.stack.postgres import PostgresServer
+from snoopipe.lake import layout
+from snoopipe.orchestration.stack.postgres_server import PostgresServer
 from snoopipe.tables import TABLES
-from snoopipe.transform import layout
 from snoopipe.warehouse import sql as wsql
 from snoopipe.warehouse.base import LoadSource
 from snoopipe.warehouse.nul_repair import replace_nul

@@ -175,9 +175,9 @@ class LakeFiles:
 
 
 def lake_files(lake_root: Path) -> LakeFiles:
+    from snoopipe.lake import layout
     from snoopipe.lake.local import LocalLake
     from snoopipe.tables import TABLES
-    from snoopipe.transform import layout
 
     lake = LocalLake(lake_root)
     files = LakeFiles()
@@ -317,13 +317,13 @@ def legacy_file_count(lake) -> dict[str, int]:
     subreddit and day present in the data."""
     import duckdb
 
+    from snoopipe.lake import relations
     from snoopipe.tables import TABLES
-    from snoopipe.transform import layout
 
     con = duckdb.connect()
     try:
         return {t: con.execute(f"SELECT count(*) FROM (SELECT DISTINCT subreddit, dt FROM "
-                               f"({layout.processed_relation_sql(lake, t)}))").fetchone()[0]
+                               f"({relations.processed_relation_sql(lake, t)}))").fetchone()[0]
                 for t in TABLES}
     finally:
         con.close()
@@ -332,7 +332,7 @@ def legacy_file_count(lake) -> dict[str, int]:
 def extrapolate(scale: int, files: LakeFiles, legacy: dict[str, int],
                 query: tuple[int, int]) -> str:
     """A full month on paper: sizes x scale, cut at the 512 MB target."""
-    from snoopipe.transform.layout import TARGET_FILE_BYTES
+    from snoopipe.lake.layout import TARGET_FILE_BYTES
 
     out = [f"Extrapolated to a full month (x{scale}; files cut at "
            f"{TARGET_FILE_BYTES // 2**20} MB):", "",

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from rich.text import Text
 
-from snoopipe import private
+from snoopipe import engines, private
 from snoopipe.errors import SnoopipeError
 from snoopipe.interrupts import Interrupted, install_sigint_handler
 from snoopipe.orchestration.progress import Reporter
@@ -30,6 +30,7 @@ from snoopipe.settings import (
     mask_url,
     validate_subreddit,
 )
+from snoopipe.stage_outputs import TransformOutput
 
 
 class _Program(typer.Typer):
@@ -240,9 +241,10 @@ def _interrupted(run_id: str | None, how_to_resume: str) -> None:
     """Ctrl-C: say what stopped and how to go on; exit 130 (128 + SIGINT), like a shell.
 
     The state is recorded by now, so the program exits at once: exit handlers run (logs
-    flushed), the interpreter's teardown of its ~1000 modules does not (0.4-1.2 s of a
-    1-1.5 s stop measured on a loaded machine), nor the wait for an extract thread still
-    in a request to Reddit (the runner left it behind; the next run redoes its task)."""
+    flushed), the interpreter's teardown of its ~1000 modules does not (most of the time
+    a Ctrl-C took; BENCHMARKS.md, "Figures behind code choices"), nor the wait for an
+    extract thread still in a request to Reddit (the runner left it behind; the next run
+    redoes its task)."""
     what = f"run {run_id}" if run_id else "the run"
     err_console.print(Text.assemble(("interrupted: ", "yellow"), _plain(
         f"{what} stopped on Ctrl-C; {how_to_resume}.")))
@@ -360,29 +362,28 @@ def run(
     subreddit = _subreddit_names(subreddit)
     try:
         settings = _settings(config)
-        resources = Resources(settings)
-        reporter = _reporter(settings)
-        runner = LocalRunner(resources, reporter, lock_wait_seconds=wait)
-        try:
-            outcome = runner.run(subreddit or None, resume=resume)
-        except (KeyboardInterrupt, Interrupted):
-            reporter.close()
-            _interrupted(runner.current_run_id, "`snoopipe run` finishes it first (the data "
-                         "extracted so far is kept)")
-            return
-        finally:
-            reporter.close()
-        try:
-            if _OPTIONS["log_format"] == "json":
-                _print_json_summary(resources, outcome.run.run_id)
-            else:
-                _print_summary(resources, outcome.run.run_id)
-        except BrokenPipeError:  # `snoopipe run | head`: nobody reads the summary
-            from snoopipe.orchestration.progress import stdout_closed
+        with Resources(settings) as resources:
+            reporter = _reporter(settings)
+            runner = LocalRunner(resources, reporter, lock_wait_seconds=wait)
+            try:
+                outcome = runner.run(subreddit or None, resume=resume)
+            except (KeyboardInterrupt, Interrupted):
+                reporter.close()
+                _interrupted(runner.current_run_id, "`snoopipe run` finishes it first (the data "
+                             "extracted so far is kept)")
+                return
+            finally:
+                reporter.close()
+            try:
+                if _OPTIONS["log_format"] == "json":
+                    _print_json_summary(resources, outcome.run.run_id)
+                else:
+                    _print_summary(resources, outcome.run.run_id)
+            except BrokenPipeError:  # `snoopipe run | head`: nobody reads the summary
+                from snoopipe.orchestration.progress import stdout_closed
 
-            stdout_closed()
-        _send_alerts(resources, outcome.run.run_id)
-        resources.close()
+                stdout_closed()
+            _send_alerts(resources, outcome.run.run_id)
     except SnoopipeError as exc:
         _fail(str(exc))
         return
@@ -396,20 +397,19 @@ def _stage_command(stage: str, run_id: str | None, config: Path | None,
 
     try:
         settings = _settings(config, **(overrides or {}))
-        resources = Resources(settings)
-        run_record = (resources.state.get_run(run_id) if run_id
-                      else resources.state.latest_run())
-        if run_record is None:
-            raise SnoopipeError("no run found; start one with `snoopipe run` or "
-                                "`snoopipe extract --new`" if not run_id
-                                else f"no run with id {run_id}")
-        from snoopipe.orchestration.run_status import task_figures
+        with Resources(settings) as resources:
+            run_record = (resources.state.get_run(run_id) if run_id
+                          else resources.state.latest_run())
+            if run_record is None:
+                raise SnoopipeError("no run found; start one with `snoopipe run` or "
+                                    "`snoopipe extract --new`" if not run_id
+                                    else f"no run with id {run_id}")
+            from snoopipe.orchestration.run_status import task_figures
 
-        result = getattr(stages, stage)(resources, run_record.run_id)
-        read, made = task_figures(stage, stage, result.rows_in, result.rows_out, result.output)
-        console.print(Text.assemble(("✓ ", "green"), _plain(
-            f"{stage} for run {run_record.run_id}: {read} -> {made}")))
-        resources.close()
+            result = getattr(stages, stage)(resources, run_record.run_id)
+            read, made = task_figures(stage, stage, result.rows_in, result.rows_out, result.output)
+            console.print(Text.assemble(("✓ ", "green"), _plain(
+                f"{stage} for run {run_record.run_id}: {read} -> {made}")))
     except SnoopipeError as exc:
         _fail(str(exc))
 
@@ -434,26 +434,25 @@ def extract(
     subreddit = _subreddit_names(subreddit)
     try:
         settings = _settings(config)
-        resources = Resources(settings)
-        state = resources.state
-        record = state.get_run(run_id) if run_id else (None if new else state.latest_run())
-        if run_id and record is None:
-            raise SnoopipeError(f"no run with id {run_id}")
-        if record is None:
-            subs = list(subreddit or settings.subreddits)
-            record = state.create_run(new_run_id(), kind="stage", subreddits=subs,
-                                      params={"logical_date": date.today().isoformat()})
-        names = subreddit or record.subreddits
-        with reddit_endpoint(settings) as endpoint:
-            console.print(Text.assemble(("• ", "cyan"),
-                                        _plain(f"extracting from the {endpoint.description}")))
-            for name in names:
-                result = stages.extract(resources, record.run_id, name, endpoint)
-                console.print(Text.assemble(("✓ ", "green"), _plain(
-                    f"extract r/{name} for run {record.run_id}: "
-                    f"{result.output.get('posts')} posts, {result.output.get('comments')} "
-                    f"comments, {result.output.get('requests')} requests")))
-        resources.close()
+        with Resources(settings) as resources:
+            state = resources.state
+            record = state.get_run(run_id) if run_id else (None if new else state.latest_run())
+            if run_id and record is None:
+                raise SnoopipeError(f"no run with id {run_id}")
+            if record is None:
+                subs = list(subreddit or settings.subreddits)
+                record = state.create_run(new_run_id(), kind="stage", subreddits=subs,
+                                          params={"logical_date": date.today().isoformat()})
+            names = subreddit or record.subreddits
+            with reddit_endpoint(settings) as endpoint:
+                console.print(Text.assemble(("• ", "cyan"),
+                                            _plain(f"extracting from the {endpoint.description}")))
+                for name in names:
+                    result = stages.extract(resources, record.run_id, name, endpoint)
+                    console.print(Text.assemble(("✓ ", "green"), _plain(
+                        f"extract r/{name} for run {record.run_id}: "
+                        f"{result.output.get('posts')} posts, {result.output.get('comments')} "
+                        f"comments, {result.output.get('requests')} requests")))
     except SnoopipeError as exc:
         _fail(str(exc))
 
@@ -470,23 +469,22 @@ def transform(
     run_id: RunIdOption = None,
     config: ConfigOption = None,
     engine: Annotated[str | None, typer.Option(
-        "--engine", help="duckdb (this process), spark (PySpark, local[*] unless "
-                         "spark.master says otherwise) or glue (a run of the job deployed by "
-                         "`snoopipe glue deploy`). Default: the transform_engine setting.",
+        "--engine", help=f"{engines.names_text(engines.TRANSFORM_ENGINES, summaries=True)}."
+                         " Default: the transform_engine setting.",
         case_sensitive=False)] = None,
     master: Annotated[str | None, typer.Option(
         "--master", help="Spark master URL for --engine spark: local[N], spark://host:7077, "
                          "yarn, k8s://... Default: the spark.master setting (local[*]).")] = None,
 ) -> None:
     """Transform a run's raw files into the processed tables."""
-    if engine is not None and engine.lower() not in ("duckdb", "spark", "glue"):
-        _fail(f"--engine {engine!r}: use duckdb, spark or glue")
+    if engine is not None and engine.lower() not in engines.TRANSFORM_ENGINES:
+        _fail(f"--engine {engine!r}: use {engines.names_text(engines.TRANSFORM_ENGINES)}")
     overrides: dict = {"transform_engine": engine.lower()} if engine else {}
     if master is not None:
         if engine is not None and engine.lower() != "spark":
             _fail(f"--master is for --engine spark, not --engine {engine}", code=2)
         overrides = {"transform_engine": "spark", "spark": {"master": master}}
-    glue_log = logging.getLogger("snoopipe.transform.glue_deploy")
+    glue_log = logging.getLogger("snoopipe.transform.glue_engine")
     handler = _ConsoleLogHandler(logging.INFO)
     glue_log.addHandler(handler)
     level = glue_log.level
@@ -553,21 +551,20 @@ def backfill(
     subreddit = _subreddit_names(subreddit)
     try:
         settings = _settings(config)
-        resources = Resources(settings)
-        reporter = _reporter(settings)
-        try:
-            outcome = BackfillRunner(resources, reporter, lock_wait_seconds=wait).run(
-                files, subreddits=subreddit or None, all_subreddits=all_subreddits,
-                since=since, until=until, new_run=new_run)
-        except (KeyboardInterrupt, Interrupted):
-            reporter.close()
-            _interrupted(None, "the same `snoopipe backfill` command resumes it")
-            return
-        finally:
-            reporter.close()
-        _print_backfill_summary(resources, outcome)
-        _send_alerts(resources, outcome.run.run_id)
-        resources.close()
+        with Resources(settings) as resources:
+            reporter = _reporter(settings)
+            try:
+                outcome = BackfillRunner(resources, reporter, lock_wait_seconds=wait).run(
+                    files, subreddits=subreddit or None, all_subreddits=all_subreddits,
+                    since=since, until=until, new_run=new_run)
+            except (KeyboardInterrupt, Interrupted):
+                reporter.close()
+                _interrupted(None, "the same `snoopipe backfill` command resumes it")
+                return
+            finally:
+                reporter.close()
+            _print_backfill_summary(resources, outcome)
+            _send_alerts(resources, outcome.run.run_id)
     except SnoopipeError as exc:
         _fail(str(exc))
         return
@@ -593,26 +590,25 @@ def compact(
 ) -> None:
     """Migrate a lake in the old layout (subreddit=/dt= files) to month partitions and
     compact months with several small files. Safe to rerun; holds the pipeline lock."""
+    from snoopipe.lake.layout import FileSizing
     from snoopipe.orchestration.runner import pipeline_lock
     from snoopipe.tables import TABLES
     from snoopipe.transform.compact import compact as compact_lake
-    from snoopipe.transform.layout import FileSizing
 
     unknown = [t for t in table or [] if t not in TABLES]
     if unknown:
         _fail(f"unknown table(s) {', '.join(unknown)}: use {', '.join(TABLES)}")
     try:
-        resources = Resources(_settings(config))
-        with pipeline_lock(resources, wait_seconds=wait):
-            report = compact_lake(resources.lake, table or None,
-                                  sizing=FileSizing.from_settings(resources.settings),
-                                  progress=lambda m: console.print(f"  {escape(m)}"))
-        for name in report.partitions:
-            console.print(
-                f"[green]✓[/] {name}: {len(report.partitions[name])} partition(s) rewritten, "
-                f"{report.files_before[name]} file(s) -> {report.files_after[name]} "
-                f"({report.legacy_files[name]} in the old layout), {report.rows[name]} rows")
-        resources.close()
+        with Resources(_settings(config)) as resources:
+            with pipeline_lock(resources, wait_seconds=wait):
+                report = compact_lake(resources.lake, table or None,
+                                      sizing=FileSizing.from_settings(resources.settings),
+                                      progress=lambda m: console.print(f"  {escape(m)}"))
+            for name in report.partitions:
+                console.print(
+                    f"[green]✓[/] {name}: {len(report.partitions[name])} partition(s) rewritten, "
+                    f"{report.files_before[name]} file(s) -> {report.files_after[name]} "
+                    f"({report.legacy_files[name]} in the old layout), {report.rows[name]} rows")
     except SnoopipeError as exc:
         _fail(str(exc))
 
@@ -626,103 +622,104 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
 
     try:
         settings = _settings(config, reader=True)
-        resources = Resources(settings)
-        state = resources.state
-        recent = state.list_runs(runs)
-        if not recent:
-            console.print(Text.assemble("no runs yet: start one with ", ("snoopipe run", "bold")))
-            return
-        chosen = state.get_run(run_id) if run_id else recent[0]
-        if chosen is None:
-            raise SnoopipeError(f"no run with id {run_id}")
-        shown = shown_statuses(state, recent + ([chosen] if chosen not in recent else []))
-        try:
-            quarantined = quarantine.totals_by_run(resources.lake)
-        except Exception as exc:  # an unreadable quarantine file must not hide the status
-            quarantined = {}
-            console.print(_plain(f"quarantine: not readable ({exc})"))
-        # Laid out for 80 columns: ids are never cut (they are what --run-id takes), long
-        # texts (errors, check messages) go to detail lines under their table.
-        table = Table(title="Recent runs")
-        table.add_column("run", no_wrap=True)
-        for col in ("kind", "status", "started (UTC)"):
-            table.add_column(col, overflow="fold")
-        table.add_column("secs", justify="right")
-        details = []
-        for r in recent:
-            view = shown[r.run_id]
-            table.add_row(_plain(r.run_id), _plain(r.kind), _status_text(view.status),
-                          r.started_at.strftime("%Y-%m-%d %H:%M"),
-                          f"{r.seconds:.1f}" if r.seconds is not None else "")
-            by_reason = quarantined.get(r.run_id, {})
-            lines = (f"quarantined {sum(by_reason.values()):,} lines (" + ", ".join(
-                f"{k}: {v:,}" for k, v in sorted(by_reason.items(), key=lambda kv: -kv[1]))
-                + ")") if by_reason else ""
-            text = "; ".join(t for t in (view.note, _first_line(r.error), lines) if t)
-            if text:
-                details.append((r.run_id, text))
-        console.print(table)
-        _print_details(details)
+        with Resources(settings) as resources:
+            state = resources.state
+            recent = state.list_runs(runs)
+            if not recent:
+                console.print(Text.assemble("no runs yet: start one with ",
+                                            ("snoopipe run", "bold")))
+                return
+            chosen = state.get_run(run_id) if run_id else recent[0]
+            if chosen is None:
+                raise SnoopipeError(f"no run with id {run_id}")
+            shown = shown_statuses(state, recent + ([chosen] if chosen not in recent else []))
+            try:
+                quarantined = quarantine.totals_by_run(resources.lake)
+            except Exception as exc:  # an unreadable quarantine file must not hide the status
+                quarantined = {}
+                console.print(_plain(f"quarantine: not readable ({exc})"))
+            # Laid out for 80 columns: ids are never cut (they are what --run-id takes), long
+            # texts (errors, check messages) go to detail lines under their table.
+            table = Table(title="Recent runs")
+            table.add_column("run", no_wrap=True)
+            for col in ("kind", "status", "started (UTC)"):
+                table.add_column(col, overflow="fold")
+            table.add_column("secs", justify="right")
+            details = []
+            for r in recent:
+                view = shown[r.run_id]
+                table.add_row(_plain(r.run_id), _plain(r.kind), _status_text(view.status),
+                              r.started_at.strftime("%Y-%m-%d %H:%M"),
+                              f"{r.seconds:.1f}" if r.seconds is not None else "")
+                by_reason = quarantined.get(r.run_id, {})
+                lines = (f"quarantined {sum(by_reason.values()):,} lines (" + ", ".join(
+                    f"{k}: {v:,}" for k, v in sorted(by_reason.items(), key=lambda kv: -kv[1]))
+                    + ")") if by_reason else ""
+                text = "; ".join(t for t in (view.note, _first_line(r.error), lines) if t)
+                if text:
+                    details.append((r.run_id, text))
+            console.print(table)
+            _print_details(details)
 
-        view = shown[chosen.run_id]
-        console.print()
-        header = Text.assemble(("Run ", "bold"), (_visible(chosen.run_id), "bold"),
-                               f" ({chosen.kind}, ", _status_text(view.status), ")")
-        if chosen.subreddits:
-            header.append(": " + ", ".join(f"r/{name}" for name in chosen.subreddits))
-        elif chosen.kind == "backfill":
-            header.append(": every subreddit")
-        console.print(header)
-        tasks = Table(title="Tasks")
-        tasks.add_column("task", no_wrap=True)
-        tasks.add_column("status")
-        tasks.add_column("tries", justify="right")
-        tasks.add_column("secs", justify="right")
-        tasks.add_column("read", justify="right", overflow="fold")
-        tasks.add_column("produced", justify="right", overflow="fold")
-        task_errors = []
-        loaded = state.loads(chosen.run_id)
-        for t in state.tasks(chosen.run_id):
-            task_view = shown_task_status(t, view, loaded)
-            read, made = task_figures(t.stage, t.task_id, t.rows_in, t.rows_out, t.output)
-            tasks.add_row(_plain(t.task_id), _status_text(task_view.status), str(t.attempt),
-                          f"{t.seconds:.1f}" if t.seconds is not None else "", read, made)
-            text = "; ".join(x for x in (task_view.note, _first_line(t.error)) if x)
-            if text:
-                task_errors.append((t.task_id, text))
-        console.print(tasks)
-        _print_details(task_errors)
+            view = shown[chosen.run_id]
+            console.print()
+            header = Text.assemble(("Run ", "bold"), (_visible(chosen.run_id), "bold"),
+                                   f" ({chosen.kind}, ", _status_text(view.status), ")")
+            if chosen.subreddits:
+                header.append(": " + ", ".join(f"r/{name}" for name in chosen.subreddits))
+            elif chosen.kind == "backfill":
+                header.append(": every subreddit")
+            console.print(header)
+            tasks = Table(title="Tasks")
+            tasks.add_column("task", no_wrap=True)
+            tasks.add_column("status")
+            tasks.add_column("tries", justify="right")
+            tasks.add_column("secs", justify="right")
+            tasks.add_column("read", justify="right", overflow="fold")
+            tasks.add_column("produced", justify="right", overflow="fold")
+            task_errors = []
+            loaded = state.loads(chosen.run_id)
+            for t in state.tasks(chosen.run_id):
+                task_view = shown_task_status(t, view, loaded)
+                read, made = task_figures(t.stage, t.task_id, t.rows_in, t.rows_out, t.output)
+                tasks.add_row(_plain(t.task_id), _status_text(task_view.status), str(t.attempt),
+                              f"{t.seconds:.1f}" if t.seconds is not None else "", read, made)
+                text = "; ".join(x for x in (task_view.note, _first_line(t.error)) if x)
+                if text:
+                    task_errors.append((t.task_id, text))
+            console.print(tasks)
+            _print_details(task_errors)
 
-        checks = state.check_results(chosen.run_id)
-        if checks:
-            ct = Table(title="Checks")
-            ct.add_column("check", overflow="fold")
-            ct.add_column("severity")
-            ct.add_column("result")
-            ct.add_column("observed", justify="right")
-            for c in checks:
-                ct.add_row(_plain(c.name), _plain(c.severity), _check_text(c), _num(c.observed))
-            console.print(ct)
-            _print_details([(c.name, _first_line(c.message)) for c in checks if not c.passed])
+            checks = state.check_results(chosen.run_id)
+            if checks:
+                ct = Table(title="Checks")
+                ct.add_column("check", overflow="fold")
+                ct.add_column("severity")
+                ct.add_column("result")
+                ct.add_column("observed", justify="right")
+                for c in checks:
+                    ct.add_row(_plain(c.name), _plain(c.severity), _check_text(c), _num(c.observed))
+                console.print(ct)
+                _print_details([(c.name, _first_line(c.message)) for c in checks if not c.passed])
 
-        _print_quarantine(resources, chosen.run_id, quarantined.get(chosen.run_id, {}))
+            _print_quarantine(resources, chosen.run_id, quarantined.get(chosen.run_id, {}))
 
-        marks = state.watermarks()
-        if marks:
-            from datetime import UTC, datetime
+            marks = state.watermarks()
+            if marks:
+                from datetime import UTC, datetime
 
-            wt = Table(title="Watermarks",
-                       caption="set by run " + ", ".join(sorted({m["run_id"] for m in marks})))
-            for col in ("subreddit", "source", "kind", "newest created (UTC)"):
-                wt.add_column(col, overflow="fold")
-            for m in marks:
-                wt.add_row(_plain(m["subreddit"]), _plain(m["source"]), _plain(m["kind"]),
-                           datetime.fromtimestamp(m["value"], UTC).strftime("%Y-%m-%d %H:%M:%S"))
-            console.print(wt)
-        _print_extract_gaps(resources)
-        console.print(_plain(f"warehouse: {resources.warehouse.url}"), soft_wrap=False)
-        _print_counts(resources)
-        resources.close()
+                wt = Table(title="Watermarks",
+                           caption="set by run " + ", ".join(sorted({m["run_id"] for m in marks})))
+                for col in ("subreddit", "source", "kind", "newest created (UTC)"):
+                    wt.add_column(col, overflow="fold")
+                for m in marks:
+                    newest = datetime.fromtimestamp(m["value"], UTC)
+                    wt.add_row(_plain(m["subreddit"]), _plain(m["source"]), _plain(m["kind"]),
+                               newest.strftime("%Y-%m-%d %H:%M:%S"))
+                console.print(wt)
+            _print_extract_gaps(resources)
+            console.print(_plain(f"warehouse: {resources.warehouse.url}"), soft_wrap=False)
+            _print_counts(resources)
     except SnoopipeError as exc:
         _fail(str(exc))
 
@@ -745,40 +742,40 @@ def quarantine_command(
 
     try:
         settings = _settings(config, reader=True)
-        resources = Resources(settings)
-        where = quarantine.location(resources.lake)
-        if run_id and resources.state.get_run(run_id) is None:
-            raise SnoopipeError(f"no run {run_id} in the state store (`snoopipe status` "
-                              "lists the runs)")
-        if export_file is not None or lines:
-            columns, rows = quarantine.entries(resources.lake, run_id=run_id, reason=reason)
-            if export_file is not None:
-                _write_rows(export_file, columns, rows)
-                console.print(_plain(f"wrote {len(rows):,} quarantined lines to {export_file}"))
-            else:
-                _print_rows(columns, rows, fmt, limit=None)
-            return
-        found = [c for c in quarantine.counts(resources.lake, run_id)
-                 if not reason or reason.lower() in c.reason.lower()]
-        if fmt is not None or not console.is_terminal:
-            _print_rows(["run_id", "source", "reason", "lines"],
-                        [(c.run_id, c.source, c.reason, c.lines) for c in found], fmt, limit=None)
-            return
-        if not found:
-            console.print(_plain(f"nothing quarantined{f' in run {run_id}' if run_id else ''}"
-                                 f" (quarantine: {where})"))
-            return
-        table = Table(title="Quarantine")
-        for col in ("run", "source", "reason"):
-            table.add_column(col, overflow="fold")
-        table.add_column("lines", justify="right")
-        for c in found:
-            table.add_row(_plain(c.run_id), c.source, _plain(c.reason), _num(c.lines))
-        console.print(table)
-        console.print(_plain(f"quarantine: {where}"))
-        console.print(_plain("the lines: snoopipe quarantine --lines [--run ID] [--reason TEXT]"
-                             "; to a file: --export FILE"))
-        resources.close()
+        with Resources(settings) as resources:
+            where = quarantine.location(resources.lake)
+            if run_id and resources.state.get_run(run_id) is None:
+                raise SnoopipeError(f"no run {run_id} in the state store (`snoopipe status` "
+                                  "lists the runs)")
+            if export_file is not None or lines:
+                columns, rows = quarantine.entries(resources.lake, run_id=run_id, reason=reason)
+                if export_file is not None:
+                    _write_rows(export_file, columns, rows)
+                    console.print(_plain(f"wrote {len(rows):,} quarantined lines to {export_file}"))
+                else:
+                    _print_rows(columns, rows, fmt, limit=None)
+                return
+            found = [c for c in quarantine.counts(resources.lake, run_id)
+                     if not reason or reason.lower() in c.reason.lower()]
+            if fmt is not None or not console.is_terminal:
+                _print_rows(["run_id", "source", "reason", "lines"],
+                            [(c.run_id, c.source, c.reason, c.lines) for c in found], fmt,
+                            limit=None)
+                return
+            if not found:
+                console.print(_plain(f"nothing quarantined{f' in run {run_id}' if run_id else ''}"
+                                     f" (quarantine: {where})"))
+                return
+            table = Table(title="Quarantine")
+            for col in ("run", "source", "reason"):
+                table.add_column(col, overflow="fold")
+            table.add_column("lines", justify="right")
+            for c in found:
+                table.add_row(_plain(c.run_id), c.source, _plain(c.reason), _num(c.lines))
+            console.print(table)
+            console.print(_plain(f"quarantine: {where}"))
+            console.print(_plain("the lines: snoopipe quarantine --lines [--run ID] [--reason TEXT]"
+                                 "; to a file: --export FILE"))
     except SnoopipeError as exc:
         _fail(str(exc))
 
@@ -846,9 +843,8 @@ def report(
 
     try:
         settings = _settings(config, reader=True)
-        resources = Resources(settings)
-        data = collect(resources, runs=runs)
-        resources.close()
+        with Resources(settings) as resources:
+            data = collect(resources, runs=runs)
     except SnoopipeError as exc:
         _fail(str(exc))
         return
@@ -948,8 +944,7 @@ def _render(fmt: str, columns: list[str], rows, *, exact: bool, width: int = 100
 def _warehouse_query(config: Path | None, sql: str) -> tuple[list, list]:
     """Columns and rows of `sql` on the configured warehouse; a clear error before any load."""
     settings = _settings(config, reader=True)
-    resources = Resources(settings)
-    try:
+    with Resources(settings) as resources:
         try:
             return resources.warehouse.query(sql)
         except Exception as exc:
@@ -960,8 +955,6 @@ def _warehouse_query(config: Path | None, sql: str) -> tuple[list, list]:
                     "`snoopipe run` (or `snoopipe load` for a transformed run) first."
                 ) from exc
             raise
-    finally:
-        resources.close()
 
 
 @app.command()
@@ -1048,9 +1041,9 @@ def stack_up(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for health.")] = 600,
 ) -> None:
     """Start the stack (or restart it with its data); print the UI address and admin login."""
-    from snoopipe.orchestration.stack.deploy import Stack, StackError, describe
+    from snoopipe.orchestration.stack.airflow_stack import AirflowStack, StackError, describe
 
-    stack = Stack(directory)
+    stack = AirflowStack(directory)
     try:
         state = stack.up(workers=workers, concurrency=concurrency, api_port=port,
                          config_file=config, timeout=timeout,
@@ -1066,17 +1059,17 @@ def stack_up(
 @stack_app.command("down")
 def stack_down(directory: StackDirOption = None) -> None:
     """Stop every service of the stack (its data and secrets stay for the next `up`)."""
-    from snoopipe.orchestration.stack.deploy import Stack
+    from snoopipe.orchestration.stack.airflow_stack import AirflowStack
 
-    Stack(directory).down(echo=lambda msg: console.print(f"[cyan]•[/] {msg}"))
+    AirflowStack(directory).down(echo=lambda msg: console.print(f"[cyan]•[/] {msg}"))
 
 
 @stack_app.command("status")
 def stack_status(directory: StackDirOption = None) -> None:
     """Which services of the stack run, and Airflow's own health report."""
-    from snoopipe.orchestration.stack.deploy import Stack, describe
+    from snoopipe.orchestration.stack.airflow_stack import AirflowStack, describe
 
-    stack = Stack(directory)
+    stack = AirflowStack(directory)
     info = stack.status()
     if not info["exists"]:
         _fail(f"no stack in {info['dir']}: start one with `snoopipe stack up`")
@@ -1118,7 +1111,7 @@ def glue_deploy(
                         "`pip wheel --no-deps`).")] = None,
 ) -> None:
     """Upload the job script and snoopipe's wheel to S3; create or update the Glue job."""
-    from snoopipe.transform.glue_deploy import deploy
+    from snoopipe.transform.glue_engine import deploy
 
     try:
         settings = _settings(config)
@@ -1258,10 +1251,10 @@ def _print_backfill_summary(resources: Resources, outcome) -> None:
             "-s NAME for others, or --all-subreddits to keep every line")))
     transform = outcome.stages.get("transform")
     if transform is not None:
-        out = transform.output
+        out = TransformOutput.from_dict(transform.output)
         console.print(_plain(f"transform: {_num(transform.rows_in)} raw lines -> "
-                             + _counts_text(out.get("rows", {})) + "; quarantined "
-                             + _counts_text(out.get("quarantined", {}), unit="lines")))
+                             + _counts_text(out.rows) + "; quarantined "
+                             + _counts_text(out.quarantined, unit="lines")))
     validate = outcome.stages.get("validate")
     if validate is not None:
         _print_checks_line(resources.state.check_results(run_record.run_id))

@@ -35,34 +35,35 @@ def _try(name: str, probe: Callable[[], str]) -> Check:
 
 def run_checks(settings: Settings, config_file: Path | None) -> list[Check]:
     """Settings, state store, lake, warehouse, Reddit access, Redis, disk space."""
-    resources = Resources(settings)
-    checks = [Check("settings", True, str(config_file) if config_file else
-                    "no settings file: built-in defaults and SNOOPIPE_* variables")]
+    with Resources(settings) as resources:
+        checks = [Check("settings", True, str(config_file) if config_file else
+                        "no settings file: built-in defaults and SNOOPIPE_* variables")]
 
-    def state() -> str:
-        resources.state.ping()
-        return mask_url(settings.resolved_state_url)
+        def state() -> str:
+            resources.state.ping()
+            return mask_url(settings.resolved_state_url)
 
-    def lake() -> str:
-        resources.lake.exists("raw")  # a read: the bucket or folder answers
-        return mask_url(settings.resolved_lake_url)
+        def lake() -> str:
+            resources.lake.exists("raw")  # a read: the bucket or folder answers
+            return mask_url(settings.resolved_lake_url)
 
-    def warehouse() -> str:
-        resources.warehouse.query("SELECT 1")
-        return mask_url(settings.resolved_warehouse_url)
+        def warehouse() -> str:
+            resources.warehouse.query("SELECT 1")
+            return mask_url(settings.resolved_warehouse_url)
 
-    checks += [_try("state store", state), _try("lake", lake), _try("warehouse", warehouse)]
-    checks.append(_reddit(settings))
-    if settings.redis_url:
-        def redis() -> str:
-            import redis as redis_lib
+        checks += [_try("state store", state), _try("lake", lake), _try("warehouse", warehouse)]
+        checks.append(_reddit(settings))
+        if settings.redis_url:
+            redis_url = settings.redis_url
 
-            redis_lib.Redis.from_url(settings.redis_url, socket_timeout=5).ping()
-            return mask_url(settings.redis_url)
+            def redis() -> str:
+                import redis as redis_lib
 
-        checks.append(_try("redis", redis))
-    checks.append(_disk(settings))
-    resources.close()
+                redis_lib.Redis.from_url(redis_url, socket_timeout=5).ping()
+                return mask_url(redis_url)
+
+            checks.append(_try("redis", redis))
+        checks.append(_disk(settings))
     return checks
 
 

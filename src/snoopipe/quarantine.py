@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from snoopipe.lake.base import Lake
-from snoopipe.transform.layout import QUARANTINE, attach_lake
+from snoopipe.lake.layout import QUARANTINE
 
 _KIND_RE = re.compile(r"^[^:;'\"(\[{0-9]*")
 
@@ -100,7 +100,7 @@ def _read(lake: Lake, keys: Sequence[str], columns: list[str]):
         return
     con = duckdb.connect()
     try:
-        attach_lake(con, lake)
+        lake.register_duckdb(con)
         select = ", ".join(f'"{c}"' for c in columns)
         for key in keys:
             yield key, con.execute(f"SELECT {select} FROM read_parquet(?)",

@@ -3,13 +3,19 @@
 Stages take a Resources object instead of building clients themselves, so the
 same stage code runs against a local folder + DuckDB + SQLite or against
 S3 + Redshift + PostgreSQL, depending only on the URLs in the settings.
+
+    with Resources(settings) as resources:
+        run_transform(resources, run_id)
+
+The backends are opened on first use and closed on leaving the `with` (or by `close()`).
+What a stage returns, `StageResult`, is in `snoopipe.stage_outputs`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from types import TracebackType
+from typing import TYPE_CHECKING
 
 from snoopipe.lake import Lake, open_lake
 from snoopipe.settings import Settings
@@ -17,15 +23,6 @@ from snoopipe.state import StateStore, open_state
 
 if TYPE_CHECKING:
     from snoopipe.warehouse.base import Warehouse
-
-
-@dataclass
-class StageResult:
-    """What a stage reports to the state store: rows in/out and a JSON-able summary."""
-
-    rows_in: int = 0
-    rows_out: int = 0
-    output: dict[str, Any] = field(default_factory=dict)
 
 
 class Resources:
@@ -49,7 +46,16 @@ class Resources:
 
         return open_warehouse(self.settings)
 
+    def __enter__(self) -> Resources:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
     def close(self) -> None:
+        """Close the warehouse and the state store if they were opened (the lake holds
+        no connection)."""
         if "warehouse" in self.__dict__:
             self.warehouse.close()
         if "state" in self.__dict__:

@@ -21,6 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from snoopipe.engines import TRANSFORM_ENGINE_NAMES, VALIDATION_ENGINE_NAMES
 from snoopipe.redact import mask_url, remember, remember_url  # noqa: F401 - re-exported
 
 CONFIG_FILE_NAME = "snoopipe.toml"
@@ -266,9 +267,9 @@ class Settings(BaseSettings):
     lake_url: str | None = None
     warehouse_url: str | None = None
     state_url: str | None = None
-    transform_engine: Literal["duckdb", "spark", "glue"] = "duckdb"
+    transform_engine: Literal[TRANSFORM_ENGINE_NAMES] = "duckdb"  # snoopipe.engines
     # Where the data-quality checks run: DuckDB (reads the lake itself) or Athena.
-    validation_engine: Literal["duckdb", "athena"] = "duckdb"
+    validation_engine: Literal[VALIDATION_ENGINE_NAMES] = "duckdb"
     # Use the simulator even when credentials are configured (demos, tests).
     use_simulator: bool = False
     # Redis shared by distributed workers (SNOOPIPE_REDIS_URL): the Reddit rate budget
@@ -371,7 +372,8 @@ def load_settings(config_file: str | Path | None = None, **overrides: object) ->
             **{**Settings.model_config, "toml_file": str(path) if path else None}
         )
 
-    settings = _FileSettings(**{"base_dir": base_dir, **overrides})
+    values: dict[str, Any] = {"base_dir": base_dir, **overrides}
+    settings = _FileSettings(**values)
     _remember_secrets(settings)
     if path:
         _warn_secrets_in_file(path)

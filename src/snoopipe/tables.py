@@ -79,7 +79,7 @@ class TableSpec:
     kind: str  # the raw kind it comes from: posts | comments
     primary_key: tuple[str, ...]
     # The time column whose UTC month partitions the processed files
-    # (`processed/{table}/month=YYYY-MM/`, see transform/layout.py); stored in the files too.
+    # (`processed/{table}/month=YYYY-MM/`, see lake/layout.py); stored in the files too.
     partition_by: tuple[str, ...]
     columns: tuple[Column, ...]
     doc: str = ""

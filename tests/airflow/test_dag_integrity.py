@@ -16,7 +16,7 @@ from airflow.dag_processing.dagbag import DagBag  # noqa: E402
 from airflow.sdk.exceptions import AirflowFailException  # noqa: E402
 
 from snoopipe.errors import BlockingCheckFailed, ConfigError, ExtractError  # noqa: E402
-from snoopipe.orchestration.airflow import DAG_IDS, DAGS_FOLDER, common, tasks  # noqa: E402
+from snoopipe.orchestration.airflow import DAG_IDS, DAGS_FOLDER, dag_setup, tasks  # noqa: E402
 from snoopipe.settings import load_settings  # noqa: E402
 
 STAGE_TASKS = ["transform", "validate", "load", "finish_run"]
@@ -62,7 +62,7 @@ def test_retries_with_exponential_backoff_and_failure_callback(bag, dag_id):
         assert task.max_retry_delay == timedelta(seconds=1800)
         callbacks = task.on_failure_callback
         callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
-        assert common.task_failed in callbacks
+        assert dag_setup.task_failed in callbacks
 
 
 def test_incremental_runs_hourly_on_data_intervals(bag):
@@ -99,17 +99,17 @@ def test_dags_serialize_for_the_scheduler(bag, dag_id):
 
 def test_dag_files_hold_no_pipeline_logic():
     """Thin DAGs: every task body is one call into snoopipe.orchestration.airflow.tasks;
-    the stage tasks and DAG arguments both DAGs share live in `common`."""
-    common_text = Path(common.__file__).read_text()
-    for text in [path.read_text() for path in DAGS_FOLDER.glob("snoopipe_*.py")] + [common_text]:
+    the stage tasks and DAG arguments both DAGs share live in `dag_setup`."""
+    setup_text = Path(dag_setup.__file__).read_text()
+    for text in [path.read_text() for path in DAGS_FOLDER.glob("snoopipe_*.py")] + [setup_text]:
         assert "stages." not in text and "Resources(" not in text and "duckdb" not in text
     for path in DAGS_FOLDER.glob("snoopipe_*.py"):
         text = path.read_text()
         assert text.count("tasks.") >= 4  # start_run and the mapped extract
-        assert "common.downstream_tasks(" in text and "common.dag_arguments(" in text
+        assert "dag_setup.downstream_tasks(" in text and "dag_setup.dag_arguments(" in text
         assert "def transform" not in text and "default_args" not in text
     for stage in STAGE_TASKS:
-        assert f"fail_fast(tasks.{stage}, tasks.task_settings()" in common_text
+        assert f"fail_fast(tasks.{stage}, tasks.task_settings()" in setup_text
 
 
 # -- the task functions behind the DAGs ------------------------------------------------------
@@ -120,11 +120,11 @@ def test_errors_a_retry_cannot_fix_fail_the_task_at_once():
         raise exc
 
     with pytest.raises(AirflowFailException, match="BlockingCheckFailed"):
-        common.fail_fast(raise_, BlockingCheckFailed("check unique_post_id failed"))
+        dag_setup.fail_fast(raise_, BlockingCheckFailed("check unique_post_id failed"))
     with pytest.raises(AirflowFailException):
-        common.fail_fast(raise_, ConfigError("bad url"))
+        dag_setup.fail_fast(raise_, ConfigError("bad url"))
     with pytest.raises(ExtractError):  # retried by Airflow
-        common.fail_fast(raise_, ExtractError("HTTP 503"))
+        dag_setup.fail_fast(raise_, ExtractError("HTTP 503"))
 
 
 def test_snoopipe_run_is_derived_from_the_dag_run(tmp_path, monkeypatch):
@@ -160,8 +160,8 @@ def test_failure_callback_records_the_error(tmp_path, monkeypatch):
     run_id = tasks.start_run(settings, start, None, "snoopipe_incremental/manual__1")
     dag_run = SimpleNamespace(dag_id="snoopipe_incremental", run_id="manual__1")
     ti = SimpleNamespace(task_id="validate", map_index=-1, try_number=1)
-    common.task_failed({"dag_run": dag_run, "ti": ti,
-                        "exception": BlockingCheckFailed("unique_post_id failed")})
+    dag_setup.task_failed({"dag_run": dag_run, "ti": ti,
+                           "exception": BlockingCheckFailed("unique_post_id failed")})
     with tasks.open_resources(settings) as resources:
         run = resources.state.get_run(run_id)
     assert run.status == "failed" and "unique_post_id" in run.error
@@ -172,7 +172,7 @@ def test_manual_run_without_data_interval_is_keyed_on_run_after():
     after = datetime(2026, 11, 24, 12, 30, tzinfo=UTC)
     dag_run = SimpleNamespace(data_interval_start=None, data_interval_end=None,
                               logical_date=None, run_after=after)
-    assert common.data_interval({"dag_run": dag_run}) == (after, after)
+    assert dag_setup.data_interval({"dag_run": dag_run}) == (after, after)
 
 
 def test_downstream_stages_wait_for_the_pipeline_lock(tmp_path, monkeypatch):

@@ -19,7 +19,7 @@ from airflow.dag_processing.dagbag import DagBag  # noqa: E402
 from airflow.dag_processing.processor import _execute_dag_callbacks  # noqa: E402
 
 from snoopipe.errors import BlockingCheckFailed  # noqa: E402
-from snoopipe.orchestration.airflow import DAGS_FOLDER, common, tasks  # noqa: E402
+from snoopipe.orchestration.airflow import DAGS_FOLDER, dag_setup, tasks  # noqa: E402
 from snoopipe.orchestration.airflow.notifier import SnoopipeNotifier  # noqa: E402
 from snoopipe.state.store import CheckResult  # noqa: E402
 from tests.alert_receivers import WebhookReceiver  # noqa: E402
@@ -74,7 +74,7 @@ def test_the_dags_alert_through_the_snoopipe_notifier(bag):
     for dag_id in (DAG, "snoopipe_backfill"):
         dag = bag.dags[dag_id]
         failure = dag.on_failure_callback
-        assert failure[0] is common.dag_failed  # records the failure before it is alerted
+        assert failure[0] is dag_setup.dag_failed  # records the failure before it is alerted
         assert isinstance(failure[1], SnoopipeNotifier) and failure[1].failed
         assert isinstance(dag.on_success_callback, SnoopipeNotifier)
         assert not dag.on_success_callback.failed
@@ -91,8 +91,9 @@ def test_a_failed_dag_run_alerts_once_with_its_failed_blocking_check(bag, webhoo
             "7 posts dated in the future")])
     # validate fails for good: the task's failure callback records it (no alert yet)
     ti = SimpleNamespace(task_id="validate", map_index=-1, try_number=1)
-    common.task_failed({"dag_run": SimpleNamespace(dag_id=DAG, run_id="manual__1"), "ti": ti,
-                        "exception": BlockingCheckFailed("posts_created_utc_range failed")})
+    dag_setup.task_failed({"dag_run": SimpleNamespace(dag_id=DAG, run_id="manual__1"),
+                           "ti": ti,
+                           "exception": BlockingCheckFailed("posts_created_utc_range failed")})
     assert webhook.posts == []
 
     _callbacks(bag, "manual__1", failed=True, msg="task_failure",

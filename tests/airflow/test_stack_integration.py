@@ -29,8 +29,8 @@ import requests
 pytest.importorskip("airflow", reason="Airflow is not installed: pip install 'snoopipe[airflow]'")
 
 from snoopipe.orchestration.stack import procs  # noqa: E402
+from snoopipe.orchestration.stack.airflow_stack import AirflowStack, _tail  # noqa: E402
 from snoopipe.orchestration.stack.api import AirflowAPI  # noqa: E402
-from snoopipe.orchestration.stack.deploy import Stack, _tail  # noqa: E402
 from snoopipe.orchestration.stack.redis import install_redis_server  # noqa: E402
 from tests.airflow import airflow_ui  # noqa: E402
 from tests.alert_receivers import WebhookReceiver  # noqa: E402
@@ -67,7 +67,7 @@ WEBHOOK_TOKEN = "T0KEN-of-the-stack-webhook-4242"
 
 @dataclass
 class Deployment:
-    stack: Stack
+    stack: AirflowStack
     api: AirflowAPI
     sim_url: str
     state_url: str
@@ -122,7 +122,7 @@ class Deployment:
         raise AssertionError(f"no snoopipe run for {airflow_run_id}")
 
 
-def _logs(stack: Stack) -> str:
+def _logs(stack: AirflowStack) -> str:
     return "\n".join(f"--- {log.name}\n{_tail(log, 2500)}"
                      for log in sorted(stack.log_dir.glob("*.log")))
 
@@ -144,7 +144,7 @@ def deployment(webhook) -> Iterator[Deployment]:
            if not k.startswith(("SNOOPIPE_", "AIRFLOW", "praw_"))}
     env.update(TEST_ENV)
     env.update({"COLUMNS": "200", "NO_COLOR": "1", "SNOOPIPE_ALERTS__WEBHOOK_URL": webhook.url})
-    stack = Stack(directory)
+    stack = AirflowStack(directory)
     started = time.monotonic()
     try:
         up = subprocess.run([sys.executable, "-m", "snoopipe.cli", "stack", "up", "--dir",

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from snoopipe.orchestration.stack import procs
-from snoopipe.orchestration.stack.deploy import (
-    Stack,
+from snoopipe.orchestration.stack.airflow_stack import (
+    AirflowStack,
     StackState,
     _reachable_by_service_user,
     describe,
@@ -22,7 +22,7 @@ def _state(tmp_path: Path, simulator: bool = True) -> StackState:
 
 
 def test_env_file_binds_loopback_and_carries_the_generated_secrets(tmp_path):
-    stack = Stack(tmp_path)
+    stack = AirflowStack(tmp_path)
     state = _state(tmp_path)
     env = stack._write_env(state, {
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
@@ -89,10 +89,10 @@ def test_simulator_secret_is_neither_on_the_command_line_nor_in_a_readable_log(t
     import psutil
     import requests
 
-    from snoopipe.orchestration.stack.postgres import free_port
+    from snoopipe.orchestration.stack.postgres_server import free_port
     from tests.clock import FIXED_NOW
 
-    stack = Stack(tmp_path / "stack")
+    stack = AirflowStack(tmp_path / "stack")
     state = _state(stack.dir)
     state.sim_port = free_port()
     environ = {"SNOOPIPE_SIMULATOR__FIXED_NOW": str(FIXED_NOW), "PATH": os.environ["PATH"]}

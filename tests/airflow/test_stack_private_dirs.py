@@ -18,7 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from snoopipe.orchestration.stack.deploy import PG_DIR_PARENT, Stack, StackError, StackState
+from snoopipe.orchestration.stack.airflow_stack import (
+    PG_DIR_PARENT,
+    AirflowStack,
+    StackError,
+    StackState,
+)
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the attack is on a stack run by root"),
@@ -48,7 +53,7 @@ def victim(tmp_path):
 def private_stack(tmp_path):
     """A stack folder PostgreSQL's user cannot reach (like one under /root)."""
     os.chmod(tmp_path, 0o700)
-    stack = Stack(tmp_path / "stack")
+    stack = AirflowStack(tmp_path / "stack")
     stack.dir.mkdir()
     yield stack
     state = stack.load_state()
@@ -79,7 +84,7 @@ def test_planted_predictable_folder_is_not_used_and_its_link_not_followed(privat
         assert parent.st_uid == 0 and stat.S_IMODE(parent.st_mode) == 0o711
         assert not (pg_dir / "pwfile").exists()  # the initdb password file is gone
         # the folder is kept in stack.json: the next start reuses it (and its data)
-        assert Stack(private_stack.dir).load_state().pg_dir == str(pg_dir)
+        assert AirflowStack(private_stack.dir).load_state().pg_dir == str(pg_dir)
     finally:
         shutil.rmtree(planted, ignore_errors=True)
 

@@ -7,19 +7,21 @@ the answers themselves (test_athena_sql.py checks the SQL's meaning)."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import boto3
 import pytest
 import requests
 
 from snoopipe.errors import BlockingCheckFailed, ConfigError
+from snoopipe.lake import layout
 from snoopipe.lake.glue_catalog import GLUE_TYPES, GlueCatalog, table_input
 from snoopipe.quality import sqlgen
-from snoopipe.quality.athena import AthenaQueryError, AthenaRunner, check_context
+from snoopipe.quality.athena import AthenaQueryError, AthenaRunner
 from snoopipe.quality.checks import CHECKS
+from snoopipe.quality.evaluate import check_context
 from snoopipe.settings import AthenaSettings
 from snoopipe.tables import TABLES
-from snoopipe.transform import layout
 from tests.backends.conftest import make_harness
 from tests.fixtures.harness import comment, post
 
@@ -128,12 +130,12 @@ def test_validation_on_athena_submits_the_generated_checks(s3_harness, moto_serv
     athena = boto3.client("athena")
     ids = result.output["athena_queries"]
     assert len(ids) == len(CHECKS) + 1
-    runs = layout.pending_runs(h.state, "r1")
+    runs = h.state.pending_runs("r1")
     executions = [athena.get_query_execution(QueryExecutionId=i)["QueryExecution"] for i in ids]
     submitted = [e["Query"] for e in executions]
     for check, sql in zip(CHECKS, submitted, strict=False):
         # the clock literal differs by run time; everything else is the generated text
-        ctx = check_context(h.state, runs, sqlgen.datetime.now(sqlgen.UTC))
+        ctx = check_context(h.state, runs, datetime.now(UTC))
         expected = sqlgen.to_athena(check.sql, database="snoopipe_test",
                                     relations=sqlgen.helper_relations(ctx, "snoopipe_test"))
         assert _no_clock(sql) == _no_clock(expected)

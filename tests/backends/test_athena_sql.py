@@ -14,20 +14,18 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from snoopipe.lake import layout, relations
 from snoopipe.lake.raw import KINDS
-from snoopipe.quality import validate
-from snoopipe.quality.athena import check_context
 from snoopipe.quality.checks import CHECKS, Check
+from snoopipe.quality.duckdb_checks import DuckDBChecks, prepare_relations
+from snoopipe.quality.evaluate import CheckContext, check_context, evaluate, rows_in_sql
 from snoopipe.quality.sqlgen import (
     MAX_MANIFEST_CHARS,
-    CheckContext,
     check_queries,
     helper_relations,
-    rows_in_sql,
     to_athena,
 )
 from snoopipe.tables import TABLES
-from snoopipe.transform import layout
 from tests.fixtures.harness import comment, post
 
 GOLDEN = Path(__file__).parent / "golden" / "athena_checks.sql"
@@ -99,7 +97,7 @@ def _athena_on_duckdb(h, database: str = "snoopipe") -> duckdb.DuckDBPyConnectio
     con.execute(f'CREATE SCHEMA "{database}"')
     for name in TABLES:
         con.execute(f'CREATE VIEW "{database}"."{name}" AS '
-                    f"{layout.processed_relation_sql(h.lake, name)}")
+                    f"{relations.processed_relation_sql(h.lake, name)}")
     parts = []
     for run in h.state.list_runs(100):
         for kind in KINDS:
@@ -127,12 +125,12 @@ def test_generated_athena_sql_counts_what_duckdb_counts(harness_local):
     h.transform("r1")
     h.add_things("r2", "posts", [post("p6")])
     h.transform("r2")
-    runs = layout.pending_runs(h.state, "r2")
+    runs = h.state.pending_runs("r2")
     assert runs == ["r1", "r2"]
 
     con = duckdb.connect()
-    validate.prepare_relations(con, h.lake, h.state, runs, NOW)
-    expected = {r.name: r.observed for r in validate.evaluate(con, CHECKS)}
+    prepare_relations(con, h.lake, check_context(h.state, runs, NOW))
+    expected = {r.name: r.observed for r in evaluate(DuckDBChecks(con), CHECKS)}
     con.close()
     assert sum(1 for v in expected.values() if v) >= 5, expected  # violations to compare
 

@@ -212,7 +212,7 @@ def test_concurrent_loads_are_serialised_and_all_applied(harness):
     commit, in some order, and the newest observation wins."""
     import threading
 
-    from snoopipe.transform import layout
+    from snoopipe.lake import layout
     from snoopipe.warehouse.base import LoadSource
 
     for run, day, score in (("r1", "10", 1), ("r2", "12", 2)):

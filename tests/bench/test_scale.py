@@ -8,8 +8,8 @@ import io
 import pyarrow.parquet as pq
 from bench.scale import generate, lake_files
 
+from snoopipe.lake import layout
 from snoopipe.tables import TABLES
-from snoopipe.transform import layout
 from tests.dumps.conftest import Install
 
 TARGET = 48 * 1024  # stands for 512 MB: this month is 1/50,000 of a real one

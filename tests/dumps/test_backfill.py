@@ -446,8 +446,8 @@ def test_real_dumps_backfill_writes_one_file_per_table_and_month(install):
     import duckdb
     import pyarrow.parquet as pq
 
+    from snoopipe.lake import layout, relations
     from snoopipe.tables import TABLES
-    from snoopipe.transform import layout
 
     site = install()
     outcome = site.backfill([RS, RC], all_subreddits=True)
@@ -462,7 +462,7 @@ def test_real_dumps_backfill_writes_one_file_per_table_and_month(install):
         assert lake.list(f"processed/{table}/") == keys  # nothing else: no legacy, no temp
         months = {m for (m,) in con.execute(
             f"SELECT DISTINCT strftime(dt, '%Y-%m') FROM "
-            f"({layout.processed_relation_sql(lake, table)})").fetchall()}
+            f"({relations.processed_relation_sql(lake, table)})").fetchall()}
         assert set(partitions) == {f"month={m}" for m in months}
         for key in keys:
             assert pq.read_schema(lake.uri(key)).names == TABLES[table].column_names

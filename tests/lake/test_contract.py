@@ -218,3 +218,30 @@ def test_write_file_puts_a_local_file_atomically(lake, tmp_path):
     lake.write_file("processed/posts/month=2025-01/part-00000.parquet", str(path))
     assert lake.read_bytes("processed/posts/month=2025-01/part-00000.parquet") == b"replaced"
     assert lake.list("processed/") == ["processed/posts/month=2025-01/part-00000.parquet"]
+
+
+def test_duckdb_and_arrow_read_what_the_lake_wrote(lake, tmp_path):
+    # The optional capabilities are declared on the interface: no lake is probed for
+    # them. A local lake registers nothing and has no Arrow filesystem (uris are paths);
+    # S3 registers its filesystem and hands out one.
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    local = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"n": [1, 2, 3]}), local)
+    lake.write_file("processed/t/part-00000.parquet", str(local))
+    con = duckdb.connect()
+    try:
+        lake.register_duckdb(con)
+        uri = lake.uri("processed/t/part-00000.parquet")
+        assert con.execute(f"SELECT sum(n) FROM read_parquet('{uri}')").fetchone() == (6,)
+    finally:
+        con.close()
+    filesystem = lake.arrow_filesystem()
+    if isinstance(lake, LocalLake):
+        assert filesystem is None
+    else:
+        fs, root = filesystem
+        table = pq.read_table(f"{root}/processed/t/part-00000.parquet", filesystem=fs)
+        assert table.column("n").to_pylist() == [1, 2, 3]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from snoopipe.errors import BlockingCheckFailed
+from snoopipe.lake import layout
 from snoopipe.quality import CHECKS
-from snoopipe.transform import layout
 from tests.fixtures.harness import comment, post
 
 FAR_FUTURE = 4102444800.0  # 2100-01-01

@@ -42,7 +42,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "crash": (
         "Crashes: kill -9, then rerun",
         "The real CLI (`snoopipe run`) in a subprocess kills itself with SIGKILL at a "
-        "named crash point (`SNOOPIPE_CRASH_AT`, `snoopipe/faults.py`); then the command a "
+        "named crash point (`SNOOPIPE_CRASH_AT`, `snoopipe/crash_points.py`); then the command a "
         "user would type next runs to completion. The warehouse is compared row for row "
         "with a clean run of the same simulated Reddit (pinned clock): every data column "
         "and `_source`/`_raw_line`, all but the per-run lineage columns (`_run_id`, "

@@ -1,7 +1,7 @@
 """Reddit API behaviours that lose data silently (issue 17), through `snoopipe run`.
 
 Each trap is a fault option of the built-in simulator (`[simulator] faults`, see
-`snoopipe.simulator.faults.FaultPlan`), whose clock is pinned (`fixed_now`), so the CLI
+`snoopipe.simulator.fault_injection.FaultPlan`), whose clock is pinned (`fixed_now`), so the CLI
 in a subprocess meets exactly the Reddit that this test computes from the same
 `GeneratedCorpus`. Every scenario is compared with a run without the fault or with the
 corpus itself: what the API can serve lands, what it cannot is recorded in the state

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from snoopipe.faults import CRASH_ENV, CRASH_POINTS
+from snoopipe.crash_points import CRASH_ENV, CRASH_POINTS
 from tests.reliability.conftest import BACKENDS, CONFIG, Site, Snapshot, compare
 
 pytestmark = pytest.mark.slow
@@ -199,14 +199,14 @@ def _processed_rows(lake: Path) -> dict[str, list[tuple]]:
     """Every processed table's rows (month layout only), sorted: what readers see."""
     import duckdb
 
+    from snoopipe.lake import relations
     from snoopipe.lake.local import LocalLake
     from snoopipe.tables import TABLES
-    from snoopipe.transform import layout
 
     local = LocalLake(lake)
     con = duckdb.connect()
     try:
-        return {t: con.execute(f"SELECT * FROM ({layout.processed_relation_sql(local, t)}) "
+        return {t: con.execute(f"SELECT * FROM ({relations.processed_relation_sql(local, t)}) "
                                f"ORDER BY ALL").fetchall() for t in TABLES}
     finally:
         con.close()
@@ -217,16 +217,16 @@ def _to_legacy_layout(lake: Path) -> int:
     `subreddit=x/dt=y/data.parquet` per subreddit and day, without those two columns."""
     import duckdb
 
+    from snoopipe.lake import layout, relations
     from snoopipe.lake.local import LocalLake
     from snoopipe.tables import TABLES
-    from snoopipe.transform import layout
 
     local = LocalLake(lake)
     con = duckdb.connect()
     written = 0
     try:
         for table in TABLES:
-            relation = layout.processed_relation_sql(local, table)
+            relation = relations.processed_relation_sql(local, table)
             for sub, day in con.execute(f"SELECT DISTINCT subreddit, CAST(dt AS VARCHAR) "
                                         f"FROM ({relation})").fetchall():
                 folder = lake / "processed" / table / f"subreddit={sub}" / f"dt={day}"

@@ -119,11 +119,11 @@ def test_hostile_run_ids_are_looked_up_as_values(make_site, fault_log):
 
 def test_lake_keys_partitions_and_raw_names_are_validated(tmp_path, fault_log):
     """The functions every path and partition goes through refuse what could escape."""
+    from snoopipe.lake import layout
     from snoopipe.lake.base import check_key
     from snoopipe.lake.local import LocalLake
     from snoopipe.lake.raw import raw_key
     from snoopipe.lake.s3 import _check_prefix
-    from snoopipe.transform import layout
 
     lake = LocalLake(tmp_path / "lake")
     cases = {
@@ -422,8 +422,8 @@ def test_stack_up_listens_on_loopback_only_with_generated_passwords(tmp_path, fa
     import requests
 
     from snoopipe.orchestration.stack import procs
-    from snoopipe.orchestration.stack.deploy import Stack
-    from snoopipe.orchestration.stack.postgres import free_port
+    from snoopipe.orchestration.stack.airflow_stack import AirflowStack
+    from snoopipe.orchestration.stack.postgres_server import free_port
     from tests.e2e.conftest import Project
 
     folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"snoopipe-rel-stack-{secrets.token_hex(4)}"
@@ -432,7 +432,7 @@ def test_stack_up_listens_on_loopback_only_with_generated_passwords(tmp_path, fa
     up = project.snoopipe("stack", "up", "--workers", "1", "--dir", str(folder), "--port",
                           str(port), check=False, timeout=600)
     try:
-        stack = Stack(folder)
+        stack = AirflowStack(folder)
         info = stack.status()
         roots = {s["pid"] for s in info["services"].values() if s.get("pid")}
         pids = {p.pid for pid in roots for p in procs.process_tree(pid)}

@@ -40,9 +40,9 @@ import requests
 pytest.importorskip("airflow", reason="Airflow is not installed: pip install 'snoopipe[airflow]'")
 
 from snoopipe.orchestration.stack import procs  # noqa: E402
+from snoopipe.orchestration.stack.airflow_stack import _tail  # noqa: E402
 from snoopipe.orchestration.stack.api import AirflowAPI  # noqa: E402
-from snoopipe.orchestration.stack.deploy import _tail  # noqa: E402
-from snoopipe.orchestration.stack.postgres import PostgresServer, free_port  # noqa: E402
+from snoopipe.orchestration.stack.postgres_server import PostgresServer, free_port  # noqa: E402
 from snoopipe.orchestration.stack.redis import RedisServer, install_redis_server  # noqa: E402
 from snoopipe.sources.reddit.ratelimit_redis import KEY_PREFIX  # noqa: E402
 from tests.clock import FIXED_NOW  # noqa: E402

@@ -18,10 +18,10 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from snoopipe.lake import layout, relations
 from snoopipe.lake.base import Lake
-from snoopipe.resources import StageResult
+from snoopipe.stage_outputs import StageResult
 from snoopipe.tables import TABLES
-from snoopipe.transform import layout
 from tests.fixtures.harness import Harness
 from tests.fixtures.moto_s3 import moto_server, s3_env  # noqa: F401  (fixtures)
 
@@ -92,7 +92,7 @@ def twin(tmp_path: Path, spark):
 
 def _describe(h: Harness, sql: str) -> list[tuple[str, str]]:
     con = duckdb.connect()
-    layout.attach_lake(con, h.lake)
+    h.lake.register_duckdb(con)
     try:
         return [(r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {sql}").fetchall()]
     finally:
@@ -117,9 +117,9 @@ def assert_same_processed(duck: Harness, spark: Harness) -> dict[str, int]:
         a, b = duck.processed(table), spark.processed(table)
         assert a == b, f"{table}: {_first_difference(a, b)}"
         counts[table] = len(a)
-        sql = f"({layout.processed_relation_sql(duck.lake, table)})"
+        sql = f"({relations.processed_relation_sql(duck.lake, table)})"
         assert (_describe(duck, sql)
-                == _describe(spark, f"({layout.processed_relation_sql(spark.lake, table)})"))
+                == _describe(spark, f"({relations.processed_relation_sql(spark.lake, table)})"))
     for key in duck.lake.list("processed/"):
         da, sa = duck.lake.read_bytes(key), spark.lake.read_bytes(key)
         schema_a = pq.read_schema(_buffer(da))

@@ -30,7 +30,7 @@ from typer.testing import CliRunner
 
 from snoopipe.cli import app
 from snoopipe.settings import Settings
-from snoopipe.transform import glue_deploy, glue_job
+from snoopipe.transform import glue_engine, glue_job
 from tests.fixtures.harness import Harness, comment, post
 from tests.fixtures.moto_s3 import REGION
 from tests.spark.conftest import EngineHarness, assert_same_processed
@@ -44,7 +44,7 @@ SCRIPT = Path(glue_job.__file__)
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     """snoopipe's wheel, built once the way `snoopipe glue deploy` builds it."""
-    return glue_deploy.build_wheel(tmp_path_factory.mktemp("wheel"),
+    return glue_engine.build_wheel(tmp_path_factory.mktemp("wheel"),
                                    source=Path(__file__).resolve().parents[2])
 
 
@@ -121,14 +121,14 @@ def test_glue_deploy_updates_an_existing_job(glue_env, moto_server, wheel):
     settings = Settings()
     glue = boto3.client("glue", region_name=REGION)
     _, s3 = _clients(moto_server)
-    bucket, prefix = glue_deploy.artifacts_location(settings)
-    expected = glue_deploy.job_definition(settings, f"s3://{bucket}/{prefix}/glue_job.py",
+    bucket, prefix = glue_engine.artifacts_location(settings)
+    expected = glue_engine.job_definition(settings, f"s3://{bucket}/{prefix}/glue_job.py",
                                           f"s3://{bucket}/{prefix}/{wheel.name}")
     with Stubber(glue) as stub:
         stub.add_response("get_job", {"Job": {"Name": JOB}}, {"JobName": JOB})
         stub.add_response("update_job", {"JobName": JOB},
                           {"JobName": JOB, "JobUpdate": expected})
-        deployed = glue_deploy.deploy(settings, wheel=wheel, glue=glue, s3=s3)
+        deployed = glue_engine.deploy(settings, wheel=wheel, glue=glue, s3=s3)
         stub.assert_no_pending_responses()
     assert deployed.action == "updated" and deployed.definition == expected
 
@@ -276,8 +276,8 @@ def test_failed_glue_run_fails_the_stage(glue_env, moto_server):
             stub.add_response("get_job_run", {"JobRun": {**run, "JobRunState": state, **extra}},
                               {"JobName": JOB, "RunId": "jr_1"})
         messages: list[str] = []
-        with pytest.raises(glue_deploy.GlueError, match="ended FAILED: ModuleNotFoundError"):
-            glue_deploy.run_glue_transform(resources, "r9", echo=messages.append, glue=glue)
+        with pytest.raises(glue_engine.GlueError, match="ended FAILED: ModuleNotFoundError"):
+            glue_engine.run_glue_transform(resources, "r9", echo=messages.append, glue=glue)
     assert [m.split(": ")[-1].split(" (")[0] for m in messages[1:]] == ["RUNNING", "FAILED"]
     resources.close()
 

@@ -155,3 +155,37 @@ def test_concurrent_takeovers_of_one_dead_holder_have_one_winner(store):
     assert all(current == winners[0] for holder, current in results.items()
                if holder != winners[0])
     assert store.try_lock("pipeline", "late") == winners[0]
+
+
+def test_transform_output_counts_and_pending_runs(store):
+    from snoopipe.stage_outputs import TransformOutput
+
+    for run_id in ("r1", "r2", "r3"):
+        store.create_run(run_id, kind="incremental", subreddits=["python"])
+    store.start_task("r1", "transform", stage="transform")
+    # An output as a version before the month layout stored it: no engine, no timings.
+    store.finish_task("r1", "transform", status="success", output={
+        "raw_lines": {"posts": 4}, "valid_lines": {"posts": 3}, "quarantined": {"posts": 1},
+        "partitions": {"posts": ["subreddit=python/dt=2026-01-02"]}, "rows": {"posts": 3}})
+    new = TransformOutput(engine="duckdb", raw_lines={"posts": 2, "comments": 5},
+                          valid_lines={"posts": 2, "comments": 4},
+                          quarantined={"posts": 0, "comments": 1},
+                          partitions={"posts": ["month=2026-01"], "comments": ["month=2026-01"]},
+                          rows={"posts": 2, "comments": 4}, raw_files={"posts": 1, "comments": 1},
+                          seconds=1.5)
+    store.start_task("r2", "transform", stage="transform")
+    store.finish_task("r2", "transform", status="failed", error="boom")
+    store.start_task("r2", "transform", stage="transform")
+    store.finish_task("r2", "transform", status="success", output=new.to_dict())
+
+    old = store.transform_output("r1")
+    assert (old.engine, old.partitions, old.seconds) == (
+        "", {"posts": ["subreddit=python/dt=2026-01-02"]}, None)
+    assert store.transform_output("r2") == new
+    assert store.transform_output("r3") is None
+    assert store.transform_counts(["r1", "r2", "r3"]) == [
+        ("r1", "posts", 4, 3, 1), ("r2", "posts", 2, 2, 0), ("r2", "comments", 5, 4, 1)]
+    assert store.pending_runs("r3") == ["r1", "r2", "r3"]
+    store.start_task("r1", "load", stage="load")
+    store.finish_task("r1", "load", status="success")
+    assert store.pending_runs("r2") == ["r2"]

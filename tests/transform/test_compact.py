@@ -9,8 +9,8 @@ from functools import partial
 import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
+from snoopipe.lake import layout
 from snoopipe.tables import TABLES
-from snoopipe.transform import layout
 from snoopipe.transform.compact import compact, plan
 from snoopipe.transform.stage import run_transform
 from tests.fixtures.harness import comment, post

@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime
 import pytest
 
 from snoopipe.errors import LakeError
+from snoopipe.lake import layout
 from snoopipe.lake.local import LocalLake
 from snoopipe.tables import TABLES
-from snoopipe.transform import layout
 from tests.fixtures.harness import T0, comment, post
 
 

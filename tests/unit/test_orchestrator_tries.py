@@ -9,8 +9,9 @@ from snoopipe.errors import ConfigError
 from snoopipe.orchestration.airflow.tasks import record_failure
 from snoopipe.orchestration.attempts import orchestrator_try
 from snoopipe.orchestration.stages import tracked_task
-from snoopipe.resources import Resources, StageResult
+from snoopipe.resources import Resources
 from snoopipe.settings import Settings
+from snoopipe.stage_outputs import StageResult
 
 
 def _fail(_attempt: int) -> StageResult:

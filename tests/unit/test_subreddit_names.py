@@ -7,9 +7,10 @@ import re
 
 import pytest
 
+from snoopipe.lake import layout
 from snoopipe.lake.raw import raw_key
 from snoopipe.settings import Settings, validate_subreddit
-from snoopipe.transform import layout, rules
+from snoopipe.transform import rules
 
 
 @pytest.mark.parametrize("name", [

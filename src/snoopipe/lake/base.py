@@ -3,14 +3,21 @@
 Keys are relative, `/`-separated paths such as
 `raw/posts/subreddit=python/dt=2026-01-01/x.jsonl.zst`.
 Every write is atomic: a reader sees the old object or the new one, never a partial one.
-Local directories implement it now; S3 plugs in as one more module with the same methods.
+Implemented on a local directory (`lake.local`) and on S3 (`lake.s3`).
+
+Two optional capabilities are declared here with a default for a lake whose `uri(key)` is
+a local path: `register_duckdb(con)` (nothing to register) and `arrow_filesystem()`
+(None: open the path). A lake whose uris need a filesystem (S3) overrides both.
 """
 
 from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+if TYPE_CHECKING:
+    import pyarrow.fs
 
 _KEY_PART_RE = re.compile(r"^[A-Za-z0-9_.=@:+-]+$")
 
@@ -63,3 +70,14 @@ class Lake(ABC):
 
     def size(self, key: str) -> int:
         return len(self.read_bytes(key))
+
+    def register_duckdb(self, con: Any) -> None:
+        """Make `uri(key)` readable and writable by the DuckDB connection `con`
+        (read_parquet, COPY TO). Default: nothing, the uris are local paths."""
+        return None
+
+    def arrow_filesystem(self) -> tuple[pyarrow.fs.FileSystem, str] | None:
+        """(a PyArrow filesystem, the root path in it under which `key` is `{root}/{key}`)
+        for reading files with PyArrow, or None when `uri(key)` is a local path
+        PyArrow opens itself (the default)."""
+        return None

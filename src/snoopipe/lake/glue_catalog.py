@@ -34,9 +34,9 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from snoopipe.errors import ConfigError, LakeError
+from snoopipe.lake import layout
 from snoopipe.lake.s3 import S3Lake
 from snoopipe.tables import QUARANTINE, TABLES, TYPES, TableSpec
-from snoopipe.transform import layout
 
 log = logging.getLogger(__name__)
 

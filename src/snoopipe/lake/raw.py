@@ -202,7 +202,3 @@ def iter_lines(lake: Lake, key: str) -> Iterator[tuple[int, bytes]]:
         text = io.BufferedReader(reader, buffer_size=1 << 20)
         for number, line in enumerate(text, start=1):
             yield number, line.rstrip(b"\n")
-
-
-def decode_line(line: bytes) -> dict:
-    return orjson.loads(line)

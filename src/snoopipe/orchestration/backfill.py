@@ -17,6 +17,7 @@ again; the tables end the same (upserts on the primary key).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import Callable, Sequence
@@ -38,10 +39,11 @@ from snoopipe.orchestration.runner import (
     run_with_retries,
 )
 from snoopipe.redact import redact
-from snoopipe.resources import Resources, StageResult
+from snoopipe.resources import Resources
 from snoopipe.sources.dumps import DumpInput, DumpProgress, resolve_inputs
 from snoopipe.sources.dumps.access import check_dump_access
 from snoopipe.sources.dumps.select import build_filter
+from snoopipe.stage_outputs import StageResult
 from snoopipe.state import RunRecord
 
 KIND = "backfill"
@@ -214,10 +216,10 @@ class BackfillRunner:
             else:
                 result = run_with_retries(
                     self.resources, self.reporter, task_id,
-                    lambda source=source: stages.extract_dump(
-                        self.resources, run.run_id, source.location, subreddits=names,
-                        start=since, end=until, progress=self._progress, trusted=True,
-                        **self.extract_options),
+                    functools.partial(
+                        stages.extract_dump, self.resources, run.run_id, source.location,
+                        subreddits=names, start=since, end=until, progress=self._progress,
+                        trusted=True, **self.extract_options),
                     self._sleep)
                 self.reporter.task_done("extract", source.name, True, dump_summary(result))
             outcome.dumps[source.name] = result

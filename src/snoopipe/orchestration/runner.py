@@ -8,6 +8,7 @@ store keeps two runs on the same settings from interleaving.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -21,15 +22,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from snoopipe import interrupts
+from snoopipe.crash_points import crash_point
 from snoopipe.errors import BlockingCheckFailed, ConfigError, RunLockedError, SnoopipeError
-from snoopipe.faults import crash_point
 from snoopipe.interrupts import Interrupted
 from snoopipe.orchestration import stages
 from snoopipe.orchestration.progress import Reporter
 from snoopipe.redact import redact
-from snoopipe.resources import Resources, StageResult
+from snoopipe.resources import Resources
 from snoopipe.settings import validate_subreddit
 from snoopipe.sources.reddit import SubredditUnavailable, reddit_endpoint
+from snoopipe.stage_outputs import StageResult, TransformOutput
 from snoopipe.state import RunRecord
 
 log = logging.getLogger(__name__)
@@ -192,7 +194,7 @@ def run_downstream_stages(resources: Resources, reporter: Reporter, run_id: str,
                         ("load", stages.load)):
         reporter.stage_started(name)
         result = run_with_retries(resources, reporter, name,
-                                  lambda stage=stage: stage(resources, run_id), sleep)
+                                  functools.partial(stage, resources, run_id), sleep)
         reporter.task_done(name, name, True, _summary(name, result))
         reporter.stage_finished(name)
         results[name] = result
@@ -368,8 +370,9 @@ class LocalRunner:
                 for sub in todo:
                     futures[pool.submit(
                         self._with_retries, stages.extract_task_id(sub),
-                        lambda sub=sub: stages.extract(
-                            self.resources, run.run_id, sub, endpoint, logical_date=logical,
+                        functools.partial(
+                            stages.extract, self.resources, run.run_id, sub, endpoint,
+                            logical_date=logical,
                             progress=lambda msg: self.reporter.task_progress("extract", msg)),
                     )] = sub
                 failed += self._collect_extracts(futures)
@@ -455,7 +458,8 @@ def _summary(stage: str, result: StageResult) -> str:
 
     read, made = task_figures(stage, stage, result.rows_in, result.rows_out, out)
     text = f"{read} -> {made}"
-    quarantined = sum((out.get("quarantined") or {}).values()) if stage == "transform" else 0
+    quarantined = (sum(TransformOutput.from_dict(out).quarantined.values())
+                   if stage == "transform" else 0)
     if quarantined:
         text += f", {quarantined:,} lines quarantined"
     return text

@@ -16,7 +16,7 @@ from snoopipe import interrupts
 from snoopipe.errors import BlockingCheckFailed, ConfigError, SnoopipeError
 from snoopipe.interrupts import Interrupted
 from snoopipe.orchestration.attempts import current_try
-from snoopipe.resources import Resources, StageResult
+from snoopipe.resources import Resources
 from snoopipe.settings import validate_subreddit
 from snoopipe.sources.reddit import (
     RedditClient,
@@ -25,6 +25,7 @@ from snoopipe.sources.reddit import (
     SubredditUnavailable,
     extract_subreddit,
 )
+from snoopipe.stage_outputs import StageResult
 
 log = logging.getLogger(__name__)
 

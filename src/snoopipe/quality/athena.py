@@ -1,7 +1,7 @@
 """Validation on Athena (`validation_engine = "athena"`): the checks of checks.py, run by
 Athena over the Glue catalog tables of the S3 lake.
 
-Per validation:
+`athena_checks` opens it for `snoopipe.quality.validate.run_validation`. Per validation:
 1. the Glue catalog is brought up to date (`GlueCatalog.sync`): database and tables, the
    partitions the validated runs' transforms wrote, and their quarantine files;
 2. each check's Athena SQL (`snoopipe.quality.sqlgen`, generated from the one definition
@@ -9,8 +9,8 @@ Per validation:
    workgroup and database, results to `athena.output_location`), polled with
    `GetQueryExecution` until it succeeds, fails or times out (then it is stopped), and
    its single number read with `GetQueryResults`; a failed check's sample query runs too;
-3. results are stored and a failed blocking check stops the load, exactly as with DuckDB
-   (`snoopipe.quality.validate.finish_validation`).
+3. results are judged, stored and a failed blocking check stops the load, exactly as
+   with DuckDB (`snoopipe.quality.evaluate`, `snoopipe.quality.validate`).
 
 Checks run one after the other: each is a small aggregate, and Athena's per-account
 concurrency quota is shared with other users.
@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -31,12 +31,14 @@ from snoopipe.errors import ConfigError, SnoopipeError
 from snoopipe.lake.glue_catalog import GlueCatalog
 from snoopipe.lake.s3 import S3Lake
 from snoopipe.quality import sqlgen
-from snoopipe.quality.checks import CHECKS, Check
-from snoopipe.resources import Resources, StageResult
+from snoopipe.quality.evaluate import CheckContext, number
 from snoopipe.settings import AthenaSettings
-from snoopipe.state import CheckResult, StateStore
+from snoopipe.state import StateStore
 from snoopipe.tables import TABLES
-from snoopipe.transform import layout
+
+if TYPE_CHECKING:
+    # annotations only: resources sits above the stages (see tests/unit/test_package_graph.py)
+    from snoopipe.resources import Resources
 
 log = logging.getLogger(__name__)
 
@@ -130,10 +132,8 @@ class AthenaRunner:
         return self.rows(qid)
 
     def scalar(self, sql: str) -> int:
-        _columns, rows = self.query(sql)
-        if not rows or rows[0][0] in (None, ""):
-            return 0
-        return int(float(rows[0][0]))
+        """The single number a query answers (0 for none or NULL)."""
+        return number(self.query(sql)[1])
 
 
 def _describe(exc: BaseException) -> str:
@@ -143,82 +143,42 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:300]
 
 
-def check_context(state: StateStore, runs: Sequence[str], now_utc: datetime
-                  ) -> sqlgen.CheckContext:
-    """The runs, manifest and transform counts the check relations hold (as for DuckDB)."""
-    manifest = [(f.run_id, f.kind, f.key, int(f.rows))
-                for run in runs for f in state.raw_files(run_id=run)]
-    counts = layout.transform_counts(state, runs)
-    return sqlgen.CheckContext(runs=list(runs), manifest=manifest, transform_counts=counts,
-                               now_utc=now_utc)
-
-
 def touched_partitions(state: StateStore, runs: Sequence[str]) -> dict[str, set[str] | None]:
-    """Processed partitions the runs' transforms wrote (None: unknown, register all)."""
-    out: dict[str, set[str] | None] = {}
-    for name in TABLES:
-        wanted: set[str] | None = set()
-        for run in runs:
-            touched = ((layout.transform_output(state, run) or {})
-                       .get("partitions", {}).get(name))
-            if touched is None:
-                wanted = None
-                break
-            wanted.update(touched)
-        out[name] = wanted
-    return out
+    """Processed partitions the runs' transforms wrote, per table (None: unknown, register
+    all)."""
+    return {name: state.touched_partitions(runs, name) for name in TABLES}
 
 
-def _sample(runner: AthenaRunner, sql: str | None) -> str:
-    if not sql:
-        return ""
-    try:
-        names, rows = runner.query(sql)
-    except AthenaQueryError as exc:  # a sample is a nicety; never hide the check result
-        return f" (no examples: {exc})"
-    if not rows:
-        return ""
-    return " Examples: " + "; ".join(
-        ", ".join(f"{n}={v}" for n, v in zip(names, row, strict=False)) for row in rows)
+class AthenaChecks:
+    """The checks' queries (checks.py dialect) run on Athena: a `CheckClient`."""
+
+    errors = (AthenaQueryError,)
+
+    def __init__(self, runner: AthenaRunner, database: str, ctx: CheckContext) -> None:
+        self.runner = runner
+        self.database = database
+        self.relations = sqlgen.helper_relations(ctx, database)
+
+    def query(self, sql: str) -> tuple[list[str], list[tuple[str | None, ...]]]:
+        return self.runner.query(sqlgen.to_athena(sql, database=self.database,
+                                                  relations=self.relations))
+
+    def output(self) -> dict[str, Any]:
+        return {"engine": "athena", "athena_queries": list(self.runner.executions)}
 
 
-def run_validation_athena(resources: Resources, run_id: str, *,
-                          checks: Sequence[Check] = CHECKS,
-                          runner: AthenaRunner | None = None,
-                          catalog: GlueCatalog | None = None) -> StageResult:
-    from snoopipe.quality.validate import finish_validation
+@contextmanager
+def athena_checks(resources: Resources, ctx: CheckContext) -> Iterator[AthenaChecks]:
+    """Athena, once the Glue catalog holds what the validated runs wrote.
 
-    layout.check_run_id(run_id)
+    ConfigError when the lake is not on S3 (Athena reads it through the catalog).
+    """
     settings = resources.settings.athena
     lake = resources.lake
     if not isinstance(lake, S3Lake):
         raise ConfigError("validation on Athena reads the lake through the Glue catalog: set "
                           "SNOOPIPE_LAKE_URL=s3://bucket/prefix (or validation_engine = duckdb)")
-    state = resources.state
-    runs = layout.pending_runs(state, run_id)
-    catalog = catalog or GlueCatalog(lake, settings.database, region=settings.region)
-    added = catalog.sync(touched_partitions(state, runs), runs)
+    catalog = GlueCatalog(lake, settings.database, region=settings.region)
+    added = catalog.sync(touched_partitions(resources.state, ctx.runs), ctx.runs)
     log.info("Glue catalog %s: new partitions %s", settings.database, added)
-    runner = runner or AthenaRunner(settings)
-    ctx = check_context(state, runs, datetime.now(UTC))
-    relations = sqlgen.helper_relations(ctx, settings.database)
-    results = []
-    for check in checks:
-        observed = runner.scalar(sqlgen.to_athena(check.sql, database=settings.database,
-                                                  relations=relations))
-        passed = observed == 0
-        if passed:
-            message = f"passed: {check.description}"
-        else:
-            sample = (sqlgen.to_athena(check.sample_sql, database=settings.database,
-                                       relations=relations) if check.sample_sql else None)
-            message = (f"{observed} violating row(s); expected {check.description}."
-                       f"{_sample(runner, sample)}")
-        results.append(CheckResult(name=check.name, table=check.table, severity=check.severity,
-                                   passed=passed, observed=observed, message=message))
-    rows_in = runner.scalar(sqlgen.to_athena(sqlgen.rows_in_sql(), database=settings.database,
-                                             relations=relations))
-    result = finish_validation(state, run_id, runs, results, rows_in)
-    result.output["engine"] = "athena"
-    result.output["athena_queries"] = list(runner.executions)
-    return result
+    yield AthenaChecks(AthenaRunner(settings), settings.database, ctx)

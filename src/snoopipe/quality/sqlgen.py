@@ -7,9 +7,10 @@ DuckDB those relations are views and tables of the validation connection. For At
 - qualifies the processed tables (`posts`, `comments`, `post_metrics`) with the Glue
   database, so they read the lake through the catalog;
 - prepends the other relations as CTEs (`WITH validated_runs AS (VALUES ...), ...`):
-  the runs, the raw-file manifest and the transform's counts come from the state store
-  and are inlined as VALUES; `quarantine` reads the Glue `quarantine` table restricted
-  to the validated runs; `check_clock` is the validation time;
+  the runs, the raw-file manifest and the transform's counts
+  (`snoopipe.quality.evaluate.CheckContext`, as DuckDB gets them) are inlined as
+  VALUES; `quarantine` reads the Glue `quarantine` table restricted to the validated
+  runs; `check_clock` is the validation time;
 - writes the result in sqlglot's Athena dialect with every identifier quoted.
 
 Nothing in checks.py is written twice; a new check gets its Athena form for free, and
@@ -20,12 +21,12 @@ dialect.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import sqlglot
 from sqlglot import exp
 
+from snoopipe.quality.evaluate import HELPER_COLUMNS, CheckContext
+from snoopipe.sqltext import sql_literal
 from snoopipe.tables import TABLES
 
 READ_DIALECT = "duckdb"  # the dialect checks.py is written in
@@ -36,58 +37,33 @@ HELPERS = ("validated_runs", "raw_manifest", "transform_counts", "quarantine", "
 MAX_MANIFEST_CHARS = 120_000
 
 
-def _lit(value: object) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return f"CAST({value} AS BIGINT)"
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def _values(columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[object]]) -> str:
     """A relation of literal rows (or a typed empty one)."""
     names = ", ".join(n for n, _t in columns)
     if not rows:
         typed = ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in columns)
         return f"SELECT {typed} WHERE FALSE"
-    body = ", ".join("(" + ", ".join(_lit(v) for v in row) + ")" for row in rows)
+    body = ", ".join("(" + ", ".join(sql_literal(v) for v in row) + ")" for row in rows)
     return f"SELECT {names} FROM (VALUES {body}) AS v({names})"
-
-
-@dataclass
-class CheckContext:
-    """What the check relations hold for one validation (from the state store)."""
-
-    runs: list[str]
-    manifest: list[tuple[str, str, str, int]] = field(default_factory=list)
-    transform_counts: list[tuple[str, str, int, int, int]] = field(default_factory=list)
-    now_utc: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 def helper_relations(ctx: CheckContext, database: str) -> dict[str, str]:
     """The SQL (Trino / Athena) of each helper relation."""
-    manifest = _values((("run_id", "VARCHAR"), ("kind", "VARCHAR"), ("raw_file", "VARCHAR"),
-                        ("rows", "BIGINT")), ctx.manifest)
-    if len(manifest) > MAX_MANIFEST_CHARS:
+    rows = ctx.helper_rows()
+    relations = {name: _values(columns, rows[name]) for name, columns in HELPER_COLUMNS.items()}
+    if len(relations["raw_manifest"]) > MAX_MANIFEST_CHARS:
         sums: dict[tuple[str, str], int] = {}
-        for run, kind, _file, rows in ctx.manifest:
-            sums[(run, kind)] = sums.get((run, kind), 0) + rows
-        manifest = _values((("run_id", "VARCHAR"), ("kind", "VARCHAR"),
-                            ("raw_file", "VARCHAR"), ("rows", "BIGINT")),
-                           [(r, k, None, n) for (r, k), n in sorted(sums.items())])
-    now = ctx.now_utc.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-    runs = ", ".join(_lit(r) for r in ctx.runs) or "NULL"
+        for run, kind, _file, n in ctx.manifest:
+            sums[(run, kind)] = sums.get((run, kind), 0) + n
+        relations["raw_manifest"] = _values(
+            HELPER_COLUMNS["raw_manifest"],
+            [(r, k, None, n) for (r, k), n in sorted(sums.items())])
+    runs = ", ".join(sql_literal(r) for r in ctx.runs) or "NULL"
     return {
-        "validated_runs": _values((("run_id", "VARCHAR"),), [(r,) for r in ctx.runs]),
-        "raw_manifest": manifest,
-        "transform_counts": _values(
-            (("run_id", "VARCHAR"), ("kind", "VARCHAR"), ("raw_lines", "BIGINT"),
-             ("valid_lines", "BIGINT"), ("quarantined", "BIGINT")), ctx.transform_counts),
+        **relations,
         "quarantine": (f'SELECT run_id, kind, raw_file, raw_line, reason '
                        f'FROM "{database}"."quarantine" WHERE run IN ({runs})'),
-        "check_clock": f"SELECT TIMESTAMP '{now}' AS now_utc",
+        "check_clock": f"SELECT TIMESTAMP '{ctx.clock()[:-3]}' AS now_utc",
     }
 
 
@@ -118,10 +94,3 @@ def check_queries(checks, ctx: CheckContext, database: str) -> list[tuple[str, s
     return [(c.name, to_athena(c.sql, database=database, relations=relations),
              to_athena(c.sample_sql, database=database, relations=relations)
              if c.sample_sql else None) for c in checks]
-
-
-def rows_in_sql() -> str:
-    """Processed rows of the validated runs (checks.py dialect, translated like a check)."""
-    parts = [f"(SELECT COUNT(*) FROM {name} WHERE _run_id IN "
-             f"(SELECT run_id FROM validated_runs))" for name in TABLES]
-    return "SELECT " + " + ".join(parts) + " AS n"

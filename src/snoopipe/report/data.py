@@ -80,9 +80,9 @@ def collect(resources: Resources, *, runs: int = 200) -> ReportData:
         pass
     newest: dict[str, str] = {}
     try:
-        _cols, rows = resources.warehouse.query(
+        _cols, newest_rows = resources.warehouse.query(
             "SELECT subreddit, max(created_utc) FROM posts GROUP BY subreddit")
-        for sub, created in rows:
+        for sub, created in newest_rows:
             if created is not None:
                 value = created if isinstance(created, datetime) else datetime.fromisoformat(
                     str(created))

@@ -5,8 +5,12 @@ from __future__ import annotations
 import html
 from collections import defaultdict
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from snoopipe.report.data import ReportData
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 # (id, title) of every chart, in page order; the browser test checks each one drew.
 CHARTS = (
@@ -21,7 +25,8 @@ CHARTS = (
 )
 
 
-def _bars(rows: list[dict], x: str, series: str, value: str, *, stacked: bool = True):
+def _bars(rows: list[dict], x: str, series: str, value: str, *,
+          stacked: bool = True) -> go.Figure:
     import plotly.graph_objects as go
 
     grouped: dict[str, dict[str, float]] = defaultdict(dict)
@@ -37,16 +42,16 @@ def _bars(rows: list[dict], x: str, series: str, value: str, *, stacked: bool = 
     return fig
 
 
-def _empty(fig, text: str):
+def _empty(fig: go.Figure, text: str) -> go.Figure:
     fig.add_annotation(text=text, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
     return fig
 
 
-def figures(data: ReportData) -> dict[str, object]:
+def figures(data: ReportData) -> dict[str, go.Figure]:
     """{chart id: plotly Figure} for every chart of CHARTS."""
     import plotly.graph_objects as go
 
-    figs: dict[str, object] = {}
+    figs: dict[str, go.Figure] = {}
     figs["rows-loaded"] = _bars(data.rows_loaded, "run_id", "table", "rows")
     figs["rows-extracted"] = _bars(data.rows_extracted, "run_id", "subreddit", "rows")
     figs["stage-durations"] = _bars(data.stages, "run_id", "stage", "seconds", stacked=False)
@@ -89,10 +94,10 @@ def figures(data: ReportData) -> dict[str, object]:
                "checks": "no checks yet", "api-requests": "no API extract yet",
                "freshness": "no posts in the warehouse yet"}
     for key, text in empties.items():
-        if not figs[key].data:  # type: ignore[attr-defined]
+        if not figs[key].data:
             _empty(figs[key], text)
     for (key, title) in CHARTS:
-        figs[key].update_layout(title=title, height=360, showlegend=True,  # type: ignore[attr-defined]
+        figs[key].update_layout(title=title, height=360, showlegend=True,
                                 margin={"t": 50, "l": 50, "r": 20, "b": 80})
     return figs
 

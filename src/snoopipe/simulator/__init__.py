@@ -12,7 +12,7 @@ expiry and impossible timestamps. ``serve()`` runs one in the foreground.
 """
 
 from snoopipe.simulator.corpus import Corpus
-from snoopipe.simulator.faults import FaultPlan
+from snoopipe.simulator.fault_injection import FaultPlan
 from snoopipe.simulator.generated import DEFAULT_SUBREDDITS, GeneratedCorpus
 from snoopipe.simulator.recorded import RecordedCorpus
 from snoopipe.simulator.server import RedditSimulator, serve

@@ -713,6 +713,7 @@ class GeneratedCorpus(Corpus):
             if now - ps.created > window:
                 break
             score = self._post_score(ps, now)
+            key: float
             if sort == "top":
                 key = -score
             elif sort == "rising":
@@ -723,8 +724,10 @@ class GeneratedCorpus(Corpus):
             cands.append((key, -k, k))
             k -= 1
         cands.sort()
-        ids = [self._post_skel(sub.slot, kk).id for _, _, kk in cands[:LISTING_CAP]]
-        return ListSeq(ids, lambda chunk: [self.post(pid, now) for pid in chunk])
+        # post id -> index, in rank order; every candidate exists at `now` (k <= k_max)
+        ranked = {self._post_skel(sub.slot, kk).id: kk for _, _, kk in cands[:LISTING_CAP]}
+        return ListSeq(list(ranked), lambda chunk: [self._post_data(sub.slot, ranked[pid], now)
+                                                    for pid in chunk])
 
     def post(self, post_id: str, now: float) -> dict[str, Any] | None:
         dec = self._decode_post(post_id)

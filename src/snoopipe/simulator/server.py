@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from snoopipe.simulator.corpus import LISTING_SORTS, Corpus, paginate
-from snoopipe.simulator.faults import FAULT_TYPES, FaultDecision, FaultInjector, FaultPlan
+from snoopipe.simulator.fault_injection import FAULT_TYPES, FaultDecision, FaultInjector, FaultPlan
 from snoopipe.simulator.generated import GeneratedCorpus
 from snoopipe.simulator.recorded import RecordedCorpus, _iter_things, normalize_path
 from snoopipe.simulator.trees import listing, render_comments, render_morechildren
@@ -795,11 +795,12 @@ def serve(port: int = 8080, corpus_dir: str | None = None, seed: int = 7,
         corpus = GeneratedCorpus(seed=seed, subreddits=subreddits)
     sim = RedditSimulator(corpus, host=host, port=port, ratelimit_budget=ratelimit_budget)
     sim.start()
-    described = corpus.describe()
-    what = (f"replaying {described.get('files')} recorded sessions "
-            f"({described.get('posts')} posts, {described.get('comments')} comments)"
-            if corpus_dir else f"generated corpus, seed {seed}, r/{', r/'.join(corpus.subreddits)}"  # type: ignore[attr-defined]
-            )
+    if isinstance(corpus, GeneratedCorpus):
+        what = f"generated corpus, seed {seed}, r/{', r/'.join(corpus.subreddits)}"
+    else:
+        described = corpus.describe()
+        what = (f"replaying {described.get('files')} recorded sessions "
+                f"({described.get('posts')} posts, {described.get('comments')} comments)")
     print(f"Reddit API simulator on {sim.url} ({what}); Ctrl-C stops it.", flush=True)
     stop = threading.Event()
     try:

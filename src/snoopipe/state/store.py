@@ -20,9 +20,10 @@ from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from snoopipe import private
-from snoopipe.lake.raw import RawFile
+from snoopipe.lake.raw import KINDS, RawFile
 from snoopipe.redact import redact, redact_data
-from snoopipe.state import schema as t
+from snoopipe.stage_outputs import TransformOutput
+from snoopipe.state import schema
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -202,7 +203,7 @@ class StateStore:
     def create_run(self, run_id: str, *, kind: str, subreddits: Sequence[str],
                    params: dict[str, Any] | None = None) -> RunRecord:
         with self.engine.begin() as conn:
-            conn.execute(t.runs.insert().values(
+            conn.execute(schema.runs.insert().values(
                 run_id=run_id, kind=kind, status="running", subreddits=json.dumps(list(subreddits)),
                 params=json.dumps(redact_data(params or {}), sort_keys=True), started_at=utcnow(),
             ))
@@ -211,24 +212,25 @@ class StateStore:
     def set_run_status(self, run_id: str, status: str, error: str | None = None) -> None:
         finished = utcnow() if status in ("success", "failed", "interrupted") else None
         with self.engine.begin() as conn:
-            conn.execute(t.runs.update().where(t.runs.c.run_id == run_id).values(
+            conn.execute(schema.runs.update().where(schema.runs.c.run_id == run_id).values(
                 status=status, error=redact(error) or None, finished_at=finished))
 
     def update_run_params(self, run_id: str, **values: Any) -> None:
         """Merge `values` into a run's params (e.g. the `holder` process now running it)."""
         with self.engine.begin() as conn:
-            row = conn.execute(select(t.runs.c.params).where(t.runs.c.run_id == run_id)
+            row = conn.execute(select(schema.runs.c.params).where(schema.runs.c.run_id == run_id)
                                .with_for_update()).first()
             if row is None:
                 return
             params = {**json.loads(row.params or "{}"), **values}
-            conn.execute(t.runs.update().where(t.runs.c.run_id == run_id).values(
+            conn.execute(schema.runs.update().where(schema.runs.c.run_id == run_id).values(
                 params=json.dumps(params, sort_keys=True)))
 
     def lock_holder(self, name: str) -> str | None:
         """Who holds the named lock now (None: free)."""
         with self.engine.connect() as conn:
-            row = conn.execute(select(t.locks.c.holder).where(t.locks.c.name == name)).first()
+            row = conn.execute(select(schema.locks.c.holder)
+                               .where(schema.locks.c.name == name)).first()
         return row.holder if row else None
 
     @staticmethod
@@ -242,16 +244,17 @@ class StateStore:
 
     def get_run(self, run_id: str) -> RunRecord | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(t.runs).where(t.runs.c.run_id == run_id)).first()
+            row = conn.execute(select(schema.runs).where(schema.runs.c.run_id == run_id)).first()
         return self._run(row) if row else None
 
     def list_runs(self, limit: int = 10, *, kind: str | None = None,
                   status: str | None = None) -> list[RunRecord]:
-        query = select(t.runs).order_by(t.runs.c.started_at.desc(), t.runs.c.run_id.desc())
+        query = select(schema.runs).order_by(schema.runs.c.started_at.desc(),
+                                             schema.runs.c.run_id.desc())
         if kind:
-            query = query.where(t.runs.c.kind == kind)
+            query = query.where(schema.runs.c.kind == kind)
         if status:
-            query = query.where(t.runs.c.status == status)
+            query = query.where(schema.runs.c.status == status)
         with self.engine.connect() as conn:
             rows = conn.execute(query.limit(limit)).all()
         return [self._run(r) for r in rows]
@@ -274,18 +277,18 @@ class StateStore:
         now = utcnow()
         with self.engine.begin() as conn:
             row = conn.execute(
-                select(t.tasks.c.attempt)
-                .where(t.tasks.c.run_id == run_id, t.tasks.c.task_id == task_id)
+                select(schema.tasks.c.attempt)
+                .where(schema.tasks.c.run_id == run_id, schema.tasks.c.task_id == task_id)
                 .with_for_update()
             ).first()
             if row is None:
-                conn.execute(t.tasks.insert().values(
+                conn.execute(schema.tasks.insert().values(
                     run_id=run_id, task_id=task_id, stage=stage, partition=partition,
                     status="running", attempt=max(1, at_least), started_at=now))
                 return max(1, at_least)
             attempt = max(row.attempt + 1, at_least)
-            conn.execute(t.tasks.update().where(
-                t.tasks.c.run_id == run_id, t.tasks.c.task_id == task_id).values(
+            conn.execute(schema.tasks.update().where(
+                schema.tasks.c.run_id == run_id, schema.tasks.c.task_id == task_id).values(
                 status="running", attempt=attempt, started_at=now, finished_at=None,
                 error=None))
             return attempt
@@ -294,16 +297,16 @@ class StateStore:
                     rows_in: int | None = None, rows_out: int | None = None,
                     error: str | None = None, output: dict[str, Any] | None = None) -> None:
         with self.engine.begin() as conn:
-            conn.execute(t.tasks.update().where(
-                t.tasks.c.run_id == run_id, t.tasks.c.task_id == task_id).values(
+            conn.execute(schema.tasks.update().where(
+                schema.tasks.c.run_id == run_id, schema.tasks.c.task_id == task_id).values(
                 status=status, finished_at=utcnow(), rows_in=rows_in, rows_out=rows_out,
                 error=redact(error) or None,
                 output=json.dumps(redact_data(output or {}), sort_keys=True, default=str)))
 
     def tasks(self, run_id: str) -> list[TaskRecord]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(t.tasks).where(t.tasks.c.run_id == run_id)
-                                .order_by(t.tasks.c.started_at, t.tasks.c.task_id)).all()
+            rows = conn.execute(select(schema.tasks).where(schema.tasks.c.run_id == run_id)
+                                .order_by(schema.tasks.c.started_at, schema.tasks.c.task_id)).all()
         return [TaskRecord(
             run_id=r.run_id, task_id=r.task_id, stage=r.stage, partition=r.partition,
             status=r.status, attempt=r.attempt, started_at=_aware(r.started_at),
@@ -331,7 +334,7 @@ class StateStore:
         values = self._raw_file_values(raw)
         try:
             with self.engine.begin() as conn:
-                conn.execute(t.raw_files.insert().values(**values))
+                conn.execute(schema.raw_files.insert().values(**values))
         except IntegrityError:
             existing = self.raw_files(keys=[raw.key])
             if not existing or existing[0].sha256 != raw.sha256:
@@ -363,10 +366,10 @@ class StateStore:
     def _commit_extract_files(self, conn, files: list[RawFile], tracked: list[dict[str, Any]],
                               watermark: tuple[str, str, str, float, str] | None) -> None:
         for raw in files:
-            existing = conn.execute(select(t.raw_files.c.sha256).where(
-                t.raw_files.c.key == raw.key)).first()
+            existing = conn.execute(select(schema.raw_files.c.sha256).where(
+                schema.raw_files.c.key == raw.key)).first()
             if existing is None:
-                conn.execute(t.raw_files.insert().values(**self._raw_file_values(raw)))
+                conn.execute(schema.raw_files.insert().values(**self._raw_file_values(raw)))
             elif existing.sha256 != raw.sha256:
                 raise ValueError(f"raw file {raw.key} is recorded with another checksum")
         self._upsert_tracked_posts_in(conn, tracked)
@@ -377,29 +380,30 @@ class StateStore:
     def _record_extract_gaps_in(conn, gaps: ExtractGaps) -> None:
         now = utcnow()
         for sub, run_id in gaps.close:
-            conn.execute(t.extract_gaps.update().where(
-                t.extract_gaps.c.subreddit == sub, t.extract_gaps.c.closed_at.is_(None),
-                t.extract_gaps.c.reason == "listing_dead_end").values(
+            conn.execute(schema.extract_gaps.update().where(
+                schema.extract_gaps.c.subreddit == sub, schema.extract_gaps.c.closed_at.is_(None),
+                schema.extract_gaps.c.reason == "listing_dead_end").values(
                 closed_at=now, closed_by=run_id))
         for gap in gaps.opened:
-            conn.execute(t.extract_gaps.insert().values(detected_at=now, **gap))
+            conn.execute(schema.extract_gaps.insert().values(detected_at=now, **gap))
         for marks in gaps.marks:
             StateStore._advance_watermark_in(conn, *marks)
         for post_id, error in sorted(gaps.tree_failures.items()):
-            conn.execute(t.tracked_posts.update().where(t.tracked_posts.c.post_id == post_id)
+            conn.execute(schema.tracked_posts.update()
+                         .where(schema.tracked_posts.c.post_id == post_id)
                          .values(tree_error=error[:2000], tree_attempts=func.coalesce(
-                             t.tracked_posts.c.tree_attempts, 0) + 1))
+                             schema.tracked_posts.c.tree_attempts, 0) + 1))
         for post_id in sorted(gaps.missing):
-            conn.execute(t.tracked_posts.update().where(
-                t.tracked_posts.c.post_id == post_id,
-                t.tracked_posts.c.unavailable_since.is_(None)).values(unavailable_since=now))
+            conn.execute(schema.tracked_posts.update().where(
+                schema.tracked_posts.c.post_id == post_id,
+                schema.tracked_posts.c.unavailable_since.is_(None)).values(unavailable_since=now))
 
     def open_gaps(self, subreddit: str | None = None) -> list[dict[str, Any]]:
         """Listing gaps not yet closed: dicts of the extract_gaps columns, oldest first."""
-        query = select(t.extract_gaps).where(t.extract_gaps.c.closed_at.is_(None))
+        query = select(schema.extract_gaps).where(schema.extract_gaps.c.closed_at.is_(None))
         return [dict(r._mapping) for r in self._of_subreddit(
-            query, t.extract_gaps, subreddit,
-            t.extract_gaps.c.subreddit, t.extract_gaps.c.gap_from)]
+            query, schema.extract_gaps, subreddit,
+            schema.extract_gaps.c.subreddit, schema.extract_gaps.c.gap_from)]
 
     def _of_subreddit(self, query, table, subreddit: str | None, *order) -> list:
         """The rows of `query`, of one subreddit when given (`table.c.subreddit`), in
@@ -414,41 +418,44 @@ class StateStore:
         """Close the open gaps of `subreddit` that lie inside [covered_from, covered_to]
         (a backfill that read that time range); returns how many."""
         with self.engine.begin() as conn:
-            result = conn.execute(t.extract_gaps.update().where(
-                t.extract_gaps.c.subreddit == subreddit, t.extract_gaps.c.closed_at.is_(None),
-                t.extract_gaps.c.gap_from >= covered_from,
-                t.extract_gaps.c.gap_to <= covered_to).values(closed_at=utcnow(), closed_by=by))
+            result = conn.execute(schema.extract_gaps.update().where(
+                schema.extract_gaps.c.subreddit == subreddit,
+                schema.extract_gaps.c.closed_at.is_(None),
+                schema.extract_gaps.c.gap_from >= covered_from,
+                schema.extract_gaps.c.gap_to <= covered_to,
+            ).values(closed_at=utcnow(), closed_by=by))
             return result.rowcount or 0
 
     def incomplete_trees(self, subreddit: str | None = None) -> list[dict[str, Any]]:
         """Tracked posts whose last comment-tree fetch failed: post_id, subreddit,
         tree_error, tree_attempts."""
-        query = select(t.tracked_posts.c.post_id, t.tracked_posts.c.subreddit,
-                       t.tracked_posts.c.tree_error, t.tracked_posts.c.tree_attempts).where(
-            t.tracked_posts.c.tree_error.is_not(None))
+        query = select(schema.tracked_posts.c.post_id, schema.tracked_posts.c.subreddit,
+                       schema.tracked_posts.c.tree_error, schema.tracked_posts.c.tree_attempts
+                       ).where(schema.tracked_posts.c.tree_error.is_not(None))
         return [dict(r._mapping) for r in self._of_subreddit(
-            query, t.tracked_posts, subreddit,
-            t.tracked_posts.c.subreddit, t.tracked_posts.c.post_id)]
+            query, schema.tracked_posts, subreddit,
+            schema.tracked_posts.c.subreddit, schema.tracked_posts.c.post_id)]
 
     def unavailable_posts(self, subreddit: str | None = None) -> list[dict[str, Any]]:
         """Tracked posts that /api/info left out: post_id, subreddit, last_seen_at,
         unavailable_since."""
-        query = select(t.tracked_posts.c.post_id, t.tracked_posts.c.subreddit,
-                       t.tracked_posts.c.last_seen_at, t.tracked_posts.c.unavailable_since
-                       ).where(t.tracked_posts.c.unavailable_since.is_not(None))
-        rows = self._of_subreddit(query, t.tracked_posts, subreddit, t.tracked_posts.c.post_id)
+        query = select(schema.tracked_posts.c.post_id, schema.tracked_posts.c.subreddit,
+                       schema.tracked_posts.c.last_seen_at, schema.tracked_posts.c.unavailable_since
+                       ).where(schema.tracked_posts.c.unavailable_since.is_not(None))
+        rows = self._of_subreddit(query, schema.tracked_posts, subreddit,
+                                  schema.tracked_posts.c.post_id)
         return [{**dict(r._mapping), "last_seen_at": _aware(r.last_seen_at),
                  "unavailable_since": _aware(r.unavailable_since)} for r in rows]
 
     def raw_files(self, *, run_id: str | None = None, kind: str | None = None,
                   keys: Iterable[str] | None = None) -> list[RawFile]:
-        query = select(t.raw_files).order_by(t.raw_files.c.key)
+        query = select(schema.raw_files).order_by(schema.raw_files.c.key)
         if run_id is not None:
-            query = query.where(t.raw_files.c.run_id == run_id)
+            query = query.where(schema.raw_files.c.run_id == run_id)
         if kind is not None:
-            query = query.where(t.raw_files.c.kind == kind)
+            query = query.where(schema.raw_files.c.kind == kind)
         if keys is not None:
-            query = query.where(t.raw_files.c.key.in_(list(keys)))
+            query = query.where(schema.raw_files.c.key.in_(list(keys)))
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return [RawFile(key=r.key, run_id=r.run_id, kind=r.kind, subreddit=r.subreddit, dt=r.dt,
@@ -461,9 +468,9 @@ class StateStore:
         """The watermark of a subreddit; names are case-insensitive (`Python` = `python`)."""
         subreddit = subreddit.lower()
         with self.engine.connect() as conn:
-            row = conn.execute(select(t.watermarks.c.value).where(
-                t.watermarks.c.source == source, t.watermarks.c.subreddit == subreddit,
-                t.watermarks.c.kind == kind)).first()
+            row = conn.execute(select(schema.watermarks.c.value).where(
+                schema.watermarks.c.source == source, schema.watermarks.c.subreddit == subreddit,
+                schema.watermarks.c.kind == kind)).first()
         return row.value if row else None
 
     def advance_watermark(self, source: str, subreddit: str, kind: str, value: float,
@@ -481,24 +488,25 @@ class StateStore:
     def _advance_watermark_in(conn, source: str, subreddit: str, kind: str, value: float,
                               run_id: str) -> float:
         subreddit = subreddit.lower()  # one watermark per subreddit, whatever the case
-        key = (t.watermarks.c.source == source, t.watermarks.c.subreddit == subreddit,
-               t.watermarks.c.kind == kind)
-        row = conn.execute(select(t.watermarks.c.value).where(*key).with_for_update()).first()
+        key = (schema.watermarks.c.source == source, schema.watermarks.c.subreddit == subreddit,
+               schema.watermarks.c.kind == kind)
+        row = conn.execute(select(schema.watermarks.c.value).where(*key).with_for_update()).first()
         if row is None:
-            conn.execute(t.watermarks.insert().values(
+            conn.execute(schema.watermarks.insert().values(
                 source=source, subreddit=subreddit, kind=kind, value=value, run_id=run_id,
                 updated_at=utcnow()))
             return value
         if value > row.value:
-            conn.execute(t.watermarks.update().where(*key).values(
+            conn.execute(schema.watermarks.update().where(*key).values(
                 value=value, run_id=run_id, updated_at=utcnow()))
             return value
         return row.value
 
     def watermarks(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(t.watermarks).order_by(
-                t.watermarks.c.subreddit, t.watermarks.c.source, t.watermarks.c.kind)).all()
+            rows = conn.execute(select(schema.watermarks).order_by(
+                schema.watermarks.c.subreddit, schema.watermarks.c.source,
+                schema.watermarks.c.kind)).all()
         return [dict(r._mapping) for r in rows]
 
     # -- tracked posts (what extraction refreshes) ----------------------------------
@@ -517,8 +525,8 @@ class StateStore:
     def _upsert_tracked_posts_in(conn, posts: list[dict[str, Any]]) -> None:
         now = utcnow()
         for post in posts:
-            where = t.tracked_posts.c.post_id == post["post_id"]
-            exists = conn.execute(select(t.tracked_posts.c.post_id).where(where)
+            where = schema.tracked_posts.c.post_id == post["post_id"]
+            exists = conn.execute(select(schema.tracked_posts.c.post_id).where(where)
                                   .with_for_update()).first()
             values = {k: post[k] for k in ("subreddit", "created_utc", "num_comments",
                                            "comments_fetched_count") if k in post}
@@ -529,16 +537,17 @@ class StateStore:
             if "comments_fetched_count" in post:  # its tree was fetched whole
                 values["tree_error"], values["tree_attempts"] = None, 0
             if exists:
-                conn.execute(t.tracked_posts.update().where(where).values(**values))
+                conn.execute(schema.tracked_posts.update().where(where).values(**values))
             else:
-                conn.execute(t.tracked_posts.insert().values(post_id=post["post_id"], **values))
+                conn.execute(schema.tracked_posts.insert()
+                             .values(post_id=post["post_id"], **values))
 
     def tracked_posts(self, subreddit: str, *, created_after: float) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(t.tracked_posts).where(
-                t.tracked_posts.c.subreddit == subreddit.lower(),
-                t.tracked_posts.c.created_utc >= created_after,
-            ).order_by(t.tracked_posts.c.created_utc.desc())).all()
+            rows = conn.execute(select(schema.tracked_posts).where(
+                schema.tracked_posts.c.subreddit == subreddit.lower(),
+                schema.tracked_posts.c.created_utc >= created_after,
+            ).order_by(schema.tracked_posts.c.created_utc.desc())).all()
         return [dict(r._mapping) for r in rows]
 
     # -- checks and loads -----------------------------------------------------------
@@ -546,31 +555,33 @@ class StateStore:
     def record_check_results(self, run_id: str, results: Iterable[CheckResult]) -> None:
         now = utcnow()
         with self.engine.begin() as conn:
-            conn.execute(t.check_results.delete().where(t.check_results.c.run_id == run_id))
+            conn.execute(schema.check_results.delete()
+                         .where(schema.check_results.c.run_id == run_id))
             for r in results:
-                conn.execute(t.check_results.insert().values(
+                conn.execute(schema.check_results.insert().values(
                     run_id=run_id, check_name=r.name, table_name=r.table, severity=r.severity,
                     passed=1 if r.passed else 0, observed=r.observed, message=r.message,
                     checked_at=now))
 
     def check_results(self, run_id: str) -> list[CheckResult]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(t.check_results).where(
-                t.check_results.c.run_id == run_id).order_by(t.check_results.c.check_name)).all()
+            rows = conn.execute(select(schema.check_results)
+                                .where(schema.check_results.c.run_id == run_id)
+                                .order_by(schema.check_results.c.check_name)).all()
         return [CheckResult(name=r.check_name, table=r.table_name, severity=r.severity,
                             passed=bool(r.passed), observed=r.observed, message=r.message or "")
                 for r in rows]
 
     def record_load(self, run_id: str, table_name: str, rows: int) -> None:
         with self.engine.begin() as conn:
-            conn.execute(t.loads.delete().where(t.loads.c.run_id == run_id,
-                                                t.loads.c.table_name == table_name))
-            conn.execute(t.loads.insert().values(run_id=run_id, table_name=table_name, rows=rows,
-                                                 loaded_at=utcnow()))
+            conn.execute(schema.loads.delete().where(schema.loads.c.run_id == run_id,
+                                                     schema.loads.c.table_name == table_name))
+            conn.execute(schema.loads.insert().values(run_id=run_id, table_name=table_name,
+                                                      rows=rows, loaded_at=utcnow()))
 
     def loads(self, run_id: str) -> dict[str, int]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(t.loads).where(t.loads.c.run_id == run_id)).all()
+            rows = conn.execute(select(schema.loads).where(schema.loads.c.run_id == run_id)).all()
         return {r.table_name: r.rows for r in rows}
 
     def runs_pending_load(self, up_to_run_id: str) -> list[str]:
@@ -581,18 +592,62 @@ class StateStore:
         validates and loads its rows too: nothing transformed is silently left behind.
         """
         # Loaded by its own load task, or by a later run's load (recorded in `loads`).
-        loaded = select(t.tasks.c.run_id).where(t.tasks.c.stage == "load",
-                                                t.tasks.c.status == "success").union(
-            select(t.loads.c.run_id))
-        transformed = select(t.tasks.c.run_id).where(t.tasks.c.stage == "transform",
-                                                     t.tasks.c.status == "success")
+        loaded = select(schema.tasks.c.run_id).where(schema.tasks.c.stage == "load",
+                                                     schema.tasks.c.status == "success").union(
+            select(schema.loads.c.run_id))
+        transformed = select(schema.tasks.c.run_id).where(schema.tasks.c.stage == "transform",
+                                                          schema.tasks.c.status == "success")
         with self.engine.connect() as conn:
-            rows = conn.execute(select(t.runs.c.run_id).where(
-                t.runs.c.run_id <= up_to_run_id,
-                t.runs.c.run_id.in_(transformed),
-                t.runs.c.run_id.not_in(loaded),
-            ).order_by(t.runs.c.run_id)).all()
+            rows = conn.execute(select(schema.runs.c.run_id).where(
+                schema.runs.c.run_id <= up_to_run_id,
+                schema.runs.c.run_id.in_(transformed),
+                schema.runs.c.run_id.not_in(loaded),
+            ).order_by(schema.runs.c.run_id)).all()
         return [r.run_id for r in rows]
+
+    def pending_runs(self, run_id: str) -> list[str]:
+        """The runs whose processed rows validate and load with run_id, run_id included,
+        sorted: `runs_pending_load(run_id)` (transform succeeded and no load has taken
+        their rows yet; a run stopped by a blocking check stays pending) plus run_id."""
+        return sorted(set(self.runs_pending_load(run_id)) | {run_id})
+
+    def transform_output(self, run_id: str) -> TransformOutput | None:
+        """The output of the run's latest successful transform task, or None.
+
+        It holds what later stages need: line counts per kind and the partitions touched
+        (`month=YYYY-MM`; `subreddit=x/dt=y` in outputs of older versions).
+        """
+        done = [r for r in self.tasks(run_id) if r.stage == "transform" and r.status == "success"]
+        if not done:
+            return None
+        oldest = datetime.min.replace(tzinfo=UTC)
+        done.sort(key=lambda r: r.finished_at or r.started_at or oldest)
+        return TransformOutput.from_dict(done[-1].output)
+
+    def touched_partitions(self, runs: Sequence[str], table: str) -> set[str] | None:
+        """The partitions of `table` the runs' latest transforms wrote (`month=YYYY-MM`);
+        None when some run's output does not say (a reader then takes every partition)."""
+        partitions: set[str] = set()
+        for run in runs:
+            done = self.transform_output(run)
+            touched = done.partitions.get(table) if done else None
+            if touched is None:
+                return None
+            partitions.update(touched)
+        return partitions
+
+    def transform_counts(self, runs: Sequence[str]) -> list[tuple[str, str, int, int, int]]:
+        """(run, kind, raw lines, valid lines, quarantined) of each run's latest transform,
+        for the kinds it typed: what the reconciliation checks compare with the manifest."""
+        counts = []
+        for run in runs:
+            output = self.transform_output(run) or TransformOutput()
+            for kind in KINDS:
+                if kind in output.valid_lines:
+                    counts.append((run, kind, int(output.raw_lines.get(kind, 0)),
+                                   int(output.valid_lines[kind]),
+                                   int(output.quarantined.get(kind, 0))))
+        return counts
 
     # -- lock -------------------------------------------------------------------------
 
@@ -609,12 +664,12 @@ class StateStore:
         """
         now = utcnow()
         with self.engine.begin() as conn:
-            row = conn.execute(select(t.locks).where(t.locks.c.name == name)
+            row = conn.execute(select(schema.locks).where(schema.locks.c.name == name)
                                .with_for_update()).first()
             if row is None:
                 try:
-                    conn.execute(t.locks.insert().values(name=name, holder=holder, acquired_at=now,
-                                                         heartbeat_at=now))
+                    conn.execute(schema.locks.insert().values(name=name, holder=holder,
+                                                              acquired_at=now, heartbeat_at=now))
                 except IntegrityError:
                     return "another process"
                 return None
@@ -624,21 +679,23 @@ class StateStore:
                 age = (now - _aware(row.heartbeat_at)).total_seconds()
                 if age < stale_after_seconds:
                     return row.holder
-            conn.execute(t.locks.update().where(t.locks.c.name == name).values(
+            conn.execute(schema.locks.update().where(schema.locks.c.name == name).values(
                 holder=holder, acquired_at=now, heartbeat_at=now))
             return None
 
     def heartbeat_lock(self, name: str, holder: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(t.locks.update().where(t.locks.c.name == name, t.locks.c.holder == holder)
+            conn.execute(schema.locks.update()
+                         .where(schema.locks.c.name == name, schema.locks.c.holder == holder)
                          .values(heartbeat_at=utcnow()))
 
     def release_lock(self, name: str, holder: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(t.locks.delete().where(t.locks.c.name == name, t.locks.c.holder == holder))
+            conn.execute(schema.locks.delete()
+                         .where(schema.locks.c.name == name, schema.locks.c.holder == holder))
 
     def count(self, table_name: str) -> int:
-        table = t.metadata.tables[table_name]
+        table = schema.metadata.tables[table_name]
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(table)).scalar_one()
 

@@ -27,10 +27,12 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from snoopipe.faults import crash_point
+from snoopipe.crash_points import crash_point
+from snoopipe.lake import layout, relations
 from snoopipe.lake.base import Lake
+from snoopipe.sqltext import sql_string
 from snoopipe.tables import TABLES, TableSpec
-from snoopipe.transform import layout, partition_files, rules
+from snoopipe.transform import partition_files, rules
 
 log = logging.getLogger(__name__)
 
@@ -74,19 +76,19 @@ def plan(lake: Lake, table: TableSpec, sizing: layout.FileSizing = layout.FileSi
 
 def _relation(lake: Lake, table: TableSpec, parts: list[str], legacy: list[str]) -> str:
     """Rows of the parts and of the legacy files (their subreddit and dt from the path)."""
-    sources = [layout.parquet_relation_sql(table, [lake.uri(k) for k in parts])]
+    sources = [relations.parquet_relation_sql(table, [lake.uri(k) for k in parts])]
     for key in legacy:
         subreddit, dt = _legacy_partition(key).replace("subreddit=", "").split("/dt=")
         cols = ", ".join(
-            f"CAST({layout.sql_string(subreddit)} AS VARCHAR) AS subreddit" if c.name == "subreddit"
-            else f"DATE {layout.sql_string(dt)} AS dt" if c.name == "dt"
+            f"CAST({sql_string(subreddit)} AS VARCHAR) AS subreddit" if c.name == "subreddit"
+            else f"DATE {sql_string(dt)} AS dt" if c.name == "dt"
             else f"CAST({c.name} AS {c.type}) AS {c.name}" for c in table.columns)
         # UNION ALL BY NAME with the empty typed relation: a column absent from an old
         # file reads as NULL.
         sources.append(
-            f"SELECT {cols} FROM (SELECT * FROM ({layout.empty_relation_sql(table)}) "
+            f"SELECT {cols} FROM (SELECT * FROM ({relations.empty_relation_sql(table)}) "
             f"UNION ALL BY NAME SELECT * FROM read_parquet("
-            f"{layout.sql_string(lake.uri(key))}, hive_partitioning = false))")
+            f"{sql_string(lake.uri(key))}, hive_partitioning = false))")
     return " UNION ALL ".join(f"({s})" for s in sources)
 
 
@@ -97,9 +99,9 @@ def rewrite_partition(lake: Lake, table: TableSpec, partition: str, parts: list[
     with tempfile.TemporaryDirectory(prefix="snoopipe-compact-", dir=scratch_dir) as tmp:
         con = duckdb.connect(":memory:")
         try:
-            con.execute(f"SET temp_directory = {layout.sql_string(tmp)}")
+            con.execute(f"SET temp_directory = {sql_string(tmp)}")
             con.execute("SET preserve_insertion_order = true")
-            layout.attach_lake(con, lake)
+            lake.register_duckdb(con)
             pk = ", ".join(table.primary_key)
             order = ", ".join(rules.LATEST_FIRST)
             sql = (f"SELECT * FROM ({_relation(lake, table, parts, legacy)}) "

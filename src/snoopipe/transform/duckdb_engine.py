@@ -27,13 +27,14 @@ from datetime import datetime
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from snoopipe.faults import crash_point
+from snoopipe.crash_points import crash_point
+from snoopipe.lake import layout, relations
 from snoopipe.lake.base import Lake
+from snoopipe.sqltext import sql_string
 from snoopipe.tables import TableSpec
-from snoopipe.transform import layout, partition_files, rules
+from snoopipe.transform import partition_files, rules
 from snoopipe.transform.reader import SCHEMA, Batch, prefetch
 
 log = logging.getLogger(__name__)
@@ -56,13 +57,13 @@ class DuckDBTransform:
         self._tmp = tempfile.TemporaryDirectory(prefix="snoopipe-transform-", dir=scratch_dir)
         # In memory, spilling to the scratch folder beyond memory_limit; no WAL, no checkpoints.
         self.con = duckdb.connect(":memory:")
-        self._sql(f"SET temp_directory = {layout.sql_string(self._tmp.name)}")
+        self._sql(f"SET temp_directory = {sql_string(self._tmp.name)}")
         self._sql("SET preserve_insertion_order = true")
         if threads:
             self._sql(f"SET threads = {int(threads)}")
         if memory_limit:
-            self._sql(f"SET memory_limit = {layout.sql_string(memory_limit)}")
-        layout.attach_lake(self.con, lake)
+            self._sql(f"SET memory_limit = {sql_string(memory_limit)}")
+        lake.register_duckdb(self.con)
         self._typed: set[str] = set()
         self.typing_seconds = 0.0
 
@@ -89,7 +90,7 @@ class DuckDBTransform:
     def type_lines(self, kind: str, batches: Iterable[Batch]) -> dict[str, int]:
         """Type every line of the batches into the view `typed_{kind}`; return line counts."""
         sql = rules.typed_select(kind, source="batch",
-                                 run_id_sql=layout.sql_string(self.run_id))
+                                 run_id_sql=sql_string(self.run_id))
         path = os.path.join(self._tmp.name, f"typed_{kind}.parquet")
         self.con.register("batch", _with_extra(pa.Table.from_batches([], SCHEMA), kind))
         try:
@@ -108,7 +109,7 @@ class DuckDBTransform:
                 writer.write_table(typed if typed.schema == schema else typed.cast(schema))
                 self.typing_seconds += time.perf_counter() - started
         self._sql(f"CREATE OR REPLACE VIEW typed_{kind} AS "
-                  f"SELECT * FROM read_parquet({layout.sql_string(path)})")
+                  f"SELECT * FROM read_parquet({sql_string(path)})")
         self._typed.add(kind)
         total, valid, bad = self._sql(
             f"SELECT count(*), count(*) FILTER (WHERE _reason IS NULL), count(_reason) "
@@ -135,16 +136,16 @@ class DuckDBTransform:
         if self.lake.exists(key):
             # A rerun keeps the first quarantine time, so the file comes out identical.
             previous = self._sql(f"SELECT max(quarantined_at) FROM read_parquet("
-                                 f"{layout.sql_string(self.lake.uri(key))})")[0][0]
+                                 f"{sql_string(self.lake.uri(key))})")[0][0]
             quarantined_at = previous or quarantined_at
         at = quarantined_at.strftime("%Y-%m-%d %H:%M:%S.%f")
         sql = f"""
-            SELECT CAST({layout.sql_string(self.run_id)} AS VARCHAR) AS run_id,
+            SELECT CAST({sql_string(self.run_id)} AS VARCHAR) AS run_id,
                    t._raw_file AS raw_file, t._raw_line AS raw_line,
                    CASE WHEN e.detail IS NOT NULL THEN t._reason || ': ' || e.detail
                         ELSE t._reason END AS reason,
                    t._line AS line,
-                   TIMESTAMP {layout.sql_string(at)} AS quarantined_at
+                   TIMESTAMP {sql_string(at)} AS quarantined_at
             FROM typed_{kind} AS t
             LEFT JOIN json_errors_{kind} AS e
               ON e.raw_file = t._raw_file AND e.raw_line = t._raw_line
@@ -161,7 +162,7 @@ class DuckDBTransform:
         """
         reader = self.con.sql(
             f"SELECT _raw_file, _raw_line, _line FROM typed_{kind} "
-            f"WHERE _reason = {layout.sql_string(rules.REASON_JSON)}").to_arrow_reader(8192)
+            f"WHERE _reason = {sql_string(rules.REASON_JSON)}").to_arrow_reader(8192)
         pieces = []
         for chunk in reader:
             details = [rules.json_error_detail(v) for v in chunk.column(2).to_pylist()]
@@ -202,7 +203,7 @@ class DuckDBTransform:
         pk = ", ".join(table.primary_key)
         merged = f"merged_{table.name}"
         if existing or self._has_duplicate_keys(new, pk):
-            existing_sql = layout.parquet_relation_sql(
+            existing_sql = relations.parquet_relation_sql(
                 table, [self.lake.uri(k) for k in existing])
             order = ", ".join(rules.LATEST_FIRST)
             self._sql(f"""
@@ -221,10 +222,9 @@ class DuckDBTransform:
         written = self._write_partitions(table, source)
         # Parts the rewrite did not overwrite (the partition shrank, or every row of it
         # went to a newer copy elsewhere) are deleted only now that the new ones are in.
-        for key in partition_files.stale_keys(existing, written):
+        for key in partition_files.stale_keys(existing, [k for p in written for k in p.keys]):
             self.lake.delete(key)
-        rows = self._sql(
-            f"SELECT count(*) FROM {source} WHERE _run_id = ?", [self.run_id])[0][0]
+        rows = sum(p.run_rows for p in written)
         if source == merged:
             self._sql(f"DROP TABLE {merged}")
         self._sql(f"DROP VIEW {new}")
@@ -238,11 +238,12 @@ class DuckDBTransform:
 
     # -- files --------------------------------------------------------------------------
 
-    def _write_partitions(self, table: TableSpec, merged: str) -> list[str]:
-        """Write every month partition of `merged` to the lake; return the keys written.
+    def _write_partitions(self, table: TableSpec, merged: str
+                          ) -> list[partition_files.WrittenPartition]:
+        """Write every month partition of `merged` to the lake; return what was written.
 
-        Streams the rows sorted by (month, `layout.sort_columns`) in Arrow batches and
-        hands each month's rows to a `PartitionWriter`: memory holds a row group or so.
+        Streams the rows sorted by (month, `layout.sort_columns`) in Arrow batches to
+        `partition_files.write_partitions`: memory holds a row group or so.
         """
         columns = ", ".join(layout.file_columns(table))
         order = ", ".join(layout.sort_columns(table))
@@ -253,45 +254,25 @@ class DuckDBTransform:
         # this one is encoded: Parquet encoding is single-threaded.
         stop = threading.Event()
         batches = prefetch(iter(reader), 2, name="snoopipe-sorted-reader", stop=stop)
-        written: list[str] = []
-        writer: partition_files.PartitionWriter | None = None
 
         def on_file(key: str, rows: int, size: int) -> None:
             log.debug("wrote %s: %d rows, %d bytes", key, rows, size)
             crash_point("transform.partition_written")
 
         try:
-            for batch in batches:
-                months = pc.run_end_encode(batch.column(0))
-                data = batch.drop_columns(["_month"])
-                start = 0
-                for end, month in zip(months.run_ends.to_pylist(),
-                                      months.values.to_pylist(), strict=True):
-                    partition = layout.partition_name(month)
-                    if writer is None or writer.partition != partition:
-                        if writer is not None:
-                            written += writer.close()
-                        writer = partition_files.PartitionWriter(
-                            self.lake, table, partition, scratch_dir=self._tmp.name,
-                            sizing=self.sizing, on_file=on_file)
-                    writer.write(data.slice(start, end - start))
-                    start = end
-            if writer is not None:
-                written += writer.close()
-                writer = None
+            return partition_files.write_partitions(
+                self.lake, table, batches, run_id=self.run_id, sizing=self.sizing,
+                scratch_dir=self._tmp.name, on_file=on_file)
         finally:
             stop.set()
             batches.close()
-            if writer is not None:
-                writer.abort()
-        return written
 
     def _write_parquet(self, select_sql: str, key: str) -> None:
         """COPY a query to a scratch Parquet file, then put it in the lake atomically."""
         fd, path = tempfile.mkstemp(suffix=".parquet", dir=self._tmp.name)
         os.close(fd)
         try:
-            self._sql(f"COPY ({select_sql}) TO {layout.sql_string(path)} ({PARQUET_OPTIONS})")
+            self._sql(f"COPY ({select_sql}) TO {sql_string(path)} ({PARQUET_OPTIONS})")
             with open(path, "rb") as fh:
                 data = fh.read()
             self.lake.write_bytes(key, data)
@@ -304,8 +285,7 @@ def _with_extra(lines: pa.Table, kind: str) -> pa.Table:
     lines that have it already (`with_extra`, in the reader's thread) as they are."""
     if "extra" in lines.column_names:
         return lines
-    return lines.append_column("extra", rules.extra_fields(
-        lines.column("line").combine_chunks(), kind))
+    return lines.append_column("extra", rules.extra_fields(lines.column("line"), kind))
 
 
 def with_extra(batches: Iterable[Batch], kind: str) -> Iterator[Batch]:
@@ -319,9 +299,8 @@ def with_extra(batches: Iterable[Batch], kind: str) -> Iterator[Batch]:
 def parquet_bytes(table: pa.Table) -> bytes:
     """A zstd Parquet file of an Arrow table, deterministic for the same rows.
 
-    No dictionary pages: in the small files of a subreddit-day partition they cost more
-    than they save (zstd finds the repeats anyway); measured on a 1M-comment backfill's
-    2,000 partitions: 11% smaller and 25% faster to encode without them.
+    No dictionary pages: zstd finds the repeats anyway, and without them the files were
+    smaller and faster to encode (BENCHMARKS.md, "Figures behind code choices").
     """
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd", row_group_size=ROW_GROUP_ROWS,

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from snoopipe.lake.raw import KINDS
+from snoopipe.stage_outputs import TransformOutput
 from snoopipe.tables import TableSpec
 from snoopipe.transform import rules
 
@@ -29,7 +30,7 @@ class Engine(Protocol):
 
 
 def run_engine(engine: Engine, lines_by_kind: Mapping[str, Any], *,
-               quarantined_at: datetime | None = None, output: dict[str, Any]) -> float:
+               quarantined_at: datetime | None = None, output: TransformOutput) -> float:
     """Type, quarantine and merge with `engine`, filling `output`'s raw_lines,
     valid_lines, quarantined (per kind), partitions and rows (per table).
 
@@ -39,19 +40,19 @@ def run_engine(engine: Engine, lines_by_kind: Mapping[str, Any], *,
     """
     for kind in KINDS:
         counts = engine.type_lines(kind, lines_by_kind[kind])
-        output["raw_lines"][kind] = counts["raw_lines"]
-        output["valid_lines"][kind] = counts["valid_lines"]
-        output["quarantined"][kind] = counts["quarantined"]
+        output.raw_lines[kind] = counts["raw_lines"]
+        output.valid_lines[kind] = counts["valid_lines"]
+        output.quarantined[kind] = counts["quarantined"]
     typed_at = time.perf_counter()
     quarantined_at = quarantined_at or datetime.now(UTC).replace(tzinfo=None)
     for kind in KINDS:
         written = engine.write_quarantine(kind, quarantined_at)
-        if written != output["quarantined"][kind]:
+        if written != output.quarantined[kind]:
             raise RuntimeError(f"quarantine of {kind} wrote {written} lines, expected "
-                               f"{output['quarantined'][kind]}")
+                               f"{output.quarantined[kind]}")
     for kind in KINDS:
         for table in rules.TABLES_BY_KIND[kind]:
             partitions, rows = engine.merge(table)
-            output["partitions"][table.name] = partitions
-            output["rows"][table.name] = rows
+            output.partitions[table.name] = partitions
+            output.rows[table.name] = rows
     return typed_at

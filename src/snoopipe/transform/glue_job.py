@@ -111,10 +111,11 @@ def raw_keys(lake: Any, args: dict[str, str | None]) -> dict[str, list[str]]:
 
 
 def run(spark: Any, args: dict[str, str | None], *, job: dict | None = None) -> dict:
-    """Transform one run; write and return its output."""
+    """Transform one run; write and return its output (`TransformOutput.to_dict()`, with
+    the job's name, run id and times under `job`)."""
     from snoopipe.lake import open_lake
+    from snoopipe.lake.layout import FileSizing
     from snoopipe.settings import Settings
-    from snoopipe.transform.layout import FileSizing
     from snoopipe.transform.spark_engine import transform_files
 
     settings = Settings(lake_url=str(args["lake_url"]))
@@ -124,10 +125,11 @@ def run(spark: Any, args: dict[str, str | None], *, job: dict | None = None) -> 
     started = datetime.now(UTC)
     output = transform_files(spark, lake, run_id, keys,
                              sizing=FileSizing.from_settings(settings))
-    output["job"] = {**(job or {}), "started_at": started.isoformat(),
-                     "finished_at": datetime.now(UTC).isoformat()}
-    lake.write_bytes(output_key(run_id), json.dumps(output, sort_keys=True).encode())
-    return output
+    output.extra["job"] = {**(job or {}), "started_at": started.isoformat(),
+                           "finished_at": datetime.now(UTC).isoformat()}
+    stored = output.to_dict()
+    lake.write_bytes(output_key(run_id), json.dumps(stored, sort_keys=True).encode())
+    return stored
 
 
 def main(argv: list[str] | None = None) -> dict:

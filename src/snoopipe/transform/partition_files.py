@@ -1,7 +1,8 @@
 """Writing one processed partition: its sorted rows -> right-sized part files.
 
-Both transform engines (DuckDB and Spark) and `snoopipe compact` write a partition
-through `PartitionWriter`, so the same rows give the same files, byte for byte:
+Both transform engines (DuckDB and Spark) write their merged months through
+`write_partitions`, and `snoopipe compact` a partition through `PartitionWriter`, so the
+same rows give the same files, byte for byte:
 
 - rows arrive sorted by `layout.sort_columns` (the caller sorts);
 - they are written in row groups of exactly `sizing.row_group_rows` rows (the last one
@@ -25,13 +26,15 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from snoopipe.lake import layout
 from snoopipe.lake.base import Lake
 from snoopipe.tables import ARROW_TYPES, TableSpec
-from snoopipe.transform import layout
 
 # Columns with few distinct values per row group: dictionary pages pay for themselves.
 # Free text and ids are left plain (zstd finds their repeats; a dictionary would not).
@@ -152,10 +155,65 @@ class PartitionWriter:
             os.unlink(self._path)
 
 
+@dataclass
+class WrittenPartition:
+    """A partition `write_partitions` wrote: its part files, and how many of its rows
+    came from the run (`_run_id`)."""
+
+    partition: str
+    keys: list[str]
+    run_rows: int
+
+
+def write_partitions(lake: Lake, table: TableSpec, batches: Iterable[pa.RecordBatch], *,
+                     run_id: str, sizing: layout.FileSizing = layout.FileSizing(),
+                     scratch_dir: str | None = None,
+                     on_file: Callable[[str, int, int], None] | None = None
+                     ) -> list[WrittenPartition]:
+    """Write sorted rows of several month partitions as their part files.
+
+    batches: Arrow batches of `_month` ("YYYY-MM") plus the table's columns, sorted by
+    (_month, `layout.sort_columns`) - how both engines hand over a merged table. Each
+    month's rows go to a `PartitionWriter` (on_file: see it); a row group or so is held in
+    memory. Returns the partitions written, in order. A failure leaves no scratch file.
+    """
+    written: list[WrittenPartition] = []
+    writer: PartitionWriter | None = None
+    try:
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            months = pc.run_end_encode(batch.column("_month"))
+            data = batch.drop_columns(["_month"])
+            start = 0
+            for end, month in zip(months.run_ends.to_pylist(), months.values.to_pylist(),
+                                  strict=True):
+                partition = layout.partition_name(month)
+                if writer is None or writer.partition != partition:
+                    if writer is not None:
+                        written[-1].keys = writer.close()
+                    writer = PartitionWriter(lake, table, partition, scratch_dir=scratch_dir,
+                                             sizing=sizing, on_file=on_file)
+                    written.append(WrittenPartition(writer.partition, [], 0))
+                piece = data.slice(start, end - start)
+                written[-1].run_rows += pc.sum(pc.equal(piece.column("_run_id"), run_id)
+                                               .cast(pa.int64())).as_py() or 0
+                writer.write(piece)
+                start = end
+        if writer is not None:
+            written[-1].keys = writer.close()
+            writer = None
+    finally:
+        if writer is not None:
+            writer.abort()
+    return written
+
+
 def stale_keys(existing: Iterable[str], written: Iterable[str]) -> list[str]:
     """Parts of a partition that the rewrite did not overwrite: to delete after it."""
     keep = set(written)
     return sorted(k for k in existing if k not in keep)
 
 
-__all__ = ["ARROW_TYPES", "PartitionWriter", "arrow_schema", "conform", "stale_keys"]
+__all__ = ["ARROW_TYPES", "PartitionWriter", "WrittenPartition", "arrow_schema", "conform",
+           "stale_keys", "write_partitions"]

@@ -80,6 +80,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from snoopipe.settings import SUBREDDIT_NAME
+from snoopipe.sqltext import spark_string, sql_string
 from snoopipe.tables import COMMENTS, POST_METRICS, POSTS, TABLES, TableSpec
 from snoopipe.tables import type_name as tables_type_name
 
@@ -176,26 +177,39 @@ _RAW_OBJECT = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _ENCODER = msgspec.json.Encoder()
 
 
-def extra_fields(lines: pa.Array, kind: str) -> pa.Array:
+def extra_fields(lines: pa.Array | pa.ChunkedArray, kind: str) -> pa.Array | pa.ChunkedArray:
     """The `extra` column: each line's JSON object without the keys typed columns hold
     (`typed_keys`), as JSON text; NULL for a line that is not a JSON object.
 
+    lines: UTF-8 strings (NULL allowed); the result has the same length and, for a
+    ChunkedArray, the same chunks (no copy of the lines into one array).
+
     Values are copied byte for byte as received (msgspec `Raw`): numbers of any size and
     notation, string escapes, nested objects. A key given twice keeps its last value.
-    Measured on the real API lines (about 100 keys each): ~4x faster than DuckDB's
-    JSON -> MAP -> JSON round trip, which also rewrites floats (`1e3` -> `1000.0`).
+    Faster than DuckDB's JSON -> MAP -> JSON round trip (BENCHMARKS.md, "Figures behind
+    code choices"), which also rewrites floats (`1e3` -> `1000.0`).
     """
     typed = typed_keys(kind)
+    if isinstance(lines, pa.ChunkedArray):
+        return pa.chunked_array([_extra_of(chunk, typed) for chunk in lines.chunks],
+                                pa.string())
+    return _extra_of(lines, typed)
+
+
+def _extra_of(lines: pa.Array, typed: list[str]) -> pa.Array:
     decode, encode = _RAW_OBJECT.decode, _ENCODER.encode
     out: list[bytes | None] = []
     append = out.append
-    for line in lines.to_pylist():
+    # The lines as bytes (a zero-copy view of the strings): msgspec parses UTF-8 bytes,
+    # so a str would be built per line only to be encoded back (BENCHMARKS.md, "CPU per
+    # kept line, step by step").
+    for line in lines.cast(pa.binary()).to_pylist():
         if line is None:
             append(None)
             continue
         try:
             fields = decode(line)
-        except (msgspec.DecodeError, UnicodeEncodeError):
+        except msgspec.DecodeError:
             append(None)
             continue
         for key in typed:
@@ -367,7 +381,7 @@ class Dialect:
     name = "duckdb"
 
     def lit(self, text: str) -> str:
-        return "'" + text.replace("'", "''") + "'"
+        return sql_string(text)
 
     system = "lake"  # the column of `snoopipe.tables.TYPES` this engine's SQL uses
 
@@ -456,7 +470,7 @@ class SparkDialect(Dialect):
     system = "spark"
 
     def lit(self, text: str) -> str:
-        return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return spark_string(text)
 
     def matches(self, expr: str, pattern: str) -> str:
         return f"({expr} RLIKE {self.lit(java_pattern(pattern))})"
@@ -734,10 +748,6 @@ FROM (
   ) AS typed
 ) AS checked
 """
-
-
-def typed_columns(kind: str) -> list[str]:
-    return [f.column for f in FIELDS[kind]]
 
 
 def table_select(table: TableSpec, typed: str, dialect: Dialect = DUCKDB) -> str:

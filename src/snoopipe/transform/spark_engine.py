@@ -23,7 +23,7 @@ How the work is split:
   touch, one row per key by `rules.LATEST_FIRST` (then this run's copy); then each month
   is sorted by `layout.sort_columns` and written by one task as
   `processed/{table}/month=YYYY-MM/part-NNNNN.parquet` through
-  `partition_files.PartitionWriter` (so both engines write the same bytes for the same
+  `partition_files.write_partitions` (so both engines write the same bytes for the same
   rows), atomically through the Lake API.
 
 All lake I/O goes through `snoopipe.lake` (local folder or S3 with boto3), never through
@@ -52,17 +52,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from snoopipe.lake import layout
 from snoopipe.lake.base import Lake
 from snoopipe.lake.raw import KINDS
+from snoopipe.stage_outputs import StageResult, TransformOutput
 from snoopipe.tables import QUARANTINE, TableSpec, arrow_schema
-from snoopipe.transform import layout, partition_files, rules
+from snoopipe.transform import partition_files, rules
 from snoopipe.transform.engine import run_engine
 from snoopipe.transform.reader import iter_batches
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from snoopipe.resources import Resources, StageResult
+    from snoopipe.resources import Resources
     from snoopipe.settings import SparkSettings
 
 log = logging.getLogger(__name__)
@@ -290,7 +292,7 @@ def write_partitions(lake: Lake, table_name: str, run_id: str, sizing: layout.Fi
                      env: dict[str, str] | None,
                      batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """mapInArrow: merged rows with `_month`, sorted by (_month, layout.sort_columns) ->
-    the part files of each month.
+    the part files of each month (`partition_files.write_partitions`, as the DuckDB engine).
 
     Yields (partition, key, run_rows) for every file written (run_rows: rows of this run
     in the partition, on its first file, 0 on the others). A row group or so is held
@@ -299,51 +301,15 @@ def write_partitions(lake: Lake, table_name: str, run_id: str, sizing: layout.Fi
     from snoopipe.tables import TABLES
 
     _apply_env(env)
-    spec = TABLES[table_name]
-    partitions: list[str] = []
-    keys: list[str] = []
-    run_rows: list[int] = []
-    writer: partition_files.PartitionWriter | None = None
-    mine = 0
-
-    def finish() -> None:
-        written = writer.close()
-        for i, key in enumerate(written):
-            partitions.append(writer.partition)
-            keys.append(key)
-            run_rows.append(mine if i == 0 else 0)
-
     with tempfile.TemporaryDirectory(prefix="snoopipe-parts-") as scratch:
-        try:
-            for batch in batches:
-                if batch.num_rows == 0:
-                    continue
-                months = pc.run_end_encode(batch.column("_month"))
-                data = batch.drop_columns(["_month"])
-                start = 0
-                for end, month in zip(months.run_ends.to_pylist(), months.values.to_pylist(),
-                                      strict=True):
-                    partition = layout.partition_name(month)
-                    if writer is None or writer.partition != partition:
-                        if writer is not None:
-                            finish()
-                        writer = partition_files.PartitionWriter(
-                            lake, spec, partition, scratch_dir=scratch, sizing=sizing)
-                        mine = 0
-                    piece = data.slice(start, end - start)
-                    mine += pc.sum(pc.equal(piece.column("_run_id"), run_id)
-                                   .cast(pa.int64())).as_py() or 0
-                    writer.write(piece)
-                    start = end
-            if writer is not None:
-                finish()
-                writer = None
-        finally:
-            if writer is not None:
-                writer.abort()
-    yield pa.RecordBatch.from_arrays([pa.array(partitions, pa.string()),
-                                      pa.array(keys, pa.string()),
-                                      pa.array(run_rows, pa.int64())],
+        written = partition_files.write_partitions(lake, TABLES[table_name], batches,
+                                                   run_id=run_id, sizing=sizing,
+                                                   scratch_dir=scratch)
+    files = [(p.partition, key, p.run_rows if i == 0 else 0)
+             for p in written for i, key in enumerate(p.keys)]
+    yield pa.RecordBatch.from_arrays([pa.array([f[0] for f in files], pa.string()),
+                                      pa.array([f[1] for f in files], pa.string()),
+                                      pa.array([f[2] for f in files], pa.int64())],
                                      names=["partition", "key", "run_rows"])
 
 
@@ -534,45 +500,36 @@ class SparkTransform:
 def transform_files(spark: SparkSession, lake: Lake, run_id: str,
                     keys_by_kind: dict[str, list[str]], *,
                     quarantined_at: datetime | None = None,
-                    sizing: layout.FileSizing = layout.FileSizing()) -> dict[str, Any]:
+                    sizing: layout.FileSizing = layout.FileSizing()) -> TransformOutput:
     """Transform a run's raw files on Spark; return the stage output (as the DuckDB engine).
 
     keys_by_kind: the run's raw keys per kind (from the state store's manifest).
     """
     started = time.perf_counter()
-    output: dict[str, Any] = {"engine": "spark", "raw_lines": {}, "valid_lines": {},
-                              "quarantined": {}, "partitions": {}, "rows": {},
-                              "raw_files": {}}
     keys = {kind: list(keys_by_kind.get(kind, [])) for kind in KINDS}
-    output["raw_files"] = {kind: len(k) for kind, k in keys.items()}
+    output = TransformOutput(engine="spark",
+                             raw_files={kind: len(k) for kind, k in keys.items()})
     with SparkTransform(spark, lake, run_id, sizing=sizing) as engine:
         typed_at = run_engine(engine, keys, output=output, quarantined_at=quarantined_at)
-    seconds = time.perf_counter() - started
-    rows_in = sum(output["raw_lines"].values())
-    output["seconds"] = round(seconds, 3)
-    output["read_and_type_seconds"] = round(typed_at - started, 3)
-    if typed_at - started > 0:
-        output["lines_per_second"] = int(rows_in / (typed_at - started))
-    output["spark"] = {"version": spark.version, "master": spark.sparkContext.master}
+    finished = time.perf_counter()
+    output.set_timings(started=started, typed_at=typed_at, finished=finished)
+    output.extra["spark"] = {"version": spark.version, "master": spark.sparkContext.master}
     log.info("spark transform %s: %d raw lines, %s valid, %s quarantined, %s rows in %.1fs",
-             run_id, rows_in, output["valid_lines"], output["quarantined"], output["rows"],
-             seconds)
+             run_id, output.rows_in, output.valid_lines, output.quarantined, output.rows,
+             finished - started)
     return output
 
 
 def run_spark_transform(resources: Resources, run_id: str, *,
                         sizing: layout.FileSizing | None = None) -> StageResult:
     """The transform stage on Spark (local mode unless `spark.master` says otherwise)."""
-    from snoopipe.resources import StageResult
-
     layout.check_run_id(run_id)
     files = resources.state.raw_files(run_id=run_id)
     keys = {kind: [f.key for f in files if f.kind == kind] for kind in KINDS}
     spark = spark_session(resources.settings.spark)
     output = transform_files(spark, resources.lake, run_id, keys,
                              sizing=sizing or layout.FileSizing.from_settings(resources.settings))
-    return StageResult(rows_in=sum(output["raw_lines"].values()),
-                       rows_out=sum(output["rows"].values()), output=output)
+    return output.stage_result()
 
 
 __all__ = ["SparkTransform", "default_driver_memory", "run_spark_transform", "spark_session",

@@ -15,19 +15,21 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
-from snoopipe.errors import ConfigError
+from snoopipe.engines import transform_engine
+from snoopipe.lake import layout
 from snoopipe.lake.raw import KINDS
-from snoopipe.resources import Resources, StageResult
-from snoopipe.transform import layout
+from snoopipe.stage_outputs import StageResult, TransformOutput
 from snoopipe.transform.duckdb_engine import DuckDBTransform, with_extra
 from snoopipe.transform.engine import run_engine
 from snoopipe.transform.reader import BATCH_BYTES, iter_batches, prefetch
 
+if TYPE_CHECKING:
+    # annotations only: resources sits above the stages (see tests/unit/test_package_graph.py)
+    from snoopipe.resources import Resources
+
 log = logging.getLogger(__name__)
-
-
-ENGINES = ("duckdb", "spark", "glue")
 
 
 def run_transform(resources: Resources, run_id: str, *, batch_bytes: int = BATCH_BYTES,
@@ -36,40 +38,31 @@ def run_transform(resources: Resources, run_id: str, *, batch_bytes: int = BATCH
     """Type the run's raw lines into processed Parquet; quarantine the unusable ones.
 
     Returns StageResult(rows_in = raw lines read, rows_out = processed rows of this run
-    written, output = {raw_lines, valid_lines, quarantined: {kind: n},
-    partitions: {table: ["month=YYYY-MM", ...]}, rows: {table: n}, engine, ...}).
-    `engine` overrides `settings.transform_engine`; `sizing` how the partitions are cut
-    into part files (default: `settings.processed`).
+    written, output = `TransformOutput.to_dict()`: raw_lines, valid_lines, quarantined
+    {kind: n}, partitions {table: ["month=YYYY-MM", ...]}, rows {table: n}, engine, ...).
+    `engine` overrides `settings.transform_engine` (one of `snoopipe.engines`); `sizing`
+    how the partitions are cut into part files (default: `settings.processed`);
+    `batch_bytes` and `threads` tune the DuckDB engine (each engine takes the options
+    its declaration lists). ConfigError for an unknown engine, or one whose packages are
+    missing.
     """
     layout.check_run_id(run_id)
     sizing = sizing or layout.FileSizing.from_settings(resources.settings)
-    engine_name = engine or resources.settings.transform_engine
-    if engine_name not in ENGINES:
-        raise ConfigError(f"unknown transform engine {engine_name!r}: use one of "
-                          f"{', '.join(ENGINES)} (SNOOPIPE_TRANSFORM_ENGINE)")
-    if engine_name == "spark":
-        try:
-            import pandas  # noqa: F401  (PySpark's Arrow functions import it)
-            import pyspark  # noqa: F401
+    spec = transform_engine(engine or resources.settings.transform_engine)
+    options = {"sizing": sizing, "batch_bytes": batch_bytes, "threads": threads}
+    return spec.runner()(resources, run_id, **{name: options[name] for name in spec.options})
 
-            from snoopipe.transform.spark_engine import run_spark_transform
-        except ImportError as exc:
-            raise ConfigError(
-                "transform engine 'spark' needs PySpark and pandas: pip install "
-                f"'snoopipe[spark]' (and Java 17 or 21 on PATH or in JAVA_HOME) ({exc})"
-            ) from None
-        return run_spark_transform(resources, run_id, sizing=sizing)
-    if engine_name == "glue":
-        from snoopipe.transform.glue_deploy import run_glue_transform
 
-        return run_glue_transform(resources, run_id)
+def run_duckdb_transform(resources: Resources, run_id: str, *, sizing: layout.FileSizing,
+                         batch_bytes: int = BATCH_BYTES,
+                         threads: int | None = None) -> StageResult:
+    """The transform stage on DuckDB, in this process (see `run_transform`)."""
     lake = resources.lake
     files = resources.state.raw_files(run_id=run_id)
     started = time.perf_counter()
-    output: dict = {"engine": "duckdb", "raw_lines": {}, "valid_lines": {}, "quarantined": {},
-                    "partitions": {}, "rows": {}, "raw_files": {}}
     keys = {kind: [f.key for f in files if f.kind == kind] for kind in KINDS}
-    output["raw_files"] = {kind: len(k) for kind, k in keys.items()}
+    output = TransformOutput(engine="duckdb",
+                             raw_files={kind: len(k) for kind, k in keys.items()})
     # Batches are read lazily, a kind at a time, by a thread ahead of the typing.
     batches = {kind: prefetch(with_extra(iter_batches(lake, k, batch_bytes=batch_bytes), kind))
                for kind, k in keys.items()}
@@ -77,14 +70,10 @@ def run_transform(resources: Resources, run_id: str, *, batch_bytes: int = BATCH
                          sizing=sizing) as engine:
         typed_at = run_engine(engine, batches, output=output)
         typing_seconds = engine.typing_seconds
-    seconds = time.perf_counter() - started
-    rows_in = sum(output["raw_lines"].values())
-    output["seconds"] = round(seconds, 3)
-    output["typing_seconds"] = round(typing_seconds, 3)
-    output["read_and_type_seconds"] = round(typed_at - started, 3)
-    if typed_at - started > 0:
-        output["lines_per_second"] = int(rows_in / (typed_at - started))
+    finished = time.perf_counter()
+    output.set_timings(started=started, typed_at=typed_at, finished=finished,
+                       typing_seconds=typing_seconds)
     log.info("transform %s: %d raw lines, %s valid, %s quarantined, %s rows in %.1fs",
-             run_id, rows_in, output["valid_lines"], output["quarantined"], output["rows"],
-             seconds)
-    return StageResult(rows_in=rows_in, rows_out=sum(output["rows"].values()), output=output)
+             run_id, output.rows_in, output.valid_lines, output.quarantined, output.rows,
+             finished - started)
+    return output.stage_result()

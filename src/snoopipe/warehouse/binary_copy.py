@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,6 +26,10 @@ from snoopipe.warehouse.parquet_batches import (
     arrow_batches,
     arrow_schema,
 )
+
+if TYPE_CHECKING:
+    # pgpq's stubs only: the union of its encoder builders
+    from pgpq._pgpq import EncoderBuilder
 
 
 @dataclass
@@ -57,8 +61,9 @@ def binary_encoder(table: TableSpec) -> Any:
 
     schema = arrow_schema(table)
     # JSON columns: JSON text in Arrow, jsonb in the binary COPY format.
-    encoders = {c.name: StringEncoderBuilder.new_with_output(schema.field(c.name), Jsonb())
-                for c in table.columns if c.type == "JSON"}
+    encoders: dict[str, EncoderBuilder] = {
+        c.name: StringEncoderBuilder.new_with_output(schema.field(c.name), Jsonb())
+        for c in table.columns if c.type == "JSON"}
     if not encoders:
         return ArrowToPostgresBinaryEncoder(schema)
     for field in schema:

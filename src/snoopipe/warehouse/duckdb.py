@@ -18,10 +18,11 @@ from typing import Any
 import duckdb
 
 from snoopipe import private
+from snoopipe.crash_points import crash_point
 from snoopipe.errors import ConfigError
-from snoopipe.faults import crash_point
+from snoopipe.lake import relations
+from snoopipe.sqltext import sql_string
 from snoopipe.tables import TABLES, TableSpec
-from snoopipe.transform import layout
 from snoopipe.warehouse import sql as wsql
 from snoopipe.warehouse.base import LoadReport, LoadSource, RunSQL, Warehouse
 from snoopipe.warehouse.dialect import DUCKDB
@@ -96,9 +97,9 @@ class DuckDBWarehouse(Warehouse):
                 for name, source in sources.items():
                     table = TABLES[name]
                     staging = f"staging_{name}"
-                    layout.attach_lake(con, source.lake)
-                    relation = layout.parquet_relation_sql(table, source.uris())
-                    runs = ", ".join(layout.sql_string(r) for r in source.run_ids) or "NULL"
+                    source.lake.register_duckdb(con)
+                    relation = relations.parquet_relation_sql(table, source.uris())
+                    runs = ", ".join(sql_string(r) for r in source.run_ids) or "NULL"
                     con.execute(f"CREATE OR REPLACE TEMP TABLE {staging} AS "
                                 f"SELECT * FROM ({relation}) AS src "
                                 f"WHERE _run_id IN ({runs})").fetchall()
@@ -124,9 +125,11 @@ class DuckDBWarehouse(Warehouse):
         load's time.
         """
         pk = ", ".join(table.primary_key)
-        duplicates, empty = con.execute(
+        row = con.execute(
             f"SELECT count(*) <> count(DISTINCT ({pk})), "
             f"NOT EXISTS (SELECT 1 FROM {table.name}) FROM {staging}").fetchone()
+        assert row is not None  # an aggregate without GROUP BY returns one row
+        duplicates, empty = row
         if empty and not duplicates:
             cols = ", ".join(table.column_names)
             sql = f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {staging}"

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
+from snoopipe.crash_points import crash_point
 from snoopipe.errors import BlockingCheckFailed
-from snoopipe.faults import crash_point
-from snoopipe.resources import Resources, StageResult
+from snoopipe.lake import layout
+from snoopipe.stage_outputs import StageResult
 from snoopipe.tables import TABLES
-from snoopipe.transform import layout
 from snoopipe.warehouse.base import LoadSource
+
+if TYPE_CHECKING:
+    # annotations only: resources sits above the stages (see tests/unit/test_package_graph.py)
+    from snoopipe.resources import Resources
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +26,8 @@ def runs_to_load(resources: Resources, run_id: str) -> list[str]:
     run a harmless, idempotent reload.
     """
     state = resources.state
-    runs = set(layout.pending_runs(state, run_id))
-    if layout.transform_output(state, run_id) is None:
+    runs = set(state.pending_runs(run_id))
+    if state.transform_output(run_id) is None:
         runs.discard(run_id)
     return sorted(runs)
 
@@ -55,15 +60,7 @@ def run_load(resources: Resources, run_id: str) -> StageResult:
     lake = resources.lake
     sources: dict[str, LoadSource] = {}
     for name in TABLES:
-        partitions: set[str] | None = set()
-        for run in runs:
-            done = layout.transform_output(state, run)
-            touched = (done or {}).get("partitions", {}).get(name)
-            if touched is None:
-                partitions = None  # unknown: read every partition of the table
-                break
-            partitions.update(touched)
-        keys = layout.processed_keys(lake, name, partitions)
+        keys = layout.processed_keys(lake, name, state.touched_partitions(runs, name))
         sources[name] = LoadSource(lake=lake, keys=tuple(keys), run_ids=tuple(runs))
     warehouse = resources.warehouse
     report = warehouse.load(sources)

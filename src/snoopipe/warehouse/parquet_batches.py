@@ -32,8 +32,9 @@ class ParquetOpener:
         self.lake = lake
         self._fs: Any = None
         self._root = ""
-        if hasattr(lake, "arrow_filesystem"):
-            self._fs, self._root = lake.arrow_filesystem()
+        filesystem = lake.arrow_filesystem()
+        if filesystem is not None:
+            self._fs, self._root = filesystem
 
     def open(self, key: str) -> pq.ParquetFile:
         if self._fs is not None:

@@ -8,13 +8,14 @@ A load, for every table, in ONE transaction:
    batches, keeping only the rows of those runs; each batch is encoded in PostgreSQL's
    binary COPY format from Arrow (`pgpq`, Rust) and streamed with
    `COPY staging_<table> FROM STDIN (FORMAT binary)`: the server then parses no text
-   (half the server time of CSV, measured);
+   (BENCHMARKS.md, "Loading the warehouse on PostgreSQL");
 3. the latest row per key is merged into the table, a row never going back to an older
    observation. On PostgreSQL 15+ with the statements the Redshift warehouse runs too
    (`sql.merge_statements`: drop the staged rows older than the stored ones, then
    `MERGE`); before 15, with the `upsert_sql` DuckDB runs (`INSERT ... ON CONFLICT (pk)
    DO UPDATE ... WHERE excluded._retrieved_at >= target._retrieved_at`). Both give the
-   same rows (tested); MERGE is 25-30 % faster here (no speculative insertion). The
+   same rows (tested); MERGE is the faster of the two (no speculative insertion;
+   BENCHMARKS.md, "Figures behind code choices"). The
    latest-per-key window runs only when some key occurs twice in the load (the
    transform keeps one row per key and partition, so usually it does not); the reader
    thread finds that out from the key columns while it encodes, at no cost to the server.
@@ -50,8 +51,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from snoopipe.crash_points import crash_point
 from snoopipe.errors import ConfigError, SnoopipeError
-from snoopipe.faults import crash_point
 from snoopipe.redact import mask_url, redact, url_secrets
 from snoopipe.tables import TABLES, TableSpec
 from snoopipe.transform.reader import prefetch
@@ -89,6 +90,13 @@ def _run_on(conn: psycopg.Connection) -> RunSQL:
         return cur.fetchall() if cur.description else []
 
     return run
+
+
+def _scalar(conn: psycopg.Connection, sql: str, params: Sequence[Any] | None = None) -> Any:
+    """The value of a query that returns one row of one column (an aggregate, EXISTS)."""
+    row = conn.execute(sql, params).fetchone()
+    assert row is not None  # such a query always returns its row
+    return row[0]
 
 
 class PostgresWarehouse(Warehouse):
@@ -211,7 +219,7 @@ class PostgresWarehouse(Warehouse):
         import psycopg
 
         name = table.name
-        if conn.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {name})").fetchone()[0]:
+        if _scalar(conn, f"SELECT NOT EXISTS (SELECT 1 FROM {name})"):
             copied = _Copied()
             try:
                 with conn.transaction():  # a savepoint
@@ -307,10 +315,8 @@ class PostgresWarehouse(Warehouse):
         counts = {}
         with self.connect() as conn:
             for name in TABLES:
-                exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL",
-                                      (name,)).fetchone()[0]
-                counts[name] = int(conn.execute(f"SELECT COUNT(*) FROM {name}").fetchone()[0]
-                                   ) if exists else 0
+                exists = _scalar(conn, "SELECT to_regclass(%s) IS NOT NULL", (name,))
+                counts[name] = int(_scalar(conn, f"SELECT COUNT(*) FROM {name}")) if exists else 0
         return counts
 
 

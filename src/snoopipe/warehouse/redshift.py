@@ -69,10 +69,11 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from snoopipe.errors import ConfigError, SnoopipeError
+from snoopipe.lake import layout
 from snoopipe.redact import mask_url, redact, url_secrets
 from snoopipe.settings import Settings
+from snoopipe.sqltext import sql_string
 from snoopipe.tables import TABLES, Column, TableSpec
-from snoopipe.transform import layout
 from snoopipe.warehouse import sql as wsql
 from snoopipe.warehouse.base import LoadReport, LoadSource, RunSQL, Warehouse
 from snoopipe.warehouse.dialect import Dialect
@@ -160,8 +161,8 @@ def copy_sql(target: str, s3_uri: str, iam_role: str, *, manifest: bool = True) 
     if not s3_uri.startswith("s3://"):
         raise ConfigError(f"Redshift COPY reads from S3, not {s3_uri!r}: put the lake on S3 "
                           f"(SNOOPIPE_LAKE_URL=s3://bucket/prefix)")
-    return (f"COPY {target} FROM {layout.sql_string(s3_uri)} "
-            f"IAM_ROLE {layout.sql_string(check_iam_role(iam_role))} FORMAT AS PARQUET"
+    return (f"COPY {target} FROM {sql_string(s3_uri)} "
+            f"IAM_ROLE {sql_string(check_iam_role(iam_role))} FORMAT AS PARQUET"
             + (" MANIFEST" if manifest else ""))
 
 
@@ -200,7 +201,7 @@ def table_plan(table: TableSpec, source: LoadSource, iam_role: str) -> list[Step
                               f"snoopipe_src_{name}")
     file_cols = layout.file_columns(table)
     by_name = {c.name: c for c in table.columns}
-    runs = ", ".join(layout.sql_string(r) for r in sorted(set(source.run_ids))) or "NULL"
+    runs = ", ".join(sql_string(r) for r in sorted(set(source.run_ids))) or "NULL"
     steps = [
         Step(wsql.temp_table_sql(file_table, [file_column(by_name[c]) for c in file_cols],
                                  REDSHIFT), table=name),

@@ -25,7 +25,7 @@ from airflow.sdk import BaseNotifier
 
 from snoopipe import alerts
 from snoopipe.orchestration.airflow import tasks
-from snoopipe.orchestration.airflow.common import find_run_id, run_hint
+from snoopipe.orchestration.airflow.dag_setup import find_run_id, run_hint
 from snoopipe.redact import redact
 
 log = logging.getLogger(__name__)

@@ -24,8 +24,9 @@ from typing import Any
 
 from snoopipe.errors import BlockingCheckFailed, ConfigError, SnoopipeError
 from snoopipe.orchestration import stages
-from snoopipe.resources import Resources, StageResult
+from snoopipe.resources import Resources
 from snoopipe.settings import Settings, load_settings, mask_url, validate_subreddit
+from snoopipe.stage_outputs import StageResult
 
 log = logging.getLogger(__name__)
 

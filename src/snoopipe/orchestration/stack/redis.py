@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from snoopipe import private
-from snoopipe.orchestration.stack.postgres import free_port
+from snoopipe.orchestration.stack.postgres_server import free_port
 
 APT_PACKAGE = "redis-server"
 

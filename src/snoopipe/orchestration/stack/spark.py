@@ -26,7 +26,7 @@ from pathlib import Path
 import requests
 
 from snoopipe.orchestration.stack import procs
-from snoopipe.orchestration.stack.postgres import free_port
+from snoopipe.orchestration.stack.postgres_server import free_port
 
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"

@@ -59,8 +59,10 @@ def url_checker(settings: Settings, *, trusted: bool) -> Callable[[str, str | No
     """The check `inputs.open_input` applies to every URL it connects to:
     `check(url, redirected_from)` raises DumpAccessError, naming both URLs (masked), when
     `url` is not allowed; `redirected_from` is None for the URL given."""
-    return lambda url, redirected_from=None: _check_url(url, settings, trusted=trusted,
-                                                        redirected_from=redirected_from)
+    def check(url: str, redirected_from: str | None = None) -> None:
+        _check_url(url, settings, trusted=trusted, redirected_from=redirected_from)
+
+    return check
 
 
 def _check_url(url: str, settings: Settings, *, trusted: bool,

@@ -197,7 +197,9 @@ def _scan(s: _Scanner, data: bytes) -> bytes:
         if s.in_element and s.depth > s.target:
             # Inside an object or array element: skip, in C, everything up to the next
             # bracket, raw line break or string that does not end in this piece.
-            i = _RUN.match(data, i).end()
+            run = _RUN.match(data, i)
+            assert run is not None  # _RUN matches the empty string at worst
+            i = run.end()
             if i >= n:
                 break
         m = _OUTSIDE.search(data, i)

@@ -44,36 +44,41 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import zstandard
 
-from snoopipe.faults import crash_point
+from snoopipe.crash_points import crash_point
+from snoopipe.lake import layout
 from snoopipe.lake.base import Lake
 from snoopipe.lake.raw import RawFile, dump_copy_header, dump_copy_key, iso_utc, raw_key
-from snoopipe.resources import Resources, StageResult
 from snoopipe.sources.dumps import documents, sniff
 from snoopipe.sources.dumps.inputs import DumpInput, UrlCheck, open_input
 from snoopipe.sources.dumps.select import ALL, REASON_TRUNCATED, DumpFilter, Selection, Selector
 from snoopipe.sources.dumps.stream import BLOCK_BYTES, Block, DumpStream, StreamEnd, iter_blocks
-from snoopipe.transform import layout
+from snoopipe.stage_outputs import StageResult
 from snoopipe.transform.duckdb_engine import parquet_bytes
 from snoopipe.transform.reader import prefetch
 
+if TYPE_CHECKING:
+    # annotations only: resources sits above the stages (see tests/unit/test_package_graph.py)
+    from snoopipe.resources import Resources
+
 log = logging.getLogger(__name__)
 
-# Memory beyond the zstd window (measured on a 1M-comment, 1.43 GB dump, every line
-# kept, the whole process): ~430-470 MiB with these sizes (blocks of 12 MiB, one waiting
-# per queue, segments of 32 MiB, one being written while the next fills); 16 MiB blocks
-# with 128 MiB segments took ~600 MiB for no speed, 8 MiB blocks cost ~10% speed.
+# Memory beyond the zstd window is bounded by these sizes (blocks of 12 MiB, one waiting
+# per queue, segments of 32 MiB, one being written while the next fills): larger ones
+# took more memory for no speed, smaller blocks cost speed (BENCHMARKS.md, "Figures
+# behind code choices").
 SEGMENT_BYTES = 32 << 20  # kept raw bytes per segment (before compression)
 SEGMENT_BLOCKS = 64  # blocks read per segment at most (a checkpoint every ~1 GiB read)
 RAW_ZSTD_LEVEL = 1  # raw copies of dump lines: fast, the dump itself is the archive
 # One thread: the writer thread overlaps with the reader and selector already, and
-# zstd's worker threads cost ~20% more CPU per byte (measured: 886 vs 755 MB/s a core).
+# zstd's worker threads cost more CPU per byte (BENCHMARKS.md, "Figures behind code
+# choices").
 RAW_ZSTD_THREADS = 0
 QUEUE_DEPTH = 1
 

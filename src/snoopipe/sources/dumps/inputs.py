@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 from urllib.parse import unquote, urljoin, urlparse, urlsplit, urlunsplit
 
 from snoopipe.errors import SnoopipeError
 from snoopipe.redact import mask_url, redact
+from snoopipe.sources.dumps.stream import ByteReader
 
 _DUMP_NAME_RE = re.compile(r"^(R[CS])_(\d{4})-(\d{2})")
 # Suffixes of dump files: compression, then the text layout (`RC_2023-01.ndjson.zst`).
@@ -192,9 +193,15 @@ def resolve_input(text: str, base_dir: Path | None = None) -> DumpInput:
     return DumpInput(location=str(path), name=path.name, is_url=False)
 
 
+class InputStream(ByteReader, Protocol):
+    """An opened dump: read, then closed (a file, or `_HttpStream` over a response)."""
+
+    def close(self) -> None: ...
+
+
 @dataclass
 class OpenedInput:
-    stream: BinaryIO
+    stream: InputStream
     size: int | None
     modified: datetime | None
 

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from snoopipe.settings import validate_subreddit
+from snoopipe.sqltext import sql_string
 from snoopipe.transform.rules import (
     RAW_LINEAGE_KEYS,
     REASON_JSON,
@@ -80,10 +81,6 @@ class Selection:
         return sum(len(a) for a in self.kept.values())
 
 
-def _sql_lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 class Selector:
     """Classifies blocks of one dump file. Not thread-safe: one per worker thread."""
 
@@ -108,13 +105,13 @@ class Selector:
         keys = ["subreddit", "created_utc", "retrieved_on", "retrieved_utc", *LINEAGE_KEYS]
         if self.kind is None:
             keys += ["name", "link_id"]
-        paths = ", ".join(_sql_lit(f'$."{k}"') for k in keys)
+        paths = ", ".join(sql_string(f'$."{k}"') for k in keys)
         at = {k: i + 1 for i, k in enumerate(keys)}  # SQL list positions
         if self.flt.subreddits is None:
-            part = _sql_lit(ALL)
+            part = sql_string(ALL)
             sub_ok = "TRUE"
         else:
-            whens = " ".join(f"WHEN {_sql_lit(s.lower())} THEN {_sql_lit(s)}"
+            whens = " ".join(f"WHEN {sql_string(s.lower())} THEN {sql_string(s)}"
                              for s in self.flt.subreddits)
             part = f"CASE lower(sub) {whens} END"
             sub_ok = f"({part}) IS NOT NULL"
@@ -126,18 +123,18 @@ class Selector:
             time_ok.append(f"{created} < {self.flt.until!r}")
         time_cond = (f"({created} IS NULL OR ({' AND '.join(time_ok)}))" if time_ok else "TRUE")
         if self.kind is not None:
-            kind = _sql_lit(self.kind)
+            kind = sql_string(self.kind)
         else:
             kind = ("CASE WHEN substr(name, 1, 3) = 't1_' THEN 'comments' "
                     "WHEN substr(name, 1, 3) = 't3_' THEN 'posts' "
                     "WHEN link_id IS NOT NULL THEN 'comments' ELSE 'posts' END")
 
-        retrieved = dump_retrieved_at("r_on", "r_utc", _sql_lit(self.fixed_retrieved_at))
+        retrieved = dump_retrieved_at("r_on", "r_utc", sql_string(self.fixed_retrieved_at))
         # The raw line is the original object without its closing brace (and any trailing
         # whitespace), then this suffix: the lineage fields, the brace and a newline.
         opener = ("CASE WHEN regexp_matches(line, '^[ \\t\\r\\n]*\\{[ \\t\\r\\n]*\\}') "
                   "THEN '\"_retrieved_at\":\"' ELSE ',\"_retrieved_at\":\"' END")
-        middle = _sql_lit(f'","_source":{self._source_json},"_source_line":')
+        middle = sql_string(f'","_source":{self._source_json},"_source_line":')
         suffix = f"{opener} || {retrieved} || {middle} || CAST(n AS VARCHAR) || '}}\n'"
         kind_keys = (f", v[{at['name']}] AS name, v[{at['link_id']}] AS link_id"
                      if self.kind is None else "")
@@ -150,11 +147,11 @@ SELECT i, n, bad, CASE WHEN bad IS NULL THEN {kind} END AS kind,
 FROM (
   SELECT i, n, line, v[1] AS sub, v[2] AS created, v[3] AS r_on, v[4] AS r_utc{kind_keys},
          CASE WHEN regexp_matches(line, '^[ \\t\\r\\n]*$') THEN 'blank'
-              WHEN v IS NULL THEN {_sql_lit(REASON_JSON)}
-              WHEN NOT regexp_matches(line, '^[ \\t\\r\\n]*\\{{') THEN {_sql_lit(REASON_OBJECT)}
+              WHEN v IS NULL THEN {sql_string(REASON_JSON)}
+              WHEN NOT regexp_matches(line, '^[ \\t\\r\\n]*\\{{') THEN {sql_string(REASON_OBJECT)}
               WHEN NOT (suffix(line, '}}') OR regexp_matches(line, '\\}}[ \\t\\r\\n]*$'))
-                   THEN {_sql_lit(REASON_OBJECT)}
-              WHEN {lineage} THEN {_sql_lit(REASON_LINEAGE)}
+                   THEN {sql_string(REASON_OBJECT)}
+              WHEN {lineage} THEN {sql_string(REASON_LINEAGE)}
          END AS bad
   FROM (SELECT i, n, line, TRY(json_extract_string(line, [{paths}])) AS v FROM blk)
 )

@@ -23,7 +23,7 @@ from __future__ import annotations
 import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -34,6 +34,12 @@ INPUT_READ = 256 << 10  # compressed bytes fed to the decompressor at a time
 BLOCK_BYTES = 12 << 20  # decompressed bytes per block (the grid)
 MAX_LINE_BYTES = 64 << 20  # longer lines are reported, not held in memory
 HEAD_BYTES = 64 << 10  # decompressed bytes kept to tell the layout and what a file looks like
+
+
+class ByteReader(Protocol):
+    """What a dump is read from: a binary file, an HTTP body (`inputs`), a tee (`extract`)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 @dataclass
@@ -73,7 +79,7 @@ class DumpStream:
     holds its first decompressed bytes (to say what a file looks like).
     """
 
-    def __init__(self, raw: BinaryIO, *, name: str) -> None:
+    def __init__(self, raw: ByteReader, *, name: str) -> None:
         self.raw = raw
         self.name = name
         self.input_bytes = 0

@@ -270,7 +270,9 @@ class RedditClient:
         with self._token_lock:
             if force or not self._authorizer.is_valid():
                 self._authorizer.refresh()
-            return self._authorizer.access_token
+            token = self._authorizer.access_token
+            assert token is not None  # is_valid() or a successful refresh() means a token
+            return token
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with equal jitter: uniform(ceiling / 2, ceiling), ceiling =

@@ -30,11 +30,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from snoopipe.faults import crash_point
+from snoopipe.crash_points import crash_point
 from snoopipe.lake.raw import RawFile, utc_now_iso, write_raw_file
-from snoopipe.resources import Resources, StageResult
 from snoopipe.settings import ExtractSettings
 from snoopipe.sources.reddit import policy
 from snoopipe.sources.reddit.client import (
@@ -45,7 +44,12 @@ from snoopipe.sources.reddit.client import (
 from snoopipe.sources.reddit.comments import CommentTree, fetch_comment_tree
 from snoopipe.sources.reddit.gaps import gap_message
 from snoopipe.sources.reddit.policy import KnownState
+from snoopipe.stage_outputs import StageResult
 from snoopipe.state.store import ExtractGaps, StateStore
+
+if TYPE_CHECKING:
+    # annotations only: resources sits above the stages (see tests/unit/test_package_graph.py)
+    from snoopipe.resources import Resources
 
 log = logging.getLogger(__name__)
 

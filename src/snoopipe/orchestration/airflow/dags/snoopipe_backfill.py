@@ -9,14 +9,15 @@ like the incremental DAG.
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, task
+from airflow.sdk import dag as dag_decorator  # `dag` is the DAG this file defines
 
-from snoopipe.orchestration.airflow import common, tasks
+from snoopipe.orchestration.airflow import dag_setup, tasks
 
-cfg = common.dag_settings()
+cfg = dag_setup.dag_settings()
 
 
-@dag(
+@dag_decorator(
     dag_id="snoopipe_backfill",
     schedule=None,
     catchup=False,
@@ -31,7 +32,7 @@ cfg = common.dag_settings()
         "end_date": Param(None, type=["null", "string"], format="date",
                           description="Last day to keep (UTC, YYYY-MM-DD); empty: all."),
     },
-    **common.dag_arguments(cfg, __doc__),
+    **dag_setup.dag_arguments(cfg, __doc__),
 )
 def snoopipe_backfill():
     @task
@@ -39,9 +40,9 @@ def snoopipe_backfill():
         """Open the backfill run; push its id (XCom `snoopipe_run_id`), return the dump files."""
         params = context["params"]
         settings = tasks.task_settings()
-        start, end = common.data_interval(context)
-        run_id = common.fail_fast(
-            tasks.start_run, settings, start, end, common.run_hint(context),
+        start, end = dag_setup.data_interval(context)
+        run_id = dag_setup.fail_fast(
+            tasks.start_run, settings, start, end, dag_setup.run_hint(context),
             subreddits=params.get("subreddits") or None, kind="backfill",
             params={"dump_files": list(params["dump_files"]),
                     "start_date": params.get("start_date"), "end_date": params.get("end_date")})
@@ -50,13 +51,15 @@ def snoopipe_backfill():
 
     @task(map_index_template="{{ task.op_kwargs['dump_file'] }}")
     def extract_dump(snoopipe_run_id: str, dump_file: str) -> dict:
-        return common.fail_fast(tasks.extract_dump, tasks.task_settings(), snoopipe_run_id,
-                                dump_file)
+        return dag_setup.fail_fast(tasks.extract_dump, tasks.task_settings(), snoopipe_run_id,
+                                   dump_file)
 
     dump_files = start_run()
-    run_id = dump_files["snoopipe_run_id"]
+    # The XCom `snoopipe_run_id` pushed by start_run (a PlainXComArg, which the SDK types
+    # as XComArg, without indexing).
+    run_id = dump_files["snoopipe_run_id"]  # type: ignore[index]
     extracted = extract_dump.partial(snoopipe_run_id=run_id).expand(dump_file=dump_files)
-    common.downstream_tasks(run_id, extracted)
+    dag_setup.downstream_tasks(run_id, extracted)
 
 
 dag = snoopipe_backfill()

@@ -1,4 +1,4 @@
-"""Airflow plumbing shared by the snoopipe DAGs: DAG settings, retries, callbacks.
+"""How a snoopipe DAG is set up: its settings, arguments, stage tasks and failure callbacks.
 
 Nothing here is pipeline logic: it reads the DAG's schedule and retry policy from the
 environment, turns an Airflow context into the arguments of `tasks`, makes errors that

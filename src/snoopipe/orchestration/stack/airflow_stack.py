@@ -37,7 +37,11 @@ from typing import Any
 from snoopipe import private
 from snoopipe.orchestration.stack import procs
 from snoopipe.orchestration.stack.api import AirflowAPI
-from snoopipe.orchestration.stack.postgres import PostgresServer, UnsafeFolderError, free_port
+from snoopipe.orchestration.stack.postgres_server import (
+    PostgresServer,
+    UnsafeFolderError,
+    free_port,
+)
 from snoopipe.orchestration.stack.redis import RedisServer, find_redis_server
 from snoopipe.orchestration.stack.simulator import SECRET_ENV as SIM_SECRET_ENV
 
@@ -54,7 +58,8 @@ SIMULATOR_KEYS = ("SNOOPIPE_USE_SIMULATOR", "SNOOPIPE_REDDIT__CLIENT_ID",
                   "SNOOPIPE_REDDIT__PASSWORD", "SNOOPIPE_REDDIT__PRAW_SITE",
                   "SNOOPIPE_REDDIT__OAUTH_URL", "SNOOPIPE_REDDIT__REDDIT_URL")
 CORE_SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
-# Where root's PostgreSQL folder goes when the stack folder is private (see Stack._pg_dir).
+# Where root's PostgreSQL folder goes when the stack folder is private
+# (see AirflowStack._pg_dir).
 PG_DIR_PARENT = "/var/tmp"
 
 Echo = Callable[[str], None]
@@ -119,8 +124,9 @@ class StackState:
     config_file: str | None = None
 
 
-class Stack:
-    """One stack folder. `Stack(dir).up()`, `.status()`, `.down()`."""
+class AirflowStack:
+    """The Airflow deployment of snoopipe kept in one stack folder (its services, their
+    state, logs and pid files). `AirflowStack(dir).up()`, `.status()`, `.down()`."""
 
     def __init__(self, directory: Path | str | None = None) -> None:
         self.dir = Path(directory).expanduser().resolve() if directory else default_dir()
@@ -330,7 +336,7 @@ class Stack:
             raise StackError("redis-server is not installed: apt-get install -y redis-server "
                              "(Debian/Ubuntu), or set REDIS_SERVER to its path")
         try:
-            from snoopipe.orchestration.stack.postgres import find_pg_bin
+            from snoopipe.orchestration.stack.postgres_server import find_pg_bin
 
             find_pg_bin()
         except RuntimeError as exc:
@@ -696,7 +702,7 @@ def _since_last_start(path: Path) -> str:
     return text[max(0, text.rfind("\n==== ")):]
 
 
-def describe(state: StackState, stack: Stack) -> list[str]:
+def describe(state: StackState, stack: AirflowStack) -> list[str]:
     """What `stack up` prints: where the UI is, how to log in, what runs where."""
     lines = [
         f"Airflow UI:   http://127.0.0.1:{state.api_port}   login: {ADMIN_USER} / "

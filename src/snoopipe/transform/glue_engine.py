@@ -34,10 +34,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from snoopipe.errors import ConfigError, SnoopipeError
-from snoopipe.transform import glue_job, layout
+from snoopipe.lake import layout
+from snoopipe.stage_outputs import StageResult, TransformOutput
+from snoopipe.transform import glue_job
 
 if TYPE_CHECKING:
-    from snoopipe.resources import Resources, StageResult
+    from snoopipe.resources import Resources
     from snoopipe.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -292,8 +294,6 @@ def wait_run(settings: Settings, job_run_id: str, *, echo: Echo = _quiet, glue: 
 def run_glue_transform(resources: Resources, run_id: str, *, echo: Echo | None = None,
                        glue: Any = None) -> StageResult:
     """The transform stage as a Glue job run: start, wait, read the job's output."""
-    from snoopipe.resources import StageResult
-
     settings = resources.settings
     say = echo or log.info
     lake = resources.lake
@@ -311,14 +311,13 @@ def run_glue_transform(resources: Resources, run_id: str, *, echo: Echo | None =
     if not lake.exists(key):
         raise GlueError(f"Glue job run {job_run_id} succeeded but wrote no output at "
                         f"{lake.uri(key)}")
-    output = json.loads(lake.read_bytes(key))
-    output["engine"] = "glue"
-    output["glue"] = {"job_name": settings.glue.job_name, "job_run_id": job_run_id,
-                      "execution_seconds": run.get("ExecutionTime"),
-                      "worker_type": run.get("WorkerType"),
-                      "number_of_workers": run.get("NumberOfWorkers")}
-    return StageResult(rows_in=sum(output["raw_lines"].values()),
-                       rows_out=sum(output["rows"].values()), output=output)
+    output = TransformOutput.from_dict(json.loads(lake.read_bytes(key)))
+    output.engine = "glue"
+    output.extra["glue"] = {"job_name": settings.glue.job_name, "job_run_id": job_run_id,
+                            "execution_seconds": run.get("ExecutionTime"),
+                            "worker_type": run.get("WorkerType"),
+                            "number_of_workers": run.get("NumberOfWorkers")}
+    return output.stage_result()
 
 
 __all__ = ["Deployment", "GlueError", "build_wheel", "deploy", "job_definition",

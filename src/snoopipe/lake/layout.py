@@ -1,4 +1,6 @@
-"""Where processed and quarantine data live in the lake, and how engines read them.
+"""Where processed and quarantine data live in the lake, and how their files are cut.
+
+(The raw zone's keys: `snoopipe.lake.raw`.)
 
 processed:  processed/{table}/month={YYYY-MM}/part-{NNNNN}.parquet
 quarantine: quarantine/{kind}/run_id={run_id}/data.parquet
@@ -11,34 +13,27 @@ part-00000: a partition smaller than that is ONE file, a month of all of Reddit 
 dozen files of 512 MB, and the sort makes each file's and row group's min/max statistics
 on `subreddit` tell Athena, Spark and DuckDB which files and row groups to skip. Every
 column is stored in the file (`month` is only in the path: it is derived from `dt`).
-Why months and not days (measured, BENCHMARKS.md "A month of all of Reddit at scale"): a
-full month is about 22 GB of comments and 4 GB of posts in this layout, so a day would
-be 700 MB of comments but 130 MB of posts and 25 MB of post metrics, and a 1/10-scale
-month's days 2-70 MB: below the 128 MB floor that Athena and Spark read well; months
-give 512 MB files at full scale and one file per table and month below it. The real
-dumps' 20 years of sparse history: 69 files (one per table and month) where days
-would be about 220 and the old subreddit-and-day layout 809.
+Why months and not days: a day of posts or post metrics of all of Reddit, and a day of
+anything at smaller scale, is below the 128 MB floor that Athena and Spark read well;
+months give files of the target size at full scale and one file per table and month
+below it (the sizes behind this are in BENCHMARKS.md, "A month of all of Reddit at
+scale").
 
 The layout before this one, `processed/{table}/subreddit={sub}/dt={day}/data.parquet`
 ("legacy"), is recognised only to be migrated by `snoopipe compact`.
 All lake access goes through the Lake API (`list`, `exists`, `uri`), so the same code
-reads a local folder or S3.
+reads a local folder or S3. DuckDB relations over these files: `snoopipe.lake.relations`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from snoopipe.lake.base import Lake
 from snoopipe.tables import QUARANTINE as QUARANTINE_TABLE
-from snoopipe.tables import TABLES, TableSpec, type_name
-
-if TYPE_CHECKING:
-    from snoopipe.state import StateStore
+from snoopipe.tables import TableSpec
 
 PROCESSED = "processed"
 QUARANTINE = "quarantine"
@@ -74,17 +69,6 @@ class FileSizing:
         """The sizing of `settings.processed` (SNOOPIPE_PROCESSED__TARGET_FILE_BYTES...)."""
         return cls(target_bytes=settings.processed.target_file_bytes,
                    row_group_rows=settings.processed.row_group_rows)
-
-
-def attach_lake(con, lake: Lake | None) -> None:
-    """Let a DuckDB connection read/write `lake.uri()` locations.
-
-    A local lake needs nothing (uris are paths); a lake with a `register_duckdb(con)`
-    method (the S3 lake registers an fsspec filesystem) gets it called.
-    """
-    register = getattr(lake, "register_duckdb", None)
-    if register is not None:
-        register(con)
 
 
 def check_run_id(run_id: str) -> str:
@@ -197,85 +181,6 @@ def sort_columns(table: TableSpec) -> tuple[str, ...]:
     return ("subreddit", time, *[k for k in table.primary_key if k != time])
 
 
-def sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def sql_list(values: Sequence[str]) -> str:
-    return "[" + ", ".join(sql_string(v) for v in values) + "]"
-
-
-def empty_relation_sql(table: TableSpec) -> str:
-    """A typed, empty relation with the table's columns."""
-    cols = ", ".join(f"CAST(NULL AS {type_name(c.type, 'lake')}) AS {c.name}"
-                     for c in table.columns)
-    return f"SELECT {cols} WHERE FALSE"
-
-
-def parquet_relation_sql(table: TableSpec, uris: Sequence[str]) -> str:
-    """The table's rows from processed Parquet files (DuckDB), columns typed and in order.
-
-    Files written by an older schema (a column missing) read as NULL for that column.
-    """
-    if not uris:
-        return empty_relation_sql(table)
-    # Every column is in the files: the path's `month` is not read.
-    source = (f"read_parquet({sql_list(list(uris))}, hive_partitioning = false, "
-              f"union_by_name = true)")
-    # UNION ALL BY NAME with the empty typed relation fills columns absent from every file.
-    cols = ", ".join(f"CAST({c.name} AS {type_name(c.type, 'lake')}) AS {c.name}"
-                     for c in table.columns)
-    return (f"SELECT {cols} FROM (SELECT * FROM ({empty_relation_sql(table)}) "
-            f"UNION ALL BY NAME SELECT * FROM {source})")
-
-
-def processed_relation_sql(lake: Lake, table: str, partitions: Iterable[str] | None = None) -> str:
-    """A DuckDB relation over the table's processed files (all, or some partitions)."""
-    spec = TABLES[table]
-    keys = processed_keys(lake, table, partitions)
-    return parquet_relation_sql(spec, [lake.uri(k) for k in keys])
-
-
 def file_columns(table: TableSpec) -> list[str]:
     """Columns stored inside a processed file: all of them, in table order."""
     return list(table.column_names)
-
-
-def transform_output(state: StateStore, run_id: str) -> dict | None:
-    """The output of the run's latest successful transform task, or None.
-
-    It holds what later stages need: line counts per kind and the partitions touched
-    (`month=YYYY-MM`; `subreddit=x/dt=y` in outputs of older versions).
-    """
-    done = [t for t in state.tasks(run_id) if t.stage == "transform" and t.status == "success"]
-    if not done:
-        return None
-    oldest = datetime.min.replace(tzinfo=UTC)
-    done.sort(key=lambda t: t.finished_at or t.started_at or oldest)
-    return done[-1].output
-
-
-def transform_counts(state: StateStore, runs: Sequence[str]
-                     ) -> list[tuple[str, str, int, int, int]]:
-    """(run, kind, raw lines, valid lines, quarantined) of each run's latest transform,
-    for the kinds it typed: what the reconciliation checks compare with the manifest."""
-    from snoopipe.lake.raw import KINDS
-
-    counts = []
-    for run in runs:
-        output = transform_output(state, run) or {}
-        for kind in KINDS:
-            if kind in output.get("valid_lines", {}):
-                counts.append((run, kind, int(output.get("raw_lines", {}).get(kind, 0)),
-                               int(output["valid_lines"][kind]),
-                               int(output.get("quarantined", {}).get(kind, 0))))
-    return counts
-
-
-def pending_runs(state: StateStore, run_id: str) -> list[str]:
-    """The runs whose processed rows validate and load with run_id, run_id included.
-
-    `state.runs_pending_load(run_id)`: transform succeeded and no load has taken their
-    rows yet (a run stopped by a blocking check stays pending for the next run).
-    """
-    return sorted(set(state.runs_pending_load(run_id)) | {run_id})
