@@ -64,9 +64,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
     """For `-n N` (--dist load): each WORKER_GROUPS group is one unit of work, every other
     test a unit of its own. A worker gets the next unit whenever it has 2 tests or fewer
     left: the groups first (xdist puts units with the most tests first), then the single
-    tests longest first. In collection order the 2-4 minute tests of tests/scaleout and
-    tests/spark came late, the Spark tests started a SparkSession on both workers, and
-    the two Airflow deployments could run at the same time.
+    tests longest first, so that no long test is left for the end. With xdist's own
+    --dist load, the Spark tests started a SparkSession and built the Glue wheel on both
+    workers, and the two Airflow deployments could run at the same time.
     """
     if config.getvalue("dist") != "load":
         return None
