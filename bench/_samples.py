@@ -11,7 +11,7 @@ SUBREDDITS = ("python", "dataengineering", "datascience")
 def sample_things(path: Path, n: int, salt: str) -> list[dict]:
     """n things from a real sample file (posts or comments), ids `{salt}{i:x}`; comments
     point at the posts of the same benchmark (`t3_p{i // 2:x}`)."""
-    from tests.processing.conftest import load_dump
+    from tests.fixtures.harness import load_dump
 
     base = [t for t in load_dump(path) if not t["subreddit"].startswith(("<", "u_<"))]
     out = []

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 import pyarrow as pa
-from tests.processing.conftest import RC, RS, Harness
+from tests.fixtures.harness import RC, RS, Harness
 
 from bench._samples import sample_things
 from snoopipe.lake import layout

@@ -36,7 +36,7 @@ PER_FILE = 25_000
 
 def make_raw_zone(root: Path, lines: int) -> dict:
     """A pipeline folder (lake + state.db) holding run `bench`'s raw files."""
-    from tests.processing.conftest import RC, RS, Harness
+    from tests.fixtures.harness import RC, RS, Harness
 
     from bench._samples import sample_things
 

@@ -32,4 +32,6 @@ fi
 # of tests. mypy checks the files of pyproject's [tool.mypy].
 .venv/bin/ruff check src tests bench
 .venv/bin/mypy
-exec .venv/bin/python -m pytest -n 2 "$@"
+# --durations: every run reports its slowest tests, the figures tests/conftest.py's
+# slow(seconds=N) marks and worker groups are set from.
+exec .venv/bin/python -m pytest -n 2 --durations=30 "$@"

@@ -36,7 +36,9 @@ from tests.airflow import airflow_ui  # noqa: E402
 from tests.alert_receivers import WebhookReceiver  # noqa: E402
 from tests.clock import FIXED_NOW  # noqa: E402
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
+# slow(seconds=...): handed to an xdist worker first (tests/conftest.py, which also keeps
+# it and tests/scaleout/test_worker_hosts.py on one worker, one after the other)
+pytestmark = [pytest.mark.slow(seconds=240), pytest.mark.timeout(1200)]
 
 DAG = "snoopipe_incremental"
 SUBREDDITS = ["python", "dataengineering", "datascience"]
@@ -82,7 +84,8 @@ class Deployment:
         return run["dag_run_id"]
 
     def wait(self, run_id: str, timeout: float = 400) -> dict:
-        return self.api.wait_for_run(DAG, run_id, timeout=timeout)
+        # polled every 0.5 s, not the default 2 s: six DAG runs are waited for
+        return self.api.wait_for_run(DAG, run_id, timeout=timeout, poll=0.5)
 
     def tis(self, run_id: str) -> dict[tuple[str, int], dict]:
         return {(ti["task_id"], ti["map_index"]): ti
@@ -319,7 +322,8 @@ def _backfill_dag_loads_a_dump_file(dep: Deployment) -> None:
     run = dep.api.trigger("snoopipe_backfill", conf={
         "dump_files": [str(dump)], "subreddits": ["python"],
         "start_date": None, "end_date": None})
-    done = dep.api.wait_for_run("snoopipe_backfill", run["dag_run_id"], timeout=300)
+    done = dep.api.wait_for_run("snoopipe_backfill", run["dag_run_id"], timeout=300,
+                               poll=0.5)
     tis = {(ti["task_id"], ti["map_index"]): ti["state"] for ti in
            dep.api.task_instances("snoopipe_backfill", run["dag_run_id"])}
     print(f"backfill DAG run: {done['state']} in {time.monotonic() - started:.1f}s")

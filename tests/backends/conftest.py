@@ -1,6 +1,7 @@
 """Fixtures for the production-backend tests: a real PostgreSQL server (the Debian
 binaries, from tests/fixtures/postgres.py via the root conftest), moto's S3/Glue/Athena
-server over loopback HTTP, and the processing harness pointed at them."""
+server over loopback HTTP, and the pipeline harness (tests/fixtures/harness.py)
+pointed at them."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ import pytest
 
 from snoopipe.lake.s3 import S3Lake
 from tests.e2e.conftest import project  # noqa: F401  (the real CLI on a temp project)
+from tests.fixtures.harness import Harness
 from tests.fixtures.moto_s3 import moto_server, s3_env  # noqa: F401
-from tests.processing.conftest import Harness
 
 
 def make_harness(root: Path, *, warehouse_url: str | None = None,
                  lake_url: str | None = None, **settings: object) -> Harness:
-    """The processing Harness (SQLite state, stages run as the runner runs them) with the
+    """The pipeline Harness (SQLite state, stages run as the runner runs them) with the
     warehouse and/or lake swapped for a production backend."""
     lake = None
     if lake_url is not None:

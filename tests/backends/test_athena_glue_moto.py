@@ -23,7 +23,7 @@ from snoopipe.quality.evaluate import check_context
 from snoopipe.settings import AthenaSettings
 from snoopipe.tables import TABLES
 from tests.backends.conftest import make_harness
-from tests.processing.conftest import comment, post
+from tests.fixtures.harness import comment, post
 
 REGION = "us-east-1"
 

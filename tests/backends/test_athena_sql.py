@@ -26,7 +26,7 @@ from snoopipe.quality.sqlgen import (
     to_athena,
 )
 from snoopipe.tables import TABLES
-from tests.processing.conftest import comment, post
+from tests.fixtures.harness import comment, post
 
 GOLDEN = Path(__file__).parent / "golden" / "athena_checks.sql"
 NOW = datetime(2026, 1, 10, 12, 30, 15, 123456, tzinfo=UTC)

@@ -17,8 +17,8 @@ from snoopipe.warehouse.nul_repair import NUL_REPLACEMENT
 from snoopipe.warehouse.placeholders import qmark_to_format
 from snoopipe.warehouse.postgres import PostgresWarehouse
 from snoopipe.warehouse.readonly import NotReadOnlyError
-from tests.processing import test_warehouse as duckdb_contract
-from tests.processing.conftest import comment, post
+from tests.fixtures.harness import comment, post
+from tests.warehouse import test_warehouse as duckdb_contract
 
 
 @pytest.fixture(params=["merge", "on_conflict"])

@@ -36,7 +36,7 @@ from snoopipe.warehouse.nul_repair import replace_nul
 from snoopipe.warehouse.parquet_batches import ParquetOpener
 from snoopipe.warehouse.postgres import PostgresWarehouse
 from tests.backends.conftest import make_harness
-from tests.processing.conftest import comment, post
+from tests.fixtures.harness import comment, post
 
 GOLDEN = Path(__file__).parent / "golden"
 ROLE = "arn:aws:iam::123456789012:role/snoopipe-redshift-copy"

@@ -18,6 +18,7 @@ import zstandard
 from snoopipe.orchestration.backfill import BackfillOutcome, BackfillRunner
 from snoopipe.resources import Resources
 from snoopipe.settings import Settings
+from tests.fixtures.quarantine import quarantine_keys, quarantine_rows
 
 REALDATA = Path("/work/shared/realdata/dumps")
 if not REALDATA.is_dir():  # the repo's sibling `shared/` folder, wherever it is checked out
@@ -120,31 +121,14 @@ class Install:
             con.close()
 
     def reader_quarantine(self) -> list[dict]:
-        files = sorted((self.lake_path / "quarantine" / "dumps").rglob("*.parquet"))
-        if not files:
-            return []
-        con = duckdb.connect()
-        try:
-            cursor = con.execute(
-                f"SELECT * FROM read_parquet({[str(f) for f in files]}) ORDER BY source, "
-                f"source_line")
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
-        finally:
-            con.close()
+        lake = self.resources.lake
+        return quarantine_rows(lake, quarantine_keys(lake, "quarantine/dumps/"),
+                               "source, source_line")
 
     def transform_quarantine(self, kind: str) -> list[dict]:
-        files = sorted((self.lake_path / "quarantine" / kind).rglob("*.parquet"))
-        if not files:
-            return []
-        con = duckdb.connect()
-        try:
-            cursor = con.execute(f"SELECT * FROM read_parquet({[str(f) for f in files]}) "
-                                 f"ORDER BY raw_file, raw_line")
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
-        finally:
-            con.close()
+        lake = self.resources.lake
+        return quarantine_rows(lake, quarantine_keys(lake, f"quarantine/{kind}/"),
+                               "raw_file, raw_line")
 
     def close(self) -> None:
         self.resources.close()

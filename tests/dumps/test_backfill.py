@@ -363,9 +363,9 @@ def test_kill_9_mid_backfill_then_rerun_ends_with_the_same_tables(install, tmp_p
 
 
 def test_an_older_dump_copy_never_overwrites_an_api_row(install, tmp_path: Path):
-    from tests.processing.conftest import Harness
-    from tests.processing.conftest import comment as api_comment
-    from tests.processing.conftest import post as api_post
+    from tests.fixtures.harness import Harness
+    from tests.fixtures.harness import comment as api_comment
+    from tests.fixtures.harness import post as api_post
 
     h = Harness(tmp_path / "api")
     api_now = "2026-01-10T12:00:00.000000Z"

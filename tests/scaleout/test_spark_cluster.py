@@ -25,12 +25,12 @@ from snoopipe.orchestration.stack.spark import SparkStandalone
 from snoopipe.settings import Settings
 from snoopipe.simulator.generated import GeneratedCorpus
 from snoopipe.transform import glue_job
+from tests.fixtures.harness import comment, post
 from tests.fixtures.moto_s3 import DUMMY_KEY_ID, DUMMY_SECRET, REGION
-from tests.processing.conftest import comment, post
 from tests.spark.conftest import Twin, assert_same_processed, assert_same_quarantine
 from tests.spark.corpora import GENERATED_NOW, add_generated
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow(seconds=100), pytest.mark.timeout(900)]
 
 # Small on purpose: 2 cores shared by many; 1 core and 512 MB of heap per executor.
 EXECUTOR_CONF = {"spark.executor.memory": "512m", "spark.executor.cores": "1",

@@ -28,8 +28,10 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -48,7 +50,9 @@ from tests.fixtures.moto_s3 import DUMMY_KEY_ID, DUMMY_SECRET, REGION  # noqa: E
 from tests.reliability.conftest import Site, compare  # noqa: E402
 from tests.scaleout.hosts import Host, HostNetwork, UserHosts, worker_hosts  # noqa: E402
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
+# slow(seconds=...): handed to an xdist worker first (tests/conftest.py, which also keeps
+# it and tests/airflow/test_stack_integration.py on one worker, one after the other)
+pytestmark = [pytest.mark.slow(seconds=100), pytest.mark.timeout(1500)]
 
 DAG = "snoopipe_incremental"
 SUBREDDITS = ["python", "rust", "golang", "java", "cpp", "csharp", "javascript",
@@ -262,9 +266,12 @@ def cluster(tmp_path_factory) -> Iterator[Cluster]:
         print(f"\nscale-out cluster up in {time.monotonic() - started:.1f}s")
         yield cluster
     finally:
-        for name in [n for n in pids if n.startswith("w")] + [n for n in pids
-                                                              if not n.startswith("w")]:
-            procs.stop(pids[name], timeout=15)
+        # The worker hosts first, then the main host's processes; the processes of each
+        # stopped at once (SIGTERM to all, then the waits), not one after the other.
+        for group in ([p for n, p in pids.items() if n.startswith("w")],
+                      [p for n, p in pids.items() if not n.startswith("w")]):
+            with ThreadPoolExecutor(max_workers=max(len(group), 1)) as pool:
+                list(pool.map(partial(procs.stop, timeout=15), group))
         net.stop()
         if redis is not None:
             redis.stop()
@@ -364,7 +371,7 @@ def test_three_worker_hosts_one_killed_mid_extract(cluster, tmp_path, monkeypatc
         run_id = cluster.api.trigger(DAG, logical_date=logical.isoformat(),
                                      conf={})["dag_run_id"]
         victim, seen, victim_ti = _kill_a_host_mid_extract(cluster, run_id)
-        run = cluster.api.wait_for_run(DAG, run_id, timeout=900)
+        run = cluster.api.wait_for_run(DAG, run_id, timeout=900, poll=0.5)
         seconds = time.monotonic() - started
         cluster.sim("/_sim/faults", {})
     except BaseException:

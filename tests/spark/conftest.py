@@ -22,8 +22,8 @@ from snoopipe.lake import layout, relations
 from snoopipe.lake.base import Lake
 from snoopipe.stage_outputs import StageResult
 from snoopipe.tables import TABLES
+from tests.fixtures.harness import Harness
 from tests.fixtures.moto_s3 import moto_server, s3_env  # noqa: F401  (fixtures)
-from tests.processing.conftest import Harness
 
 COMPARED_OUTPUT = ("raw_lines", "valid_lines", "quarantined", "partitions", "rows", "raw_files")
 

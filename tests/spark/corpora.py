@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from snoopipe.simulator.generated import ANCHOR_EPOCH, GeneratedCorpus
-from tests.processing.conftest import T0, comment, load_dump, post
+from tests.fixtures.harness import T0, comment, load_dump, post
 from tests.realdata import DUMPS_DIR
 
 RS = DUMPS_DIR / "RS_praw_cassettes.ndjson"
@@ -77,7 +77,7 @@ def _raw(text: str) -> bytes:
 
 def bad_post_lines() -> list[bytes]:
     """Posts: every type variant and broken line we know of, one per line."""
-    from tests.processing.test_transform import VARIANTS
+    from tests.transform.test_transform import VARIANTS
 
     lines = [_line(thing) for thing, _reason, _expected in VARIANTS]
     p = orjson.dumps(post("zz", title="x"))[:-1].decode()  # '{"id":"zz",...' without the }

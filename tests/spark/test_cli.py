@@ -41,6 +41,10 @@ def _files(root) -> dict[str, bytes]:
 
 def test_run_with_spark_engine_then_transform_again(project, monkeypatch, spark):
     monkeypatch.setenv("SNOOPIPE_TRANSFORM_ENGINE", "spark")
+    # One subreddit, two hours of posts (BASE_CONFIG: two, six hours): posts and comments
+    # enough for the run and both re-transforms to prove the same, at a quarter of the rows.
+    monkeypatch.setenv("SNOOPIPE_SUBREDDITS", '["python"]')
+    monkeypatch.setenv("SNOOPIPE_EXTRACT__INITIAL_LOOKBACK_HOURS", "2")
     result = CliRunner().invoke(app, ["run"])
     assert result.exit_code == 0, result.output
     (task,) = _transform_tasks(project)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from snoopipe.simulator.generated import GeneratedCorpus
-from tests.processing.conftest import T0, comment, post
+from tests.fixtures.harness import T0, comment, post
 from tests.spark.conftest import EngineHarness, Twin, assert_same, assert_same_processed
 from tests.spark.corpora import (
     DAY,

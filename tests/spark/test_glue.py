@@ -31,8 +31,8 @@ from typer.testing import CliRunner
 from snoopipe.cli import app
 from snoopipe.settings import Settings
 from snoopipe.transform import glue_engine, glue_job
+from tests.fixtures.harness import Harness, comment, post
 from tests.fixtures.moto_s3 import REGION
-from tests.processing.conftest import Harness, comment, post
 from tests.spark.conftest import EngineHarness, assert_same_processed
 from tests.spark.corpora import GENERATED_NOW, add_generated
 

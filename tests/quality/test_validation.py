@@ -7,7 +7,7 @@ import pytest
 from snoopipe.errors import BlockingCheckFailed
 from snoopipe.lake import layout
 from snoopipe.quality import CHECKS
-from tests.processing.conftest import comment, post
+from tests.fixtures.harness import comment, post
 
 FAR_FUTURE = 4102444800.0  # 2100-01-01
 

@@ -14,7 +14,7 @@ from snoopipe.warehouse import open_warehouse
 from snoopipe.warehouse import sql as wsql
 from snoopipe.warehouse.duckdb import DuckDBWarehouse
 from snoopipe.warehouse.readonly import NotReadOnlyError
-from tests.processing.conftest import comment, post
+from tests.fixtures.harness import comment, post
 
 
 def counts(h) -> dict[str, int]:

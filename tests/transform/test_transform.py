@@ -10,7 +10,7 @@ from snoopipe.errors import LakeError
 from snoopipe.lake import layout
 from snoopipe.lake.local import LocalLake
 from snoopipe.tables import TABLES
-from tests.processing.conftest import T0, comment, post
+from tests.fixtures.harness import T0, comment, post
 
 
 def utc(epoch: float) -> datetime:

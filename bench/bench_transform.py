@@ -1,6 +1,6 @@
 """Throughput of the transform on the real samples, repeated (not a test; run by hand).
 
-    .venv/bin/python -m tests.processing.bench_transform [lines] [threads]
+    .venv/bin/python -m bench.bench_transform [lines] [threads]
 
 Writes `lines` raw lines of each kind (the real PRAW posts/comments, about 3.3 KB a
 line, with fresh ids, spread over 3 subreddits and 30 days, like a month's backfill) into
@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.processing.conftest import RC, RS, Harness, load_dump
+from tests.fixtures.harness import RC, RS, Harness, load_dump
 
 SUBREDDITS = ("python", "dataengineering", "datascience")
 

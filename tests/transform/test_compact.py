@@ -13,7 +13,7 @@ from snoopipe.lake import layout
 from snoopipe.tables import TABLES
 from snoopipe.transform.compact import compact, plan
 from snoopipe.transform.stage import run_transform
-from tests.processing.conftest import comment, post
+from tests.fixtures.harness import comment, post
 
 DAY = 86400
 JAN = 1736500000  # 2025-01-10

@@ -15,8 +15,8 @@ pytest.importorskip("moto")
 
 from snoopipe.lake import open_lake  # noqa: E402
 from snoopipe.settings import Settings  # noqa: E402
+from tests.fixtures.harness import Harness, comment, post  # noqa: E402
 from tests.fixtures.moto_s3 import moto_server, s3_env  # noqa: E402,F401  (fixtures)
-from tests.processing.conftest import Harness, comment, post  # noqa: E402
 
 
 def test_pipeline_on_s3_lake(s3_env, tmp_path):
