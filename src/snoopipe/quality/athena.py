@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -33,12 +33,9 @@ from snoopipe.lake.s3 import S3Lake
 from snoopipe.quality import sqlgen
 from snoopipe.quality.evaluate import CheckContext, number
 from snoopipe.settings import AthenaSettings
+from snoopipe.stage_resources import StageResources
 from snoopipe.state import StateStore
 from snoopipe.tables import TABLES
-
-if TYPE_CHECKING:
-    # annotations only: resources sits above the stages (see tests/unit/test_package_graph.py)
-    from snoopipe.resources import Resources
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +165,7 @@ class AthenaChecks:
 
 
 @contextmanager
-def athena_checks(resources: Resources, ctx: CheckContext) -> Iterator[AthenaChecks]:
+def athena_checks(resources: StageResources, ctx: CheckContext) -> Iterator[AthenaChecks]:
     """Athena, once the Glue catalog holds what the validated runs wrote.
 
     ConfigError when the lake is not on S3 (Athena reads it through the catalog).

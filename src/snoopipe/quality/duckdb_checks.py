@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -19,11 +19,8 @@ from snoopipe.lake.base import Lake
 from snoopipe.lake.raw import KINDS
 from snoopipe.quality.evaluate import HELPER_COLUMNS, CheckContext
 from snoopipe.sqltext import sql_list, sql_string
+from snoopipe.stage_resources import StageResources
 from snoopipe.tables import ARROW_TYPES, TABLES
-
-if TYPE_CHECKING:
-    # annotations only: resources sits above the stages (see tests/unit/test_package_graph.py)
-    from snoopipe.resources import Resources
 
 
 def _register(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
@@ -79,7 +76,7 @@ class DuckDBChecks:
 
 
 @contextmanager
-def duckdb_checks(resources: Resources, ctx: CheckContext) -> Iterator[DuckDBChecks]:
+def duckdb_checks(resources: StageResources, ctx: CheckContext) -> Iterator[DuckDBChecks]:
     """An in-memory DuckDB connection over the lake and the context's relations."""
     con = duckdb.connect()
     try:

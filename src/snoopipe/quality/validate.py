@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from snoopipe.crash_points import crash_point
 from snoopipe.engines import validation_engine
@@ -22,16 +21,13 @@ from snoopipe.lake import layout
 from snoopipe.quality.checks import BLOCKING, CHECKS, Check
 from snoopipe.quality.evaluate import check_context, evaluate, rows_in
 from snoopipe.stage_outputs import StageResult
+from snoopipe.stage_resources import StageResources
 from snoopipe.state import CheckResult, StateStore
-
-if TYPE_CHECKING:
-    # annotations only: resources sits above the stages (see tests/unit/test_package_graph.py)
-    from snoopipe.resources import Resources
 
 log = logging.getLogger(__name__)
 
 
-def run_validation(resources: Resources, run_id: str, *,
+def run_validation(resources: StageResources, run_id: str, *,
                    checks: Sequence[Check] = CHECKS) -> StageResult:
     """Validate the processed rows of the runs pending load; raise if a blocking check fails.
 

@@ -36,10 +36,10 @@ from urllib.parse import urlparse
 from snoopipe.errors import ConfigError, SnoopipeError
 from snoopipe.lake import layout
 from snoopipe.stage_outputs import StageResult, TransformOutput
+from snoopipe.stage_resources import StageResources
 from snoopipe.transform import glue_job
 
 if TYPE_CHECKING:
-    from snoopipe.resources import Resources
     from snoopipe.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -291,7 +291,7 @@ def wait_run(settings: Settings, job_run_id: str, *, echo: Echo = _quiet, glue: 
         time.sleep(poll)
 
 
-def run_glue_transform(resources: Resources, run_id: str, *, echo: Echo | None = None,
+def run_glue_transform(resources: StageResources, run_id: str, *, echo: Echo | None = None,
                        glue: Any = None) -> StageResult:
     """The transform stage as a Glue job run: start, wait, read the job's output."""
     settings = resources.settings

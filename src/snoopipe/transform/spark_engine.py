@@ -56,6 +56,7 @@ from snoopipe.lake import layout
 from snoopipe.lake.base import Lake
 from snoopipe.lake.raw import KINDS
 from snoopipe.stage_outputs import StageResult, TransformOutput
+from snoopipe.stage_resources import StageResources
 from snoopipe.tables import QUARANTINE, TableSpec, arrow_schema
 from snoopipe.transform import partition_files, rules
 from snoopipe.transform.engine import run_engine
@@ -64,7 +65,6 @@ from snoopipe.transform.reader import iter_batches
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from snoopipe.resources import Resources
     from snoopipe.settings import SparkSettings
 
 log = logging.getLogger(__name__)
@@ -520,7 +520,7 @@ def transform_files(spark: SparkSession, lake: Lake, run_id: str,
     return output
 
 
-def run_spark_transform(resources: Resources, run_id: str, *,
+def run_spark_transform(resources: StageResources, run_id: str, *,
                         sizing: layout.FileSizing | None = None) -> StageResult:
     """The transform stage on Spark (local mode unless `spark.master` says otherwise)."""
     layout.check_run_id(run_id)

@@ -15,24 +15,20 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
 
 from snoopipe.engines import transform_engine
 from snoopipe.lake import layout
 from snoopipe.lake.raw import KINDS
 from snoopipe.stage_outputs import StageResult, TransformOutput
+from snoopipe.stage_resources import StageResources
 from snoopipe.transform.duckdb_engine import DuckDBTransform, with_extra
 from snoopipe.transform.engine import run_engine
 from snoopipe.transform.reader import BATCH_BYTES, iter_batches, prefetch
 
-if TYPE_CHECKING:
-    # annotations only: resources sits above the stages (see tests/unit/test_package_graph.py)
-    from snoopipe.resources import Resources
-
 log = logging.getLogger(__name__)
 
 
-def run_transform(resources: Resources, run_id: str, *, batch_bytes: int = BATCH_BYTES,
+def run_transform(resources: StageResources, run_id: str, *, batch_bytes: int = BATCH_BYTES,
                   threads: int | None = None, engine: str | None = None,
                   sizing: layout.FileSizing | None = None) -> StageResult:
     """Type the run's raw lines into processed Parquet; quarantine the unusable ones.
@@ -53,7 +49,7 @@ def run_transform(resources: Resources, run_id: str, *, batch_bytes: int = BATCH
     return spec.runner()(resources, run_id, **{name: options[name] for name in spec.options})
 
 
-def run_duckdb_transform(resources: Resources, run_id: str, *, sizing: layout.FileSizing,
+def run_duckdb_transform(resources: StageResources, run_id: str, *, sizing: layout.FileSizing,
                          batch_bytes: int = BATCH_BYTES,
                          threads: int | None = None) -> StageResult:
     """The transform stage on DuckDB, in this process (see `run_transform`)."""

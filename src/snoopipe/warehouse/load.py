@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from snoopipe.crash_points import crash_point
 from snoopipe.errors import BlockingCheckFailed
 from snoopipe.lake import layout
 from snoopipe.stage_outputs import StageResult
+from snoopipe.stage_resources import StageResources
 from snoopipe.tables import TABLES
 from snoopipe.warehouse.base import LoadSource
 
 if TYPE_CHECKING:
-    # annotations only: resources sits above the stages (see tests/unit/test_package_graph.py)
-    from snoopipe.resources import Resources
+    from snoopipe.warehouse.base import Warehouse
 
 log = logging.getLogger(__name__)
 
 
-def runs_to_load(resources: Resources, run_id: str) -> list[str]:
+class LoadResources(StageResources, Protocol):
+    """A stage's backends plus the warehouse it loads into (`Resources` is one)."""
+
+    @property
+    def warehouse(self) -> Warehouse: ...
+
+
+def runs_to_load(resources: LoadResources, run_id: str) -> list[str]:
     """Runs pending load up to run_id, plus run_id itself when its transform succeeded.
 
     Including run_id even when its load already succeeded makes `run_load` of a loaded
@@ -32,7 +39,7 @@ def runs_to_load(resources: Resources, run_id: str) -> list[str]:
     return sorted(runs)
 
 
-def _refuse_if_blocked(resources: Resources, run_id: str) -> None:
+def _refuse_if_blocked(resources: LoadResources, run_id: str) -> None:
     failed = [r for r in resources.state.check_results(run_id)
               if r.severity == "blocking" and not r.passed]
     if failed:
@@ -42,7 +49,7 @@ def _refuse_if_blocked(resources: Resources, run_id: str) -> None:
             f"Fix the data or the rule and validate again; the load did not run.")
 
 
-def run_load(resources: Resources, run_id: str) -> StageResult:
+def run_load(resources: LoadResources, run_id: str) -> StageResult:
     """Upsert the processed rows of the pending runs into the warehouse, in one transaction.
 
     Reads only the partitions those runs touched (from their transform outputs). Records

@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 import pyarrow as pa
@@ -60,12 +60,9 @@ from snoopipe.sources.dumps.inputs import DumpInput, UrlCheck, open_input
 from snoopipe.sources.dumps.select import ALL, REASON_TRUNCATED, DumpFilter, Selection, Selector
 from snoopipe.sources.dumps.stream import BLOCK_BYTES, Block, DumpStream, StreamEnd, iter_blocks
 from snoopipe.stage_outputs import StageResult
+from snoopipe.stage_resources import StageResources
 from snoopipe.transform.duckdb_engine import parquet_bytes
 from snoopipe.transform.reader import prefetch
-
-if TYPE_CHECKING:
-    # annotations only: resources sits above the stages (see tests/unit/test_package_graph.py)
-    from snoopipe.resources import Resources
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +155,7 @@ def _threaded(items: Iterator, name: str, stop: threading.Event, depth: int = QU
 class DumpExtractor:
     """Extract one dump file for a run (see the module docstring)."""
 
-    def __init__(self, resources: Resources, run_id: str, source: DumpInput, flt: DumpFilter,
+    def __init__(self, resources: StageResources, run_id: str, source: DumpInput, flt: DumpFilter,
                  *, logical_date: date, progress: ProgressFn | None = None,
                  block_bytes: int = BLOCK_BYTES, segment_bytes: int = SEGMENT_BYTES,
                  segment_blocks: int = SEGMENT_BLOCKS, check_url: UrlCheck | None = None,
@@ -539,7 +536,7 @@ def _looks_like(counts: Counts, stream: DumpStream) -> str | None:
     return sniff.describe(stream.head, stream.compression)
 
 
-def extract_dump_file(resources: Resources, run_id: str, source: DumpInput, flt: DumpFilter, *,
+def extract_dump_file(resources: StageResources, run_id: str, source: DumpInput, flt: DumpFilter, *,
                       logical_date: date, progress: ProgressFn | None = None,
                       **options: Any) -> StageResult:
     """Extract one dump file into the raw zone of a run (resuming a previous attempt)."""

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from snoopipe.crash_points import crash_point
 from snoopipe.lake.raw import RawFile, utc_now_iso, write_raw_file
@@ -45,11 +45,8 @@ from snoopipe.sources.reddit.comments import CommentTree, fetch_comment_tree
 from snoopipe.sources.reddit.gaps import gap_message
 from snoopipe.sources.reddit.policy import KnownState
 from snoopipe.stage_outputs import StageResult
+from snoopipe.stage_resources import StageResources
 from snoopipe.state.store import ExtractGaps, StateStore
-
-if TYPE_CHECKING:
-    # annotations only: resources sits above the stages (see tests/unit/test_package_graph.py)
-    from snoopipe.resources import Resources
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +256,7 @@ def gather(cfg: ExtractSettings, client: RedditClient, subreddit: str, known: Kn
 PARTIAL = "-partial"  # part-name suffix of what an attempt stopped by an outage kept
 
 
-def committed_extract(resources: Resources, run_id: str, subreddit: str) -> StageResult | None:
+def committed_extract(resources: StageResources, run_id: str, subreddit: str) -> StageResult | None:
     """The result of an earlier attempt of this run's extraction of `subreddit` whose files,
     tracked posts and watermark were committed; None when there is none. (The comments an
     attempt stopped by an outage kept, `...-partial` files, do not make it done.)"""
@@ -289,7 +286,7 @@ def _tracked_rows(gathered: SubredditExtract, subreddit: str,
     return rows
 
 
-def keep_before_failing(resources: Resources, gathered: SubredditExtract, run_id: str,
+def keep_before_failing(resources: StageResources, gathered: SubredditExtract, run_id: str,
                         subreddit: str, *, attempt: int, dt: date) -> RawFile | None:
     """An attempt stopped by an outage: make the comment trees it finished durable, so
     that the retry (or `--resume`) does not fetch them again, then let it fail.
@@ -308,7 +305,7 @@ def keep_before_failing(resources: Resources, gathered: SubredditExtract, run_id
     return raw
 
 
-def extract_subreddit(resources: Resources, client: RedditClient, run_id: str, subreddit: str,
+def extract_subreddit(resources: StageResources, client: RedditClient, run_id: str, subreddit: str,
                       *, attempt: int = 1, logical_date: date | None = None,
                       now: float | None = None, progress: Progress | None = None) -> StageResult:
     """Extract one subreddit into the raw zone for a run; record manifest and watermark.
