@@ -197,3 +197,39 @@ def test_generated_variants_over_many_posts(api: Api) -> None:
         assert needle in text
     assert max(p["num_comments"] for p in posts) >= 100
     assert sorted(p["num_comments"] for p in posts)[n // 2] <= 20
+
+
+def _ids(corpus: GeneratedCorpus, name: str, posts: int = 50) -> tuple[list[str], list[str]]:
+    """The newest posts' fullnames of `name` and the comment ids of their trees."""
+    new = corpus.listing(name, "new", "all", T0)
+    fullnames = [new.fullname(i) for i in range(min(posts, len(new)))]
+    comments = []
+    for fullname in fullnames:
+        forest = corpus.forest(fullname.removeprefix("t3_"), T0)
+        assert forest is not None and forest.link_fullname == fullname
+        comments += forest.order
+    return fullnames, comments
+
+
+def test_subreddits_served_by_separate_simulators_never_share_ids() -> None:
+    # `snoopipe run -s devops` then `snoopipe run -s scala` each start a simulator that
+    # serves one subreddit: their post ids must differ, or the load takes devops's posts
+    # for scala's (a new user found exactly this pair overwriting each other).
+    names = ["devops", "scala", "python", "rust", "dataengineering", "datascience",
+             "haskell", "golang", "AskReddit", "programming"]
+    seen: dict[str, str] = {}
+    for name in names:
+        alone = GeneratedCorpus(seed=7, subreddits=[name], posts_per_hour=12)
+        posts, comments = _ids(alone, name)
+        assert posts and comments
+        assert {len(p) for p in posts} == {len("t3_") + 7} and {len(c) for c in comments} == {9}
+        for thing in posts + comments:
+            assert seen.setdefault(thing, name) == name, f"{thing} of r/{name} is r/{seen[thing]}'s"
+            # and the id still decodes to its own subreddit
+            data = alone.thing(thing if thing.startswith("t3_") else "t1_" + thing, T0)
+            assert data is not None and data["subreddit"] == name
+    # ... and a subreddit keeps its ids whichever others one simulator serves with it
+    together = GeneratedCorpus(seed=7, subreddits=names, posts_per_hour=12)
+    for name in names:
+        alone = GeneratedCorpus(seed=7, subreddits=[name], posts_per_hour=12)
+        assert _ids(together, name) == _ids(alone, name)

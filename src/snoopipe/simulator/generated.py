@@ -5,9 +5,14 @@ Every item is a pure function of ``(seed, subreddit, index)`` and of ``now``:
 - post ``k`` of a subreddit is created at ``anchor + k * interval + jitter`` and
   exists once ``created_utc <= now``; a listing from ``now`` backwards computes the
   indices directly, so nothing is materialised beyond what is served;
-- post ids are ``base36(36**6 + P(slot << 26 | k))`` and comment ids
-  ``base36(36**7 + Q(post << 9 | j))`` with keyed bijections P and Q: unique,
-  decodable, 7 and 8 characters, and not ordered by time;
+- post ids are ``base36(36**6 + P(slot << 22 | k))`` and comment ids
+  ``base36(36**8 + Q(post << 9 | j))`` with keyed bijections P and Q: unique,
+  decodable, 7 and 9 characters, and not ordered by time. A subreddit's ``slot`` is
+  its name's hash among 16,384 slots, so a subreddit has the same ids in every
+  simulator that serves it, whichever other subreddits that one serves (two runs of
+  `snoopipe run -s a` and `-s b` must not hand out the same post ids: the load would
+  take them for one post). Two names share a slot with odds of 1 in 16,384; one
+  simulator then moves the later name (in sorted order) to the next free slot;
 - comment ``j`` of a post appears at the post's creation plus increasing
   offsets, so ``num_comments`` grows; scores and ratios follow the item's age;
 - a few items are deleted or removed some time after creation, edited, stickied,
@@ -40,16 +45,20 @@ from snoopipe.simulator.trees import Forest
 ANCHOR_EPOCH = 1577836800  # 2020-01-01T00:00:00Z
 DEFAULT_SUBREDDITS = ["python", "dataengineering", "datascience"]
 
-SUB_BITS = 6
-K_BITS = 26
+# Post ids have 7 base36 characters (36 bits of code), comment ids 9 (45 bits).
+SUB_BITS = 14
+K_BITS = 22
 J_BITS = 9
 POST_BITS = SUB_BITS + K_BITS
 COMMENT_BITS = POST_BITS + J_BITS
-MAX_SUBREDDITS = 1 << SUB_BITS
+SLOTS = 1 << SUB_BITS
+MAX_SUBREDDITS = 64  # served by one simulator
 MAX_POSTS_PER_SUB = 1 << K_BITS
 MAX_COMMENTS_PER_POST = (1 << J_BITS) - 1
 POST_ID_OFFSET = 36 ** 6
-COMMENT_ID_OFFSET = 36 ** 7
+COMMENT_ID_OFFSET = 36 ** 8
+POST_ID_CHARS = 7
+COMMENT_ID_CHARS = 9
 MAX_DEPTH_GENERATED = 14
 RANKED_CANDIDATES = 2500  # hot/top/rising rank at most this many of the newest posts
 
@@ -141,7 +150,7 @@ class GeneratedCorpus(Corpus):
         self._subs: dict[str, _Sub] = {}
         self._by_slot: dict[int, _Sub] = {}
         self._add_lock = threading.Lock()
-        for name in sorted(names, key=str.lower):  # slot depends only on the set of names
+        for name in sorted(names, key=str.lower):  # a shared slot goes to the first name
             self._add(name)
         self.subreddits = names
         self._post_skel = functools.lru_cache(maxsize=50_000)(self._make_post_skel)
@@ -167,7 +176,7 @@ class GeneratedCorpus(Corpus):
 
     def _decode_post(self, post_id: str) -> tuple[_Sub, int] | None:
         n = from_base36(post_id)
-        if n is None or len(post_id) != 7:
+        if n is None or len(post_id) != POST_ID_CHARS:
             return None
         n -= POST_ID_OFFSET
         if not 0 <= n < (1 << POST_BITS):
@@ -180,7 +189,7 @@ class GeneratedCorpus(Corpus):
 
     def _decode_comment(self, comment_id: str) -> tuple[_Sub, int, int] | None:
         n = from_base36(comment_id)
-        if n is None or len(comment_id) != 8:
+        if n is None or len(comment_id) != COMMENT_ID_CHARS:
             return None
         n -= COMMENT_ID_OFFSET
         if not 0 <= n < (1 << COMMENT_BITS):
@@ -670,9 +679,9 @@ class GeneratedCorpus(Corpus):
     def _add(self, name: str) -> _Sub:
         lower = name.lower()
         h = hash_str(lower)
-        slot = h % MAX_SUBREDDITS
+        slot = h % SLOTS  # the name alone decides it (see the module docstring)
         while slot in self._by_slot:
-            slot = (slot + 1) % MAX_SUBREDDITS
+            slot = (slot + 1) % SLOTS
         sub = _Sub(name=name, lower=lower, slot=slot, h=h,
                    subreddit_id="t5_" + to_base36(36 ** 4 + h % (36 ** 5)),
                    subscribers=int(2000 + (h >> 8) % 1_500_000))
