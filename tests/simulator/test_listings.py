@@ -222,7 +222,7 @@ def test_subreddits_served_by_separate_simulators_never_share_ids() -> None:
         alone = GeneratedCorpus(seed=7, subreddits=[name], posts_per_hour=12)
         posts, comments = _ids(alone, name)
         assert posts and comments
-        assert {len(p) for p in posts} == {len("t3_") + 7} and {len(c) for c in comments} == {9}
+        assert {len(p) for p in posts} == {len("t3_") + 8} and {len(c) for c in comments} == {10}
         for thing in posts + comments:
             assert seen.setdefault(thing, name) == name, f"{thing} of r/{name} is r/{seen[thing]}'s"
             # and the id still decodes to its own subreddit

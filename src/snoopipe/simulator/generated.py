@@ -5,13 +5,13 @@ Every item is a pure function of ``(seed, subreddit, index)`` and of ``now``:
 - post ``k`` of a subreddit is created at ``anchor + k * interval + jitter`` and
   exists once ``created_utc <= now``; a listing from ``now`` backwards computes the
   indices directly, so nothing is materialised beyond what is served;
-- post ids are ``base36(36**6 + P(slot << 22 | k))`` and comment ids
-  ``base36(36**8 + Q(post << 9 | j))`` with keyed bijections P and Q: unique,
-  decodable, 7 and 9 characters, and not ordered by time. A subreddit's ``slot`` is
-  its name's hash among 16,384 slots, so a subreddit has the same ids in every
+- post ids are ``base36(36**7 + P(slot << 26 | k))`` and comment ids
+  ``base36(36**9 + Q(post << 9 | j))`` with keyed bijections P and Q: unique,
+  decodable, 8 and 10 characters, and not ordered by time. A subreddit's ``slot`` is
+  its name's hash among 32,768 slots, so a subreddit has the same ids in every
   simulator that serves it, whichever other subreddits that one serves (two runs of
   `snoopipe run -s a` and `-s b` must not hand out the same post ids: the load would
-  take them for one post). Two names share a slot with odds of 1 in 16,384; one
+  take them for one post). Two names share a slot with odds of 1 in 32,768; one
   simulator then moves the later name (in sorted order) to the next free slot;
 - comment ``j`` of a post appears at the post's creation plus increasing
   offsets, so ``num_comments`` grows; scores and ratios follow the item's age;
@@ -45,9 +45,10 @@ from snoopipe.simulator.trees import Forest
 ANCHOR_EPOCH = 1577836800  # 2020-01-01T00:00:00Z
 DEFAULT_SUBREDDITS = ["python", "dataengineering", "datascience"]
 
-# Post ids have 7 base36 characters (36 bits of code), comment ids 9 (45 bits).
-SUB_BITS = 14
-K_BITS = 22
+# Post ids have 8 base36 characters (41 bits of code), comment ids 10 (50 bits): room
+# for a slot per subreddit name (SUB_BITS) and 2**26 posts of each (K_BITS).
+SUB_BITS = 15
+K_BITS = 26
 J_BITS = 9
 POST_BITS = SUB_BITS + K_BITS
 COMMENT_BITS = POST_BITS + J_BITS
@@ -55,10 +56,10 @@ SLOTS = 1 << SUB_BITS
 MAX_SUBREDDITS = 64  # served by one simulator
 MAX_POSTS_PER_SUB = 1 << K_BITS
 MAX_COMMENTS_PER_POST = (1 << J_BITS) - 1
-POST_ID_OFFSET = 36 ** 6
-COMMENT_ID_OFFSET = 36 ** 8
-POST_ID_CHARS = 7
-COMMENT_ID_CHARS = 9
+POST_ID_OFFSET = 36 ** 7
+COMMENT_ID_OFFSET = 36 ** 9
+POST_ID_CHARS = 8
+COMMENT_ID_CHARS = 10
 MAX_DEPTH_GENERATED = 14
 RANKED_CANDIDATES = 2500  # hot/top/rising rank at most this many of the newest posts
 
