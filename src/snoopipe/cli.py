@@ -244,6 +244,18 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def _writable(path: Path, option: str) -> Path:
+    """`path`, its folder created when missing (a user names a new folder for a report
+    or an export); one-line error (exit 1) when it cannot be."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _fail(f"{option} {path}: cannot create its folder ({exc.strerror or exc})")
+    if path.is_dir():
+        _fail(f"{option} {path}: is a folder; name a file")
+    return path
+
+
 def _interrupted(run_id: str | None, how_to_resume: str) -> None:
     """Ctrl-C: say what stopped and how to go on; exit 130 (128 + SIGINT), like a shell.
 
@@ -757,7 +769,7 @@ def quarantine_command(
             if export_file is not None or lines:
                 columns, rows = quarantine.entries(resources.lake, run_id=run_id, reason=reason)
                 if export_file is not None:
-                    _write_rows(export_file, columns, rows)
+                    _write_rows(_writable(export_file, "--export"), columns, rows)
                     console.print(_plain(f"wrote {len(rows):,} quarantined lines to {export_file}"))
                 else:
                     _print_rows(columns, rows, fmt, limit=None)
@@ -855,7 +867,7 @@ def report(
     except SnoopipeError as exc:
         _fail(str(exc))
         return
-    out_file.write_text(render_html(data), encoding="utf-8")
+    _writable(out_file, "--out").write_text(render_html(data), encoding="utf-8")
     console.print(_plain(f"wrote {out_file} ({len(data.runs)} runs); open it in a browser"))
 
 
@@ -891,7 +903,7 @@ def query(sql: Annotated[str, typer.Argument(help="SQL to run on the warehouse."
     columns = [str(c) for c in columns]
     if output is not None:
         text = _render(fmt or "csv", columns, rows, exact=True)
-        output.write_text(text, encoding="utf-8")
+        _writable(output, "--output").write_text(text, encoding="utf-8")
         err_console.print(Text(f"wrote {len(rows):,} rows to {output}"))
         return
     _print_rows(columns, rows, fmt, limit=limit)
@@ -998,7 +1010,7 @@ def export(
         return
     from snoopipe.output import write_file
 
-    write_file(out_file, [str(c) for c in columns], rows)
+    write_file(_writable(out_file, "--out"), [str(c) for c in columns], rows)
     console.print(Text(f"wrote {len(rows):,} rows to {out_file}"))
 
 

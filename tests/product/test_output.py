@@ -130,3 +130,28 @@ def test_quarantine_is_counted_and_readable(backfilled, tmp_path):
     unknown = project.snoopipe("quarantine", "--run", "no-such-run", "-f", "csv", check=False)
     assert unknown.returncode == 1 and unknown.stdout == ""
     assert "no run no-such-run in the state store" in " ".join(unknown.stderr.split())
+
+
+def test_every_output_option_creates_its_folder(backfilled, tmp_path):
+    # A new user's `report --out reports/r.html` into a folder that did not exist yet
+    # ended in a FileNotFoundError traceback; so did export, query --output, --export.
+    project, _ = backfilled
+    (run_id,) = project.state_rows("SELECT run_id FROM runs")[0]
+    new = tmp_path / "new" / "deeper"
+    project.snoopipe("query", "SELECT id FROM posts", "--output", str(new / "q.csv"))
+    project.snoopipe("export", "posts", "--out", str(new / "posts.parquet"))
+    project.snoopipe("quarantine", "--run", run_id, "--export", str(new / "quarantine.csv"))
+    project.snoopipe("report", "--out", str(new / "report.html"))
+    assert (new / "q.csv").read_text().split() == ["id", "p1", "p2", "p3"]
+    assert pq.read_table(new / "posts.parquet").num_rows == 3
+    assert len((new / "quarantine.csv").read_text().splitlines()) == 3  # header + 2 lines
+    assert "<html" in (new / "report.html").read_text()[:2000].lower()
+    # A folder where a file is wanted, or a folder that cannot be made: one line, exit 1.
+    for args in (["export", "posts", "--out", str(new) + ".parquet"],
+                 ["report", "--out", str(new / "q.csv" / "r.html")]):
+        if args[0] == "export":
+            (tmp_path / "new" / "deeper.parquet").mkdir()
+        failed = project.snoopipe(*args, check=False)
+        assert failed.returncode == 1, failed.stdout + failed.stderr
+        assert failed.stderr.startswith("error: ") and "Traceback" not in failed.stderr
+        assert len(failed.stderr.strip().splitlines()) == 1
