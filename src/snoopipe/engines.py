@@ -97,24 +97,22 @@ def names_text(engines: Mapping[str, Engine], *, summaries: bool = False) -> str
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
+def _lookup(engines: Mapping[str, Engine], stage: str, name: str) -> Engine:
+    try:
+        return engines[name]
+    except KeyError:
+        raise ConfigError(f"unknown {stage} engine {name!r}: use {names_text(engines)} "
+                          f"(SNOOPIPE_{stage.upper()}_ENGINE)") from None
+
+
 def transform_engine(name: str) -> Engine:
     """The transform engine called `name`; ConfigError naming the choices otherwise."""
-    try:
-        return TRANSFORM_ENGINES[name]
-    except KeyError:
-        raise ConfigError(f"unknown transform engine {name!r}: use "
-                          f"{names_text(TRANSFORM_ENGINES)} (SNOOPIPE_TRANSFORM_ENGINE)"
-                          ) from None
+    return _lookup(TRANSFORM_ENGINES, "transform", name)
 
 
 def validation_engine(name: str) -> Engine:
     """The validation engine called `name`; ConfigError naming the choices otherwise."""
-    try:
-        return VALIDATION_ENGINES[name]
-    except KeyError:
-        raise ConfigError(f"unknown validation engine {name!r}: use "
-                          f"{names_text(VALIDATION_ENGINES)} (SNOOPIPE_VALIDATION_ENGINE)"
-                          ) from None
+    return _lookup(VALIDATION_ENGINES, "validation", name)
 
 
 __all__ = ["TRANSFORM_ENGINES", "TRANSFORM_ENGINE_NAMES", "VALIDATION_ENGINES",

@@ -469,6 +469,12 @@ class StateStore:
 
     # -- watermarks -----------------------------------------------------------------
 
+
+    def raw_keys(self, run_id: str) -> dict[str, list[str]]:
+        """The run's raw keys per kind ({"posts": [...], "comments": [...]}, sorted): what
+        a transform engine reads."""
+        files = self.raw_files(run_id=run_id)
+        return {kind: [f.key for f in files if f.kind == kind] for kind in KINDS}
     def get_watermark(self, source: str, subreddit: str, kind: str) -> float | None:
         """The watermark of a subreddit; names are case-insensitive (`Python` = `python`)."""
         subreddit = subreddit.lower()

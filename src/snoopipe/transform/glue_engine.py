@@ -297,8 +297,7 @@ def run_glue_transform(resources: StageResources, run_id: str, *, echo: Echo | N
     settings = resources.settings
     say = echo or log.info
     lake = resources.lake
-    files = resources.state.raw_files(run_id=run_id)
-    keys = {kind: [f.key for f in files if f.kind == kind] for kind in ("posts", "comments")}
+    keys = resources.state.raw_keys(run_id)
     glue = glue or glue_client(settings)
     job_run_id = start_run(settings, run_id, keys, lake, glue=glue)
     say(f"started Glue job {settings.glue.job_name} run {job_run_id} for run {run_id}")

@@ -95,10 +95,9 @@ def raw_keys(lake: Any, args: dict[str, str | None]) -> dict[str, list[str]]:
 
         state = StateStore(str(args["state_url"]))
         try:
-            files = state.raw_files(run_id=run_id)
+            return state.raw_keys(run_id)
         finally:
             state.close()
-        return {kind: [f.key for f in files if f.kind == kind] for kind in ("posts", "comments")}
     key = args.get("input_key") or input_key(run_id)
     if not lake.exists(key):
         raise SystemExit(f"no input for run {run_id}: {lake.uri(key)} does not exist; pass "

@@ -251,7 +251,7 @@ def _with_texts(table: pa.Table, keys: list[str], kind: str) -> pa.Table:
     line = table.column("line")
     raw = pc.if_else(pc.is_null(line), table.column("line_bytes"),
                      pa.scalar(None, pa.binary()))
-    extra = rules.extra_fields(table.column("line").combine_chunks(), kind)
+    extra = rules.extra_fields(line, kind)
     return pa.Table.from_arrays([table.column("raw_file"), table.column("raw_line"), line,
                                  raw, v, extra], names=["raw_file", "raw_line", "line",
                                                         "line_bytes", "v", "extra"])
@@ -524,8 +524,7 @@ def run_spark_transform(resources: StageResources, run_id: str, *,
                         sizing: layout.FileSizing | None = None) -> StageResult:
     """The transform stage on Spark (local mode unless `spark.master` says otherwise)."""
     layout.check_run_id(run_id)
-    files = resources.state.raw_files(run_id=run_id)
-    keys = {kind: [f.key for f in files if f.kind == kind] for kind in KINDS}
+    keys = resources.state.raw_keys(run_id)
     spark = spark_session(resources.settings.spark)
     output = transform_files(spark, resources.lake, run_id, keys,
                              sizing=sizing or layout.FileSizing.from_settings(resources.settings))

@@ -18,7 +18,6 @@ import time
 
 from snoopipe.engines import transform_engine
 from snoopipe.lake import layout
-from snoopipe.lake.raw import KINDS
 from snoopipe.stage_outputs import StageResult, TransformOutput
 from snoopipe.stage_resources import StageResources
 from snoopipe.transform.duckdb_engine import DuckDBTransform, with_extra
@@ -54,9 +53,8 @@ def run_duckdb_transform(resources: StageResources, run_id: str, *, sizing: layo
                          threads: int | None = None) -> StageResult:
     """The transform stage on DuckDB, in this process (see `run_transform`)."""
     lake = resources.lake
-    files = resources.state.raw_files(run_id=run_id)
     started = time.perf_counter()
-    keys = {kind: [f.key for f in files if f.kind == kind] for kind in KINDS}
+    keys = resources.state.raw_keys(run_id)
     output = TransformOutput(engine="duckdb",
                              raw_files={kind: len(k) for kind, k in keys.items()})
     # Batches are read lazily, a kind at a time, by a thread ahead of the typing.
