@@ -86,7 +86,7 @@ from snoopipe.tables import COMMENTS, POST_METRICS, POSTS, TABLES, TableSpec
 from snoopipe.tables import type_name as tables_type_name
 
 try:  # built from _extra.c by `pip install`; optional (setup.py)
-    from snoopipe.transform import _extra as _native
+    import snoopipe.transform._extra as _native
 except ImportError:  # pragma: no cover - a build without a C compiler
     _native = None  # type: ignore[assignment]
 
