@@ -114,6 +114,9 @@ def test_built_wheel_holds_the_job(wheel):
         text = whl.read(meta).decode()
     assert "Requires-Dist: duckdb" in text and "Requires-Dist: zstandard" in text
     assert not any(n.startswith(("build/", "tests/")) for n in names)
+    # pure Python: Glue's workers take it whatever machine built it (no C scanner)
+    assert wheel.name.endswith("-py3-none-any.whl")
+    assert not any(n.endswith((".so", ".c")) for n in names)
 
 
 def test_glue_deploy_updates_an_existing_job(glue_env, moto_server, wheel):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -138,7 +139,10 @@ def project_root() -> Path | None:
 def build_wheel(out_dir: Path, source: Path | None = None) -> Path:
     """Build snoopipe's wheel with `pip wheel --no-deps` from a clean copy of the source.
 
-    The copy keeps build leftovers (build/, *.egg-info) out of the checkout.
+    The copy keeps build leftovers (build/, *.egg-info, the compiled scanner) out of
+    the checkout. The wheel is pure Python (`py3-none-any`, SNOOPIPE_PURE_PYTHON=1, see
+    setup.py): Glue's workers are not this machine, and `extra` is the same bytes without
+    the C scanner.
     """
     source = source or project_root()
     if source is None:
@@ -148,16 +152,16 @@ def build_wheel(out_dir: Path, source: Path | None = None) -> Path:
     with tempfile.TemporaryDirectory(prefix="snoopipe-wheel-") as tmp:
         copy = Path(tmp) / "src-copy"
         copy.mkdir()
-        for name in ("pyproject.toml", "README.md", "LICENSE"):
+        for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE"):
             if (source / name).is_file():
                 shutil.copy2(source / name, copy / name)
         shutil.copytree(source / "src", copy / "src", ignore=shutil.ignore_patterns(
-            "__pycache__", "*.pyc", "*.egg-info"))
+            "__pycache__", "*.pyc", "*.egg-info", "*.so"))
         out_dir.mkdir(parents=True, exist_ok=True)
         proc = subprocess.run(
             [sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check",
              "--quiet", "--wheel-dir", str(out_dir), str(copy)],
-            capture_output=True, text=True)
+            capture_output=True, text=True, env={**os.environ, "SNOOPIPE_PURE_PYTHON": "1"})
         if proc.returncode != 0:
             raise GlueError(f"building snoopipe's wheel failed:\n{proc.stderr[-2000:]}")
     wheels = sorted(out_dir.glob("snoopipe-*.whl"), key=lambda p: p.stat().st_mtime)

@@ -75,6 +75,7 @@ import re
 from dataclasses import dataclass
 
 import msgspec
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -83,6 +84,11 @@ from snoopipe.settings import SUBREDDIT_NAME
 from snoopipe.sqltext import spark_string, sql_string
 from snoopipe.tables import COMMENTS, POST_METRICS, POSTS, TABLES, TableSpec
 from snoopipe.tables import type_name as tables_type_name
+
+try:  # built from _extra.c by `pip install`; optional (setup.py)
+    import snoopipe.transform._extra as _native
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _native = None  # type: ignore[assignment]
 
 # -- patterns (RE2, Java and Python compatible) -----------------------------------------
 
@@ -197,6 +203,30 @@ def extra_fields(lines: pa.Array | pa.ChunkedArray, kind: str) -> pa.Array | pa.
 
 
 def _extra_of(lines: pa.Array, typed: list[str]) -> pa.Array:
+    """`extra_fields` of one array: in C (`_extra`) where it is built, each line the C
+    scanner leaves to msgspec (escaped or repeated keys, surrogate escapes, anything not
+    strict JSON) computed by `_extra_python`; the same bytes either way."""
+    binary = lines.cast(pa.binary())  # a view of the strings' buffers, no copy
+    if _native is None or len(binary) == 0 or binary.null_count == len(binary):
+        return _extra_python(binary, typed)
+    validity, offsets, data = binary.buffers()
+    values, out_offsets, out_validity, nulls, fallback = _native.extra_column(
+        data, offsets, binary.offset, len(binary), validity,
+        tuple(key.encode() for key in typed))
+    extra = pa.Array.from_buffers(
+        pa.string(), len(binary),
+        [pa.py_buffer(out_validity), pa.py_buffer(out_offsets), pa.py_buffer(values)],
+        null_count=nulls)
+    if not fallback:
+        return extra
+    mask = np.zeros(len(binary), dtype=bool)
+    mask[fallback] = True
+    redone = _extra_python(binary.take(pa.array(fallback, pa.int64())), typed)
+    return pc.replace_with_mask(extra, pa.array(mask), redone)
+
+
+def _extra_python(lines: pa.Array, typed: list[str]) -> pa.Array:
+    """`_extra_of` with msgspec alone: the reference the C scanner is tested against."""
     decode, encode = _RAW_OBJECT.decode, _ENCODER.encode
     out: list[bytes | None] = []
     append = out.append

@@ -1,0 +1,8 @@
+"""Types of the C scanner of the `extra` column (`_extra.c`, which documents it)."""
+
+from typing import Any
+
+def extra_column(
+    data: Any, offsets: Any, start: int, length: int, validity: Any,
+    typed_keys: tuple[bytes, ...],
+) -> tuple[bytes, bytes, bytes, int, list[int]]: ...
