@@ -9,6 +9,10 @@ real `zstd --long=31` (cached in --workdir), then measures, in this run and on t
 each command in its own process (wall time; peak RSS from the kernel's rusage):
 
 - `zstd -d --long=31 -c FILE > /dev/null`: the physical limit of reading the file;
+- the peers, the tools users would pick instead (issue 11), each writing the same 12
+  comment columns (`PEER_COLUMNS`) to one Parquet file: chdb (embedded ClickHouse, reads
+  the `.zst` itself) and DuckDB (`zstd -dc --long=31 FILE | read_ndjson`, the pipeline
+  timed whole; its peak RSS is the sum of the two processes' peaks, as both run at once);
 - baseline: python-zstandard (`max_window_size=2**31`) + `json.loads` per line + a
   subreddit filter, the script people pass around for these dumps (it parses and
   filters only: it writes nothing);
@@ -37,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+ZSTD = shutil.which("zstd") or "/usr/bin/zstd"
 
 BASELINE = r'''
 import json, sys, zstandard
@@ -57,22 +62,75 @@ while True:
 print(json.dumps({"lines": lines, "kept": kept}))
 '''
 
-# chdb (embedded ClickHouse) .zst -> Parquet of the comment columns snoopipe types most
-# (12 columns), the tool users would pick instead (issue 11); one JSON parse per line.
-CHDB = r'''
+# The comment columns snoopipe types most, which every peer writes to Parquet (issue 11),
+# by kind: `?` marks a column that may be null (only ClickHouse's types say so).
+PEER_COLUMNS = {
+    "id": "text", "link_id": "text", "parent_id": "text?", "subreddit": "text",
+    "subreddit_id": "text?", "author": "text?", "author_fullname": "text?", "body": "text?",
+    "distinguished": "text?", "score": "int64?", "controversiality": "int32?",
+    "created_utc": "int64",
+}
+
+# A peer's script runs as `python -c SCRIPT SRC OUT COLUMNS`, COLUMNS a JSON list of
+# [name, type] in its own type names, and prints {"rows": Parquet rows it wrote}.
+
+# chdb (embedded ClickHouse) reads the .zst itself; one JSON parse per line.
+CHDB = r"""
 import json, sys, chdb
-src, out = sys.argv[1], sys.argv[2]
-cols = ("id String, link_id String, parent_id Nullable(String), subreddit String, "
-        "subreddit_id Nullable(String), author Nullable(String), "
-        "author_fullname Nullable(String), body Nullable(String), "
-        "distinguished Nullable(String), score Nullable(Int64), "
-        "controversiality Nullable(Int32), created_utc Int64")
+src, out, cols = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+structure = ", ".join(f"{name} {kind}" for name, kind in cols)
 chdb.query(f"INSERT INTO FUNCTION file('{out}', 'Parquet') SELECT * FROM file('{src}', "
-           f"'JSONEachRow', '{cols}') SETTINGS zstd_window_log_max=31, "
+           f"'JSONEachRow', '{structure}') SETTINGS zstd_window_log_max=31, "
            f"input_format_skip_unknown_fields=1", "CSV")
 rows = chdb.query(f"SELECT count() FROM file('{out}', 'Parquet')", "CSV").bytes().strip()
 print(json.dumps({"rows": int(rows)}))
-'''
+"""
+
+# DuckDB reads the NDJSON `zstd -dc --long=31` writes to its stdin (its own zstd reader
+# refuses a --long=31 dump: "Frame requires too much memory for decoding"). Explicit
+# columns: no sampling, no guessed types; fields not named are skipped.
+# maximum_object_size far above the longest line of a dump (a 10,000-character body is
+# under 100 KB) so no line is refused; a line that is not JSON fails the run.
+DUCKDB = r"""
+import json, sys, duckdb
+src, out, cols = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+spec = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in cols) + "}"
+con = duckdb.connect()
+con.execute(f"COPY (SELECT * FROM read_ndjson('{src}', columns={spec}, "
+            f"format='newline_delimited', maximum_object_size={2**28})) "
+            f"TO '{out}' (FORMAT parquet)")
+rows = con.execute(f"SELECT count(*) FROM read_parquet('{out}')").fetchone()[0]
+print(json.dumps({"rows": rows}))
+"""
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A tool users would pick instead of snoopipe: the dump's PEER_COLUMNS to Parquet."""
+
+    name: str  # in snoopipe's ratios: "0.25× chdb"
+    command: str  # the table's command column
+    module: str  # what the Python that runs `script` must import
+    install: str  # how to get `module`, for the skip message
+    script: str  # `python -c script SRC OUT COLUMNS`, as said above CHDB
+    types: dict[str, str]  # PEER_COLUMNS kind -> this peer's type name
+    from_stdin: bool  # SRC is /dev/stdin fed by `zstd -dc --long=31 DUMP`, else the dump
+
+    def columns(self) -> list[tuple[str, str]]:
+        """[(column, type in this peer's names)] in PEER_COLUMNS order."""
+        return [(name, self.types[kind]) for name, kind in PEER_COLUMNS.items()]
+
+
+PEERS = (
+    Peer("chdb", "chdb: `.zst` → Parquet (12 columns)", "chdb",
+         "pip install 'snoopipe[bench]', or --chdb-python PYTHON of another environment",
+         CHDB, {"text": "String", "text?": "Nullable(String)", "int64": "Int64",
+                "int64?": "Nullable(Int64)", "int32?": "Nullable(Int32)"}, from_stdin=False),
+    Peer("DuckDB", "DuckDB: `zstd -dc --long=31` → `read_ndjson` → Parquet (12 columns)",
+         "duckdb", "a dependency of snoopipe: pip install -e .", DUCKDB,
+         {"text": "VARCHAR", "text?": "VARCHAR", "int64": "BIGINT", "int64?": "BIGINT",
+          "int32?": "INTEGER"}, from_stdin=True),
+)
 
 
 @dataclass
@@ -82,22 +140,75 @@ class Measure:
     rss_bytes: int
     lines: int
     note: str = ""
+    peer: str = ""  # Peer.name when this is a peer's run
+
+
+def pipeline(cmds: list[list[str]], *, stdout=None, cwd: Path | None = None,
+             env: dict[str, str] | None = None) -> tuple[float, list[int], str]:
+    """Run commands as a shell pipeline (each one's stdout the next one's stdin).
+
+    Returns (wall seconds until the last exits, each command's peak RSS in bytes from its
+    rusage, the last command's stdout unless `stdout` redirects it). A command exiting
+    non-zero raises SystemExit with the end of its stderr.
+    """
+    started = time.perf_counter()
+    procs: list[subprocess.Popen] = []
+    errs = []
+    for i, cmd in enumerate(cmds):
+        last = i == len(cmds) - 1
+        # stderr to a file: a chatty command cannot block on a full pipe nobody reads yet
+        errs.append(tempfile.TemporaryFile())
+        procs.append(subprocess.Popen(
+            cmd, stdin=procs[-1].stdout if procs else None,
+            stdout=(stdout or subprocess.PIPE) if last else subprocess.PIPE,
+            stderr=errs[-1], cwd=cwd, env=env))
+        if i:
+            procs[-2].stdout.close()  # the next command holds it: SIGPIPE if that one ends
+    last_proc = procs[-1]
+    out = last_proc.stdout.read() if last_proc.stdout is not None and stdout is None else b""
+    peaks, failures = [], []
+    for cmd, proc, err in zip(cmds, procs, errs, strict=True):
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = code = os.waitstatus_to_exitcode(status)
+        peaks.append(usage.ru_maxrss * 1024)
+        err.seek(0)
+        if code != 0:
+            failures.append(f"{' '.join(cmd)} failed ({code}):\n{err.read().decode()[-3000:]}")
+        err.close()
+    seconds = time.perf_counter() - started
+    if failures:
+        raise SystemExit("\n".join(failures))
+    return seconds, peaks, out.decode()
 
 
 def run(cmd: list[str], *, stdout=None, cwd: Path | None = None,
         env: dict[str, str] | None = None) -> tuple[float, int, str]:
     """Run a command; return (wall seconds, peak RSS bytes, stdout)."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=stdout or subprocess.PIPE, stderr=subprocess.PIPE,
-                            cwd=cwd, env=env)
-    out = proc.stdout.read() if proc.stdout is not None and stdout is None else b""
-    err = proc.stderr.read() if proc.stderr is not None else b""
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - started
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({code}):\n{err.decode()[-3000:]}")
-    return seconds, usage.ru_maxrss * 1024, out.decode()
+    seconds, peaks, out = pipeline([cmd], stdout=stdout, cwd=cwd, env=env)
+    return seconds, peaks[0], out
+
+
+def run_peer(peer: Peer, python: str, dump: Path, out: Path, lines: int) -> Measure:
+    """Time `peer` writing the dump's PEER_COLUMNS to the Parquet file `out`.
+
+    The whole pipeline's wall seconds (zstd and the peer's Python when `from_stdin`); peak
+    RSS the sum of its processes' peaks, since they run at the same time (the note gives
+    each). Raises SystemExit when a command fails or the Parquet file has not one row for
+    each of the dump's `lines`.
+    """
+    script = [python, "-c", peer.script, "/dev/stdin" if peer.from_stdin else str(dump),
+              str(out), json.dumps(peer.columns())]
+    cmds = [[ZSTD, "-dc", "--long=31", str(dump)], script] if peer.from_stdin else [script]
+    seconds, peaks, stdout = pipeline(cmds)
+    rows = json.loads(stdout)["rows"]
+    if rows != lines:
+        raise SystemExit(f"{peer.name} wrote {rows:,} Parquet rows from {lines:,} lines")
+    note = f"{rows:,} Parquet rows"
+    if len(peaks) > 1:
+        parts = " + ".join(f"{name} {peak / 2**20:,.0f}"
+                           for name, peak in zip(("zstd", peer.name), peaks, strict=True))
+        note += f"; peak RSS = {parts} MiB (run at once: summed)"
+    return Measure(peer.command, seconds, sum(peaks), lines, note, peer=peer.name)
 
 
 def snoopipe(dump: Path, work: Path, args: list[str]) -> tuple[float, float, int, dict]:
@@ -150,11 +261,10 @@ def main(argv: list[str] | None = None) -> None:
         tmp = dump.with_suffix(".tmp.zst")
         write_dump(tmp, args.lines)
         tmp.rename(dump)
-    zstd = shutil.which("zstd") or "/usr/bin/zstd"
 
     with open(os.devnull, "wb") as null:
-        seconds, rss, _ = run([zstd, "-d", "--long=31", "-c", str(dump)], stdout=null)
-    size = int(subprocess.run(f"{zstd} -d --long=31 -c {dump} | wc -c", shell=True,
+        seconds, rss, _ = run([ZSTD, "-d", "--long=31", "-c", str(dump)], stdout=null)
+    size = int(subprocess.run(f"{ZSTD} -d --long=31 -c {dump} | wc -c", shell=True,
                               capture_output=True, text=True, check=True).stdout)
     lines = args.lines
     results: list[tuple[str, Measure]] = []
@@ -162,20 +272,18 @@ def main(argv: list[str] | None = None) -> None:
                                     seconds, rss, lines)))
     print(f"zstd -d: {seconds:.2f} s", flush=True)
 
-    chdb_python = str(args.chdb_python or sys.executable)
-    if subprocess.run([chdb_python, "-c", "import chdb"], capture_output=True).returncode:
-        print(f"chdb not installed for {chdb_python} (pip install 'snoopipe[bench]', or "
-              "--chdb-python PYTHON of another environment): skipped", flush=True)
-    else:
-        out_file = work / "chdb-out.parquet"
+    pythons = {"chdb": args.chdb_python}
+    for peer in PEERS:
+        python = str(pythons.get(peer.name) or sys.executable)
+        if subprocess.run([python, "-c", f"import {peer.module}"], capture_output=True).returncode:
+            print(f"{peer.name} not installed for {python} ({peer.install}): skipped", flush=True)
+            continue
+        out_file = work / f"{peer.module}-out.parquet"
         out_file.unlink(missing_ok=True)
-        seconds, rss, out = run([chdb_python, "-c", CHDB, str(dump), str(out_file)])
-        rows = json.loads(out)["rows"]
+        measure = run_peer(peer, python, dump, out_file, lines)
         out_file.unlink(missing_ok=True)
-        assert rows == lines, rows
-        results.append(("all", Measure("chdb: `.zst` → Parquet (12 columns)", seconds, rss,
-                                       lines, f"{rows:,} Parquet rows")))
-        print(f"chdb: {seconds:.2f} s", flush=True)
+        results.append(("all", measure))
+        print(f"{peer.name}: {measure.seconds:.2f} s", flush=True)
 
     for scenario, filter_args, base_args in (
             ("all", ["--all-subreddits"], []),
@@ -218,14 +326,14 @@ def render(results: list[tuple[str, Measure]], size: int, dump: Path, subs: list
               "vs zstd -d | note |")
     lines += [header, "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     baseline: dict[str, float] = {}
-    chdb_rate = next((m.lines / m.seconds for _s, m in results if m.name.startswith("chdb")),
-                     None)
+    peer_rates = {m.peer: m.lines / m.seconds for _s, m in results if m.peer}
     for scenario, m in results:
         rate = m.lines / m.seconds
         if m.name.startswith("baseline"):
             baseline[scenario] = rate
-        if chdb_rate and m.name.startswith("snoopipe"):
-            m.note = "; ".join(filter(None, [m.note, f"{rate / chdb_rate:.2f}× chdb"]))
+        if peer_rates and m.name.startswith("snoopipe"):
+            ratios = ", ".join(f"{rate / r:.2f}× {peer}" for peer, r in peer_rates.items())
+            m.note = "; ".join(filter(None, [m.note, ratios]))
         vs_base = f"{rate / baseline[scenario]:.2f}×" if scenario in baseline else ""
         vs_read = f"{m.seconds / read.seconds:.1f}× slower" if m is not read else "1×"
         label = {"read": "—", "all": "every comment kept",
