@@ -28,6 +28,7 @@ from snoopipe import engines, private
 from snoopipe.errors import SnoopipeError
 from snoopipe.interrupts import Interrupted, install_sigint_handler
 from snoopipe.orchestration.progress import Reporter
+from snoopipe.output import plural
 from snoopipe.redact import install_log_redaction, redact
 from snoopipe.resources import Resources
 from snoopipe.settings import (
@@ -616,7 +617,8 @@ def compact(
 
     unknown = [t for t in table or [] if t not in TABLES]
     if unknown:
-        _fail(f"unknown table(s) {', '.join(unknown)}: use {', '.join(TABLES)}")
+        _fail(f"unknown {'table' if len(unknown) == 1 else 'tables'} {', '.join(unknown)}: "
+              f"use {', '.join(TABLES)}")
     try:
         with Resources(_settings(config)) as resources:
             with pipeline_lock(resources, wait_seconds=wait):
@@ -625,8 +627,9 @@ def compact(
                                       progress=lambda m: console.print(f"  {escape(m)}"))
             for name in report.partitions:
                 console.print(
-                    f"[green]✓[/] {name}: {len(report.partitions[name])} partition(s) rewritten, "
-                    f"{report.files_before[name]} file(s) -> {report.files_after[name]} "
+                    f"[green]✓[/] {name}: {plural(len(report.partitions[name]), 'partition')} "
+                    f"rewritten, {plural(report.files_before[name], 'file')} -> "
+                    f"{report.files_after[name]} "
                     f"({report.legacy_files[name]} in the old layout), {report.rows[name]} rows")
     except SnoopipeError as exc:
         _fail(str(exc))
@@ -868,7 +871,8 @@ def report(
         _fail(str(exc))
         return
     _writable(out_file, "--out").write_text(render_html(data), encoding="utf-8")
-    console.print(_plain(f"wrote {out_file} ({len(data.runs)} runs); open it in a browser"))
+    console.print(_plain(f"wrote {out_file} ({plural(len(data.runs), 'run')}); open it in a "
+                         "browser"))
 
 
 FormatOption = Annotated[str | None, typer.Option(
@@ -1317,13 +1321,13 @@ def _print_extract_gaps(resources: Resources, subreddits: list[str] | None = Non
     limit = resources.settings.extract.max_tree_attempts
     for tree in trees:
         tries = tree["tree_attempts"] or 0
-        note = (f"given up after {tries} runs" if tries >= limit
-                else f"failed in {tries} run(s), retried up to {limit}")
+        note = (f"given up after {plural(tries, 'run')}" if tries >= limit
+                else f"failed in {plural(tries, 'run')}, retried up to {limit}")
         warn(f"comment tree of r/{tree['subreddit']} post {tree['post_id']} incomplete "
              f"({note}): {_first_line(tree['tree_error'])}")
     if missing:
         since = min(p["unavailable_since"] for p in missing)
-        warn(f"{len(missing)} tracked post(s) missing from /api/info (unavailable since "
+        warn(f"{plural(len(missing), 'tracked post')} missing from /api/info (unavailable since "
              f"{since:%Y-%m-%d %H:%M} UTC at the earliest): "
              + ", ".join(p["post_id"] for p in missing[:10])
              + (" …" if len(missing) > 10 else ""))

@@ -36,8 +36,8 @@ def test_blocking_failure_raises_stores_results_and_stops_the_load(harness):
     with pytest.raises(BlockingCheckFailed) as caught:
         harness.validate("r1")
     message = str(caught.value)
-    assert "3 blocking check(s) failed, so the load did not run" in message
-    assert "posts_created_utc_range (posts): 1 violating row(s)" in message
+    assert "3 blocking checks failed, so the load did not run" in message
+    assert "posts_created_utc_range (posts): 1 violating row;" in message
     assert "created_utc within [2005-06-01, now + 1 day]" in message
     assert "id=bad1" in message
     assert "posts_upvote_ratio_range" in message and "id=bad2" in message
@@ -99,7 +99,7 @@ def test_primary_key_check_covers_the_whole_table(harness):
     harness.transform("r2")
     with pytest.raises(BlockingCheckFailed) as caught:
         harness.validate("r2")
-    assert "posts_pk_unique (posts): 2 violating row(s)" in str(caught.value)
+    assert "posts_pk_unique (posts): 2 violating rows;" in str(caught.value)
     assert "id=p1, copies=2" in str(caught.value)
 
 

@@ -38,6 +38,7 @@ from snoopipe.orchestration.runner import (
     run_downstream_stages,
     run_with_retries,
 )
+from snoopipe.output import plural
 from snoopipe.redact import redact
 from snoopipe.resources import Resources
 from snoopipe.sources.dumps import DumpInput, DumpProgress, resolve_inputs
@@ -141,8 +142,9 @@ class BackfillRunner:
                     "end_date": until_text, "all_subreddits": names is None,
                     "fingerprint": fingerprint,
                     "logical_date": datetime.now(UTC).date().isoformat()})
-                self.reporter.info(f"backfill run {run.run_id}: {len(sources)} dump file(s), "
-                                   f"{flt.describe()}" + _range_text(since_text, until_text))
+                self.reporter.info(f"backfill run {run.run_id}: "
+                                   f"{plural(len(sources), 'dump file')}, {flt.describe()}"
+                                   + _range_text(since_text, until_text))
             else:
                 self.reporter.info(f"resuming backfill run {run.run_id}")
             state.set_run_status(run.run_id, "running")

@@ -27,6 +27,7 @@ from snoopipe.errors import BlockingCheckFailed, ConfigError, RunLockedError, Sn
 from snoopipe.interrupts import Interrupted
 from snoopipe.orchestration import stages
 from snoopipe.orchestration.progress import Reporter
+from snoopipe.output import plural
 from snoopipe.redact import redact
 from snoopipe.resources import Resources
 from snoopipe.settings import validate_subreddit
@@ -446,10 +447,10 @@ def _summary(stage: str, result: StageResult) -> str:
             text += f"; {out['overlap_posts']} posts read again in the overlap window"
         if out.get("deep_relist"):
             text += "; deep re-list"
-        missing = [f"{len(out['gaps'])} listing gap(s)" if out.get("gaps") else "",
-                   f"{out['trees_failed']} comment tree(s) failed" if out.get("trees_failed")
-                   else "",
-                   f"{out['missing_from_info']} post(s) missing from /api/info"
+        missing = [plural(len(out["gaps"]), "listing gap") if out.get("gaps") else "",
+                   f"{plural(out['trees_failed'], 'comment tree')} failed"
+                   if out.get("trees_failed") else "",
+                   f"{plural(out['missing_from_info'], 'post')} missing from /api/info"
                    if out.get("missing_from_info") else ""]
         if any(missing):
             text += " — incomplete: " + ", ".join(m for m in missing if m)

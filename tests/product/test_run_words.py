@@ -1,0 +1,38 @@
+"""What the CLI says about runs, in the words a user expects: counts in the right number
+("1 run", "2 runs")."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """A project after `snoopipe run -s AskReddit` twice, with what each command printed
+    after the first run (`first`) and after the second (`second`)."""
+    from tests.e2e.conftest import Project
+    from tests.product.conftest import PINNED_CONFIG
+
+    project = Project(tmp_path_factory.mktemp("two_runs"))
+    project.write_config(PINNED_CONFIG)
+    said: dict[str, dict[str, str]] = {"first": {}, "second": {}}
+    for which in ("first", "second"):
+        said[which]["run"] = project.snoopipe("run", "-s", "AskReddit").stdout
+        said[which]["status"] = project.snoopipe("status").stdout
+        report = project.root / f"report-{which}.html"
+        said[which]["report"] = project.snoopipe("report", "--out", str(report)).stdout
+        said[which]["report.html"] = report.read_text()
+    return project, said
+
+
+def test_run_counts_take_the_singular_for_one(two_runs):
+    _project, said = two_runs
+    assert "(1 run);" in said["first"]["report"], said["first"]["report"]
+    assert "from the last 1 run." in said["first"]["report.html"]
+    assert "(2 runs);" in said["second"]["report"], said["second"]["report"]
+    assert "from the last 2 runs." in said["second"]["report.html"]
+    for which in ("first", "second"):
+        for command in ("run", "status", "report"):
+            assert "(s)" not in said[which][command], said[which][command]
