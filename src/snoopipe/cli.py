@@ -329,9 +329,18 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log deta
 
 
 class _NotProgress(logging.Filter):
-    """Progress events are printed by the reporter; on stderr they would come twice."""
+    """Progress events are printed by the reporter, and (text output) failed warning
+    checks by the summary's `checks:` lines; on stderr they would come twice."""
+
+    def __init__(self, *, checks_printed: bool) -> None:
+        super().__init__()
+        self.checks_printed = checks_printed
 
     def filter(self, record: logging.LogRecord) -> bool:
+        from snoopipe.quality.validate import CHECK_WARNING_EVENT
+
+        if self.checks_printed and getattr(record, "event", None) == CHECK_WARNING_EVENT:
+            return False
         return not record.name.startswith("snoopipe.progress")
 
 
@@ -339,7 +348,8 @@ def _configure_logging(verbose: bool, log_format: str) -> None:
     from snoopipe.orchestration.progress import JsonFormatter
 
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(_NotProgress())
+    # JSON summaries name the failed checks only: their messages stay on stderr.
+    handler.addFilter(_NotProgress(checks_printed=log_format != "json"))
     handler.setLevel(logging.INFO if verbose else logging.WARNING)
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
@@ -430,6 +440,8 @@ def _stage_command(stage: str, run_id: str | None, config: Path | None,
             read, made = task_figures(stage, stage, result.rows_in, result.rows_out, result.output)
             console.print(Text.assemble(("✓ ", "green"), _plain(
                 f"{stage} for run {run_record.run_id}: {read} -> {made}")))
+            if stage == "validate":  # the failed warning checks, said once, here
+                _print_checks_line(resources.state.check_results(run_record.run_id))
     except SnoopipeError as exc:
         _fail(str(exc))
 

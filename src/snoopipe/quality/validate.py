@@ -27,6 +27,8 @@ from snoopipe.state import CheckResult, StateStore
 
 log = logging.getLogger(__name__)
 
+CHECK_WARNING_EVENT = "check_warning"  # the `event` of a failed warning check's log record
+
 
 def run_validation(resources: StageResources, run_id: str, *,
                    checks: Sequence[Check] = CHECKS) -> StageResult:
@@ -66,8 +68,9 @@ def finish_validation(state: StateStore, run_id: str, runs: Sequence[str],
         "failed_blocking": [r.name for r in failed_blocking],
         "warnings": [r.name for r in warnings],
     }
-    for r in warnings:
-        log.warning("check %s (%s): %s", r.name, r.table, r.message)
+    for r in warnings:  # event: the CLI prints these in its summary, not on stderr too
+        log.warning("check %s (%s): %s", r.name, r.table, r.message,
+                    extra={"event": CHECK_WARNING_EVENT})
     if failed_blocking:
         lines = [f"Validation of run {run_id} failed: "
                  f"{plural(len(failed_blocking), 'blocking check')} failed, so the load "
