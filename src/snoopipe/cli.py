@@ -652,7 +652,12 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
            runs: Annotated[int, typer.Option(help="How many recent runs to list.")] = 10) -> None:
     """Recent runs, tasks, check results, quarantine, watermarks and table row counts."""
     from snoopipe import quarantine
-    from snoopipe.orchestration.run_status import shown_statuses, shown_task_status, task_figures
+    from snoopipe.orchestration.run_status import (
+        shown_kind,
+        shown_statuses,
+        shown_task_status,
+        task_figures,
+    )
 
     try:
         settings = _settings(config, reader=True)
@@ -682,7 +687,7 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
             details = []
             for r in recent:
                 view = shown[r.run_id]
-                table.add_row(_plain(r.run_id), _plain(r.kind), _status_text(view.status),
+                table.add_row(_plain(r.run_id), _plain(shown_kind(r)), _status_text(view.status),
                               r.started_at.strftime("%Y-%m-%d %H:%M"),
                               f"{r.seconds:.1f}" if r.seconds is not None else "")
                 by_reason = quarantined.get(r.run_id, {})
@@ -698,7 +703,7 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
             view = shown[chosen.run_id]
             console.print()
             header = Text.assemble(("Run ", "bold"), (_visible(chosen.run_id), "bold"),
-                                   f" ({chosen.kind}, ", _status_text(view.status), ")")
+                                   f" ({shown_kind(chosen)}, ", _status_text(view.status), ")")
             if chosen.subreddits:
                 header.append(": " + ", ".join(f"r/{name}" for name in chosen.subreddits))
             elif chosen.kind == "backfill":

@@ -1,5 +1,5 @@
 """What the CLI says about runs, in the words a user expects: counts in the right number
-("1 run", "2 runs")."""
+("1 run", "2 runs"), the first run called initial, not incremental."""
 
 from __future__ import annotations
 
@@ -36,3 +36,29 @@ def test_run_counts_take_the_singular_for_one(two_runs):
     for which in ("first", "second"):
         for command in ("run", "status", "report"):
             assert "(s)" not in said[which][command], said[which][command]
+
+
+def _kind_cells(html: str) -> list[str]:
+    import re
+
+    return re.findall(r"<tr><td>[^<]+</td><td>([a-z]+)</td>", html)
+
+
+def test_the_first_run_is_shown_initial_and_the_next_incremental(two_runs):
+    project, said = two_runs
+    first, second = (r for (r,) in project.state_rows("SELECT run_id FROM runs ORDER BY run_id"))
+    assert f"run {first}: r/" in said["first"]["run"]
+    assert "(initial run: no watermark yet" in said["first"]["run"], said["first"]["run"]
+    assert f"Run {first} (initial, success)" in said["first"]["status"], said["first"]["status"]
+    assert "incremental" not in said["first"]["status"]
+    assert _kind_cells(said["first"]["report.html"]) == ["initial"]
+    # the second run reads from the watermark the first one set
+    assert f"run {second}: r/" in said["second"]["run"]
+    assert "initial" not in said["second"]["run"], said["second"]["run"]
+    status = said["second"]["status"]
+    assert f"Run {second} (incremental, success)" in status, status
+    assert [line.split("│")[2].strip() for line in status.splitlines()
+            if line.startswith("│ 2")] == ["incremental", "initial"]  # newest first
+    assert _kind_cells(said["second"]["report.html"]) == ["incremental", "initial"]
+    # stored as before: the label is derived from the run's first_read
+    assert project.state_rows("SELECT kind FROM runs") == [("incremental",)] * 2

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from snoopipe.orchestration.run_status import (
     ShownStatus,
+    shown_kind,
     shown_status,
     shown_task_status,
     task_figures,
@@ -54,3 +55,16 @@ def test_figures_say_what_they_count():
         "20,611 rows", "15/15 checks passed")
     assert task_figures("extract", "extract:dump:RS_2023-01", 10, 5, {}) == ("10 lines",
                                                                             "5 rows")
+
+
+def test_an_incremental_run_that_first_read_every_subreddit_is_shown_initial():
+    def run(kind: str, subreddits: list[str], params: dict) -> RunRecord:
+        return RunRecord(run_id="r1", kind=kind, status="success", subreddits=subreddits,
+                         params=params, started_at=NOW, finished_at=None, error=None)
+
+    assert shown_kind(run("incremental", ["python"], {"first_read": ["python"]})) == "initial"
+    assert shown_kind(run("incremental", ["python", "rust"],
+                          {"first_read": ["rust"]})) == "incremental"  # r/python had one
+    assert shown_kind(run("incremental", ["python"], {"first_read": []})) == "incremental"
+    assert shown_kind(run("incremental", ["python"], {})) == "incremental"  # recorded earlier
+    assert shown_kind(run("backfill", ["python"], {})) == "backfill"

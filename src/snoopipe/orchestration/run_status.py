@@ -96,6 +96,27 @@ def shown_statuses(state: StateStore, runs: Sequence[RunRecord]) -> dict[str, Sh
             for r in runs}
 
 
+def first_reads(state: StateStore, subreddits: Sequence[str]) -> list[str]:
+    """The subreddits among `subreddits` that no run has extracted from the API yet (no
+    `/new` watermark): a run reads them back `initial_lookback_hours`, not incrementally.
+    Recorded in an incremental run's params as `first_read` when it is created."""
+    from snoopipe.sources.reddit.extract import WATERMARK_SOURCE
+
+    return [s for s in subreddits if state.get_watermark(WATERMARK_SOURCE, s, "posts") is None]
+
+
+def shown_kind(run: RunRecord) -> str:
+    """The run's kind as shown: `initial` for an incremental run that was the first read of
+    every one of its subreddits (see `first_reads`), else the recorded kind (incremental,
+    backfill, stage). The stored kind stays `incremental`; runs recorded before
+    `first_read` existed are shown as recorded."""
+    first = {s.lower() for s in run.params.get("first_read") or ()}
+    if run.kind == "incremental" and run.subreddits and first >= {
+            s.lower() for s in run.subreddits}:
+        return "initial"
+    return run.kind
+
+
 def task_figures(stage: str, task_id: str, rows_in: int | None, rows_out: int | None,
                  output: dict | None) -> tuple[str, str]:
     """What a task read and what it produced, each with its unit (issue: "15 rows out"

@@ -27,6 +27,7 @@ from snoopipe.errors import BlockingCheckFailed, ConfigError, RunLockedError, Sn
 from snoopipe.interrupts import Interrupted
 from snoopipe.orchestration import stages
 from snoopipe.orchestration.progress import Reporter
+from snoopipe.orchestration.run_status import first_reads
 from snoopipe.output import plural
 from snoopipe.redact import redact
 from snoopipe.resources import Resources
@@ -47,6 +48,14 @@ INTERRUPTED_MESSAGE = ("interrupted by the user (Ctrl-C); what was extracted is 
 STOP_WAIT_SECONDS = 1.0
 NOT_RETRYABLE = (BlockingCheckFailed, ConfigError, RunLockedError, Interrupted,
                  SubredditUnavailable)
+
+
+def _first_read_note(names: Sequence[str], first: Sequence[str]) -> str:
+    if not first:
+        return ""
+    if len(first) == len(names):
+        return " (initial run: no watermark yet, so it reads back initial_lookback_hours)"
+    return " (first read of r/" + ", r/".join(first) + ")"
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -255,10 +264,12 @@ class LocalRunner:
                 if unfinished is not None:
                     return unfinished
                 logical = logical_date or datetime.now(UTC).date()
+                first = first_reads(state, names)
                 run = state.create_run(new_run_id(), kind="incremental", subreddits=names,
                                        params={"logical_date": logical.isoformat(),
-                                               "holder": self._holder})
-                self.reporter.info(f"run {run.run_id}: r/" + ", r/".join(names))
+                                               "holder": self._holder, "first_read": first})
+                self.reporter.info(f"run {run.run_id}: r/" + ", r/".join(names)
+                                   + _first_read_note(names, first))
             state.set_run_status(run.run_id, "running")
             return self._execute(run)
         finally:

@@ -28,7 +28,7 @@ class ReportData:
 def collect(resources: Resources, *, runs: int = 200) -> ReportData:
     """Read the last `runs` runs (oldest first in every list)."""
     from snoopipe import quarantine
-    from snoopipe.orchestration.run_status import shown_statuses
+    from snoopipe.orchestration.run_status import shown_kind, shown_statuses
 
     state = resources.state
     records = list(reversed(state.list_runs(runs)))
@@ -38,7 +38,7 @@ def collect(resources: Resources, *, runs: int = 200) -> ReportData:
     last_extract: dict[str, str] = {}
     for run in records:
         started = run.started_at.isoformat(timespec="seconds")
-        data.runs.append({"run_id": run.run_id, "kind": run.kind,
+        data.runs.append({"run_id": run.run_id, "kind": shown_kind(run),
                           "status": shown[run.run_id].status, "started": started,
                           "seconds": run.seconds})
         for table, rows in sorted(state.loads(run.run_id).items()):
