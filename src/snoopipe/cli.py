@@ -28,6 +28,7 @@ from snoopipe import engines, private
 from snoopipe.errors import SnoopipeError
 from snoopipe.interrupts import Interrupted, install_sigint_handler
 from snoopipe.orchestration.progress import Reporter
+from snoopipe.orchestration.run_status import spelled, subreddit_spellings, typed_spellings
 from snoopipe.output import plural
 from snoopipe.redact import install_log_redaction, redact
 from snoopipe.resources import Resources
@@ -286,14 +287,18 @@ def _exit_now(code: int) -> None:
     os._exit(code)
 
 
-def _subreddit_names(names: list[str] | None) -> list[str] | None:
+def _subreddit_names(names: list[str] | None, *, as_typed: bool = False) -> list[str] | None:
     """The validated names (without `r/`) of a `--subreddit` option; a bad one is a usage
-    error (exit code 2), refused before anything is opened or recorded."""
+    error (exit code 2), refused before anything is opened or recorded. Canonical (lower
+    case), or with as_typed as the user spelled them (the runners match them
+    case-insensitively and show them so)."""
     if not names:
         return None
     try:
-        # Canonical names, once each: `-s Python -s python` is one subreddit.
-        return list(dict.fromkeys(validate_subreddit(name) for name in names))
+        # Once each: `-s Python -s python` is one subreddit (the first spelling wins).
+        typed = typed_spellings(names)
+        canonical = dict.fromkeys(validate_subreddit(name) for name in names)
+        return [typed.get(name, name) if as_typed else name for name in canonical]
     except ValueError as exc:
         _fail(str(exc), code=2)
         raise AssertionError("unreachable") from None
@@ -389,7 +394,7 @@ def run(
     """Run every stage: extract, transform, validate, load."""
     from snoopipe.orchestration.runner import LocalRunner
 
-    subreddit = _subreddit_names(subreddit)
+    subreddit = _subreddit_names(subreddit, as_typed=True)
     try:
         settings = _settings(config)
         with Resources(settings) as resources:
@@ -580,7 +585,7 @@ def backfill(
                 _fail(f"{name} {value!r} is not a date (YYYY-MM-DD)", code=2)
     if all_subreddits and subreddit:
         _fail("use either --subreddit or --all-subreddits, not both", code=2)
-    subreddit = _subreddit_names(subreddit)
+    subreddit = _subreddit_names(subreddit, as_typed=True)
     try:
         settings = _settings(config)
         with Resources(settings) as resources:
@@ -704,8 +709,10 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
             console.print()
             header = Text.assemble(("Run ", "bold"), (_visible(chosen.run_id), "bold"),
                                    f" ({shown_kind(chosen)}, ", _status_text(view.status), ")")
+            spellings = subreddit_spellings(state, resources.warehouse)
             if chosen.subreddits:
-                header.append(": " + ", ".join(f"r/{name}" for name in chosen.subreddits))
+                header.append(": " + ", ".join(f"r/{spelled(name, spellings)}"
+                                               for name in chosen.subreddits))
             elif chosen.kind == "backfill":
                 header.append(": every subreddit")
             console.print(header)
@@ -753,7 +760,8 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
                     wt.add_column(col, overflow="fold")
                 for m in marks:
                     newest = datetime.fromtimestamp(m["value"], UTC)
-                    wt.add_row(_plain(m["subreddit"]), _plain(m["source"]), _plain(m["kind"]),
+                    wt.add_row(_plain(spelled(m["subreddit"], spellings)), _plain(m["source"]),
+                               _plain(m["kind"]),
                                newest.strftime("%Y-%m-%d %H:%M:%S"))
                 console.print(wt)
             _print_extract_gaps(resources)
@@ -1287,7 +1295,8 @@ def _print_backfill_summary(resources: Resources, outcome) -> None:
             (o.get("posts") or 0) + (o.get("comments") or 0) for o in outputs):
         console.print(Text.assemble(("! ", "yellow"), _plain(
             "every line was filtered out: only the subreddits of this run ("
-            + ", ".join(f"r/{s}" for s in run_record.subreddits) + ") are kept; pass "
+            + ", ".join(f"r/{spelled(s, run_record.params.get('spelling') or {})}"
+                        for s in run_record.subreddits) + ") are kept; pass "
             "-s NAME for others, or --all-subreddits to keep every line")))
     transform = outcome.stages.get("transform")
     if transform is not None:
@@ -1333,6 +1342,7 @@ def _print_extract_gaps(resources: Resources, subreddits: list[str] | None = Non
         console.print(Text.assemble(("  ! ", "yellow"), _plain(text)), soft_wrap=True)
 
     console.print(Text("not extracted:", style="yellow"))
+    spellings = subreddit_spellings(state, resources.warehouse)
     for gap in gaps:
         warn(f"gap {gap_message(gap)}")
     limit = resources.settings.extract.max_tree_attempts
@@ -1340,8 +1350,8 @@ def _print_extract_gaps(resources: Resources, subreddits: list[str] | None = Non
         tries = tree["tree_attempts"] or 0
         note = (f"given up after {plural(tries, 'run')}" if tries >= limit
                 else f"failed in {plural(tries, 'run')}, retried up to {limit}")
-        warn(f"comment tree of r/{tree['subreddit']} post {tree['post_id']} incomplete "
-             f"({note}): {_first_line(tree['tree_error'])}")
+        warn(f"comment tree of r/{spelled(tree['subreddit'], spellings)} post "
+             f"{tree['post_id']} incomplete ({note}): {_first_line(tree['tree_error'])}")
     if missing:
         since = min(p["unavailable_since"] for p in missing)
         warn(f"{plural(len(missing), 'tracked post')} missing from /api/info (unavailable since "

@@ -1,5 +1,6 @@
 """What the CLI says about runs, in the words a user expects: counts in the right number
-("1 run", "2 runs"), the first run called initial, not incremental."""
+("1 run", "2 runs"), the first run called initial, not incremental, and subreddits
+spelled as the user or Reddit spells them (matched case-insensitively all the same)."""
 
 from __future__ import annotations
 
@@ -62,3 +63,33 @@ def test_the_first_run_is_shown_initial_and_the_next_incremental(two_runs):
     assert _kind_cells(said["second"]["report.html"]) == ["incremental", "initial"]
     # stored as before: the label is derived from the run's first_read
     assert project.state_rows("SELECT kind FROM runs") == [("incremental",)] * 2
+
+
+def test_subreddits_are_shown_as_the_user_spelled_them(two_runs):
+    project, said = two_runs
+    for which in ("first", "second"):
+        for command in ("run", "status"):
+            text = said[which][command]
+            assert "r/AskReddit" in text and "r/askreddit" not in text, text
+        assert "<td>r/AskReddit</td>" in said[which]["report.html"]
+        assert "r/askreddit" not in said[which]["report.html"]
+    watermarks = [line for line in said["second"]["status"].splitlines() if "api:new" in line]
+    assert watermarks and all(line.startswith("│ AskReddit ") for line in watermarks)
+    # one subreddit all along: the second run read on from the first one's watermark
+    assert project.state_rows("SELECT DISTINCT subreddit FROM watermarks") == [("askreddit",)]
+
+
+def test_a_backfill_shows_reddits_spelling_and_matches_any_case(project):
+    from tests.dumps.conftest import comment, post, write_dump
+
+    rs = write_dump(project.root / "RS_2023-01.zst", [post("p1", "AskReddit"),
+                                                      post("p2", "python")])
+    rc = write_dump(project.root / "RC_2023-01.zst", [comment("c1", "AskReddit")])
+    done = project.snoopipe("backfill", str(rs), str(rc), "-s", "askreddit")
+    assert "filtered" in done.stdout
+    assert project.sql("SELECT id, subreddit FROM posts") == [("p1", "AskReddit")]
+    status = project.snoopipe("status").stdout
+    assert ": r/AskReddit" in status and "r/askreddit" not in status, status
+    # typed with capitals: shown so from the first line on
+    again = project.snoopipe("backfill", str(rs), "-s", "ASKREDDIT", "--new-run").stdout
+    assert again.splitlines()[0].endswith("1 dump file, r/ASKREDDIT"), again

@@ -9,7 +9,9 @@ from snoopipe.orchestration.run_status import (
     shown_kind,
     shown_status,
     shown_task_status,
+    spelled,
     task_figures,
+    typed_spellings,
 )
 from snoopipe.state import RunRecord
 from snoopipe.state.store import TaskRecord
@@ -68,3 +70,11 @@ def test_an_incremental_run_that_first_read_every_subreddit_is_shown_initial():
     assert shown_kind(run("incremental", ["python"], {"first_read": []})) == "incremental"
     assert shown_kind(run("incremental", ["python"], {})) == "incremental"  # recorded earlier
     assert shown_kind(run("backfill", ["python"], {})) == "backfill"
+
+
+def test_typed_spellings_keep_what_has_capitals_and_spelled_falls_back_to_the_name():
+    typed = typed_spellings(["r/AskReddit", "python", "askreddit", "IAmA"])
+    assert typed == {"askreddit": "AskReddit", "iama": "IAmA"}  # the first spelling wins
+    assert spelled("askreddit", typed) == "AskReddit" and spelled("ASKREDDIT", typed) == \
+        "AskReddit"
+    assert spelled("python", typed) == "python"

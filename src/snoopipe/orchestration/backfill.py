@@ -31,6 +31,7 @@ from snoopipe.errors import SnoopipeError
 from snoopipe.interrupts import Interrupted
 from snoopipe.orchestration import stages
 from snoopipe.orchestration.progress import Reporter
+from snoopipe.orchestration.run_status import spelled, subreddit_spellings, typed_spellings
 from snoopipe.orchestration.runner import (
     lock_wait_notice,
     new_run_id,
@@ -128,6 +129,7 @@ class BackfillRunner:
             flt = build_filter(names, since_text, until_text)
         except ValueError as exc:
             raise SnoopipeError(str(exc)) from exc
+        spelling = typed_spellings(names or [])
         names = list(flt.subreddits) if flt.subreddits is not None else None
         fingerprint = _fingerprint(sources, names, since_text, until_text)
         state = self.resources.state
@@ -140,10 +142,13 @@ class BackfillRunner:
                 run = state.create_run(new_run_id(), kind=KIND, subreddits=names or [], params={
                     "dump_files": [s.location for s in sources], "start_date": since_text,
                     "end_date": until_text, "all_subreddits": names is None,
-                    "fingerprint": fingerprint,
+                    "fingerprint": fingerprint, "spelling": spelling,
                     "logical_date": datetime.now(UTC).date().isoformat()})
+                known = {**subreddit_spellings(state), **spelling}
+                kept = ("every subreddit" if names is None
+                        else "r/" + ", r/".join(spelled(n, known) for n in names))
                 self.reporter.info(f"backfill run {run.run_id}: "
-                                   f"{plural(len(sources), 'dump file')}, {flt.describe()}"
+                                   f"{plural(len(sources), 'dump file')}, {kept}"
                                    + _range_text(since_text, until_text))
             else:
                 self.reporter.info(f"resuming backfill run {run.run_id}")

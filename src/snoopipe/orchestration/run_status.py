@@ -16,11 +16,16 @@ Runs without a holder (Airflow's, single stages) are shown as recorded.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from snoopipe.settings import validate_subreddit
 from snoopipe.state import RunRecord
 from snoopipe.state.store import StateStore, TaskRecord
+
+if TYPE_CHECKING:
+    from snoopipe.warehouse.base import Warehouse
 
 LOCK_NAME = "pipeline"
 
@@ -115,6 +120,49 @@ def shown_kind(run: RunRecord) -> str:
             s.lower() for s in run.subreddits}:
         return "initial"
     return run.kind
+
+
+def typed_spellings(names: Iterable[str]) -> dict[str, str]:
+    """{canonical name: the name as the user typed it, without `r/`} for the names typed
+    otherwise than in lower case (`-s AskReddit` -> {"askreddit": "AskReddit"}; the first
+    spelling of a name wins). Recorded in a run's params as `spelling`. ValueError for an
+    invalid name."""
+    found: dict[str, str] = {}
+    for name in names:
+        canonical = validate_subreddit(name)
+        typed = name.strip()
+        typed = typed[2:] if typed.lower().startswith("r/") else typed
+        if typed != canonical:
+            found.setdefault(canonical, typed)
+    return found
+
+
+def subreddit_spellings(state: StateStore, warehouse: Warehouse | None = None,
+                        runs: int = 200) -> dict[str, str]:
+    """{canonical name: the name to show} for the subreddits whose spelling snoopipe knows:
+    Reddit's, from the `subreddit` column of the warehouse's posts, else the user's, from
+    the `-s` of the last `runs` runs (newest first). A lower-case spelling is the canonical
+    form snoopipe itself asks Reddit (and its simulator) for, so it tells nothing: only
+    spellings with capitals count. Names are matched case-insensitively everywhere; this
+    is only what is shown (`spelled`)."""
+    found: dict[str, str] = {}
+    if warehouse is not None:
+        try:
+            _cols, rows = warehouse.query("SELECT DISTINCT subreddit FROM posts")
+        except Exception:  # noqa: BLE001 - nothing loaded yet: no spelling from Reddit
+            rows = []
+        for (name,) in rows:
+            if isinstance(name, str) and name != name.lower():
+                found.setdefault(name.lower(), name)
+    for run in state.list_runs(runs):
+        for canonical, typed in (run.params.get("spelling") or {}).items():
+            found.setdefault(canonical, typed)
+    return found
+
+
+def spelled(name: str, spellings: dict[str, str]) -> str:
+    """`name` as `subreddit_spellings` or `typed_spellings` spell it, else as it is."""
+    return spellings.get(name.lower(), name)
 
 
 def task_figures(stage: str, task_id: str, rows_in: int | None, rows_out: int | None,

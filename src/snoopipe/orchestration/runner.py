@@ -27,7 +27,12 @@ from snoopipe.errors import BlockingCheckFailed, ConfigError, RunLockedError, Sn
 from snoopipe.interrupts import Interrupted
 from snoopipe.orchestration import stages
 from snoopipe.orchestration.progress import Reporter
-from snoopipe.orchestration.run_status import first_reads
+from snoopipe.orchestration.run_status import (
+    first_reads,
+    spelled,
+    subreddit_spellings,
+    typed_spellings,
+)
 from snoopipe.output import plural
 from snoopipe.redact import redact
 from snoopipe.resources import Resources
@@ -256,8 +261,9 @@ class LocalRunner:
                 self.reporter.info(f"resuming run {run.run_id}")
             else:
                 try:
-                    names = [validate_subreddit(s) for s in (subreddits or
-                                                             self.resources.settings.subreddits)]
+                    given = list(subreddits or self.resources.settings.subreddits)
+                    names = [validate_subreddit(s) for s in given]
+                    spelling = typed_spellings(given)
                 except ValueError as exc:  # `-s ../x`: a clear refusal, not a traceback
                     raise ConfigError(str(exc)) from None
                 unfinished = self._finish_interrupted_runs()
@@ -267,9 +273,13 @@ class LocalRunner:
                 first = first_reads(state, names)
                 run = state.create_run(new_run_id(), kind="incremental", subreddits=names,
                                        params={"logical_date": logical.isoformat(),
-                                               "holder": self._holder, "first_read": first})
-                self.reporter.info(f"run {run.run_id}: r/" + ", r/".join(names)
-                                   + _first_read_note(names, first))
+                                               "holder": self._holder, "first_read": first,
+                                               "spelling": spelling})
+                known = {**subreddit_spellings(state), **spelling}
+                shown = [spelled(name, known) for name in names]
+                self.reporter.info(f"run {run.run_id}: r/" + ", r/".join(shown)
+                                   + _first_read_note(shown, [spelled(n, known)
+                                                              for n in first]))
             state.set_run_status(run.run_id, "running")
             return self._execute(run)
         finally:
