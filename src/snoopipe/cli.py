@@ -488,8 +488,9 @@ def extract(
                     result = stages.extract(resources, record.run_id, name, endpoint)
                     console.print(Text.assemble(("✓ ", "green"), _plain(
                         f"extract r/{name} for run {record.run_id}: "
-                        f"{result.output.get('posts')} posts, {result.output.get('comments')} "
-                        f"comments, {result.output.get('requests')} requests")))
+                        f"{plural(result.output.get('posts') or 0, 'post')}, "
+                        f"{plural(result.output.get('comments') or 0, 'comment')}, "
+                        f"{plural(result.output.get('requests') or 0, 'request')}")))
     except SnoopipeError as exc:
         _fail(str(exc))
 
@@ -647,7 +648,8 @@ def compact(
                     f"[green]✓[/] {name}: {plural(len(report.partitions[name]), 'partition')} "
                     f"rewritten, {plural(report.files_before[name], 'file')} -> "
                     f"{report.files_after[name]} "
-                    f"({report.legacy_files[name]} in the old layout), {report.rows[name]} rows")
+                    f"({report.legacy_files[name]} in the old layout), "
+                    f"{plural(report.rows[name], 'row')}")
     except SnoopipeError as exc:
         _fail(str(exc))
 
@@ -696,7 +698,7 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
                               r.started_at.strftime("%Y-%m-%d %H:%M"),
                               f"{r.seconds:.1f}" if r.seconds is not None else "")
                 by_reason = quarantined.get(r.run_id, {})
-                lines = (f"quarantined {sum(by_reason.values()):,} lines (" + ", ".join(
+                lines = (f"quarantined {plural(sum(by_reason.values()), 'line')} (" + ", ".join(
                     f"{k}: {v:,}" for k, v in sorted(by_reason.items(), key=lambda kv: -kv[1]))
                     + ")") if by_reason else ""
                 text = "; ".join(t for t in (view.note, _first_line(r.error), lines) if t)
@@ -837,7 +839,7 @@ def _print_quarantine(resources: Resources, run_id: str, by_reason: dict[str, in
         return
     reasons = ", ".join(f"{k}: {v:,}" for k, v in sorted(by_reason.items(),
                                                           key=lambda kv: -kv[1]))
-    console.print(_plain(f"quarantined: {total:,} lines in run {run_id} ({reasons}); "
+    console.print(_plain(f"quarantined: {plural(total, 'line')} in run {run_id} ({reasons}); "
                          f"in {quarantine.location(resources.lake)}; see "
                          f"`snoopipe quarantine --run {run_id}`"), soft_wrap=False)
 
@@ -933,7 +935,7 @@ def query(sql: Annotated[str, typer.Argument(help="SQL to run on the warehouse."
     if output is not None:
         text = _render(fmt or "csv", columns, rows, exact=True)
         _writable(output, "--output").write_text(text, encoding="utf-8")
-        err_console.print(Text(f"wrote {len(rows):,} rows to {output}"))
+        err_console.print(Text(f"wrote {plural(len(rows), 'row')} to {output}"))
         return
     _print_rows(columns, rows, fmt, limit=limit)
 
@@ -1040,7 +1042,7 @@ def export(
     from snoopipe.output import write_file
 
     write_file(_writable(out_file, "--out"), [str(c) for c in columns], rows)
-    console.print(Text(f"wrote {len(rows):,} rows to {out_file}"))
+    console.print(Text(f"wrote {plural(len(rows), 'row')} to {out_file}"))
 
 
 @app.command()
@@ -1370,11 +1372,14 @@ def _send_alerts(resources: Resources, run_id: str) -> None:
         console.print(_plain(f"alerts:    sent by {' and '.join(channels)}"))
 
 
+_ONE = {"posts": "post", "comments": "comment"}  # a table's rows counted one by one
+
+
 def _counts_text(counts: dict, unit: str = "rows") -> str:
-    """{posts: 3, comments: 5} -> `3 posts, 5 comments` (never a Python dict)."""
+    """{posts: 3, comments: 1} -> `3 posts, 1 comment` (never a Python dict)."""
     if not counts:
         return f"0 {unit}"
-    return ", ".join(f"{v:,} {k}" for k, v in counts.items())
+    return ", ".join(plural(v, _ONE.get(k, k), k) for k, v in counts.items())
 
 
 def _run_quarantine(resources: Resources, run_id: str) -> dict[str, int]:

@@ -86,7 +86,9 @@ def test_a_backfill_shows_reddits_spelling_and_matches_any_case(project):
                                                       post("p2", "python")])
     rc = write_dump(project.root / "RC_2023-01.zst", [comment("c1", "AskReddit")])
     done = project.snoopipe("backfill", str(rs), str(rc), "-s", "askreddit")
-    assert "filtered" in done.stdout
+    # one of a kind is counted in the singular here too
+    assert "2 lines: kept 1 post, 0 comments; 1 filtered out" in done.stdout, done.stdout
+    assert "1 line: kept 0 posts, 1 comment; 0 filtered out" in done.stdout, done.stdout
     assert project.sql("SELECT id, subreddit FROM posts") == [("p1", "AskReddit")]
     status = project.snoopipe("status").stdout
     assert ": r/AskReddit" in status and "r/askreddit" not in status, status

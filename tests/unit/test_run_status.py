@@ -78,3 +78,8 @@ def test_typed_spellings_keep_what_has_capitals_and_spelled_falls_back_to_the_na
     assert spelled("askreddit", typed) == "AskReddit" and spelled("ASKREDDIT", typed) == \
         "AskReddit"
     assert spelled("python", typed) == "python"
+
+
+def test_task_figures_count_one_in_the_singular():
+    assert task_figures("extract", "extract:python", 1, 1, {}) == ("1 request", "1 row")
+    assert task_figures("load", "load", 1, 2, {}) == ("1 row staged", "2 rows changed")

@@ -273,9 +273,10 @@ def dump_summary(result: StageResult) -> str:
     quarantined = sum(out.get("quarantined", {}).values())
     seconds = out.get("seconds") or 0
     rate = f", {out.get('lines', 0) / seconds:,.0f} lines/s" if seconds else ""
-    text = (f"{out.get('lines', 0):,} lines: kept {out.get('posts', 0):,} posts, "
-            f"{out.get('comments', 0):,} comments; {out.get('filtered', 0):,} filtered out, "
-            f"{quarantined:,} quarantined{rate}")
+    text = (f"{plural(out.get('lines', 0), 'line')}: kept "
+            f"{plural(out.get('posts', 0), 'post')}, "
+            f"{plural(out.get('comments', 0), 'comment')}; "
+            f"{out.get('filtered', 0):,} filtered out, {quarantined:,} quarantined{rate}")
     if out.get("resumed"):
         text += " (resumed)"
     return text

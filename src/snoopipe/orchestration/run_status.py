@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from snoopipe.output import plural
 from snoopipe.settings import validate_subreddit
 from snoopipe.state import RunRecord
 from snoopipe.state.store import StateStore, TaskRecord
@@ -173,22 +174,23 @@ def task_figures(stage: str, task_id: str, rows_in: int | None, rows_out: int | 
     inserts or updates them."""
     out = output or {}
 
-    def n(value: int | None, unit: str) -> str:
-        return "" if value is None else f"{value:,} {unit}"
+    def n(value: int | None, one: str, many: str | None = None) -> str:
+        return "" if value is None else plural(value, one, many)
 
     if stage == "extract" and task_id.startswith("extract:dump:"):
-        return n(rows_in, "lines"), n(rows_out, "rows")
+        return n(rows_in, "line"), n(rows_out, "row")
     if stage == "extract":
-        return n(rows_in, "requests"), n(rows_out, "rows")
+        return n(rows_in, "request"), n(rows_out, "row")
     if stage == "transform":
-        return n(rows_in, "raw lines"), n(rows_out, "rows")
+        return n(rows_in, "raw line"), n(rows_out, "row")
     if stage == "validate":
         checks = out.get("checks")
         total = len(checks) if isinstance(checks, list) else None
         passed = "" if rows_out is None else (
             f"{rows_out:,}/{total:,} checks passed" if total is not None
             else f"{rows_out:,} checks passed")
-        return n(rows_in, "rows"), passed
+        return n(rows_in, "row"), passed
     if stage == "load":
-        return n(rows_in, "rows staged"), n(rows_out, "rows changed")
+        return n(rows_in, "row staged", "rows staged"), n(rows_out, "row changed",
+                                                           "rows changed")
     return n(rows_in, "in"), n(rows_out, "out")

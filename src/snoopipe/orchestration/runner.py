@@ -460,12 +460,13 @@ def _short(exc: BaseException) -> str:
 def _summary(stage: str, result: StageResult) -> str:
     out = result.output
     if stage == "extract":
-        text = (f"{out.get('posts', 0)} posts, {out.get('comments', 0)} comments, "
-                f"{out.get('requests', 0)} requests")
+        text = (f"{plural(out.get('posts', 0), 'post')}, "
+                f"{plural(out.get('comments', 0), 'comment')}, "
+                f"{plural(out.get('requests', 0), 'request')}")
         if out.get("budget_exhausted"):
             text += " (request budget reached; the rest is due next run)"
         if out.get("overlap_posts"):
-            text += f"; {out['overlap_posts']} posts read again in the overlap window"
+            text += f"; {plural(out['overlap_posts'], 'post')} read again in the overlap window"
         if out.get("deep_relist"):
             text += "; deep re-list"
         missing = [plural(len(out["gaps"]), "listing gap") if out.get("gaps") else "",
@@ -483,5 +484,5 @@ def _summary(stage: str, result: StageResult) -> str:
     quarantined = (sum(TransformOutput.from_dict(out).quarantined.values())
                    if stage == "transform" else 0)
     if quarantined:
-        text += f", {quarantined:,} lines quarantined"
+        text += f", {plural(quarantined, 'line')} quarantined"
     return text
