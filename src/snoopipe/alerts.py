@@ -50,8 +50,9 @@ def alerts_for_run(state: StateStore, settings: Settings, run_id: str, *,
         names = ", ".join(f"{c.name} (observed {c.observed})" for c in failed_checks)
         found.append(Alert("blocking_check_failed",
                            f"snoopipe run {run_id}: blocking check failed",
-                           f"Run {run_id}: blocking check(s) failed, so its rows were not "
-                           f"loaded: {names}."))
+                           f"Run {run_id}: blocking "
+                           f"{'check' if len(failed_checks) == 1 else 'checks'} failed, so "
+                           f"its rows were not loaded: {names}."))
     max_age = settings.alerts.max_age_hours
     if max_age is not None:
         moment = now or datetime.now(UTC)

@@ -28,6 +28,8 @@ from snoopipe import engines, private
 from snoopipe.errors import SnoopipeError
 from snoopipe.interrupts import Interrupted, install_sigint_handler
 from snoopipe.orchestration.progress import Reporter
+from snoopipe.orchestration.run_status import spelled, subreddit_spellings, typed_spellings
+from snoopipe.output import plural
 from snoopipe.redact import install_log_redaction, redact
 from snoopipe.resources import Resources
 from snoopipe.settings import (
@@ -285,14 +287,18 @@ def _exit_now(code: int) -> None:
     os._exit(code)
 
 
-def _subreddit_names(names: list[str] | None) -> list[str] | None:
+def _subreddit_names(names: list[str] | None, *, as_typed: bool = False) -> list[str] | None:
     """The validated names (without `r/`) of a `--subreddit` option; a bad one is a usage
-    error (exit code 2), refused before anything is opened or recorded."""
+    error (exit code 2), refused before anything is opened or recorded. Canonical (lower
+    case), or with as_typed as the user spelled them (the runners match them
+    case-insensitively and show them so)."""
     if not names:
         return None
     try:
-        # Canonical names, once each: `-s Python -s python` is one subreddit.
-        return list(dict.fromkeys(validate_subreddit(name) for name in names))
+        # Once each: `-s Python -s python` is one subreddit (the first spelling wins).
+        typed = typed_spellings(names)
+        canonical = dict.fromkeys(validate_subreddit(name) for name in names)
+        return [typed.get(name, name) if as_typed else name for name in canonical]
     except ValueError as exc:
         _fail(str(exc), code=2)
         raise AssertionError("unreachable") from None
@@ -328,9 +334,18 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log deta
 
 
 class _NotProgress(logging.Filter):
-    """Progress events are printed by the reporter; on stderr they would come twice."""
+    """Progress events are printed by the reporter, and (text output) failed warning
+    checks by the summary's `checks:` lines; on stderr they would come twice."""
+
+    def __init__(self, *, checks_printed: bool) -> None:
+        super().__init__()
+        self.checks_printed = checks_printed
 
     def filter(self, record: logging.LogRecord) -> bool:
+        from snoopipe.quality.validate import CHECK_WARNING_EVENT
+
+        if self.checks_printed and getattr(record, "event", None) == CHECK_WARNING_EVENT:
+            return False
         return not record.name.startswith("snoopipe.progress")
 
 
@@ -338,7 +353,8 @@ def _configure_logging(verbose: bool, log_format: str) -> None:
     from snoopipe.orchestration.progress import JsonFormatter
 
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(_NotProgress())
+    # JSON summaries name the failed checks only: their messages stay on stderr.
+    handler.addFilter(_NotProgress(checks_printed=log_format != "json"))
     handler.setLevel(logging.INFO if verbose else logging.WARNING)
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
@@ -378,7 +394,7 @@ def run(
     """Run every stage: extract, transform, validate, load."""
     from snoopipe.orchestration.runner import LocalRunner
 
-    subreddit = _subreddit_names(subreddit)
+    subreddit = _subreddit_names(subreddit, as_typed=True)
     try:
         settings = _settings(config)
         with Resources(settings) as resources:
@@ -429,6 +445,8 @@ def _stage_command(stage: str, run_id: str | None, config: Path | None,
             read, made = task_figures(stage, stage, result.rows_in, result.rows_out, result.output)
             console.print(Text.assemble(("✓ ", "green"), _plain(
                 f"{stage} for run {run_record.run_id}: {read} -> {made}")))
+            if stage == "validate":  # the failed warning checks, said once, here
+                _print_checks_line(resources.state.check_results(run_record.run_id))
     except SnoopipeError as exc:
         _fail(str(exc))
 
@@ -470,8 +488,9 @@ def extract(
                     result = stages.extract(resources, record.run_id, name, endpoint)
                     console.print(Text.assemble(("✓ ", "green"), _plain(
                         f"extract r/{name} for run {record.run_id}: "
-                        f"{result.output.get('posts')} posts, {result.output.get('comments')} "
-                        f"comments, {result.output.get('requests')} requests")))
+                        f"{plural(result.output.get('posts') or 0, 'post')}, "
+                        f"{plural(result.output.get('comments') or 0, 'comment')}, "
+                        f"{plural(result.output.get('requests') or 0, 'request')}")))
     except SnoopipeError as exc:
         _fail(str(exc))
 
@@ -567,7 +586,7 @@ def backfill(
                 _fail(f"{name} {value!r} is not a date (YYYY-MM-DD)", code=2)
     if all_subreddits and subreddit:
         _fail("use either --subreddit or --all-subreddits, not both", code=2)
-    subreddit = _subreddit_names(subreddit)
+    subreddit = _subreddit_names(subreddit, as_typed=True)
     try:
         settings = _settings(config)
         with Resources(settings) as resources:
@@ -616,7 +635,8 @@ def compact(
 
     unknown = [t for t in table or [] if t not in TABLES]
     if unknown:
-        _fail(f"unknown table(s) {', '.join(unknown)}: use {', '.join(TABLES)}")
+        _fail(f"unknown {'table' if len(unknown) == 1 else 'tables'} {', '.join(unknown)}: "
+              f"use {', '.join(TABLES)}")
     try:
         with Resources(_settings(config)) as resources:
             with pipeline_lock(resources, wait_seconds=wait):
@@ -625,9 +645,11 @@ def compact(
                                       progress=lambda m: console.print(f"  {escape(m)}"))
             for name in report.partitions:
                 console.print(
-                    f"[green]✓[/] {name}: {len(report.partitions[name])} partition(s) rewritten, "
-                    f"{report.files_before[name]} file(s) -> {report.files_after[name]} "
-                    f"({report.legacy_files[name]} in the old layout), {report.rows[name]} rows")
+                    f"[green]✓[/] {name}: {plural(len(report.partitions[name]), 'partition')} "
+                    f"rewritten, {plural(report.files_before[name], 'file')} -> "
+                    f"{report.files_after[name]} "
+                    f"({report.legacy_files[name]} in the old layout), "
+                    f"{plural(report.rows[name], 'row')}")
     except SnoopipeError as exc:
         _fail(str(exc))
 
@@ -637,7 +659,12 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
            runs: Annotated[int, typer.Option(help="How many recent runs to list.")] = 10) -> None:
     """Recent runs, tasks, check results, quarantine, watermarks and table row counts."""
     from snoopipe import quarantine
-    from snoopipe.orchestration.run_status import shown_statuses, shown_task_status, task_figures
+    from snoopipe.orchestration.run_status import (
+        shown_kind,
+        shown_statuses,
+        shown_task_status,
+        task_figures,
+    )
 
     try:
         settings = _settings(config, reader=True)
@@ -667,11 +694,11 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
             details = []
             for r in recent:
                 view = shown[r.run_id]
-                table.add_row(_plain(r.run_id), _plain(r.kind), _status_text(view.status),
+                table.add_row(_plain(r.run_id), _plain(shown_kind(r)), _status_text(view.status),
                               r.started_at.strftime("%Y-%m-%d %H:%M"),
                               f"{r.seconds:.1f}" if r.seconds is not None else "")
                 by_reason = quarantined.get(r.run_id, {})
-                lines = (f"quarantined {sum(by_reason.values()):,} lines (" + ", ".join(
+                lines = (f"quarantined {plural(sum(by_reason.values()), 'line')} (" + ", ".join(
                     f"{k}: {v:,}" for k, v in sorted(by_reason.items(), key=lambda kv: -kv[1]))
                     + ")") if by_reason else ""
                 text = "; ".join(t for t in (view.note, _first_line(r.error), lines) if t)
@@ -683,9 +710,11 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
             view = shown[chosen.run_id]
             console.print()
             header = Text.assemble(("Run ", "bold"), (_visible(chosen.run_id), "bold"),
-                                   f" ({chosen.kind}, ", _status_text(view.status), ")")
+                                   f" ({shown_kind(chosen)}, ", _status_text(view.status), ")")
+            spellings = subreddit_spellings(state, resources.warehouse)
             if chosen.subreddits:
-                header.append(": " + ", ".join(f"r/{name}" for name in chosen.subreddits))
+                header.append(": " + ", ".join(f"r/{spelled(name, spellings)}"
+                                               for name in chosen.subreddits))
             elif chosen.kind == "backfill":
                 header.append(": every subreddit")
             console.print(header)
@@ -733,7 +762,8 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
                     wt.add_column(col, overflow="fold")
                 for m in marks:
                     newest = datetime.fromtimestamp(m["value"], UTC)
-                    wt.add_row(_plain(m["subreddit"]), _plain(m["source"]), _plain(m["kind"]),
+                    wt.add_row(_plain(spelled(m["subreddit"], spellings)), _plain(m["source"]),
+                               _plain(m["kind"]),
                                newest.strftime("%Y-%m-%d %H:%M:%S"))
                 console.print(wt)
             _print_extract_gaps(resources)
@@ -809,7 +839,7 @@ def _print_quarantine(resources: Resources, run_id: str, by_reason: dict[str, in
         return
     reasons = ", ".join(f"{k}: {v:,}" for k, v in sorted(by_reason.items(),
                                                           key=lambda kv: -kv[1]))
-    console.print(_plain(f"quarantined: {total:,} lines in run {run_id} ({reasons}); "
+    console.print(_plain(f"quarantined: {plural(total, 'line')} in run {run_id} ({reasons}); "
                          f"in {quarantine.location(resources.lake)}; see "
                          f"`snoopipe quarantine --run {run_id}`"), soft_wrap=False)
 
@@ -868,7 +898,8 @@ def report(
         _fail(str(exc))
         return
     _writable(out_file, "--out").write_text(render_html(data), encoding="utf-8")
-    console.print(_plain(f"wrote {out_file} ({len(data.runs)} runs); open it in a browser"))
+    console.print(_plain(f"wrote {out_file} ({plural(len(data.runs), 'run')}); open it in a "
+                         "browser"))
 
 
 FormatOption = Annotated[str | None, typer.Option(
@@ -904,7 +935,7 @@ def query(sql: Annotated[str, typer.Argument(help="SQL to run on the warehouse."
     if output is not None:
         text = _render(fmt or "csv", columns, rows, exact=True)
         _writable(output, "--output").write_text(text, encoding="utf-8")
-        err_console.print(Text(f"wrote {len(rows):,} rows to {output}"))
+        err_console.print(Text(f"wrote {plural(len(rows), 'row')} to {output}"))
         return
     _print_rows(columns, rows, fmt, limit=limit)
 
@@ -1011,7 +1042,7 @@ def export(
     from snoopipe.output import write_file
 
     write_file(_writable(out_file, "--out"), [str(c) for c in columns], rows)
-    console.print(Text(f"wrote {len(rows):,} rows to {out_file}"))
+    console.print(Text(f"wrote {plural(len(rows), 'row')} to {out_file}"))
 
 
 @app.command()
@@ -1266,7 +1297,8 @@ def _print_backfill_summary(resources: Resources, outcome) -> None:
             (o.get("posts") or 0) + (o.get("comments") or 0) for o in outputs):
         console.print(Text.assemble(("! ", "yellow"), _plain(
             "every line was filtered out: only the subreddits of this run ("
-            + ", ".join(f"r/{s}" for s in run_record.subreddits) + ") are kept; pass "
+            + ", ".join(f"r/{spelled(s, run_record.params.get('spelling') or {})}"
+                        for s in run_record.subreddits) + ") are kept; pass "
             "-s NAME for others, or --all-subreddits to keep every line")))
     transform = outcome.stages.get("transform")
     if transform is not None:
@@ -1312,18 +1344,19 @@ def _print_extract_gaps(resources: Resources, subreddits: list[str] | None = Non
         console.print(Text.assemble(("  ! ", "yellow"), _plain(text)), soft_wrap=True)
 
     console.print(Text("not extracted:", style="yellow"))
+    spellings = subreddit_spellings(state, resources.warehouse)
     for gap in gaps:
         warn(f"gap {gap_message(gap)}")
     limit = resources.settings.extract.max_tree_attempts
     for tree in trees:
         tries = tree["tree_attempts"] or 0
-        note = (f"given up after {tries} runs" if tries >= limit
-                else f"failed in {tries} run(s), retried up to {limit}")
-        warn(f"comment tree of r/{tree['subreddit']} post {tree['post_id']} incomplete "
-             f"({note}): {_first_line(tree['tree_error'])}")
+        note = (f"given up after {plural(tries, 'run')}" if tries >= limit
+                else f"failed in {plural(tries, 'run')}, retried up to {limit}")
+        warn(f"comment tree of r/{spelled(tree['subreddit'], spellings)} post "
+             f"{tree['post_id']} incomplete ({note}): {_first_line(tree['tree_error'])}")
     if missing:
         since = min(p["unavailable_since"] for p in missing)
-        warn(f"{len(missing)} tracked post(s) missing from /api/info (unavailable since "
+        warn(f"{plural(len(missing), 'tracked post')} missing from /api/info (unavailable since "
              f"{since:%Y-%m-%d %H:%M} UTC at the earliest): "
              + ", ".join(p["post_id"] for p in missing[:10])
              + (" …" if len(missing) > 10 else ""))
@@ -1339,11 +1372,14 @@ def _send_alerts(resources: Resources, run_id: str) -> None:
         console.print(_plain(f"alerts:    sent by {' and '.join(channels)}"))
 
 
+_ONE = {"posts": "post", "comments": "comment"}  # a table's rows counted one by one
+
+
 def _counts_text(counts: dict, unit: str = "rows") -> str:
-    """{posts: 3, comments: 5} -> `3 posts, 5 comments` (never a Python dict)."""
+    """{posts: 3, comments: 1} -> `3 posts, 1 comment` (never a Python dict)."""
     if not counts:
         return f"0 {unit}"
-    return ", ".join(f"{v:,} {k}" for k, v in counts.items())
+    return ", ".join(plural(v, _ONE.get(k, k), k) for k, v in counts.items())
 
 
 def _run_quarantine(resources: Resources, run_id: str) -> dict[str, int]:

@@ -52,6 +52,12 @@ def visible(value: object, *, one_line: bool = False) -> str:
     return (_CONTROL_ALL if one_line else _CONTROL_KEEP_LINES).sub(_escape, text)
 
 
+def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
+    """`count` with thousands separators and `noun` in the number it takes: `1 run`,
+    `0 runs`, `1,145 lines`. plural_noun: the plural when it is not noun + "s"."""
+    return f"{count:,} {noun if count == 1 else (plural_noun or noun + 's')}"
+
+
 def format_value(value: Any) -> str:
     """A cell's text: ISO timestamps, JSON for lists and dicts, str otherwise."""
     if value is None:

@@ -163,7 +163,7 @@ def test_a_killed_run_is_shown_interrupted_and_then_finished(project):
 
     project.snoopipe("run", "-s", "python")
     out = project.snoopipe("status", "--run-id", run_id).stdout
-    assert f"Run {run_id} (incremental, success)" in " ".join(out.split())
+    assert f"Run {run_id} (initial, success)" in " ".join(out.split())
 
 
 def test_a_run_whose_rows_a_later_run_loaded_is_shown_finished_by_it(project):
@@ -184,7 +184,7 @@ def test_a_run_whose_rows_a_later_run_loaded_is_shown_finished_by_it(project):
     assert f"stopped (failed), then its rows were loaded by run {second}" in out
     assert f"Run {second} (incremental, success)" in out
     view = " ".join(project.snoopipe("status", "--run-id", first).stdout.split())
-    assert f"Run {first} (incremental, finished)" in view
+    assert f"Run {first} (initial, finished)" in view
 
 
 def test_a_run_killed_after_its_load_committed_is_not_shown_failed(project):
@@ -194,10 +194,10 @@ def test_a_run_killed_after_its_load_committed_is_not_shown_failed(project):
     (first,) = project.state_rows("SELECT run_id FROM runs")[0]
     assert dict(project.state_rows("SELECT task_id, status FROM tasks"))["load"] == "running"
     view = " ".join(project.snoopipe("status").stdout.split())
-    assert f"Run {first} (incremental, interrupted)" in view
+    assert f"Run {first} (initial, interrupted)" in view
     assert re.search(r"│ load\s*│ interrupted", view) and "KeyboardInterrupt" not in view
     project.snoopipe("run", "-s", "python")
     (second,) = [r for (r,) in project.state_rows("SELECT run_id FROM runs") if r != first]
     view = " ".join(project.snoopipe("status", "--run-id", first).stdout.split())
-    assert f"Run {first} (incremental, finished)" in view, view
+    assert f"Run {first} (initial, finished)" in view, view
     assert f"loaded by run {second}" in view

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.dumps.conftest import post, write_dump
+from tests.dumps.conftest import comment, post, write_dump
 
 pytestmark = pytest.mark.slow
 
@@ -57,6 +57,25 @@ def test_a_truncated_dump_warns_once(project):
     assert len(warnings) == 1, both
     assert "{'" not in done.stdout and "…" not in done.stdout
     assert "checks:" in done.stdout  # the backfill summary shows the checks
+
+
+def test_a_failed_warning_check_is_printed_once(project):
+    """A warning check's message is said once, in the summary's `checks:` lines: not also
+    as a log line on stderr. `snoopipe validate` says it once too; the run log keeps it."""
+    rs = write_dump(project.root / "RS_2023-01.zst", [post("p1")])
+    # c1's post p1 is in the dump, c2's post p9 is not: comments_post_exists warns.
+    rc = write_dump(project.root / "RC_2023-01.zst", [
+        comment("c1"), comment("c2", link_id="t3_p9", parent_id="t3_p9")])
+    done = project.snoopipe("backfill", str(rs), str(rc), "-s", "python")
+    both = done.stdout + done.stderr
+    assert both.count("comments_post_exists") == 2, both  # `checks: ... (warned)`, details
+    assert both.count("post_id=p9") == 1, both
+    assert "comments_post_exists (warned)" in done.stdout
+    again = project.snoopipe("validate")
+    assert (again.stdout + again.stderr).count("post_id=p9") == 1, again.stdout + again.stderr
+    (run_id,) = project.state_rows("SELECT run_id FROM runs")[0]
+    log = (project.root / "data" / "logs" / f"{run_id}.log").read_text()
+    assert "comments_post_exists" in log and "post_id=p9" in log
 
 
 def test_a_closed_pipe_does_not_stop_the_run(project):

@@ -36,8 +36,8 @@ def test_blocking_failure_raises_stores_results_and_stops_the_load(harness):
     with pytest.raises(BlockingCheckFailed) as caught:
         harness.validate("r1")
     message = str(caught.value)
-    assert "3 blocking check(s) failed, so the load did not run" in message
-    assert "posts_created_utc_range (posts): 1 violating row(s)" in message
+    assert "3 blocking checks failed, so the load did not run" in message
+    assert "posts_created_utc_range (posts): 1 violating row;" in message
     assert "created_utc within [2005-06-01, now + 1 day]" in message
     assert "id=bad1" in message
     assert "posts_upvote_ratio_range" in message and "id=bad2" in message
@@ -99,7 +99,7 @@ def test_primary_key_check_covers_the_whole_table(harness):
     harness.transform("r2")
     with pytest.raises(BlockingCheckFailed) as caught:
         harness.validate("r2")
-    assert "posts_pk_unique (posts): 2 violating row(s)" in str(caught.value)
+    assert "posts_pk_unique (posts): 2 violating rows;" in str(caught.value)
     assert "id=p1, copies=2" in str(caught.value)
 
 
@@ -109,3 +109,47 @@ def test_missing_transform_output_fails_reconciliation(harness):
     # validate without a successful transform: nothing accounts for the raw lines
     with pytest.raises(BlockingCheckFailed, match="posts_raw_reconciled"):
         harness.validate("r1")
+
+
+def _loaded(harness, run_id: str) -> None:
+    harness.state.start_task(run_id, "load", stage="load")
+    harness.state.finish_task(run_id, "load", status="success")
+
+
+def test_a_post_id_under_two_subreddits_is_a_blocking_failure(harness):
+    # r1 loads post p1 of r/python; r2 brings a post p1 of r/rust. The merge on id keeps one
+    # post row (one partition), so posts_pk_unique passes: the score history still names
+    # r/python, and the new check sees the clash.
+    harness.add_things("r1", "posts", [post("p1")])
+    harness.transform("r1")
+    assert harness.validate("r1").output["failed_blocking"] == []
+    _loaded(harness, "r1")
+    harness.add_things("r2", "posts", [post("p1", subreddit="rust")],
+                       retrieved_at="2026-01-11T00:00:00.000000Z")
+    harness.transform("r2")
+    with pytest.raises(BlockingCheckFailed) as caught:
+        harness.validate("r2")
+    message = str(caught.value)
+    assert "posts_one_subreddit (posts): 1 violating row;" in message, message
+    assert "post_id=p1, subreddit=python, other_subreddit=rust" in message, message
+    assert "posts_pk_unique" not in message
+    stored = {r.name: r for r in harness.state.check_results("r2")}
+    assert stored["posts_one_subreddit"].severity == "blocking"
+
+    # the clash is r2's: once r2 is dealt with (say, loaded after a fix), r3 passes
+    _loaded(harness, "r2")
+    harness.add_things("r3", "posts", [post("p2")])
+    harness.transform("r3")
+    assert harness.validate("r3").output["failed_blocking"] == []
+
+
+def test_a_post_seen_again_in_another_case_is_in_the_same_subreddit(harness):
+    harness.add_things("r1", "posts", [post("p1")])
+    harness.transform("r1")
+    _loaded(harness, "r1")
+    harness.add_things("r2", "posts", [post("p1", subreddit="Python")],
+                       retrieved_at="2026-01-11T00:00:00.000000Z")
+    harness.transform("r2")
+    result = harness.validate("r2")
+    assert result.output["failed_blocking"] == [], result.output
+    assert len(harness.processed("post_metrics")) == 2  # both observations were checked

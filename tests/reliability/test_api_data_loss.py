@@ -19,7 +19,7 @@ import pytest
 from snoopipe.simulator import GeneratedCorpus
 from tests.clock import FIXED_NOW
 
-MISSING_SHOWN = "3 tracked post(s) missing from /api/info"  # by `status`
+MISSING_SHOWN = "3 tracked posts missing from /api/info"  # by `status`
 
 pytestmark = pytest.mark.slow
 
@@ -485,7 +485,7 @@ def test_posts_missing_from_info_are_recorded_for_the_deletion_sync(make_site, f
     assert out["refreshed"] > 0 and out["missing_from_info"] == 3
     assert [r[0] for r in rows] == sorted(gone)
     assert all(r[1] == before[r[0]] for r in rows)  # last seen in run 1
-    assert "3 tracked post(s) missing from /api/info" in said(status)
+    assert "3 tracked posts missing from /api/info" in said(status)
     assert set(gone) <= post_ids(site)
     site.write_config(config(posts_per_hour=rate, fetch_comments=False))
     run(site)

@@ -166,7 +166,7 @@ def test_compact_command(harness, monkeypatch):
     monkeypatch.chdir(h.root)
     result = CliRunner().invoke(app, ["compact", "--table", "posts"])
     assert result.exit_code == 0, result.output
-    assert f"posts: 1 partition(s) rewritten, {legacy} file(s) -> 1 ({legacy} in the old " \
+    assert f"posts: 1 partition rewritten, {legacy} files -> 1 ({legacy} in the old " \
            f"layout), 100 rows" in " ".join(result.output.split())
     assert h.processed("posts") == expected
     bad = CliRunner().invoke(app, ["compact", "--table", "nope"])

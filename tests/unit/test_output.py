@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from snoopipe.output import (
+    plural,
     render_csv,
     render_json,
     render_markdown,
@@ -24,6 +25,14 @@ def test_visible_shows_every_control_character_and_keeps_text():
     assert visible("two\nlines\tand tab", one_line=True) == "two\\nlines\\tand tab"
     assert visible(None) == "" and visible(3) == "3"
     assert visible({"a": [1, None]}) == '{"a":[1,null]}'
+
+
+def test_plural_takes_the_number_of_its_count():
+    assert plural(1, "run") == "1 run" and plural(2, "run") == "2 runs"
+    assert plural(0, "dump file") == "0 dump files"
+    assert plural(1145, "line") == "1,145 lines"
+    assert plural(1, "entry", "entries") == "1 entry"
+    assert plural(3, "entry", "entries") == "3 entries"
 
 
 def test_formats():

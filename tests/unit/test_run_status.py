@@ -6,9 +6,12 @@ from datetime import UTC, datetime
 
 from snoopipe.orchestration.run_status import (
     ShownStatus,
+    shown_kind,
     shown_status,
     shown_task_status,
+    spelled,
     task_figures,
+    typed_spellings,
 )
 from snoopipe.state import RunRecord
 from snoopipe.state.store import TaskRecord
@@ -54,3 +57,29 @@ def test_figures_say_what_they_count():
         "20,611 rows", "15/15 checks passed")
     assert task_figures("extract", "extract:dump:RS_2023-01", 10, 5, {}) == ("10 lines",
                                                                             "5 rows")
+
+
+def test_an_incremental_run_that_first_read_every_subreddit_is_shown_initial():
+    def run(kind: str, subreddits: list[str], params: dict) -> RunRecord:
+        return RunRecord(run_id="r1", kind=kind, status="success", subreddits=subreddits,
+                         params=params, started_at=NOW, finished_at=None, error=None)
+
+    assert shown_kind(run("incremental", ["python"], {"first_read": ["python"]})) == "initial"
+    assert shown_kind(run("incremental", ["python", "rust"],
+                          {"first_read": ["rust"]})) == "incremental"  # r/python had one
+    assert shown_kind(run("incremental", ["python"], {"first_read": []})) == "incremental"
+    assert shown_kind(run("incremental", ["python"], {})) == "incremental"  # recorded earlier
+    assert shown_kind(run("backfill", ["python"], {})) == "backfill"
+
+
+def test_typed_spellings_keep_what_has_capitals_and_spelled_falls_back_to_the_name():
+    typed = typed_spellings(["r/AskReddit", "python", "askreddit", "IAmA"])
+    assert typed == {"askreddit": "AskReddit", "iama": "IAmA"}  # the first spelling wins
+    assert spelled("askreddit", typed) == "AskReddit" and spelled("ASKREDDIT", typed) == \
+        "AskReddit"
+    assert spelled("python", typed) == "python"
+
+
+def test_task_figures_count_one_in_the_singular():
+    assert task_figures("extract", "extract:python", 1, 1, {}) == ("1 request", "1 row")
+    assert task_figures("load", "load", 1, 2, {}) == ("1 row staged", "2 rows changed")

@@ -31,6 +31,7 @@ from snoopipe.errors import SnoopipeError
 from snoopipe.interrupts import Interrupted
 from snoopipe.orchestration import stages
 from snoopipe.orchestration.progress import Reporter
+from snoopipe.orchestration.run_status import spelled, subreddit_spellings, typed_spellings
 from snoopipe.orchestration.runner import (
     lock_wait_notice,
     new_run_id,
@@ -38,6 +39,7 @@ from snoopipe.orchestration.runner import (
     run_downstream_stages,
     run_with_retries,
 )
+from snoopipe.output import plural
 from snoopipe.redact import redact
 from snoopipe.resources import Resources
 from snoopipe.sources.dumps import DumpInput, DumpProgress, resolve_inputs
@@ -127,6 +129,7 @@ class BackfillRunner:
             flt = build_filter(names, since_text, until_text)
         except ValueError as exc:
             raise SnoopipeError(str(exc)) from exc
+        spelling = typed_spellings(names or [])
         names = list(flt.subreddits) if flt.subreddits is not None else None
         fingerprint = _fingerprint(sources, names, since_text, until_text)
         state = self.resources.state
@@ -139,10 +142,14 @@ class BackfillRunner:
                 run = state.create_run(new_run_id(), kind=KIND, subreddits=names or [], params={
                     "dump_files": [s.location for s in sources], "start_date": since_text,
                     "end_date": until_text, "all_subreddits": names is None,
-                    "fingerprint": fingerprint,
+                    "fingerprint": fingerprint, "spelling": spelling,
                     "logical_date": datetime.now(UTC).date().isoformat()})
-                self.reporter.info(f"backfill run {run.run_id}: {len(sources)} dump file(s), "
-                                   f"{flt.describe()}" + _range_text(since_text, until_text))
+                known = {**subreddit_spellings(state), **spelling}
+                kept = ("every subreddit" if names is None
+                        else "r/" + ", r/".join(spelled(n, known) for n in names))
+                self.reporter.info(f"backfill run {run.run_id}: "
+                                   f"{plural(len(sources), 'dump file')}, {kept}"
+                                   + _range_text(since_text, until_text))
             else:
                 self.reporter.info(f"resuming backfill run {run.run_id}")
             state.set_run_status(run.run_id, "running")
@@ -266,9 +273,10 @@ def dump_summary(result: StageResult) -> str:
     quarantined = sum(out.get("quarantined", {}).values())
     seconds = out.get("seconds") or 0
     rate = f", {out.get('lines', 0) / seconds:,.0f} lines/s" if seconds else ""
-    text = (f"{out.get('lines', 0):,} lines: kept {out.get('posts', 0):,} posts, "
-            f"{out.get('comments', 0):,} comments; {out.get('filtered', 0):,} filtered out, "
-            f"{quarantined:,} quarantined{rate}")
+    text = (f"{plural(out.get('lines', 0), 'line')}: kept "
+            f"{plural(out.get('posts', 0), 'post')}, "
+            f"{plural(out.get('comments', 0), 'comment')}; "
+            f"{out.get('filtered', 0):,} filtered out, {quarantined:,} quarantined{rate}")
     if out.get("resumed"):
         text += " (resumed)"
     return text

@@ -16,11 +16,17 @@ Runs without a holder (Airflow's, single stages) are shown as recorded.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from snoopipe.output import plural
+from snoopipe.settings import validate_subreddit
 from snoopipe.state import RunRecord
 from snoopipe.state.store import StateStore, TaskRecord
+
+if TYPE_CHECKING:
+    from snoopipe.warehouse.base import Warehouse
 
 LOCK_NAME = "pipeline"
 
@@ -96,6 +102,70 @@ def shown_statuses(state: StateStore, runs: Sequence[RunRecord]) -> dict[str, Sh
             for r in runs}
 
 
+def first_reads(state: StateStore, subreddits: Sequence[str]) -> list[str]:
+    """The subreddits among `subreddits` that no run has extracted from the API yet (no
+    `/new` watermark): a run reads them back `initial_lookback_hours`, not incrementally.
+    Recorded in an incremental run's params as `first_read` when it is created."""
+    from snoopipe.sources.reddit.extract import WATERMARK_SOURCE
+
+    return [s for s in subreddits if state.get_watermark(WATERMARK_SOURCE, s, "posts") is None]
+
+
+def shown_kind(run: RunRecord) -> str:
+    """The run's kind as shown: `initial` for an incremental run that was the first read of
+    every one of its subreddits (see `first_reads`), else the recorded kind (incremental,
+    backfill, stage). The stored kind stays `incremental`; runs recorded before
+    `first_read` existed are shown as recorded."""
+    first = {s.lower() for s in run.params.get("first_read") or ()}
+    if run.kind == "incremental" and run.subreddits and first >= {
+            s.lower() for s in run.subreddits}:
+        return "initial"
+    return run.kind
+
+
+def typed_spellings(names: Iterable[str]) -> dict[str, str]:
+    """{canonical name: the name as the user typed it, without `r/`} for the names typed
+    otherwise than in lower case (`-s AskReddit` -> {"askreddit": "AskReddit"}; the first
+    spelling of a name wins). Recorded in a run's params as `spelling`. ValueError for an
+    invalid name."""
+    found: dict[str, str] = {}
+    for name in names:
+        canonical = validate_subreddit(name)
+        typed = name.strip()
+        typed = typed[2:] if typed.lower().startswith("r/") else typed
+        if typed != canonical:
+            found.setdefault(canonical, typed)
+    return found
+
+
+def subreddit_spellings(state: StateStore, warehouse: Warehouse | None = None,
+                        runs: int = 200) -> dict[str, str]:
+    """{canonical name: the name to show} for the subreddits whose spelling snoopipe knows:
+    Reddit's, from the `subreddit` column of the warehouse's posts, else the user's, from
+    the `-s` of the last `runs` runs (newest first). A lower-case spelling is the canonical
+    form snoopipe itself asks Reddit (and its simulator) for, so it tells nothing: only
+    spellings with capitals count. Names are matched case-insensitively everywhere; this
+    is only what is shown (`spelled`)."""
+    found: dict[str, str] = {}
+    if warehouse is not None:
+        try:
+            _cols, rows = warehouse.query("SELECT DISTINCT subreddit FROM posts")
+        except Exception:  # noqa: BLE001 - nothing loaded yet: no spelling from Reddit
+            rows = []
+        for (name,) in rows:
+            if isinstance(name, str) and name != name.lower():
+                found.setdefault(name.lower(), name)
+    for run in state.list_runs(runs):
+        for canonical, typed in (run.params.get("spelling") or {}).items():
+            found.setdefault(canonical, typed)
+    return found
+
+
+def spelled(name: str, spellings: dict[str, str]) -> str:
+    """`name` as `subreddit_spellings` or `typed_spellings` spell it, else as it is."""
+    return spellings.get(name.lower(), name)
+
+
 def task_figures(stage: str, task_id: str, rows_in: int | None, rows_out: int | None,
                  output: dict | None) -> tuple[str, str]:
     """What a task read and what it produced, each with its unit (issue: "15 rows out"
@@ -104,22 +174,23 @@ def task_figures(stage: str, task_id: str, rows_in: int | None, rows_out: int | 
     inserts or updates them."""
     out = output or {}
 
-    def n(value: int | None, unit: str) -> str:
-        return "" if value is None else f"{value:,} {unit}"
+    def n(value: int | None, one: str, many: str | None = None) -> str:
+        return "" if value is None else plural(value, one, many)
 
     if stage == "extract" and task_id.startswith("extract:dump:"):
-        return n(rows_in, "lines"), n(rows_out, "rows")
+        return n(rows_in, "line"), n(rows_out, "row")
     if stage == "extract":
-        return n(rows_in, "requests"), n(rows_out, "rows")
+        return n(rows_in, "request"), n(rows_out, "row")
     if stage == "transform":
-        return n(rows_in, "raw lines"), n(rows_out, "rows")
+        return n(rows_in, "raw line"), n(rows_out, "row")
     if stage == "validate":
         checks = out.get("checks")
         total = len(checks) if isinstance(checks, list) else None
         passed = "" if rows_out is None else (
             f"{rows_out:,}/{total:,} checks passed" if total is not None
             else f"{rows_out:,} checks passed")
-        return n(rows_in, "rows"), passed
+        return n(rows_in, "row"), passed
     if stage == "load":
-        return n(rows_in, "rows staged"), n(rows_out, "rows changed")
+        return n(rows_in, "row staged", "rows staged"), n(rows_out, "row changed",
+                                                           "rows changed")
     return n(rows_in, "in"), n(rows_out, "out")

@@ -27,6 +27,13 @@ from snoopipe.errors import BlockingCheckFailed, ConfigError, RunLockedError, Sn
 from snoopipe.interrupts import Interrupted
 from snoopipe.orchestration import stages
 from snoopipe.orchestration.progress import Reporter
+from snoopipe.orchestration.run_status import (
+    first_reads,
+    spelled,
+    subreddit_spellings,
+    typed_spellings,
+)
+from snoopipe.output import plural
 from snoopipe.redact import redact
 from snoopipe.resources import Resources
 from snoopipe.settings import validate_subreddit
@@ -46,6 +53,14 @@ INTERRUPTED_MESSAGE = ("interrupted by the user (Ctrl-C); what was extracted is 
 STOP_WAIT_SECONDS = 1.0
 NOT_RETRYABLE = (BlockingCheckFailed, ConfigError, RunLockedError, Interrupted,
                  SubredditUnavailable)
+
+
+def _first_read_note(names: Sequence[str], first: Sequence[str]) -> str:
+    if not first:
+        return ""
+    if len(first) == len(names):
+        return " (initial run: no watermark yet, so it reads back initial_lookback_hours)"
+    return " (first read of r/" + ", r/".join(first) + ")"
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -246,18 +261,25 @@ class LocalRunner:
                 self.reporter.info(f"resuming run {run.run_id}")
             else:
                 try:
-                    names = [validate_subreddit(s) for s in (subreddits or
-                                                             self.resources.settings.subreddits)]
+                    given = list(subreddits or self.resources.settings.subreddits)
+                    names = [validate_subreddit(s) for s in given]
+                    spelling = typed_spellings(given)
                 except ValueError as exc:  # `-s ../x`: a clear refusal, not a traceback
                     raise ConfigError(str(exc)) from None
                 unfinished = self._finish_interrupted_runs()
                 if unfinished is not None:
                     return unfinished
                 logical = logical_date or datetime.now(UTC).date()
+                first = first_reads(state, names)
                 run = state.create_run(new_run_id(), kind="incremental", subreddits=names,
                                        params={"logical_date": logical.isoformat(),
-                                               "holder": self._holder})
-                self.reporter.info(f"run {run.run_id}: r/" + ", r/".join(names))
+                                               "holder": self._holder, "first_read": first,
+                                               "spelling": spelling})
+                known = {**subreddit_spellings(state), **spelling}
+                shown = [spelled(name, known) for name in names]
+                self.reporter.info(f"run {run.run_id}: r/" + ", r/".join(shown)
+                                   + _first_read_note(shown, [spelled(n, known)
+                                                              for n in first]))
             state.set_run_status(run.run_id, "running")
             return self._execute(run)
         finally:
@@ -438,18 +460,19 @@ def _short(exc: BaseException) -> str:
 def _summary(stage: str, result: StageResult) -> str:
     out = result.output
     if stage == "extract":
-        text = (f"{out.get('posts', 0)} posts, {out.get('comments', 0)} comments, "
-                f"{out.get('requests', 0)} requests")
+        text = (f"{plural(out.get('posts', 0), 'post')}, "
+                f"{plural(out.get('comments', 0), 'comment')}, "
+                f"{plural(out.get('requests', 0), 'request')}")
         if out.get("budget_exhausted"):
             text += " (request budget reached; the rest is due next run)"
         if out.get("overlap_posts"):
-            text += f"; {out['overlap_posts']} posts read again in the overlap window"
+            text += f"; {plural(out['overlap_posts'], 'post')} read again in the overlap window"
         if out.get("deep_relist"):
             text += "; deep re-list"
-        missing = [f"{len(out['gaps'])} listing gap(s)" if out.get("gaps") else "",
-                   f"{out['trees_failed']} comment tree(s) failed" if out.get("trees_failed")
-                   else "",
-                   f"{out['missing_from_info']} post(s) missing from /api/info"
+        missing = [plural(len(out["gaps"]), "listing gap") if out.get("gaps") else "",
+                   f"{plural(out['trees_failed'], 'comment tree')} failed"
+                   if out.get("trees_failed") else "",
+                   f"{plural(out['missing_from_info'], 'post')} missing from /api/info"
                    if out.get("missing_from_info") else ""]
         if any(missing):
             text += " — incomplete: " + ", ".join(m for m in missing if m)
@@ -461,5 +484,5 @@ def _summary(stage: str, result: StageResult) -> str:
     quarantined = (sum(TransformOutput.from_dict(out).quarantined.values())
                    if stage == "transform" else 0)
     if quarantined:
-        text += f", {quarantined:,} lines quarantined"
+        text += f", {plural(quarantined, 'line')} quarantined"
     return text

@@ -123,6 +123,34 @@ def _reconciled(kind: str) -> Check:
     )
 
 
+def _post_in_one_subreddit() -> Check:
+    # Reddit ids are global and a post never changes subreddit (a crosspost is a new post),
+    # so a post id seen under two subreddits is an id clash that the upsert on id would
+    # silently merge into one post. The post's own rows count: the post (one row, the merge
+    # kept the last) and its score observations (one per observation, each with the
+    # subreddit it was seen in). Comments are left out: a comment line whose link_id points
+    # outside its own subreddit (a hand-made or damaged dump) is a bad comment, not an id
+    # clash. Names are compared case-insensitively, as everywhere in snoopipe.
+    # Scope: the post ids the validated runs' rows name, against the whole tables.
+    rows = ("(SELECT id AS post_id, subreddit, _run_id FROM posts "
+            "UNION ALL SELECT post_id, subreddit, _run_id FROM post_metrics) AS s "
+            "LEFT JOIN validated_runs AS vr ON s._run_id = vr.run_id")
+    moved = "HAVING COUNT(DISTINCT lower(s.subreddit)) > 1 AND COUNT(vr.run_id) > 0"
+    return Check(
+        name="posts_one_subreddit",
+        table="posts",
+        severity=BLOCKING,
+        description=("each post id in one subreddit, in posts and post_metrics (a post never "
+                     "moves: two subreddits mean two posts with one id, which the upsert "
+                     "would merge)"),
+        sql=(f"SELECT COUNT(*) FROM (SELECT s.post_id FROM {rows} GROUP BY s.post_id "
+             f"{moved}) AS moved"),
+        sample_sql=(f"SELECT s.post_id, MIN(s.subreddit) AS subreddit, "
+                    f"MAX(s.subreddit) AS other_subreddit FROM {rows} GROUP BY s.post_id "
+                    f"{moved} ORDER BY s.post_id LIMIT 5"),
+    )
+
+
 LINEAGE_KEYS = ("_retrieved_at", "_source", "_run_id", "_raw_file", "_raw_line")
 
 CHECKS: tuple[Check, ...] = (
@@ -156,6 +184,7 @@ CHECKS: tuple[Check, ...] = (
                     f"AND post_id NOT IN (SELECT id FROM posts) GROUP BY post_id "
                     f"ORDER BY comments DESC, post_id LIMIT 5"),
     ),
+    _post_in_one_subreddit(),
     _reconciled("posts"),
     _reconciled("comments"),
 )

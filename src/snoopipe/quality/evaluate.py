@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from snoopipe.output import plural
 from snoopipe.quality.checks import Check
 from snoopipe.state import CheckResult, StateStore
 from snoopipe.tables import TABLES
@@ -117,7 +118,7 @@ def evaluate(client: CheckClient, checks: Sequence[Check]) -> list[CheckResult]:
         if passed:
             message = f"passed: {check.description}"
         else:
-            message = (f"{observed} violating row(s); expected {check.description}."
+            message = (f"{plural(observed, 'violating row')}; expected {check.description}."
                        f"{_examples(client, check.sample_sql)}")
         results.append(CheckResult(name=check.name, table=check.table, severity=check.severity,
                                    passed=passed, observed=observed, message=message))

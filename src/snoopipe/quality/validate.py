@@ -18,6 +18,7 @@ from snoopipe.crash_points import crash_point
 from snoopipe.engines import validation_engine
 from snoopipe.errors import BlockingCheckFailed
 from snoopipe.lake import layout
+from snoopipe.output import plural
 from snoopipe.quality.checks import BLOCKING, CHECKS, Check
 from snoopipe.quality.evaluate import check_context, evaluate, rows_in
 from snoopipe.stage_outputs import StageResult
@@ -25,6 +26,8 @@ from snoopipe.stage_resources import StageResources
 from snoopipe.state import CheckResult, StateStore
 
 log = logging.getLogger(__name__)
+
+CHECK_WARNING_EVENT = "check_warning"  # the `event` of a failed warning check's log record
 
 
 def run_validation(resources: StageResources, run_id: str, *,
@@ -65,11 +68,13 @@ def finish_validation(state: StateStore, run_id: str, runs: Sequence[str],
         "failed_blocking": [r.name for r in failed_blocking],
         "warnings": [r.name for r in warnings],
     }
-    for r in warnings:
-        log.warning("check %s (%s): %s", r.name, r.table, r.message)
+    for r in warnings:  # event: the CLI prints these in its summary, not on stderr too
+        log.warning("check %s (%s): %s", r.name, r.table, r.message,
+                    extra={"event": CHECK_WARNING_EVENT})
     if failed_blocking:
-        lines = [f"Validation of run {run_id} failed: {len(failed_blocking)} blocking check(s) "
-                 f"failed, so the load did not run."]
+        lines = [f"Validation of run {run_id} failed: "
+                 f"{plural(len(failed_blocking), 'blocking check')} failed, so the load "
+                 "did not run."]
         for r in failed_blocking:
             lines.append(f"  - {r.name} ({r.table}): {r.message}")
         lines.append(f"Runs validated: {', '.join(runs)}. Their rows stay in the processed "

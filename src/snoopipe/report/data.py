@@ -28,17 +28,23 @@ class ReportData:
 def collect(resources: Resources, *, runs: int = 200) -> ReportData:
     """Read the last `runs` runs (oldest first in every list)."""
     from snoopipe import quarantine
-    from snoopipe.orchestration.run_status import shown_statuses
+    from snoopipe.orchestration.run_status import (
+        shown_kind,
+        shown_statuses,
+        spelled,
+        subreddit_spellings,
+    )
 
     state = resources.state
     records = list(reversed(state.list_runs(runs)))
     shown = shown_statuses(state, records)
     data = ReportData(generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
                       request_cap=resources.settings.extract.max_requests_per_run)
-    last_extract: dict[str, str] = {}
+    spellings = subreddit_spellings(state, resources.warehouse)
+    last_extract: dict[str, str] = {}  # by canonical (lower-case) name
     for run in records:
         started = run.started_at.isoformat(timespec="seconds")
-        data.runs.append({"run_id": run.run_id, "kind": run.kind,
+        data.runs.append({"run_id": run.run_id, "kind": shown_kind(run),
                           "status": shown[run.run_id].status, "started": started,
                           "seconds": run.seconds})
         for table, rows in sorted(state.loads(run.run_id).items()):
@@ -49,7 +55,7 @@ def collect(resources: Resources, *, runs: int = 200) -> ReportData:
             per_sub[raw.subreddit] = per_sub.get(raw.subreddit, 0) + raw.rows
         for sub, rows in sorted(per_sub.items()):
             data.rows_extracted.append({"run_id": run.run_id, "started": started,
-                                        "subreddit": sub, "rows": rows})
+                                        "subreddit": spelled(sub, spellings), "rows": rows})
         stage_seconds: dict[str, float] = {}
         for task in state.tasks(run.run_id):
             if task.seconds is not None:
@@ -61,10 +67,11 @@ def collect(resources: Resources, *, runs: int = 200) -> ReportData:
                 requests = (task.output or {}).get("requests_spent",
                                                    (task.output or {}).get("requests"))
                 if requests is not None:
-                    data.requests.append({"run_id": run.run_id, "subreddit": task.partition,
+                    data.requests.append({"run_id": run.run_id,
+                                          "subreddit": spelled(task.partition, spellings),
                                           "requests": int(requests)})
                 if task.status == "success" and task.finished_at:
-                    last_extract[task.partition] = task.finished_at.isoformat(
+                    last_extract[task.partition.lower()] = task.finished_at.isoformat(
                         timespec="seconds")
         for stage, seconds in stage_seconds.items():
             data.stages.append({"run_id": run.run_id, "stage": stage, "seconds": seconds})
@@ -78,7 +85,7 @@ def collect(resources: Resources, *, runs: int = 200) -> ReportData:
                                         "lines": count.lines})
     except Exception:  # noqa: BLE001 - an unreadable quarantine file must not stop the report
         pass
-    newest: dict[str, str] = {}
+    newest: dict[str, str] = {}  # by canonical name: the rows spell it as Reddit does
     try:
         _cols, newest_rows = resources.warehouse.query(
             "SELECT subreddit, max(created_utc) FROM posts GROUP BY subreddit")
@@ -86,11 +93,12 @@ def collect(resources: Resources, *, runs: int = 200) -> ReportData:
             if created is not None:
                 value = created if isinstance(created, datetime) else datetime.fromisoformat(
                     str(created))
-                newest[sub] = value.replace(tzinfo=value.tzinfo or UTC).isoformat(
-                    timespec="seconds")
+                stamp = value.replace(tzinfo=value.tzinfo or UTC).isoformat(timespec="seconds")
+                newest[sub.lower()] = max(newest.get(sub.lower(), stamp), stamp)
     except Exception:  # noqa: BLE001 - nothing loaded yet
         pass
-    for sub in sorted(set(newest) | set(last_extract), key=str.lower):
-        data.freshness.append({"subreddit": sub, "newest_created": newest.get(sub),
+    for sub in sorted(set(newest) | set(last_extract)):
+        data.freshness.append({"subreddit": spelled(sub, spellings),
+                               "newest_created": newest.get(sub),
                                "last_extract": last_extract.get(sub)})
     return data

@@ -7,6 +7,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from snoopipe.output import plural
 from snoopipe.report.data import ReportData
 
 if TYPE_CHECKING:
@@ -133,7 +134,7 @@ def render_html(data: ReportData) -> str:
         f"<script>{get_plotlyjs()}</script>", "</head><body>",
         "<h1>snoopipe report</h1>",
         f"<p>Generated {html.escape(data.generated_at)} UTC from the last "
-        f"{len(data.runs)} runs.</p>", _runs_table(data), _freshness_table(data)]
+        f"{plural(len(data.runs), 'run')}.</p>", _runs_table(data), _freshness_table(data)]
     for key, _title in CHARTS:
         div = pio.to_html(figs[key], include_plotlyjs=False, full_html=False,
                           div_id=f"chart-{key}", config={"displaylogo": False})

@@ -45,7 +45,8 @@ def _refuse_if_blocked(resources: LoadResources, run_id: str) -> None:
     if failed:
         names = ", ".join(r.name for r in failed)
         raise BlockingCheckFailed(
-            f"Load of run {run_id} refused: its validation failed blocking check(s) {names}. "
+            f"Load of run {run_id} refused: its validation failed the blocking "
+            f"{'check' if len(failed) == 1 else 'checks'} {names}. "
             f"Fix the data or the rule and validate again; the load did not run.")
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from snoopipe.errors import BlockingCheckFailed, ConfigError, SnoopipeError
 from snoopipe.orchestration import stages
+from snoopipe.orchestration.run_status import first_reads
 from snoopipe.resources import Resources
 from snoopipe.settings import Settings, load_settings, mask_url, validate_subreddit
 from snoopipe.stage_outputs import StageResult
@@ -106,6 +107,8 @@ def start_run(settings: Settings, data_interval_start: datetime,
             "airflow_run": run_id_hint,
             **(params or {}),
         }
+        if kind == "incremental":
+            run_params["first_read"] = first_reads(state, names)
         try:
             state.create_run(run_id, kind=kind, subreddits=names, params=run_params)
         except Exception:

@@ -61,10 +61,6 @@ class DumpFilter:
     since: float | None = None
     until: float | None = None
 
-    def describe(self) -> str:
-        subs = "every subreddit" if self.subreddits is None else "r/" + ", r/".join(self.subreddits)
-        return subs
-
 
 @dataclass
 class Selection:

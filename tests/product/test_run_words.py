@@ -1,0 +1,97 @@
+"""What the CLI says about runs, in the words a user expects: counts in the right number
+("1 run", "2 runs"), the first run called initial, not incremental, and subreddits
+spelled as the user or Reddit spells them (matched case-insensitively all the same)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """A project after `snoopipe run -s AskReddit` twice, with what each command printed
+    after the first run (`first`) and after the second (`second`)."""
+    from tests.e2e.conftest import Project
+    from tests.product.conftest import PINNED_CONFIG
+
+    project = Project(tmp_path_factory.mktemp("two_runs"))
+    project.write_config(PINNED_CONFIG)
+    said: dict[str, dict[str, str]] = {"first": {}, "second": {}}
+    for which in ("first", "second"):
+        said[which]["run"] = project.snoopipe("run", "-s", "AskReddit").stdout
+        said[which]["status"] = project.snoopipe("status").stdout
+        report = project.root / f"report-{which}.html"
+        said[which]["report"] = project.snoopipe("report", "--out", str(report)).stdout
+        said[which]["report.html"] = report.read_text()
+    return project, said
+
+
+def test_run_counts_take_the_singular_for_one(two_runs):
+    _project, said = two_runs
+    assert "(1 run);" in said["first"]["report"], said["first"]["report"]
+    assert "from the last 1 run." in said["first"]["report.html"]
+    assert "(2 runs);" in said["second"]["report"], said["second"]["report"]
+    assert "from the last 2 runs." in said["second"]["report.html"]
+    for which in ("first", "second"):
+        for command in ("run", "status", "report"):
+            assert "(s)" not in said[which][command], said[which][command]
+
+
+def _kind_cells(html: str) -> list[str]:
+    import re
+
+    return re.findall(r"<tr><td>[^<]+</td><td>([a-z]+)</td>", html)
+
+
+def test_the_first_run_is_shown_initial_and_the_next_incremental(two_runs):
+    project, said = two_runs
+    first, second = (r for (r,) in project.state_rows("SELECT run_id FROM runs ORDER BY run_id"))
+    assert f"run {first}: r/" in said["first"]["run"]
+    assert "(initial run: no watermark yet" in said["first"]["run"], said["first"]["run"]
+    assert f"Run {first} (initial, success)" in said["first"]["status"], said["first"]["status"]
+    assert "incremental" not in said["first"]["status"]
+    assert _kind_cells(said["first"]["report.html"]) == ["initial"]
+    # the second run reads from the watermark the first one set
+    assert f"run {second}: r/" in said["second"]["run"]
+    assert "initial" not in said["second"]["run"], said["second"]["run"]
+    status = said["second"]["status"]
+    assert f"Run {second} (incremental, success)" in status, status
+    assert [line.split("│")[2].strip() for line in status.splitlines()
+            if line.startswith("│ 2")] == ["incremental", "initial"]  # newest first
+    assert _kind_cells(said["second"]["report.html"]) == ["incremental", "initial"]
+    # stored as before: the label is derived from the run's first_read
+    assert project.state_rows("SELECT kind FROM runs") == [("incremental",)] * 2
+
+
+def test_subreddits_are_shown_as_the_user_spelled_them(two_runs):
+    project, said = two_runs
+    for which in ("first", "second"):
+        for command in ("run", "status"):
+            text = said[which][command]
+            assert "r/AskReddit" in text and "r/askreddit" not in text, text
+        assert "<td>r/AskReddit</td>" in said[which]["report.html"]
+        assert "r/askreddit" not in said[which]["report.html"]
+    watermarks = [line for line in said["second"]["status"].splitlines() if "api:new" in line]
+    assert watermarks and all(line.startswith("│ AskReddit ") for line in watermarks)
+    # one subreddit all along: the second run read on from the first one's watermark
+    assert project.state_rows("SELECT DISTINCT subreddit FROM watermarks") == [("askreddit",)]
+
+
+def test_a_backfill_shows_reddits_spelling_and_matches_any_case(project):
+    from tests.dumps.conftest import comment, post, write_dump
+
+    rs = write_dump(project.root / "RS_2023-01.zst", [post("p1", "AskReddit"),
+                                                      post("p2", "python")])
+    rc = write_dump(project.root / "RC_2023-01.zst", [comment("c1", "AskReddit")])
+    done = project.snoopipe("backfill", str(rs), str(rc), "-s", "askreddit")
+    # one of a kind is counted in the singular here too
+    assert "2 lines: kept 1 post, 0 comments; 1 filtered out" in done.stdout, done.stdout
+    assert "1 line: kept 0 posts, 1 comment; 0 filtered out" in done.stdout, done.stdout
+    assert project.sql("SELECT id, subreddit FROM posts") == [("p1", "AskReddit")]
+    status = project.snoopipe("status").stdout
+    assert ": r/AskReddit" in status and "r/askreddit" not in status, status
+    # typed with capitals: shown so from the first line on
+    again = project.snoopipe("backfill", str(rs), "-s", "ASKREDDIT", "--new-run").stdout
+    assert again.splitlines()[0].endswith("1 dump file, r/ASKREDDIT"), again
