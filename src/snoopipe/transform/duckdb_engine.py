@@ -41,7 +41,10 @@ log = logging.getLogger(__name__)
 
 ROW_GROUP_ROWS = layout.ROW_GROUP_ROWS
 PARQUET_OPTIONS = f"FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS}"
-PARTITION_READ_ROWS = 16_384
+# Sorted rows fetched at a time for the merge; up to 4 batches are in flight (`prefetch`):
+# twice as many held more memory at the merge's peak, half as many were slower
+# (BENCHMARKS.md, "Peak RSS by stage").
+PARTITION_READ_ROWS = 32_768
 MEMORY_LIMIT = "1GB"  # DuckDB's buffer memory for a transform; beyond it, it spills
 
 

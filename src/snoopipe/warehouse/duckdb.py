@@ -101,7 +101,8 @@ class DuckDBWarehouse(Warehouse):
                     relation = relations.parquet_relation_sql(table, source.uris())
                     runs = ", ".join(sql_string(r) for r in source.run_ids) or "NULL"
                     # A view, not a table: the rows go from the files to the table in
-                    # one pass (a staged copy of a 1M-row backfill held ~1.4 GB in memory).
+                    # one pass; a staged copy held every row in memory and made the load
+                    # a backfill's peak of memory (BENCHMARKS.md, "Peak RSS by stage").
                     con.execute(f"CREATE OR REPLACE TEMP VIEW {staging} AS "
                                 f"SELECT * FROM ({relation}) AS src "
                                 f"WHERE _run_id IN ({runs})").fetchall()
