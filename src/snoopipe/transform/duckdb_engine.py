@@ -41,7 +41,10 @@ log = logging.getLogger(__name__)
 
 ROW_GROUP_ROWS = layout.ROW_GROUP_ROWS
 PARQUET_OPTIONS = f"FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS}"
-PARTITION_READ_ROWS = 65_536
+# Sorted rows fetched at a time for the merge; up to 4 batches are in flight (`prefetch`):
+# twice as many held more memory at the merge's peak, half as many were slower
+# (BENCHMARKS.md, "Peak RSS by stage").
+PARTITION_READ_ROWS = 32_768
 MEMORY_LIMIT = "1GB"  # DuckDB's buffer memory for a transform; beyond it, it spills
 
 
@@ -107,6 +110,7 @@ class DuckDBTransform:
                 finally:
                     self.con.unregister("batch")
                 writer.write_table(typed if typed.schema == schema else typed.cast(schema))
+                del typed  # not kept alive while the next batch is typed
                 self.typing_seconds += time.perf_counter() - started
         self._sql(f"CREATE OR REPLACE VIEW typed_{kind} AS "
                   f"SELECT * FROM read_parquet({sql_string(path)})")

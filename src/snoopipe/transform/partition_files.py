@@ -110,7 +110,11 @@ class PartitionWriter:
 
     def _write_group(self, rows: int) -> None:
         pending = pa.concat_tables(self._pending)
-        group, rest = pending.slice(0, rows), pending.slice(rows)
+        rest = pending.slice(rows)
+        # One array per column, so the pages are cut the same whatever batches the rows
+        # came in; the batches are let go before the group is encoded, not after.
+        group = pending.slice(0, rows).combine_chunks()
+        del pending
         self._pending = [rest] if rest.num_rows else []
         self._pending_rows = rest.num_rows
         if self._writer is None:
@@ -119,7 +123,7 @@ class PartitionWriter:
             os.close(fd)
             self._writer = pq.ParquetWriter(self._path, self.schema, **self._options)
         assert self._path is not None  # set with the writer
-        self._writer.write_table(group.combine_chunks(), row_group_size=rows)
+        self._writer.write_table(group, row_group_size=rows)
         self._file_rows += group.num_rows
         if os.path.getsize(self._path) >= self.target_bytes:
             self._finish_file()
