@@ -100,18 +100,18 @@ class DuckDBTransform:
             schema = self.con.sql(sql).to_arrow_table().schema
         finally:
             self.con.unregister("batch")
-        # Row group = batch: DuckDB then reads the file back on every thread.
-        with pq.ParquetWriter(path, schema, compression="lz4") as writer:
-            for batch in batches:
-                started = time.perf_counter()
-                self.con.register("batch", _with_extra(batch.table, kind))
-                try:
-                    typed = self.con.sql(sql).to_arrow_table()
-                finally:
-                    self.con.unregister("batch")
-                writer.write_table(typed if typed.schema == schema else typed.cast(schema))
-                del typed  # not kept alive while the next batch is typed
-                self.typing_seconds += time.perf_counter() - started
+        # DuckDB types the next batch (a thread of its own, on a cursor: both release the
+        # GIL) while this one is Parquet-encoded, which is single-threaded.
+        typed_batches = prefetch(self._typed_batches(kind, batches, sql), 1,
+                                 name="snoopipe-typing")
+        try:
+            # Row group = batch: DuckDB then reads the file back on every thread.
+            with pq.ParquetWriter(path, schema, compression="lz4") as writer:
+                for typed in typed_batches:
+                    writer.write_table(typed if typed.schema == schema else typed.cast(schema))
+                    del typed  # not kept alive while the next batch is typed
+        finally:
+            typed_batches.close()
         self._sql(f"CREATE OR REPLACE VIEW typed_{kind} AS "
                   f"SELECT * FROM read_parquet({sql_string(path)})")
         self._typed.add(kind)
@@ -119,6 +119,24 @@ class DuckDBTransform:
             f"SELECT count(*), count(*) FILTER (WHERE _reason IS NULL), count(_reason) "
             f"FROM typed_{kind}")[0]
         return {"raw_lines": total, "valid_lines": valid, "quarantined": bad}
+
+    def _typed_batches(self, kind: str, batches: Iterable[Batch], sql: str
+                       ) -> Iterator[pa.Table]:
+        """The typed rows of each batch (the typing SQL on a cursor of this database, so
+        that it may run in another thread); adds the time spent to `typing_seconds`."""
+        cursor = self.con.cursor()
+        try:
+            for batch in batches:
+                started = time.perf_counter()
+                cursor.register("batch", _with_extra(batch.table, kind))
+                try:
+                    typed = cursor.sql(sql).to_arrow_table()
+                finally:
+                    cursor.unregister("batch")
+                self.typing_seconds += time.perf_counter() - started
+                yield typed
+        finally:
+            cursor.close()
 
     # -- quarantine ---------------------------------------------------------------------
 
