@@ -51,10 +51,11 @@ def test_version_doctor_and_usage_errors(project):
     doctor = _snoopipe(project.root, "doctor", env={
         "SNOOPIPE_REDDIT__CLIENT_ID": "my-app", "SNOOPIPE_REDDIT__CLIENT_SECRET": "s3cr3t-v4lue"})
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
-    for name in ("settings", "state store", "lake", "warehouse", "reddit", "disk"):
+    for name in ("settings", "state store", "lake", "warehouse", "reddit", "disk", "native"):
         assert any(line.startswith("ok") and f" {name} " in line
                    for line in doctor.stdout.splitlines()), (name, doctor.stdout)
     assert "secret present (not shown)" in doctor.stdout and "s3cr3t" not in doctor.stdout
+    assert "the C scanner of the extra column is built" in doctor.stdout
     broken = _snoopipe(project.root, "doctor", env={
         "SNOOPIPE_WAREHOUSE_URL": "postgresql://u:hunter2@127.0.0.1:9/db"})
     assert broken.returncode == 1 and "FAILED warehouse" in broken.stdout
