@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
 from snoopipe.transform import rules
+from tests.fixtures.harness import RC, RS
 
-REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "dumps"
-REAL_FILES = {"comments": "RC_praw_cassettes.ndjson", "posts": "RS_praw_cassettes.ndjson"}
+REAL_FILES = {"comments": RC, "posts": RS}
 
 
 def _both(lines: list[str | None], kind: str) -> tuple[list, list]:
@@ -26,7 +25,7 @@ def _both(lines: list[str | None], kind: str) -> tuple[list, list]:
 
 
 def _real_lines(kind: str) -> list[str]:
-    path = REALDATA / REAL_FILES[kind]
+    path = REAL_FILES[kind]
     if not path.is_file():
         pytest.skip(f"{path} not present")
     return path.read_text(encoding="utf-8").splitlines()
