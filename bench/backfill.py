@@ -96,6 +96,7 @@ import json, sys, duckdb
 src, out, cols = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 spec = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in cols) + "}"
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")  # it writes to stdout on long queries
 con.execute(f"COPY (SELECT * FROM read_ndjson('{src}', columns={spec}, "
             f"format='newline_delimited', maximum_object_size={2**28})) "
             f"TO '{out}' (FORMAT parquet)")
