@@ -1303,9 +1303,13 @@ def _print_backfill_summary(resources: Resources, outcome) -> None:
     transform = outcome.stages.get("transform")
     if transform is not None:
         out = TransformOutput.from_dict(transform.output)
-        console.print(_plain(f"transform: {_num(transform.rows_in)} raw lines -> "
-                             + _counts_text(out.rows) + "; quarantined "
-                             + _counts_text(out.quarantined, unit="lines")))
+        not_new = out.not_new()
+        console.print(_plain(
+            f"transform: {plural(transform.rows_in, 'raw line')} -> "
+            + _counts_text(out.rows) + "; quarantined "
+            + _counts_text(out.quarantined, unit="lines")
+            + (f"; {plural(sum(not_new.values()), 'line')} not new (the same id with an "
+               "equal or newer observation is kept)" if not_new else "")))
     validate = outcome.stages.get("validate")
     if validate is not None:
         _print_checks_line(resources.state.check_results(run_record.run_id))

@@ -67,6 +67,16 @@ class TransformOutput:
         """Rows written, all tables."""
         return sum(self.rows.values())
 
+    def not_new(self) -> dict[str, int]:
+        """{kind: valid lines whose row this run did not write}, kinds with none left out.
+
+        Such a line's id came with an equal or newer observation (`rules.LATEST_FIRST`):
+        already stored from an earlier run, or repeated in this run's lines. So for each
+        kind, raw_lines = rows of the kind's table + quarantined + not_new.
+        """
+        gaps = {kind: valid - self.rows.get(kind, 0) for kind, valid in self.valid_lines.items()}
+        return {kind: gap for kind, gap in gaps.items() if gap > 0}
+
     def set_timings(self, *, started: float, typed_at: float, finished: float,
                     typing_seconds: float | None = None) -> None:
         """Record the times of a run from `time.perf_counter()` values: the stage started,

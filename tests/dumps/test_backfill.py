@@ -21,6 +21,7 @@ from snoopipe.orchestration.runner import LOCK_NAME, pipeline_lock
 from snoopipe.sources.dumps.extract import extract_dump_file
 from snoopipe.sources.dumps.inputs import resolve_input
 from snoopipe.sources.dumps.select import build_filter
+from snoopipe.stage_outputs import TransformOutput
 from tests.dumps.conftest import JAN_2023, RC, RS, comment, post, write_dump
 from tests.e2e.conftest import BASE_CONFIG, Project
 
@@ -301,6 +302,23 @@ def test_rerun_adds_no_duplicates(install, tmp_path: Path):
     assert _tables(site) == before
     assert second.stages["load"].output["table_counts"] == {
         "posts": 2, "comments": 600, "post_metrics": 2}
+
+
+def test_lines_whose_row_an_earlier_run_keeps_are_counted_not_new(install, tmp_path: Path):
+    """A `-s python` backfill, then the same dump for every subreddit: r/python's rows stay
+    the earlier run's (identical observations; `rules.LATEST_FIRST` breaks the tie), and
+    the second run says so instead of leaving its lines out of every count."""
+    dump = write_dump(tmp_path / "RC_2023-01.zst", _many(600))
+    site = install()
+    first = site.backfill([dump], subreddits=["python"], extract_options=SMALL)
+    assert first.ok, first.error
+    second = site.backfill([dump], all_subreddits=True, extract_options=SMALL)
+    assert second.ok, second.error
+    out = TransformOutput.from_dict(second.stages["transform"].output)
+    assert out.not_new() == {"comments": 200}
+    assert out.raw_lines["comments"] == (out.rows["comments"] + out.quarantined["comments"]
+                                         + out.not_new()["comments"]) == 600
+    assert site.sql("SELECT count(*), count(DISTINCT id) FROM comments") == [(600, 600)]
 
 
 KILL_SCRIPT = textwrap.dedent("""
