@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from datetime import date
@@ -61,7 +62,19 @@ app = _Program(
     rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
 )
-console = Console(soft_wrap=True)  # single lines are never broken; tables keep the width
+# Tables printed to a pipe or file (cron, `| tee`) without $COLUMNS: as wide as they
+# need up to this, not Rich's 80 columns, which cut file names and headers mid-word.
+PIPE_WIDTH = 240
+
+
+def _stdout_width() -> int | None:
+    """None (Rich decides) on a terminal or with $COLUMNS; else PIPE_WIDTH."""
+    if os.environ.get("COLUMNS") or sys.stdout.isatty():
+        return None
+    return PIPE_WIDTH
+
+
+console = Console(soft_wrap=True, width=_stdout_width())  # lines never broken; tables fit
 err_console = Console(stderr=True, soft_wrap=True)  # an error is one line, whole
 
 ConfigOption = Annotated[

@@ -4,6 +4,8 @@ once, JSON lines on request, and a log file per run."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -95,3 +97,18 @@ def test_a_closed_pipe_does_not_stop_the_run(project):
     assert "BrokenPipe" not in err and "Traceback" not in err
     assert project.state_rows("SELECT status FROM runs") == [("success",)]
     assert project.scalar("SELECT count(*) FROM posts") > 0
+
+
+def test_summary_tables_in_a_pipe_are_not_cut_to_80_columns(project):
+    """Without $COLUMNS (cron, `| tee`) a table is as wide as it needs: a long dump file
+    name and the headers stay whole (Rich alone would cut them at 80 columns)."""
+    name = "RC_a_rather_long_dump_file_name_from_an_archive_2023-01.zst"
+    dump = write_dump(project.root / name, [comment(f"c{i}", "python") for i in range(5)])
+    env = {k: v for k, v in project.cli_env().items() if k != "COLUMNS"}
+    done = subprocess.run([sys.executable, "-m", "snoopipe.cli", "backfill", str(dump),
+                           "--all-subreddits"], cwd=project.root, env=env,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith(("│", "┃"))]
+    assert any(name in line for line in rows), done.stdout  # the table's row, whole
+    assert any("comments" in line and "quarantined" in line for line in rows), done.stdout
