@@ -94,6 +94,14 @@ static const uint8_t *scan_string(const uint8_t *p, const uint8_t *end, int *esc
     }
 }
 
+/* [0-9]+ : returns just after the digits, NULL when there is none. */
+static inline const uint8_t *scan_digits(const uint8_t *p, const uint8_t *end) {
+    const uint8_t *start = p;
+    while (p < end && *p >= '0' && *p <= '9')
+        p++;
+    return p == start ? NULL : p;
+}
+
 /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? ; the byte after it is checked by the
    caller (a delimiter must follow). */
 static const uint8_t *scan_number(const uint8_t *p, const uint8_t *end) {
@@ -110,22 +118,15 @@ static const uint8_t *scan_number(const uint8_t *p, const uint8_t *end) {
         return NULL;
     }
     if (p < end && *p == '.') {
-        p++;
-        const uint8_t *digits = p;
-        while (p < end && *p >= '0' && *p <= '9')
-            p++;
-        if (p == digits)
+        p = scan_digits(p + 1, end);
+        if (p == NULL)
             return NULL;
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
         p++;
         if (p < end && (*p == '+' || *p == '-'))
             p++;
-        const uint8_t *digits = p;
-        while (p < end && *p >= '0' && *p <= '9')
-            p++;
-        if (p == digits)
-            return NULL;
+        p = scan_digits(p, end);
     }
     return p;
 }
