@@ -779,7 +779,7 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
                                _plain(m["kind"]),
                                newest.strftime("%Y-%m-%d %H:%M:%S"))
                 console.print(wt)
-            _print_extract_gaps(resources)
+            _print_extract_gaps(resources, spellings=spellings)
             console.print(_plain(f"warehouse: {resources.warehouse.url}"), soft_wrap=False)
             _print_counts(resources)
     except SnoopipeError as exc:
@@ -1341,9 +1341,11 @@ def _print_backfill_summary(resources: Resources, outcome) -> None:
     console.print("status:    snoopipe status")
 
 
-def _print_extract_gaps(resources: Resources, subreddits: list[str] | None = None) -> None:
+def _print_extract_gaps(resources: Resources, subreddits: list[str] | None = None, *,
+                        spellings: dict[str, str] | None = None) -> None:
     """What the API extract could not get (issue 17): open listing gaps with the dump that
-    fills them, comment trees that failed, posts /api/info left out."""
+    fills them, comment trees that failed, posts /api/info left out. spellings: the
+    caller's `subreddit_spellings`, when it has them (they read the warehouse)."""
     from snoopipe.sources.reddit.gaps import gap_message
 
     state = resources.state
@@ -1361,7 +1363,8 @@ def _print_extract_gaps(resources: Resources, subreddits: list[str] | None = Non
         console.print(Text.assemble(("  ! ", "yellow"), _plain(text)), soft_wrap=True)
 
     console.print(Text("not extracted:", style="yellow"))
-    spellings = subreddit_spellings(state, resources.warehouse)
+    if spellings is None:
+        spellings = subreddit_spellings(state, resources.warehouse)
     for gap in gaps:
         warn(f"gap {gap_message(gap)}")
     limit = resources.settings.extract.max_tree_attempts
