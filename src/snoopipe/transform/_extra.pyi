@@ -1,8 +1,9 @@
-"""Types of the C scanner of the `extra` column (`_extra.c`, which documents it)."""
+"""Types of the C scanner of the `extra` column and the key texts (`_extra.c`, which
+documents it)."""
 
 from typing import Any
 
 def extra_column(
     data: Any, offsets: Any, start: int, length: int, validity: Any,
-    typed_keys: tuple[bytes, ...],
-) -> tuple[bytes, bytes, bytes, int, list[int]]: ...
+    typed_keys: tuple[bytes, ...], text_keys: tuple[bytes, ...] | None = None,
+) -> tuple[Any, ...]: ...

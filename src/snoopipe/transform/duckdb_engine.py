@@ -92,8 +92,9 @@ class DuckDBTransform:
 
     def type_lines(self, kind: str, batches: Iterable[Batch]) -> dict[str, int]:
         """Type every line of the batches into the view `typed_{kind}`; return line counts."""
-        sql = rules.typed_select(kind, source="batch",
-                                 run_id_sql=sql_string(self.run_id))
+        # `extra` is attached to the typed rows here, not passed through DuckDB.
+        sql = rules.typed_select(kind, source="batch", run_id_sql=sql_string(self.run_id),
+                                 with_extra=False)
         path = os.path.join(self._tmp.name, f"typed_{kind}.parquet")
         self.con.register("batch", _with_extra(pa.Table.from_batches([], SCHEMA), kind))
         try:
@@ -128,11 +129,13 @@ class DuckDBTransform:
         try:
             for batch in batches:
                 started = time.perf_counter()
-                cursor.register("batch", _with_extra(batch.table, kind))
+                lines = _with_extra(batch.table, kind)
+                cursor.register("batch", lines)
                 try:
                     typed = cursor.sql(sql).to_arrow_table()
                 finally:
                     cursor.unregister("batch")
+                typed = _attach_extra(typed, lines)
                 self.typing_seconds += time.perf_counter() - started
                 yield typed
         finally:
@@ -303,17 +306,28 @@ class DuckDBTransform:
 
 
 def _with_extra(lines: pa.Table, kind: str) -> pa.Table:
-    """The lines plus `extra`, the fields no typed column holds (`rules.extra_fields`);
-    lines that have it already (`with_extra`, in the reader's thread) as they are."""
+    """The lines plus `extra` and `key_texts` (`rules.scan_lines`: the fields no typed
+    column holds, and the texts the rules read); lines that have them already
+    (`with_extra`, in the reader's thread) as they are."""
     if "extra" in lines.column_names:
         return lines
-    return lines.append_column("extra", rules.extra_fields(lines.column("line"), kind))
+    extra, key_texts = rules.scan_lines(lines.column("line"), kind)
+    return lines.append_column("extra", extra).append_column("key_texts", key_texts)
+
+
+def _attach_extra(typed: pa.Table, lines: pa.Table) -> pa.Table:
+    """The typed rows of `lines` with the lines' `extra` column in place of the NULL one
+    (`rules.typed_select(with_extra=False)`): row for row, which the line numbers check."""
+    if not typed["_raw_line"].equals(lines["raw_line"]):
+        raise AssertionError("typed rows out of line order: extra cannot be attached")
+    at = typed.schema.get_field_index("extra")
+    return typed.set_column(at, typed.schema.field(at), lines["extra"])
 
 
 def with_extra(batches: Iterable[Batch], kind: str) -> Iterator[Batch]:
-    """The batches with their `extra` column, made where this runs: in the thread that
-    reads the lines (`reader.prefetch`), it overlaps with the typing of the previous batch
-    by DuckDB (which releases the GIL) instead of adding to it."""
+    """The batches with their `extra` and `key_texts` columns, made where this runs: in
+    the thread that reads the lines (`reader.prefetch`), it overlaps with the typing of
+    the previous batch by DuckDB (which releases the GIL) instead of adding to it."""
     for batch in batches:
         yield Batch(_with_extra(batch.table, kind), batch.lines, batch.nbytes)
 

@@ -195,34 +195,75 @@ def extra_fields(lines: pa.Array | pa.ChunkedArray, kind: str) -> pa.Array | pa.
     Faster than DuckDB's JSON -> MAP -> JSON round trip (BENCHMARKS.md, "Figures behind
     code choices"), which also rewrites floats (`1e3` -> `1000.0`).
     """
+    return scan_lines(lines, kind, texts=False)[0]
+
+
+# The `key_texts` column next to the lines: the texts of `text_keys(kind)`, in order.
+KEY_TEXTS_TYPE = pa.list_(pa.string())
+
+
+def scan_lines(lines: pa.Array | pa.ChunkedArray, kind: str, *, texts: bool = True
+               ) -> tuple[pa.Array | pa.ChunkedArray, pa.Array | pa.ChunkedArray | None]:
+    """(`extra`, `key_texts`) of the lines, in one pass over their bytes.
+
+    extra: as `extra_fields` documents. key_texts (None when `texts` is False): for each
+    line, the texts of `text_keys(kind)` exactly as the engines' JSON reader gives them
+    (`Dialect.extract_texts`: DuckDB's `json_extract_string`), or NULL where that reader
+    must read the line itself: every line without the C scanner, and the lines it leaves
+    (not strict JSON, a typed key holding an object or an array, a `\\u0000` escape,
+    floats whose shortest digits may tie; see `_extra.c`). `tests/transform/
+    test_extra_native.py` holds the C texts to DuckDB's.
+    Same length and chunks as `lines`.
+    """
     typed = typed_keys(kind)
+    keys = text_keys(kind) if texts else None
     if isinstance(lines, pa.ChunkedArray):
-        return pa.chunked_array([_extra_of(chunk, typed) for chunk in lines.chunks],
-                                pa.string())
-    return _extra_of(lines, typed)
+        pieces = [_scan(chunk, typed, keys) for chunk in lines.chunks]
+        extra = pa.chunked_array([e for e, _ in pieces], pa.string())
+        return extra, (pa.chunked_array([t for _, t in pieces], KEY_TEXTS_TYPE)
+                       if texts else None)
+    return _scan(lines, typed, keys)
+
+
+def _scan(lines: pa.Array, typed: list[str], keys: list[str] | None
+          ) -> tuple[pa.Array, pa.Array | None]:
+    """`scan_lines` of one array: in C (`_extra`) where it is built, the `extra` of each
+    line the C scanner leaves to msgspec (escaped or repeated keys, surrogate escapes,
+    anything not strict JSON) computed by `_extra_python`; the same bytes either way."""
+    binary = lines.cast(pa.binary())  # a view of the strings' buffers, no copy
+    n = len(binary)
+    if _native is None or n == 0 or binary.null_count == n:
+        return (_extra_python(binary, typed),
+                None if keys is None else pa.nulls(n, KEY_TEXTS_TYPE))
+    validity, offsets, data = binary.buffers()
+    out = _native.extra_column(data, offsets, binary.offset, n, validity,
+                               tuple(k.encode() for k in typed),
+                               None if keys is None else tuple(k.encode() for k in keys))
+    values, out_offsets, out_validity, nulls, fallback = out[:5]
+    extra = pa.Array.from_buffers(
+        pa.string(), n,
+        [pa.py_buffer(out_validity), pa.py_buffer(out_offsets), pa.py_buffer(values)],
+        null_count=nulls)
+    if fallback:
+        mask = np.zeros(n, dtype=bool)
+        mask[fallback] = True
+        redone = _extra_python(binary.take(pa.array(fallback, pa.int64())), typed)
+        extra = pc.replace_with_mask(extra, pa.array(mask), redone)
+    if keys is None:
+        return extra, None
+    text_data, text_offsets, text_validity, list_offsets, list_validity = out[5:]
+    children = int(np.frombuffer(list_offsets, np.int32)[n])
+    child = pa.Array.from_buffers(pa.string(), children, [
+        pa.py_buffer(text_validity), pa.py_buffer(text_offsets), pa.py_buffer(text_data)])
+    key_texts = pa.Array.from_buffers(
+        KEY_TEXTS_TYPE, n, [pa.py_buffer(list_validity), pa.py_buffer(list_offsets)],
+        children=[child])
+    return extra, key_texts
 
 
 def _extra_of(lines: pa.Array, typed: list[str]) -> pa.Array:
-    """`extra_fields` of one array: in C (`_extra`) where it is built, each line the C
-    scanner leaves to msgspec (escaped or repeated keys, surrogate escapes, anything not
-    strict JSON) computed by `_extra_python`; the same bytes either way."""
-    binary = lines.cast(pa.binary())  # a view of the strings' buffers, no copy
-    if _native is None or len(binary) == 0 or binary.null_count == len(binary):
-        return _extra_python(binary, typed)
-    validity, offsets, data = binary.buffers()
-    values, out_offsets, out_validity, nulls, fallback = _native.extra_column(
-        data, offsets, binary.offset, len(binary), validity,
-        tuple(key.encode() for key in typed))
-    extra = pa.Array.from_buffers(
-        pa.string(), len(binary),
-        [pa.py_buffer(out_validity), pa.py_buffer(out_offsets), pa.py_buffer(values)],
-        null_count=nulls)
-    if not fallback:
-        return extra
-    mask = np.zeros(len(binary), dtype=bool)
-    mask[fallback] = True
-    redone = _extra_python(binary.take(pa.array(fallback, pa.int64())), typed)
-    return pc.replace_with_mask(extra, pa.array(mask), redone)
+    """`extra_fields` of one array (the C scanner where built, msgspec for the rest)."""
+    return _scan(lines, typed, None)[0]
 
 
 def _extra_python(lines: pa.Array, typed: list[str]) -> pa.Array:
@@ -455,11 +496,16 @@ class Dialect:
         return f"TRY(json_extract_string({line}, [{paths}]))"
 
     def keyed_lines(self, source: str, kind: str) -> str:
-        """`source` (the reader's columns, `snoopipe.transform.reader.SCHEMA`) plus `v`:
-        the texts of `text_keys(kind)` (the lineage of a dump copy's lines filled in,
-        `lineage_texts`), NULL when the line is not JSON. One JSON parse per line."""
-        return f"(SELECT *, {lineage_texts(kind)} AS v FROM (SELECT *, " \
-               f"{self.extract_texts('line', text_keys(kind))} AS _w FROM {source}))"
+        """`source` (the reader's columns, `snoopipe.transform.reader.SCHEMA`, and
+        `key_texts`, `scan_lines`) plus `v`: the texts of `text_keys(kind)` (the lineage
+        of a dump copy's lines filled in, `lineage_texts`), NULL when the line is not
+        JSON. One JSON parse per line."""
+        # `key_texts` (`scan_lines`, next to the lines) where the C scanner read the
+        # line; DuckDB's parser reads the others (CASE evaluates it on those rows only).
+        texts = self.extract_texts("line", text_keys(kind))
+        return (f"(SELECT *, {lineage_texts(kind)} AS v FROM (SELECT *, "
+                f"CASE WHEN key_texts IS NOT NULL THEN key_texts ELSE {texts} END AS _w "
+                f"FROM {source}))")
 
     def extra_json(self, line: str, typed: list[str]) -> str:
         """The `extra` JSON text of each line: the column `extra` that every engine adds
@@ -733,7 +779,7 @@ def _kind_error(kind: str, d: Dialect) -> str:
 
 
 def typed_select(kind: str, *, source: str = "batch", run_id_sql: str = "_run_id",
-                 dialect: Dialect = DUCKDB) -> str:
+                 dialect: Dialect = DUCKDB, with_extra: bool = True) -> str:
     """SELECT typing every line of `source` for a raw kind.
 
     `source` has columns raw_file VARCHAR, raw_line BIGINT, line VARCHAR (NULL when
@@ -743,6 +789,11 @@ def typed_select(kind: str, *, source: str = "batch", run_id_sql: str = "_run_id
     column of the kind's table (see FIELDS) plus `_reason` (NULL for a usable line) and
     `_line` (the original bytes, only for unusable lines). `run_id_sql` is an SQL
     expression for the run id (a literal).
+
+    with_extra: `source` also has `extra` (`scan_lines`), passed through. When False, the
+    result's `extra` is NULL, for the caller to attach its own column: row i of the
+    result is row i of `source` (a projection, which keeps its source's order), and a
+    large column need not travel through the SQL engine and back.
     """
     d = dialect
     keys = json_keys(kind)
@@ -762,6 +813,8 @@ def typed_select(kind: str, *, source: str = "batch", run_id_sql: str = "_run_id
         f"THEN {d.lit(REASON_LINEAGE)} END"
     )
     out_columns = ", ".join(f.column for f in fields)
+    extra = (d.extra_json("line", typed_keys(kind)) if with_extra
+             else f"CAST(NULL AS {d.type_name('VARCHAR')})")
     return f"""
 SELECT {out_columns},
        coalesce(_struct, _errors) AS _reason,
@@ -775,7 +828,7 @@ FROM (
     FROM (
       SELECT raw_file, raw_line, line_bytes, _extra, {structural} AS _struct, {extracted}
       FROM (SELECT raw_file, raw_line, line, line_bytes, v,
-                   {d.extra_json('line', typed_keys(kind))} AS _extra
+                   {extra} AS _extra
             FROM {d.keyed_lines(source, kind)}) AS src
     ) AS keyed
   ) AS typed

@@ -240,7 +240,10 @@ def _with_texts(table: pa.Table, keys: list[str], kind: str) -> pa.Table:
     receiving every line twice.
     """
     con = _duck()
-    con.register("snoopipe_lines", table.select(["line", "dump_source", "dump_retrieved_at"]))
+    line = table.column("line")
+    extra, key_texts = rules.scan_lines(line, kind)
+    con.register("snoopipe_lines", table.select(["line", "dump_source", "dump_retrieved_at"])
+                 .append_column("key_texts", key_texts))
     try:
         # The DuckDB engine's `v` (a dump copy's lineage filled in, `rules.lineage_texts`).
         texts = con.sql(f"SELECT v FROM {rules.DUCKDB.keyed_lines('snoopipe_lines', kind)}"
@@ -248,10 +251,8 @@ def _with_texts(table: pa.Table, keys: list[str], kind: str) -> pa.Table:
     finally:
         con.unregister("snoopipe_lines")
     v = texts.column(0).cast(pa.list_(pa.string()))
-    line = table.column("line")
     raw = pc.if_else(pc.is_null(line), table.column("line_bytes"),
                      pa.scalar(None, pa.binary()))
-    extra = rules.extra_fields(line, kind)
     return pa.Table.from_arrays([table.column("raw_file"), table.column("raw_line"), line,
                                  raw, v, extra], names=["raw_file", "raw_line", "line",
                                                         "line_bytes", "v", "extra"])
