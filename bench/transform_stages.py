@@ -6,7 +6,8 @@ whole process (`os.times`, user + system, every thread; system CPU is mostly pag
 of fresh memory), of which system, and the wall time, in µs a line:
 
 - read: `reader.iter_batches` (zstd, line split, UTF-8 check), every batch kept in memory;
-- extra: `duckdb_engine.with_extra` of every batch (`rules.extra_fields`);
+- extra: `duckdb_engine.with_extra` of every batch (`rules.scan_lines`: `extra` and the
+  keys' texts);
 - typing: `DuckDBTransform.type_lines` (the typing SQL, and the spill of typed rows);
 - merge: `DuckDBTransform.merge` of each table (sort by month, subreddit, time; Parquet).
 

@@ -70,14 +70,14 @@ def run_checks(settings: Settings, config_file: Path | None) -> list[Check]:
 
 
 def _native() -> Check:
-    """Whether `pip install` compiled the C scanner of the `extra` column (setup.py).
-    Without it the transform gives the same rows, its `extra` step about 4x slower."""
+    """Whether `pip install` compiled the C scanner of the raw lines (setup.py).
+    Without it the transform gives the same rows, more slowly (README.md)."""
     from snoopipe.transform import rules
 
     if rules._native is not None:
-        return Check("native", True, "the C scanner of the extra column is built")
+        return Check("native", True, "the C scanner of the raw lines is built")
     return Check("native", True, "pure Python (no C compiler at install time): the same "
-                 "rows, the extra column about 4x slower; reinstall with gcc to build it")
+                 "rows, the transform slower; reinstall with gcc to build it")
 
 
 def _reddit(settings: Settings) -> Check:

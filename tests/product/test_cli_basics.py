@@ -55,7 +55,7 @@ def test_version_doctor_and_usage_errors(project):
         assert any(line.startswith("ok") and f" {name} " in line
                    for line in doctor.stdout.splitlines()), (name, doctor.stdout)
     assert "secret present (not shown)" in doctor.stdout and "s3cr3t" not in doctor.stdout
-    assert "the C scanner of the extra column is built" in doctor.stdout
+    assert "the C scanner of the raw lines is built" in doctor.stdout
     broken = _snoopipe(project.root, "doctor", env={
         "SNOOPIPE_WAREHOUSE_URL": "postgresql://u:hunter2@127.0.0.1:9/db"})
     assert broken.returncode == 1 and "FAILED warehouse" in broken.stdout

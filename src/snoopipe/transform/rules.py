@@ -60,9 +60,12 @@ Spark do what DuckDB does, and `tests/spark` pins them together row by row:
 The JSON text of each key is *not* re-implemented for Spark: JSON parsers disagree on
 float rendering (Jackson writes `1.0E7` where DuckDB writes `10000000.0`), `NaN`,
 trailing commas, duplicate keys and lone surrogates, and those texts decide validity.
-The Spark engine computes `v` (the key texts) with `Dialect.extract_texts` run by DuckDB
+The Spark engine computes `v` (the key texts) with `Dialect.keyed_lines` run by DuckDB
 next to its raw-line reader, on the executors, and the Spark dialect reads that column.
 So both engines share the JSON tokenizer and the SQL rules; only the SQL engine differs.
+Where it is built, the C scanner of `_extra.c` reads the texts first (`scan_lines`,
+the `key_texts` column): exactly DuckDB's texts, tested key for key, and NULL for every
+line it is not sure of, which DuckDB then reads; one pass gives `extra` too.
 
 Known parser facts (the same for both engines): DuckDB's JSON parser accepts `NaN` /
 `Infinity` literals and trailing commas, takes the first of duplicate keys, and
