@@ -95,3 +95,19 @@ def test_a_backfill_shows_reddits_spelling_and_matches_any_case(project):
     # typed with capitals: shown so from the first line on
     again = project.snoopipe("backfill", str(rs), "-s", "ASKREDDIT", "--new-run").stdout
     assert again.splitlines()[0].endswith("1 dump file, r/ASKREDDIT"), again
+
+
+def test_reddits_spelling_wins_over_the_typed_one_also_in_lower_case(project):
+    """`-s Python`, where Reddit (here its simulator) spells the subreddit `python`: once
+    the warehouse holds its posts, status and the report show it as Reddit spells it."""
+    run = project.snoopipe("run", "-s", "Python").stdout
+    assert run.splitlines()[0].split(": ", 1)[1].startswith("r/Python "), run  # none loaded yet
+    assert project.sql("SELECT DISTINCT subreddit FROM posts") == [("python",)]
+    status = project.snoopipe("status").stdout
+    assert ": r/python" in status and "Python" not in status, status
+    watermarks = [line for line in status.splitlines() if "api:new" in line]
+    assert watermarks and all(line.startswith("│ python ") for line in watermarks)
+    report = project.root / "report.html"
+    project.snoopipe("report", "--out", str(report))
+    html = report.read_text()
+    assert "<td>r/python</td>" in html and "r/Python" not in html
