@@ -81,10 +81,15 @@ def replaces_sql(table: TableSpec, new: str, stored: str) -> str:
     differs (NULLs equal). So a reload of the same rows changes nothing and counts 0,
     a later observation wins, and a row re-typed from the same raw line (a transform
     rerun under new rules) replaces its old typing. Never NULL; plain SQL that DuckDB,
-    PostgreSQL and Redshift run (no row comparison, no IS DISTINCT FROM)."""
+    PostgreSQL and Redshift run (no row comparison, no IS DISTINCT FROM).
+
+    JSON columns (`extra`) are not compared: Redshift's SUPER has no portable equality,
+    and a line's `extra` is its keys no typed column reads, so the same raw line gives
+    the same `extra` unless the typed columns changed too (which are compared)."""
     same = " AND ".join(
-        f"COALESCE({new}.{c} = {stored}.{c}, {new}.{c} IS NULL AND {stored}.{c} IS NULL)"
-        for c in table.column_names if c not in table.primary_key)
+        f"COALESCE({new}.{c.name} = {stored}.{c.name}, "
+        f"{new}.{c.name} IS NULL AND {stored}.{c.name} IS NULL)"
+        for c in table.columns if c.name not in table.primary_key and c.type != "JSON")
     return f"NOT COALESCE({_later_sql(stored, new)}, FALSE) AND NOT ({same})"
 
 
