@@ -769,15 +769,18 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
             if marks:
                 from datetime import UTC, datetime
 
+                from snoopipe.sources.reddit.extract import WATERMARK_MEANINGS
+
                 wt = Table(title="Watermarks",
                            caption="set by run " + ", ".join(sorted({m["run_id"] for m in marks})))
-                for col in ("subreddit", "source", "kind", "newest created (UTC)"):
+                # One time column for every source; what the time is differs by source.
+                for col in ("subreddit", "source", "kind", "time (UTC)", "meaning"):
                     wt.add_column(col, overflow="fold")
                 for m in marks:
-                    newest = datetime.fromtimestamp(m["value"], UTC)
+                    at = datetime.fromtimestamp(m["value"], UTC)
                     wt.add_row(_plain(spelled(m["subreddit"], spellings)), _plain(m["source"]),
-                               _plain(m["kind"]),
-                               newest.strftime("%Y-%m-%d %H:%M:%S"))
+                               _plain(m["kind"]), at.strftime("%Y-%m-%d %H:%M:%S"),
+                               _plain(WATERMARK_MEANINGS.get(m["source"], "")))
                 console.print(wt)
             _print_extract_gaps(resources, spellings=spellings)
             console.print(_plain(f"warehouse: {resources.warehouse.url}"), soft_wrap=False)

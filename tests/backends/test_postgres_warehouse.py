@@ -32,6 +32,8 @@ def harness(pg_harness, request):
 
 # The DuckDB warehouse's behavioural tests, run as they are on PostgreSQL.
 test_load_twice_gives_no_duplicates = duckdb_contract.test_load_twice_gives_no_duplicates
+test_at_an_equal_retrieved_at_the_later_raw_line_wins_whichever_loads_last = (
+    duckdb_contract.test_at_an_equal_retrieved_at_the_later_raw_line_wins_whichever_loads_last)
 test_latest_wins_and_never_regresses = duckdb_contract.test_latest_wins_and_never_regresses
 test_upsert_does_not_regress_even_from_stale_files = (
     duckdb_contract.test_upsert_does_not_regress_even_from_stale_files)

@@ -1,6 +1,7 @@
 """What the CLI says about runs, in the words a user expects: counts in the right number
-("1 run", "2 runs"), the first run called initial, not incremental, and subreddits
-spelled as the user or Reddit spells them (matched case-insensitively all the same)."""
+("1 run", "2 runs"), the first run called initial, not incremental, subreddits spelled
+as Reddit spells them, else as the user typed them (matched case-insensitively all the
+same), watermarks and report times that say what they are."""
 
 from __future__ import annotations
 
@@ -65,16 +66,21 @@ def test_the_first_run_is_shown_initial_and_the_next_incremental(two_runs):
     assert project.state_rows("SELECT kind FROM runs") == [("incremental",)] * 2
 
 
-def test_subreddits_are_shown_as_the_user_spelled_them(two_runs):
+def test_subreddits_are_shown_as_reddit_spells_them_once_loaded(two_runs):
+    """`-s AskReddit`, where Reddit (here its simulator) spells the subreddit `askreddit`:
+    the run's first line says it as typed; status and the report, which read the
+    warehouse's rows, as Reddit spells it, all lower case as it is."""
     project, said = two_runs
+    assert project.sql("SELECT DISTINCT subreddit FROM posts") == [("askreddit",)]
     for which in ("first", "second"):
-        for command in ("run", "status"):
-            text = said[which][command]
-            assert "r/AskReddit" in text and "r/askreddit" not in text, text
-        assert "<td>r/AskReddit</td>" in said[which]["report.html"]
-        assert "r/askreddit" not in said[which]["report.html"]
+        run = said[which]["run"]
+        assert "r/AskReddit" in run.splitlines()[0] and "r/askreddit" not in run, run
+        status = said[which]["status"]
+        assert "r/askreddit" in status and "AskReddit" not in status, status
+        assert "<td>r/askreddit</td>" in said[which]["report.html"]
+        assert "r/AskReddit" not in said[which]["report.html"]
     watermarks = [line for line in said["second"]["status"].splitlines() if "api:new" in line]
-    assert watermarks and all(line.startswith("│ AskReddit ") for line in watermarks)
+    assert watermarks and all(line.startswith("│ askreddit ") for line in watermarks)
     # one subreddit all along: the second run read on from the first one's watermark
     assert project.state_rows("SELECT DISTINCT subreddit FROM watermarks") == [("askreddit",)]
 
@@ -95,3 +101,54 @@ def test_a_backfill_shows_reddits_spelling_and_matches_any_case(project):
     # typed with capitals: shown so from the first line on
     again = project.snoopipe("backfill", str(rs), "-s", "ASKREDDIT", "--new-run").stdout
     assert again.splitlines()[0].endswith("1 dump file, r/ASKREDDIT"), again
+
+
+def test_reddits_spelling_wins_over_the_typed_one_also_in_lower_case(project):
+    """`-s Python`, where Reddit (here its simulator) spells the subreddit `python`: once
+    the warehouse holds its posts, status and the report show it as Reddit spells it."""
+    run = project.snoopipe("run", "-s", "Python").stdout
+    assert run.splitlines()[0].split(": ", 1)[1].startswith("r/Python "), run  # none loaded yet
+    assert project.sql("SELECT DISTINCT subreddit FROM posts") == [("python",)]
+    status = project.snoopipe("status").stdout
+    assert ": r/python" in status and "Python" not in status, status
+    watermarks = [line for line in status.splitlines() if "api:new" in line]
+    assert watermarks and all(line.startswith("│ python ") for line in watermarks)
+    report = project.root / "report.html"
+    project.snoopipe("report", "--out", str(report))
+    html = report.read_text()
+    assert "<td>r/python</td>" in html and "r/Python" not in html
+
+
+def test_each_watermark_says_what_its_time_is(two_runs):
+    """A watermark's value is a time whose meaning depends on its source: the newest post
+    created (`api:new`), or when /new was last read back deep (`api:new-deep-relist`, a
+    run's clock, no post's creation time)."""
+    from datetime import UTC, datetime
+
+    from tests.clock import FIXED_NOW
+
+    project, said = two_runs
+    status = said["second"]["status"]
+    assert "newest created" not in status, status
+    rows = {line.split("│")[2].strip(): [cell.strip() for cell in line.split("│")[4:6]]
+            for line in status.splitlines() if "api:new" in line}
+    (newest,), = project.sql("SELECT max(created_utc) FROM posts")
+    assert rows["api:new"] == [f"{newest:%Y-%m-%d %H:%M:%S}", "newest post created"]
+    run_clock = datetime.fromtimestamp(FIXED_NOW, UTC)  # the simulator's pinned clock
+    assert rows["api:new-deep-relist"] == [f"{run_clock:%Y-%m-%d %H:%M:%S}",
+                                           "last deep (or first) read of /new"]
+
+
+def test_the_report_says_each_time_once_in_utc(two_runs):
+    """The header reads `Generated 2026-06-15 12:00:00 UTC`, not `...T12:00:00+00:00 UTC`;
+    the tables' times are under "(UTC)" headers, so they carry no zone of their own."""
+    import re
+
+    _project, said = two_runs
+    html = said["first"]["report.html"]
+    header = html.split("<body>")[1].split("<h2>")[0]
+    assert re.search(r"<p>Generated \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC from the last 1 run\.</p>",
+                     header), header
+    tables = html.split("<h2>Runs</h2>", 1)[1].split("<section", 1)[0]
+    assert re.findall(r"<td>(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)</td>", tables)
+    assert "+00:00" not in tables and "+00:00" not in header

@@ -36,6 +36,27 @@ def test_load_twice_gives_no_duplicates(harness):
     assert counts(harness) == {"posts": 2, "comments": 2, "post_metrics": 2}
     assert harness.warehouse_rows("SELECT * FROM posts ORDER BY id") == snapshot
     assert harness.state.loads("r1") == {"posts": 2, "comments": 2, "post_metrics": 2}
+    # the same rows again: staged, but none changed (the CLI says "0 inserted or updated")
+    assert again.output["rows"] == {"posts": 2, "comments": 2, "post_metrics": 2}
+    assert again.output["changed"] == {"posts": 0, "comments": 0, "post_metrics": 0}
+
+
+def test_at_an_equal_retrieved_at_the_later_raw_line_wins_whichever_loads_last(harness):
+    """`rules.LATEST_FIRST` breaks a tie of `_retrieved_at` in the warehouse as in the
+    transform: r2's raw file sorts after r1's, so r2's copy of p1 stays, even when r1's
+    stale file is loaded again after it."""
+    at = "2026-01-10T00:00:00.000000Z"
+    harness.add_things("r1", "posts", [post("p1", score=1)], retrieved_at=at)
+    harness.transform("r1")
+    stale = harness.files("processed/posts/")
+    harness.pipeline("r1")
+    harness.add_things("r2", "posts", [post("p1", score=2)], retrieved_at=at)
+    assert harness.pipeline("r2")["load"].output["changed"]["posts"] == 1
+    for key, data in stale.items():  # r1's file back, as if r2 never happened
+        harness.lake.write_bytes(key, data)
+    reload = harness.load("r1")
+    assert reload.output["rows"]["posts"] == 1 and reload.output["changed"]["posts"] == 0
+    assert harness.warehouse_rows("SELECT score, _run_id FROM posts") == [(2, "r2")]
 
 
 def test_latest_wins_and_never_regresses(harness):
@@ -61,7 +82,7 @@ def test_latest_wins_and_never_regresses(harness):
 
 
 def test_upsert_does_not_regress_even_from_stale_files(harness):
-    """The WHERE excluded._retrieved_at >= target._retrieved_at guard, directly."""
+    """The upsert's guard (`sql.replaces_sql`: a later stored row stays), directly."""
     harness.add_things("r1", "posts", [post("p1", score=10)],
                        retrieved_at="2026-01-10T00:00:00.000000Z")
     harness.transform("r1")
@@ -178,7 +199,13 @@ def test_open_warehouse_by_url(tmp_path):
 def test_upsert_sql_is_portable_text():
     text = wsql.upsert_sql(TABLES["post_metrics"], "staging_post_metrics")
     assert "ON CONFLICT (post_id, observed_at) DO UPDATE SET" in text
-    assert "WHERE excluded._retrieved_at >= post_metrics._retrieved_at" in text
+    # the stored row stays when it is later (LATEST_FIRST, term by term) or equal
+    assert ("WHERE NOT COALESCE(post_metrics._retrieved_at > excluded._retrieved_at OR "
+            "(post_metrics._retrieved_at = excluded._retrieved_at AND "
+            "(post_metrics._source > excluded._source OR") in text
+    assert ("COALESCE(excluded.score = post_metrics.score, "
+            "excluded.score IS NULL AND post_metrics.score IS NULL)") in text
+    assert "DISTINCT FROM" not in text  # Redshift has no IS DISTINCT FROM
     assert "QUALIFY" not in text  # PostgreSQL has no QUALIFY
     assert "post_id = excluded.post_id" not in text
 
@@ -216,7 +243,7 @@ def test_duplicate_keys_in_a_load_take_the_latest(harness):
 
     keys = _two_observations_in_two_partitions(harness)
     wh = harness.resources.warehouse
-    for _ in range(2):
+    for changed in (2, 0):  # the second load: the same rows, none changed
         report = wh.load({"posts": LoadSource(lake=harness.lake, keys=keys, run_ids=("r1",))})
-        assert report.staged_rows("posts") == 4 and report.changed["posts"] == 2
+        assert report.staged_rows("posts") == 4 and report.changed["posts"] == changed
         assert wh.query("SELECT id, score FROM posts ORDER BY id")[1] == [("p1", 5), ("p2", 3)]

@@ -141,19 +141,21 @@ def typed_spellings(names: Iterable[str]) -> dict[str, str]:
 def subreddit_spellings(state: StateStore, warehouse: Warehouse | None = None,
                         runs: int = 200) -> dict[str, str]:
     """{canonical name: the name to show} for the subreddits whose spelling snoopipe knows:
-    Reddit's, from the `subreddit` column of the warehouse's posts, else the user's, from
-    the `-s` of the last `runs` runs (newest first). A lower-case spelling is the canonical
-    form snoopipe itself asks Reddit (and its simulator) for, so it tells nothing: only
-    spellings with capitals count. Names are matched case-insensitively everywhere; this
-    is only what is shown (`spelled`)."""
+    Reddit's, from the `subreddit` column of the warehouse's posts (in whatever case
+    Reddit writes it, all lower case too: `-s Python` is shown `python` once the
+    warehouse holds r/python's posts; of two spellings, the newest observation's), else
+    the user's, from the `-s` of the last `runs` runs (newest first). Names are matched
+    case-insensitively everywhere; this is only what is shown (`spelled`)."""
     found: dict[str, str] = {}
     if warehouse is not None:
         try:
-            _cols, rows = warehouse.query("SELECT DISTINCT subreddit FROM posts")
+            _cols, rows = warehouse.query(
+                "SELECT subreddit, MAX(_retrieved_at) AS newest FROM posts "
+                "GROUP BY subreddit ORDER BY newest DESC, subreddit")
         except Exception:  # noqa: BLE001 - nothing loaded yet: no spelling from Reddit
             rows = []
-        for (name,) in rows:
-            if isinstance(name, str) and name != name.lower():
+        for name, _newest in rows:
+            if isinstance(name, str):
                 found.setdefault(name.lower(), name)
     for run in state.list_runs(runs):
         for canonical, typed in (run.params.get("spelling") or {}).items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from snoopipe.output import plural
@@ -87,7 +87,8 @@ def figures(data: ReportData) -> dict[str, go.Figure]:
         x=[f["subreddit"] for f in fresh],
         y=[round((now - datetime.fromisoformat(f["newest_created"])).total_seconds() / 3600, 1)
            for f in fresh],
-        text=[f"last extract {f['last_extract'] or 'never'}" for f in fresh],
+        text=["last extract " + (_utc_text(f["last_extract"]) + " UTC" if f["last_extract"]
+                                 else "never") for f in fresh],
         name="hours since the newest post")])
 
     empties = {"rows-loaded": "nothing loaded yet", "rows-extracted": "nothing extracted yet",
@@ -121,6 +122,15 @@ window.addEventListener('error', function (e) {
 """
 
 
+def _utc_text(iso: str) -> str:
+    """A time of `ReportData` (an ISO string, UTC) as shown: `YYYY-MM-DD HH:MM:SS`, its
+    zone said once, by the text or the column header around it ("... UTC", "(UTC)")."""
+    value = datetime.fromisoformat(iso)
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return f"{value:%Y-%m-%d %H:%M:%S}"
+
+
 def render_html(data: ReportData) -> str:
     """The whole page: a runs table, then every chart of CHARTS."""
     import plotly.io as pio
@@ -133,7 +143,7 @@ def render_html(data: ReportData) -> str:
         f"<script>{_ERRORS}</script>",
         f"<script>{get_plotlyjs()}</script>", "</head><body>",
         "<h1>snoopipe report</h1>",
-        f"<p>Generated {html.escape(data.generated_at)} UTC from the last "
+        f"<p>Generated {_utc_text(data.generated_at)} UTC from the last "
         f"{plural(len(data.runs), 'run')}.</p>", _runs_table(data), _freshness_table(data)]
     for key, _title in CHARTS:
         div = pio.to_html(figs[key], include_plotlyjs=False, full_html=False,
@@ -150,7 +160,7 @@ def _runs_table(data: ReportData) -> str:
     rows = "".join(
         f'<tr><td>{html.escape(r["run_id"])}</td><td>{html.escape(r["kind"])}</td>'
         f'<td class="status-{html.escape(r["status"])}">{html.escape(r["status"])}</td>'
-        f'<td>{html.escape(r["started"])}</td><td>{seconds(r["seconds"])}</td></tr>'
+        f'<td>{_utc_text(r["started"])}</td><td>{seconds(r["seconds"])}</td></tr>'
         for r in reversed(data.runs))
     return ("<h2>Runs</h2><table><tr><th>run</th><th>kind</th><th>status</th>"
             f"<th>started (UTC)</th><th>seconds</th></tr>{rows}</table>")
@@ -159,7 +169,8 @@ def _runs_table(data: ReportData) -> str:
 def _freshness_table(data: ReportData) -> str:
     rows = "".join(
         f'<tr><td>r/{html.escape(f["subreddit"])}</td>'
-        f'<td>{html.escape(f["newest_created"] or "")}</td>'
-        f'<td>{html.escape(f["last_extract"] or "never")}</td></tr>' for f in data.freshness)
+        f'<td>{_utc_text(f["newest_created"]) if f["newest_created"] else ""}</td>'
+        f'<td>{_utc_text(f["last_extract"]) if f["last_extract"] else "never"}</td></tr>'
+        for f in data.freshness)
     return ("<h2>Freshness</h2><table><tr><th>subreddit</th><th>newest post created (UTC)"
             f"</th><th>last successful extract (UTC)</th></tr>{rows}</table>")

@@ -3,9 +3,11 @@
 A load is an idempotent upsert: rows are staged from processed Parquet files (only the
 rows of the runs being loaded), deduplicated on the primary key (latest
 `_retrieved_at` wins), then merged with `INSERT ... ON CONFLICT (pk) DO UPDATE ...
-WHERE excluded._retrieved_at >= target._retrieved_at`, so a row never regresses to an
-older observation and a reload changes nothing. All tables of one load commit in ONE
-transaction. The SQL is built by `snoopipe.warehouse.sql` so other databases reuse it.
+WHERE <the staged row replaces the stored one>` (`sql.replaces_sql`: the stored
+observation is not later by `rules.LATEST_FIRST`, and the row differs), so a row never
+regresses to an older observation and a reload changes nothing (0 rows changed). All
+tables of one load commit in ONE transaction. The SQL is built by `snoopipe.warehouse.sql`
+so other databases reuse it.
 
 The schema steps are written once, here (`Warehouse._ensure_schema`): create missing
 tables, add the columns tables.py gained since, (re)create the views. A backend gives

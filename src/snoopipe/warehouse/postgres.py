@@ -11,9 +11,9 @@ A load, for every table, in ONE transaction:
    (BENCHMARKS.md, "Loading the warehouse on PostgreSQL");
 3. the latest row per key is merged into the table, a row never going back to an older
    observation. On PostgreSQL 15+ with the statements the Redshift warehouse runs too
-   (`sql.merge_statements`: drop the staged rows older than the stored ones, then
-   `MERGE`); before 15, with the `upsert_sql` DuckDB runs (`INSERT ... ON CONFLICT (pk)
-   DO UPDATE ... WHERE excluded._retrieved_at >= target._retrieved_at`). Both give the
+   (`sql.merge_statements`: drop the staged rows that do not replace the stored ones,
+   then `MERGE`); before 15, with the `upsert_sql` DuckDB runs (`INSERT ... ON CONFLICT
+   (pk) DO UPDATE ... WHERE <replaces>`); one rule, `sql.replaces_sql`. Both give the
    same rows (tested); MERGE is the faster of the two (no speculative insertion;
    BENCHMARKS.md, "Figures behind code choices"). The
    latest-per-key window runs only when some key occurs twice in the load (the

@@ -18,7 +18,7 @@ A load is ONE transaction of plain SQL statements, built by `load_plan`:
       SELECT _run_id, COUNT(*) FROM snoopipe_stage_<t> GROUP BY _run_id     (rows staged)
       the shared merge (snoopipe.warehouse.sql.merge_statements):
         CREATE TEMP TABLE snoopipe_src_<t> AS <latest row per key>
-        DELETE FROM snoopipe_src_<t> USING <t> WHERE <key> AND <t> is newer
+        DELETE FROM snoopipe_src_<t> USING <t> WHERE <key> AND NOT <replaces>
         MERGE INTO <t> USING snoopipe_src_<t> ...
       SELECT COUNT(*) FROM snoopipe_src_<t>                                  (rows changed)
       DROP TABLE ... (the three temp tables)

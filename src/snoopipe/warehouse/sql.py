@@ -61,8 +61,40 @@ def latest_per_key_sql(table: TableSpec, staging: str) -> str:
             f") AS _snoopipe_rn FROM {staging}) AS latest WHERE _snoopipe_rn = 1")
 
 
+def _later_sql(left: str, right: str) -> str:
+    """`left`'s observation is later than `right`'s, by `rules.LATEST_FIRST` (every term
+    DESC: a greater value is later), expanded term by term: Redshift has no row
+    comparison. NULL when a compared column is NULL on either side."""
+    terms = [term.split()[0] for term in LATEST_FIRST]
+    assert all(term.split()[1:] == ["DESC"] for term in LATEST_FIRST)
+    sql = f"{left}.{terms[-1]} > {right}.{terms[-1]}"
+    for column in reversed(terms[:-1]):
+        sql = (f"{left}.{column} > {right}.{column} OR "
+               f"({left}.{column} = {right}.{column} AND ({sql}))")
+    return sql
+
+
+def replaces_sql(table: TableSpec, new: str, stored: str) -> str:
+    """The rule of every warehouse's upsert, declared once: the `new` row of a key
+    replaces the `stored` one when the stored observation is not later
+    (`rules.LATEST_FIRST`; a NULL lineage column compares as not later) and some column
+    differs (NULLs equal). So a reload of the same rows changes nothing and counts 0,
+    a later observation wins, and a row re-typed from the same raw line (a transform
+    rerun under new rules) replaces its old typing. Never NULL; plain SQL that DuckDB,
+    PostgreSQL and Redshift run (no row comparison, no IS DISTINCT FROM).
+
+    JSON columns (`extra`) are not compared: Redshift's SUPER has no portable equality,
+    and a line's `extra` is its keys no typed column reads, so the same raw line gives
+    the same `extra` unless the typed columns changed too (which are compared)."""
+    same = " AND ".join(
+        f"COALESCE({new}.{c.name} = {stored}.{c.name}, "
+        f"{new}.{c.name} IS NULL AND {stored}.{c.name} IS NULL)"
+        for c in table.columns if c.name not in table.primary_key and c.type != "JSON")
+    return f"NOT COALESCE({_later_sql(stored, new)}, FALSE) AND NOT ({same})"
+
+
 def upsert_sql(table: TableSpec, staging: str, *, dedupe: bool = True) -> str:
-    """Insert new keys; update existing ones unless the stored observation is newer.
+    """Insert new keys; update existing ones the staged row replaces (`replaces_sql`).
 
     dedupe=False skips the latest-per-key window, for a staging relation known to hold
     one row per key (the loader knows from the key columns it streams): the same result
@@ -74,7 +106,7 @@ def upsert_sql(table: TableSpec, staging: str, *, dedupe: bool = True) -> str:
     rows = latest_per_key_sql(table, staging) if dedupe else f"SELECT {cols} FROM {staging}"
     return (f"INSERT INTO {table.name} ({cols})\n{rows}\n"
             f"ON CONFLICT ({', '.join(table.primary_key)}) DO UPDATE SET {updates}\n"
-            f"WHERE excluded._retrieved_at >= {table.name}._retrieved_at")
+            f"WHERE {replaces_sql(table, 'excluded', table.name)}")
 
 
 def key_match_sql(table: TableSpec, left: str, right: str) -> str:
@@ -88,8 +120,8 @@ def merge_statements(table: TableSpec, staging: str, source: str, *,
 
     1. `source` (a temp table): one row per key from `staging`, the latest observation
        (dedupe=False: `staging` holds one row per key already and is the source itself);
-    2. drop from it the rows whose stored row is newer (a row never regresses; equal
-       `_retrieved_at` updates, as in `upsert_sql`);
+    2. drop from it the rows that do not replace their stored row (`replaces_sql`: the
+       stored one is later, or equal in every column);
     3. MERGE it into the table: update matched keys, insert the others.
     After step 2 every row of `source` is inserted or updated, so `SELECT COUNT(*) FROM
     source` is the number of rows changed. MERGE's source must be a table on Redshift
@@ -104,7 +136,7 @@ def merge_statements(table: TableSpec, staging: str, source: str, *,
         *create,
         (f"DELETE FROM {source} USING {table.name} "
          f"WHERE {key_match_sql(table, table.name, source)} "
-         f"AND {table.name}._retrieved_at > {source}._retrieved_at"),
+         f"AND NOT ({replaces_sql(table, source, table.name)})"),
         (f"MERGE INTO {table.name} USING {source} AS src "
          f"ON {key_match_sql(table, table.name, 'src')}\n"
          f"WHEN MATCHED THEN UPDATE SET {updates}\n"

@@ -53,6 +53,9 @@ log = logging.getLogger(__name__)
 WATERMARK_SOURCE = "api:new"
 # When /new was last read back deep_relist_hours (a watermark row: value = that "now").
 DEEP_RELIST_SOURCE = "api:new-deep-relist"
+# What the value (a UTC time) of each watermark source is, as `snoopipe status` says.
+WATERMARK_MEANINGS = {WATERMARK_SOURCE: "newest post created",
+                      DEEP_RELIST_SOURCE: "last deep (or first) read of /new"}
 NON_INCREMENTAL_LISTING_ITEMS = 100
 
 Progress = Callable[[str], None]
