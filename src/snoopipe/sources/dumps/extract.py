@@ -48,7 +48,6 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 import zstandard
 
 from snoopipe.crash_points import crash_point
@@ -58,7 +57,14 @@ from snoopipe.lake.raw import RawFile, dump_copy_header, dump_copy_key, iso_utc,
 from snoopipe.sources.dumps import documents, sniff
 from snoopipe.sources.dumps.inputs import DumpInput, UrlCheck, open_input
 from snoopipe.sources.dumps.select import ALL, REASON_TRUNCATED, DumpFilter, Selection, Selector
-from snoopipe.sources.dumps.stream import BLOCK_BYTES, Block, DumpStream, StreamEnd, iter_blocks
+from snoopipe.sources.dumps.stream import (
+    BLOCK_BYTES,
+    Block,
+    DumpStream,
+    StreamEnd,
+    count_lines,
+    iter_blocks,
+)
 from snoopipe.stage_outputs import StageResult
 from snoopipe.stage_resources import StageResources
 from snoopipe.transform.duckdb_engine import parquet_bytes
@@ -78,6 +84,9 @@ RAW_ZSTD_LEVEL = 1  # raw copies of dump lines: fast, the dump itself is the arc
 # choices").
 RAW_ZSTD_THREADS = 0
 QUEUE_DEPTH = 1
+# Decompressed pieces (about 128 KiB each) the copy's reader may run ahead of the line
+# count: a queue of one made the two threads wait on each other at every piece.
+PIECES_AHEAD = 64
 
 
 @dataclass
@@ -330,22 +339,30 @@ class DumpExtractor:
                 tee = _Tee(opened.stream, sink, digest)
                 stream = DumpStream(tee, name=self.source.name)
                 end = StreamEnd()
-                lines = blank = checked = 0
-                blocks = _threaded(iter_blocks(stream, block_bytes=self.block_bytes, end=end),
-                                   "snoopipe-dump-reader", stop)
-                for blk in blocks:
+                # Decompressed (and copied, and hashed) in a thread of its own while the
+                # lines are counted here; nothing cuts them out (`count_lines`).
+                pieces = _threaded(stream.pieces(), "snoopipe-dump-reader", stop,
+                                   depth=PIECES_AHEAD)
+
+                next_report = 0
+
+                def progress(lines: int, decompressed: int) -> None:
+                    nonlocal next_report
                     if stream.compression != "zstd" or stream.layout != documents.NDJSON:
                         raise _NotCopyable(f"{stream.compression or 'not compressed'}, "
                                            f"{stream.layout}: not a zstd NDJSON dump")
-                    if blk.oversized:
-                        raise _NotCopyable("a line longer than the limit")
-                    lines += len(blk.lines) + len(blk.oversized)
-                    blank += _blank_lines(blk.lines)
-                    if checked < _HEAD_LINES:
-                        checked = _check_head(blk.lines, checked)
-                    self._report(blk.input_bytes, opened.size, Counts(
-                        lines=lines, kept={kind: lines - blank}, blank=blank), lines, started)
-                if end.truncated or end.tail is not None:
+                    if decompressed >= next_report:  # about every block, as line by line
+                        next_report = decompressed + self.block_bytes
+                        self._report(stream.input_bytes, opened.size,
+                                     Counts(lines=lines, kept={kind: lines}), lines, started)
+
+                found = count_lines(stream, pieces, end=end, head_lines=_HEAD_LINES,
+                                    on_piece=progress)
+                if found.oversized:
+                    raise _NotCopyable("a line longer than the limit")
+                lines, blank = found.lines, found.blank
+                _check_head(pa.array(found.head, pa.binary()), 0)
+                if end.truncated:
                     raise _NotCopyable("the file is truncated or damaged")
                 if lines == blank:
                     raise _NotCopyable("no line to keep")
@@ -500,14 +517,6 @@ class _Tee:
             self.sink.write(data)
             self.digest.update(data)
         return data
-
-
-def _blank_lines(lines: pa.Array) -> int:
-    """Lines of nothing but whitespace (only short lines are looked at, in Python)."""
-    if len(lines) == 0:
-        return 0
-    short = lines.filter(pc.less(pc.binary_length(lines), 64))
-    return sum(1 for v in short.to_pylist() if not v.strip(b" \t\r\n"))
 
 
 def _check_head(lines: pa.Array, checked: int) -> int:

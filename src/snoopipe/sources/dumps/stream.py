@@ -21,7 +21,8 @@ the last partial line come out as `tail` so the caller can quarantine them.
 from __future__ import annotations
 
 import array
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -274,3 +275,122 @@ def iter_blocks(stream: DumpStream, *, block_bytes: int = BLOCK_BYTES, start_off
         end.tail = tail
         end.tail_line = line_no
         end.lines = line_no
+
+
+# The first byte of a line that may be blank (a newline: the line is empty).
+_BLANK_START = frozenset(b" \t\r\n")
+_WHITESPACE = re.compile(rb"[ \t\r]*")
+
+
+@dataclass
+class LineCount:
+    """What `count_lines` found: the lines of a stream (complete ones, and the last one
+    without its newline when the stream is whole), of which `blank` were nothing but
+    whitespace; `head`, its first lines that are not blank (up to `head_lines`);
+    `oversized`, whether a line is longer than MAX_LINE_BYTES."""
+
+    lines: int = 0
+    blank: int = 0
+    head: list[bytes] = field(default_factory=list)
+    oversized: bool = False
+
+
+def count_lines(stream: DumpStream, pieces: Iterator[bytes], *, end: StreamEnd,
+                head_lines: int = 0, on_piece: Callable[[int, int], None] | None = None,
+                max_line_bytes: int = MAX_LINE_BYTES) -> LineCount:
+    """Count the lines of `pieces` (`stream.pieces()`, maybe read in another thread)
+    without cutting them out: the counts `iter_blocks` would give, at a few bytes'
+    search per line instead of an Arrow array of every line (the dump copy's pass,
+    `extract`, reads a whole month this way). `end` is filled as `iter_blocks` fills it
+    (lines, truncation, decompressed bytes), except `tail`: the caller of a truncated
+    stream reads it again with `iter_blocks`. on_piece(complete lines, decompressed
+    bytes so far) is called after each piece, for progress.
+    """
+    count = LineCount()
+    at_line_start = True
+    current_blank = True  # the line being read is whitespace so far
+    current_bytes = 0  # its length so far
+    head: list[bytes] = []  # pieces of the head's line being read
+    decompressed = 0
+    for piece in pieces:
+        decompressed += len(piece)
+        size = len(piece)
+        first = piece.find(b"\n")
+        if first < 0:
+            current_bytes += size
+            current_blank = current_blank and _all_whitespace(piece, 0, size)
+            if len(count.head) < head_lines:
+                head.append(piece)
+            if current_bytes > max_line_bytes:
+                count.oversized = True
+            at_line_start = False
+            if on_piece is not None:
+                on_piece(count.lines, decompressed)
+            continue
+        last = piece.rfind(b"\n")
+        # the line the piece ends first
+        if current_bytes + first > max_line_bytes:
+            count.oversized = True
+        if current_blank and _all_whitespace(piece, 0, first):
+            count.blank += 1
+        if len(count.head) < head_lines:
+            head.append(piece[:first])
+            _add_head(count, b"".join(head), head_lines)
+            head = []
+        count.lines += 1
+        if first < last:
+            # the lines between the first and the last newline: one memchr (find) each,
+            # faster than bytes.count, and the byte after each newline tells a line
+            # that may be blank (JSON lines start with `{`)
+            if len(count.head) < head_lines:
+                for line in piece[first + 1:last].split(b"\n"):
+                    _add_head(count, line, head_lines)
+            find = piece.find
+            pos, inner, blank, longest = first, 0, 0, 0
+            while pos < last:
+                nxt = find(b"\n", pos + 1)
+                inner += 1
+                if nxt - pos - 1 > longest:
+                    longest = nxt - pos - 1
+                if piece[pos + 1] in _BLANK_START and _all_whitespace(piece, pos + 1, nxt):
+                    blank += 1
+                pos = nxt
+            count.lines += inner
+            count.blank += blank
+            if longest > max_line_bytes:
+                count.oversized = True
+        # the start of the next line
+        current_bytes = size - last - 1
+        current_blank = _all_whitespace(piece, last + 1, size)
+        if len(count.head) < head_lines and current_bytes:
+            head.append(piece[last + 1:])
+        at_line_start = current_bytes == 0
+        if on_piece is not None:
+            on_piece(count.lines, decompressed)
+    end.decompressed = decompressed
+    end.truncated = stream.truncated
+    end.message = stream.message
+    end.window_size = stream.window_size
+    end.lines = count.lines
+    if not at_line_start:
+        if stream.truncated:
+            # a partial last line, numbered as `iter_blocks` numbers it (bytes not kept)
+            end.tail_line = end.lines = count.lines + 1
+        else:
+            count.lines += 1  # a whole file whose last line has no newline
+            count.blank += current_blank
+            if len(count.head) < head_lines:
+                _add_head(count, b"".join(head), head_lines)
+            end.lines = count.lines
+    return count
+
+
+def _add_head(count: LineCount, line: bytes, head_lines: int) -> None:
+    if len(count.head) < head_lines and line.strip(b" \t\r"):
+        count.head.append(line)
+
+
+def _all_whitespace(piece: bytes, start: int, stop: int) -> bool:
+    """Whether piece[start:stop] is nothing but spaces, tabs and CRs (no copy)."""
+    match = _WHITESPACE.match(piece, start, stop)
+    return match is not None and match.end() == stop
