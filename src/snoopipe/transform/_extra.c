@@ -9,7 +9,8 @@
 
    data, offsets, validity: the buffers of an Arrow `binary` (or `string`) array with
    int32 offsets; validity may be None. start, length: the array's offset and length.
-   typed_keys: a tuple of bytes, the top-level keys that typed columns hold.
+   typed_keys: a tuple of bytes, the top-level keys that typed columns hold; None for the
+   texts alone (with text_keys; the extra values are then empty).
 
    For each line that is a JSON object, the result is the object without the typed keys,
    as `{"key":value,...}`: keys and values copied byte for byte, in their order, the
@@ -581,8 +582,9 @@ static inline void text_key_of(const text_keys *tk, const uint8_t *key, Py_ssize
 
 /* -- one line ------------------------------------------------------------------------ */
 
-/* Writes the line's extra object at out and, with tk, the spans of its text keys in
-   tk->spans (cleared by the caller); returns the bytes written, -1 to fall back. */
+/* Writes the line's extra object at out (unless out is NULL: texts only) and, with tk,
+   the spans of its text keys in tk->spans (cleared by the caller); returns the bytes
+   written, -1 to fall back. */
 static Py_ssize_t extra_of_line(const uint8_t *p, const uint8_t *end, uint8_t *out,
                                 slot *typed, slot *seen, uint32_t stamp, text_keys *tk) {
     uint8_t *o = out;
@@ -591,7 +593,8 @@ static Py_ssize_t extra_of_line(const uint8_t *p, const uint8_t *end, uint8_t *o
     if (p >= end || *p != '{')
         return -1;
     p = skip_ws(p + 1, end);
-    *o++ = '{';
+    if (o != NULL)
+        *o++ = '{';
     if (p < end && *p == '}') {
         p++;
     } else {
@@ -628,7 +631,7 @@ static Py_ssize_t extra_of_line(const uint8_t *p, const uint8_t *end, uint8_t *o
                     nested_spans(value, p, &tk->parents[parent_no], tk->spans) < 0)
                     return -1;
             }
-            if (!key_seen(typed, 1, key, key_len, hash, 0)) {
+            if (o != NULL && !key_seen(typed, 1, key, key_len, hash, 0)) {
                 if (members++)
                     *o++ = ',';
                 /* "key":value, the key with its quotes */
@@ -652,6 +655,8 @@ static Py_ssize_t extra_of_line(const uint8_t *p, const uint8_t *end, uint8_t *o
     }
     if (skip_ws(p, end) != end)
         return -1; /* trailing characters */
+    if (o == NULL)
+        return 0;
     *o++ = '}';
     return o - out;
 }
@@ -728,9 +733,15 @@ fail:
 static PyObject *extra_column(PyObject *self, PyObject *args) {
     PyObject *data_obj, *offsets_obj, *validity_obj, *typed_obj, *text_obj = Py_None;
     Py_ssize_t start, length;
-    if (!PyArg_ParseTuple(args, "OOnnOO!|O", &data_obj, &offsets_obj, &start, &length,
-                          &validity_obj, &PyTuple_Type, &typed_obj, &text_obj))
+    if (!PyArg_ParseTuple(args, "OOnnOO|O", &data_obj, &offsets_obj, &start, &length,
+                          &validity_obj, &typed_obj, &text_obj))
         return NULL;
+    int with_extra = typed_obj != Py_None;
+    if ((with_extra && !PyTuple_Check(typed_obj)) || (!with_extra && text_obj == Py_None)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "typed_keys must be a tuple of bytes (or None, with text_keys)");
+        return NULL;
+    }
     if (start < 0 || length < 0) {
         PyErr_SetString(PyExc_ValueError, "start and length must be >= 0");
         return NULL;
@@ -784,7 +795,7 @@ static PyObject *extra_column(PyObject *self, PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
-    Py_ssize_t n_typed = PyTuple_GET_SIZE(typed_obj);
+    Py_ssize_t n_typed = with_extra ? PyTuple_GET_SIZE(typed_obj) : 0;
     if (n_typed > MAX_KEYS) {
         PyErr_SetString(PyExc_ValueError, "too many typed keys");
         goto done;
@@ -827,7 +838,7 @@ static PyObject *extra_column(PyObject *self, PyObject *args) {
 
     /* Each line's extra is at most as long as the line (only whitespace and members
        are dropped), so the data's length bounds the output. */
-    values = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(last - first));
+    values = PyBytes_FromStringAndSize(NULL, with_extra ? (Py_ssize_t)(last - first) : 0);
     out_offsets = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)sizeof(int32_t) * (length + 1));
     out_validity = PyBytes_FromStringAndSize(NULL, (length + 7) / 8);
     if (values == NULL || out_offsets == NULL || out_validity == NULL)
@@ -862,8 +873,8 @@ static PyObject *extra_column(PyObject *self, PyObject *args) {
             }
             if (tk)
                 memset(tk->spans, 0, sizeof(span) * (size_t)n_keys);
-            n = extra_of_line(bytes + off[j], bytes + off[j + 1], out + pos, typed, seen,
-                              stamp, tk);
+            n = extra_of_line(bytes + off[j], bytes + off[j + 1],
+                              with_extra ? out + pos : NULL, typed, seen, stamp, tk);
             Py_ssize_t room = TEXT_ROOM((Py_ssize_t)(off[j + 1] - off[j]), n_keys);
             if (n >= 0 && tk && tcap - tpos < room) {
                 Py_ssize_t grown = 2 * tcap > tpos + room ? 2 * tcap : tpos + room;

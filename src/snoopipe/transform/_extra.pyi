@@ -5,5 +5,5 @@ from typing import Any
 
 def extra_column(
     data: Any, offsets: Any, start: int, length: int, validity: Any,
-    typed_keys: tuple[bytes, ...], text_keys: tuple[bytes, ...] | None = None,
+    typed_keys: tuple[bytes, ...] | None, text_keys: tuple[bytes, ...] | None = None,
 ) -> tuple[Any, ...]: ...

@@ -254,14 +254,32 @@ def _scan(lines: pa.Array, typed: list[str], keys: list[str] | None
         extra = pc.replace_with_mask(extra, pa.array(mask), redone)
     if keys is None:
         return extra, None
-    text_data, text_offsets, text_validity, list_offsets, list_validity = out[5:]
+    return extra, _texts_array(n, out[5:])
+
+
+def _texts_array(n: int, buffers: tuple) -> pa.Array:
+    """The `list<string>` array of n lines from the C scanner's text buffers."""
+    text_data, text_offsets, text_validity, list_offsets, list_validity = buffers
     children = int(np.frombuffer(list_offsets, np.int32)[n])
     child = pa.Array.from_buffers(pa.string(), children, [
         pa.py_buffer(text_validity), pa.py_buffer(text_offsets), pa.py_buffer(text_data)])
-    key_texts = pa.Array.from_buffers(
+    return pa.Array.from_buffers(
         KEY_TEXTS_TYPE, n, [pa.py_buffer(list_validity), pa.py_buffer(list_offsets)],
         children=[child])
-    return extra, key_texts
+
+
+def key_texts(lines: pa.Array, keys: list[str]) -> pa.Array:
+    """The texts of `keys` in each line, as `scan_lines` gives them (NULL where DuckDB
+    must read the line: `Dialect.extract_texts`), without the `extra` column: for the
+    dump extract's selection (`snoopipe.sources.dumps.select`)."""
+    binary = lines.cast(pa.binary())
+    n = len(binary)
+    if _native is None or n == 0 or binary.null_count == n:
+        return pa.nulls(n, KEY_TEXTS_TYPE)
+    validity, offsets, data = binary.buffers()
+    out = _native.extra_column(data, offsets, binary.offset, n, validity, None,
+                               tuple(k.encode() for k in keys))
+    return _texts_array(n, out[5:])
 
 
 def _extra_of(lines: pa.Array, typed: list[str]) -> pa.Array:

@@ -1,7 +1,8 @@
 """Per block of dump lines: check, filter, and turn kept lines into raw-zone lines.
 
-One DuckDB query per block (multi-threaded, no per-line Python) parses every line once
-for the few keys that decide its fate — `subreddit`, `created_utc`, `retrieved_on` /
+One DuckDB query per block (multi-threaded, no per-line Python) reads, for every line,
+the few keys that decide its fate (their texts from the C scanner, `rules.key_texts`;
+DuckDB parses only the lines it leaves) — `subreddit`, `created_utc`, `retrieved_on` /
 `retrieved_utc` (and `name` / `link_id` when the file name does not say the kind) — and
 classifies it:
 
@@ -40,6 +41,7 @@ from snoopipe.transform.rules import (
     REASON_UTF8,
     dump_retrieved_at,
     json_error_detail,
+    key_texts,
     replace_lone_surrogates,
 )
 
@@ -101,6 +103,7 @@ class Selector:
         keys = ["subreddit", "created_utc", "retrieved_on", "retrieved_utc", *LINEAGE_KEYS]
         if self.kind is None:
             keys += ["name", "link_id"]
+        self._keys = keys
         paths = ", ".join(sql_string(f'$."{k}"') for k in keys)
         at = {k: i + 1 for i, k in enumerate(keys)}  # SQL list positions
         if self.flt.subreddits is None:
@@ -149,7 +152,9 @@ FROM (
                    THEN {sql_string(REASON_OBJECT)}
               WHEN {lineage} THEN {sql_string(REASON_LINEAGE)}
          END AS bad
-  FROM (SELECT i, n, line, TRY(json_extract_string(line, [{paths}])) AS v FROM blk)
+  FROM (SELECT i, n, line, CASE WHEN texts IS NOT NULL THEN texts
+                               ELSE TRY(json_extract_string(line, [{paths}])) END AS v
+        FROM blk)
 )
 WHERE bad IS NOT NULL OR ({sub_ok} AND {time_cond})
 """
@@ -179,8 +184,10 @@ WHERE bad IS NOT NULL OR ({sub_ok} AND {time_cond})
             return out
         valid_lines = lines if len(text) == len(lines) else text.cast(pa.binary())
         # Parsed with lone surrogate escapes replaced (the raw line keeps them).
+        parsed = replace_lone_surrogates(text)
+        # The keys' texts from the C scanner (`key_texts`); DuckDB reads the lines it leaves.
         table = pa.table({"i": pa.array(np.arange(len(text), dtype=np.int64)), "n": numbers,
-                          "line": replace_lone_surrogates(text)})
+                          "line": parsed, "texts": key_texts(parsed, self._keys)})
         step = max(1, -(-len(table) // _SLICES))
         blk = pa.Table.from_batches(table.to_batches(max_chunksize=step))
         self.con.register("blk", blk)
