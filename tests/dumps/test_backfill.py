@@ -488,3 +488,29 @@ def test_real_dumps_backfill_writes_one_file_per_table_and_month(install):
     files = sum(len(layout.processed_keys(lake, t)) for t in TABLES)
     subreddits = site.sql("SELECT count(DISTINCT subreddit) FROM posts")[0][0]
     assert subreddits > 200 and files < 200  # the old layout wrote one file per sub and day
+
+
+def test_progress_of_a_dump_copy_counts_the_lines_it_says_it_has_read(install, tmp_path: Path):
+    """A dump copy's pass reads ahead of its line count: progress says how far the count
+    is, and only the final report says every byte was read, with every line."""
+    from snoopipe.orchestration.backfill import BackfillRunner
+    from snoopipe.orchestration.progress import Reporter
+
+    dump = write_dump(tmp_path / "RC_2023-01.zst", _many(3000))
+    reports: list[tuple[int, int | None, int]] = []
+
+    class Recorder(Reporter):
+        def bytes_progress(self, stage, task_id, done, total, *, lines=0, **kw):
+            reports.append((done, total, lines))
+
+    site = install()
+    outcome = BackfillRunner(site.resources, Recorder(), extract_options=SMALL).run(
+        [str(dump)], all_subreddits=True)
+    assert outcome.ok, outcome.error
+    assert [f.key for f in site.resources.state.raw_files()][0].endswith("-copy.jsonl.zst")
+    *during, final = reports
+    size = dump.stat().st_size
+    assert final == (size, size, 3000)
+    assert len(during) > 3  # block by block (SMALL: 4 KiB blocks)
+    assert all(done < size and lines <= 3000 for done, _, lines in during)
+    assert [lines for *_, lines in during] == sorted(lines for *_, lines in during)

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from snoopipe.output import plural
+
 log = logging.getLogger("snoopipe.progress")
 
 
@@ -182,7 +184,7 @@ class LineReporter(Reporter):
                 return
             self._byte_marks[key] = (0, now)
             where = f"{done:,} bytes"
-        self._emit("info", "progress", f"{task_id}: read {where}; {lines:,} lines, kept "
+        self._emit("info", "progress", f"{task_id}: read {where}; {plural(lines, 'line')}, kept "
                    f"{kept:,}, quarantined {quarantined:,}", stage=stage, task=task_id,
                    lines=lines, kept=kept, quarantined=quarantined)
 

@@ -340,11 +340,19 @@ class DumpExtractor:
                 stream = DumpStream(tee, name=self.source.name)
                 end = StreamEnd()
                 # Decompressed (and copied, and hashed) in a thread of its own while the
-                # lines are counted here; nothing cuts them out (`count_lines`).
-                pieces = _threaded(stream.pieces(), "snoopipe-dump-reader", stop,
-                                   depth=PIECES_AHEAD)
+                # lines are counted here; nothing cuts them out (`count_lines`). Each
+                # piece comes with the input bytes read when it was decompressed, so
+                # that progress says how far the count is, not the read-ahead.
+                tagged = ((piece, stream.input_bytes) for piece in stream.pieces())
+                pieces = _threaded(tagged, "snoopipe-dump-reader", stop, depth=PIECES_AHEAD)
+                counted_input = 0
+                next_report = self.block_bytes
 
-                next_report = 0
+                def untagged() -> Iterator[bytes]:
+                    nonlocal counted_input
+                    for piece, input_bytes in pieces:
+                        counted_input = input_bytes
+                        yield piece
 
                 def progress(lines: int, decompressed: int) -> None:
                     nonlocal next_report
@@ -353,10 +361,13 @@ class DumpExtractor:
                                            f"{stream.layout}: not a zstd NDJSON dump")
                     if decompressed >= next_report:  # about every block, as line by line
                         next_report = decompressed + self.block_bytes
-                        self._report(stream.input_bytes, opened.size,
+                        # "all read" is the final report's to say, with every line counted
+                        done = (counted_input if opened.size is None
+                                else min(counted_input, opened.size - 1))
+                        self._report(done, opened.size,
                                      Counts(lines=lines, kept={kind: lines}), lines, started)
 
-                found = count_lines(stream, pieces, end=end, head_lines=_HEAD_LINES,
+                found = count_lines(stream, untagged(), end=end, head_lines=_HEAD_LINES,
                                     on_piece=progress)
                 if found.oversized:
                     raise _NotCopyable("a line longer than the limit")
