@@ -1297,7 +1297,8 @@ def _print_backfill_summary(resources: Resources, outcome) -> None:
         seconds = out.get("seconds") or 0
         reader = dict(out.get("quarantined", {}))
         typed = by_source.get(f"dump:{name}", 0)
-        note = "truncated" if out.get("truncated") else ("resumed" if out.get("resumed") else "")
+        note = ("damaged" if out.get("damaged") else "truncated" if out.get("truncated")
+                else "resumed" if out.get("resumed") else "")
         parts = [f"{k}: {v:,}" for k, v in sorted(reader.items())]
         if typed:
             parts.append(f"transform: {typed:,}")

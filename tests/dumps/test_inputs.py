@@ -213,6 +213,28 @@ def test_a_damaged_block_keeps_every_block_before_it(install, tmp_path: Path, da
     assert site.reader_quarantine() == []
 
 
+def test_a_line_cut_by_damage_is_quarantined_as_damaged_not_as_the_end_of_the_file(
+        install, tmp_path: Path):
+    lines = [comment(f"d{i:04d}", "python", JAN_2023 + i, body=f"words {i} " * (i % 30))
+             for i in range(2000)]
+    data = ndjson(lines)
+    # blocks cut in the middle of lines, so the damage leaves a partial line behind it
+    chunks = [data[i:i + 7001] for i in range(0, len(data), 7001)]
+    packed, ends = _zstd_blocks(chunks)
+    broken = bytearray(packed)
+    broken[ends[10] + 3:ends[10] + 3 + 500] = b"\xff" * 500
+    dump = tmp_path / "RC_2023-01.zst"
+    dump.write_bytes(bytes(broken))
+    site = install()
+    outcome = site.backfill([dump], extract_options=SMALL)
+    assert outcome.ok and outcome.incomplete_input, outcome.error
+    out = outcome.dumps["RC_2023-01.zst"].output
+    assert out["truncated"] and out["damaged"]
+    (bad,) = site.reader_quarantine()
+    assert bad["reason"] == "truncated: the data is damaged inside this line"
+    assert data[: 11 * 7001].count(b"\n") + 1 == bad["source_line"]
+
+
 def test_concatenated_zstd_frames_and_skippable_frames(install, tmp_path: Path):
     """pzstd writes many frames (with skippable ones between); every one is read."""
     things = [comment(f"f{i}") for i in range(600)]

@@ -292,8 +292,10 @@ class DumpExtractor:
             selector.close()
             opened.close()
         if end.tail is not None:
-            bad.append((end.tail_line or read_lines + 1, f"{REASON_TRUNCATED}: the file ends "
-                        "inside this line", end.tail))
+            where = ("the data is damaged inside this line" if end.damaged
+                     else "the file ends inside this line")
+            bad.append((end.tail_line or read_lines + 1, f"{REASON_TRUNCATED}: {where}",
+                        end.tail))
             counts.lines += 1
             counts.quarantined[REASON_TRUNCATED] = counts.quarantined.get(REASON_TRUNCATED, 0) + 1
         files += self._flush(segment, buffers, bad)
@@ -301,7 +303,7 @@ class DumpExtractor:
         state = {"segment": segment, "block": (last_block.index + 1) if last_block else
                  start_block, "offset": end.decompressed, "line": counts.lines + 1,
                  "counts": counts.as_dict(), "files": files, "finished": True,
-                 "truncated": end.truncated, "message": end.message,
+                 "truncated": end.truncated, "damaged": end.damaged, "message": end.message,
                  "input_bytes": stream.input_bytes, "decompressed_bytes": end.decompressed,
                  "window_size": end.window_size, "compressed": stream.compressed,
                  "compression": stream.compression, "layout": stream.layout,
@@ -423,6 +425,7 @@ class DumpExtractor:
             "comments": kept.get("comments", 0), "filtered": counts.get("filtered", 0),
             "blank": counts.get("blank", 0), "quarantined": counts.get("quarantined", {}),
             "files": len(state.get("files", [])), "truncated": bool(state.get("truncated")),
+            "damaged": bool(state.get("damaged")),
             "message": state.get("message"), "input_bytes": state.get("input_bytes"),
             "decompressed_bytes": state.get("decompressed_bytes"),
             "window_size": state.get("window_size"), "compression": state.get("compression"),

@@ -63,6 +63,7 @@ class StreamEnd:
     lines: int = 0  # lines read in total (from line 1), complete ones
     decompressed: int = 0
     truncated: bool = False
+    damaged: bool = False  # the stream stopped at corrupt data (`truncated` too)
     message: str | None = None
     tail: bytes | None = None  # the partial last line of a truncated stream
     tail_line: int | None = None
@@ -85,6 +86,7 @@ class DumpStream:
         self.name = name
         self.input_bytes = 0
         self.truncated = False
+        self.damaged = False  # truncated by corrupt data, not by the end of the input
         self.message: str | None = None
         self.compressed: bool | None = None
         self.compression: str | None = None
@@ -140,7 +142,7 @@ class DumpStream:
                 yield from decoder.feed(data)
                 data = self._read(INPUT_READ)
         except compression.CorruptInput as exc:
-            self.truncated = True
+            self.truncated = self.damaged = True
             self.message = (f"{self.name} is damaged: {exc}; every complete line before the "
                             "damage was read, the rest of the file was not")
             return
@@ -269,6 +271,7 @@ def iter_blocks(stream: DumpStream, *, block_bytes: int = BLOCK_BYTES, start_off
     end.lines = line_no - 1
     end.decompressed = position + len(data) + len(tail)
     end.truncated = truncated
+    end.damaged = stream.damaged
     end.message = stream.message
     end.window_size = stream.window_size
     if tail:
@@ -369,6 +372,7 @@ def count_lines(stream: DumpStream, pieces: Iterator[bytes], *, end: StreamEnd,
             on_piece(count.lines, decompressed)
     end.decompressed = decompressed
     end.truncated = stream.truncated
+    end.damaged = stream.damaged
     end.message = stream.message
     end.window_size = stream.window_size
     end.lines = count.lines
