@@ -56,7 +56,19 @@ def test_figures_say_what_they_count():
     assert task_figures("validate", "validate", 20611, 15, {"checks": [{}] * 15}) == (
         "20,611 rows", "15/15 checks passed")
     assert task_figures("extract", "extract:dump:RS_2023-01", 10, 5, {}) == ("10 lines",
-                                                                            "5 rows")
+                                                                            "5 lines kept")
+
+
+def test_transform_figures_account_for_every_raw_line():
+    """raw lines = rows + quarantined + not new (a new user saw '305 raw lines -> 0 rows')."""
+    out = {"raw_lines": {"comments": 755}, "valid_lines": {"comments": 679},
+           "rows": {"comments": 373}, "quarantined": {"comments": 76}}
+    assert task_figures("transform", "transform", 755, 373, out) == (
+        "755 raw lines", "373 rows, 76 lines quarantined, 306 lines not new")
+    assert task_figures("transform", "transform", 1, 1, {"raw_lines": {"posts": 1},
+                                                         "valid_lines": {"posts": 1},
+                                                         "rows": {"posts": 1}}) == (
+        "1 raw line", "1 row")
 
 
 def test_an_incremental_run_that_first_read_every_subreddit_is_shown_initial():

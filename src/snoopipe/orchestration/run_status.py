@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from snoopipe.output import plural
 from snoopipe.settings import validate_subreddit
+from snoopipe.stage_outputs import TransformOutput
 from snoopipe.state import RunRecord
 from snoopipe.state.store import StateStore, TaskRecord
 
@@ -180,11 +181,19 @@ def task_figures(stage: str, task_id: str, rows_in: int | None, rows_out: int | 
         return "" if value is None else plural(value, one, many)
 
     if stage == "extract" and task_id.startswith("extract:dump:"):
-        return n(rows_in, "line"), n(rows_out, "row")
+        return n(rows_in, "line"), n(rows_out, "line kept", "lines kept")
     if stage == "extract":
         return n(rows_in, "request"), n(rows_out, "row")
     if stage == "transform":
-        return n(rows_in, "raw line"), n(rows_out, "row")
+        # every raw line is a row, quarantined or not new (`TransformOutput.not_new`)
+        made = n(rows_out, "row")
+        if output is not None and made:
+            figures = TransformOutput.from_dict(out)
+            quarantined = sum(figures.quarantined.values())
+            not_new = sum(figures.not_new().values())
+            made += (f", {plural(quarantined, 'line')} quarantined" if quarantined else "") + (
+                f", {plural(not_new, 'line')} not new" if not_new else "")
+        return n(rows_in, "raw line"), made
     if stage == "validate":
         checks = out.get("checks")
         total = len(checks) if isinstance(checks, list) else None

@@ -38,7 +38,7 @@ from snoopipe.redact import redact
 from snoopipe.resources import Resources
 from snoopipe.settings import validate_subreddit
 from snoopipe.sources.reddit import SubredditUnavailable, reddit_endpoint
-from snoopipe.stage_outputs import StageResult, TransformOutput
+from snoopipe.stage_outputs import StageResult
 from snoopipe.state import RunRecord
 
 log = logging.getLogger(__name__)
@@ -480,9 +480,4 @@ def _summary(stage: str, result: StageResult) -> str:
     from snoopipe.orchestration.run_status import task_figures
 
     read, made = task_figures(stage, stage, result.rows_in, result.rows_out, out)
-    text = f"{read} -> {made}"
-    quarantined = (sum(TransformOutput.from_dict(out).quarantined.values())
-                   if stage == "transform" else 0)
-    if quarantined:
-        text += f", {plural(quarantined, 'line')} quarantined"
-    return text
+    return f"{read} -> {made}"
