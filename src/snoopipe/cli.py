@@ -264,8 +264,8 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _json_line(level: str, event: str, message: str, *, stderr: bool = False,
-               **fields: object) -> None:
+def _json_line(level: str, event: str, message: str, fields: dict | None = None, *,
+               stderr: bool = False) -> None:
     """`--log-format json`: one JSON object a line, the shape of the reporter's events
     (time, level, event, fields..., message)."""
     from datetime import UTC, datetime
@@ -273,7 +273,7 @@ def _json_line(level: str, event: str, message: str, *, stderr: bool = False,
     import orjson
 
     entry = {"time": datetime.now(UTC).isoformat(), "level": level, "event": event,
-             **fields, "message": message}
+             **(fields or {}), "message": message}
     print(orjson.dumps(entry, default=str).decode(), file=sys.stderr if stderr else sys.stdout,
           flush=True)
 
@@ -281,7 +281,7 @@ def _json_line(level: str, event: str, message: str, *, stderr: bool = False,
 def _say(mark: tuple[str, str], message: str, *, event: str, **fields: object) -> None:
     """A message on stdout: `✓ message` (mark and its colour), or a JSON line."""
     if _OPTIONS["log_format"] == "json":
-        _json_line("info", event, message, **fields)
+        _json_line("info", event, message, fields)
     else:
         console.print(Text.assemble(mark, _plain(message)))
 
@@ -1475,8 +1475,8 @@ def _print_checks_line(checks) -> None:
     passed = sum(1 for c in checks if c.passed)
     failed = [c for c in checks if not c.passed]
     if _OPTIONS["log_format"] == "json":  # the failed checks' messages are log records
-        _json_line("info", "checks", f"{passed}/{len(checks)} checks passed", passed=passed,
-                   total=len(checks), failed=[c.name for c in failed])
+        _json_line("info", "checks", f"{passed}/{len(checks)} checks passed", {
+            "passed": passed, "total": len(checks), "failed": [c.name for c in failed]})
         return
     console.print(_plain(f"checks: {passed}/{len(checks)} passed" + (
         "; " + ", ".join(f"{c.name} ({'FAILED' if c.severity == 'blocking' else 'warned'})"
