@@ -22,6 +22,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
@@ -75,6 +76,10 @@ def _stdout_width() -> int | None:
 
 
 console = Console(soft_wrap=True, width=_stdout_width())  # lines never broken; tables fit
+# stdout is a pipe or file without $COLUMNS: a message is one line, never wrapped or padded
+# to PIPE_WIDTH (`grep` finds it whole), and a rule is RULE_WIDTH wide, not PIPE_WIDTH.
+_PIPED = _stdout_width() is not None
+RULE_WIDTH = 80
 err_console = Console(stderr=True, soft_wrap=True)  # an error is one line, whole
 
 ConfigOption = Annotated[
@@ -255,8 +260,38 @@ def _settings(config: Path | None, *, reader: bool = False, **overrides: object)
 
 
 def _fail(message: str, code: int = 1) -> None:
-    err_console.print(Text.assemble(("error: ", "red"), _plain(redact(message))))
+    _say_error("error", "error", redact(message))
     raise typer.Exit(code)
+
+
+def _json_line(level: str, event: str, message: str, fields: dict | None = None, *,
+               stderr: bool = False) -> None:
+    """`--log-format json`: one JSON object a line, the shape of the reporter's events
+    (time, level, event, fields..., message)."""
+    from datetime import UTC, datetime
+
+    import orjson
+
+    entry = {"time": datetime.now(UTC).isoformat(), "level": level, "event": event,
+             **(fields or {}), "message": message}
+    print(orjson.dumps(entry, default=str).decode(), file=sys.stderr if stderr else sys.stdout,
+          flush=True)
+
+
+def _say(mark: tuple[str, str], message: str, *, event: str, **fields: object) -> None:
+    """A message on stdout: `✓ message` (mark and its colour), or a JSON line."""
+    if _OPTIONS["log_format"] == "json":
+        _json_line("info", event, message, fields)
+    else:
+        console.print(Text.assemble(mark, _plain(message)))
+
+
+def _say_error(level: str, label: str, message: str, *, style: str = "red") -> None:
+    """A message on stderr: `label: message`, or a JSON line (level error or warning)."""
+    if _OPTIONS["log_format"] == "json":
+        _json_line(level, label, message, stderr=True)
+    else:
+        err_console.print(Text.assemble((f"{label}: ", style), _plain(message)))
 
 
 def _writable(path: Path, option: str) -> Path:
@@ -280,8 +315,8 @@ def _interrupted(run_id: str | None, how_to_resume: str) -> None:
     extract thread still in a request to Reddit (the runner left it behind; the next run
     redoes its task)."""
     what = f"run {run_id}" if run_id else "the run"
-    err_console.print(Text.assemble(("interrupted: ", "yellow"), _plain(
-        f"{what} stopped on Ctrl-C; {how_to_resume}.")))
+    _say_error("warning", "interrupted", f"{what} stopped on Ctrl-C; {how_to_resume}.",
+               style="yellow")
     if _Program.is_program:
         _exit_now(130)
     raise typer.Exit(130)
@@ -456,8 +491,8 @@ def _stage_command(stage: str, run_id: str | None, config: Path | None,
 
             result = getattr(stages, stage)(resources, run_record.run_id)
             read, made = task_figures(stage, stage, result.rows_in, result.rows_out, result.output)
-            console.print(Text.assemble(("✓ ", "green"), _plain(
-                f"{stage} for run {run_record.run_id}: {read} -> {made}")))
+            _say(("✓ ", "green"), f"{stage} for run {run_record.run_id}: {read} -> {made}",
+                 event="stage_done", stage=stage, run_id=run_record.run_id)
             if stage == "validate":  # the failed warning checks, said once, here
                 _print_checks_line(resources.state.check_results(run_record.run_id))
     except SnoopipeError as exc:
@@ -495,15 +530,15 @@ def extract(
                                           params={"logical_date": date.today().isoformat()})
             names = subreddit or record.subreddits
             with reddit_endpoint(settings) as endpoint:
-                console.print(Text.assemble(("• ", "cyan"),
-                                            _plain(f"extracting from the {endpoint.description}")))
+                _say(("• ", "cyan"), f"extracting from the {endpoint.description}",
+                     event="extract_source", run_id=record.run_id)
                 for name in names:
                     result = stages.extract(resources, record.run_id, name, endpoint)
-                    console.print(Text.assemble(("✓ ", "green"), _plain(
-                        f"extract r/{name} for run {record.run_id}: "
-                        f"{plural(result.output.get('posts') or 0, 'post')}, "
-                        f"{plural(result.output.get('comments') or 0, 'comment')}, "
-                        f"{plural(result.output.get('requests') or 0, 'request')}")))
+                    _say(("✓ ", "green"), f"extract r/{name} for run {record.run_id}: "
+                         f"{plural(result.output.get('posts') or 0, 'post')}, "
+                         f"{plural(result.output.get('comments') or 0, 'comment')}, "
+                         f"{plural(result.output.get('requests') or 0, 'request')}",
+                         event="stage_done", stage=f"extract:{name}", run_id=record.run_id)
     except SnoopipeError as exc:
         _fail(str(exc))
 
@@ -512,7 +547,7 @@ class _ConsoleLogHandler(logging.Handler):
     """Log records of one logger shown as progress lines (Glue job run states)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        console.print(Text.assemble(("• ", "cyan"), _plain(record.getMessage())), soft_wrap=True)
+        _say(("• ", "cyan"), record.getMessage(), event="glue")
 
 
 @app.command()
@@ -614,7 +649,13 @@ def backfill(
                 return
             finally:
                 reporter.close()
-            _print_backfill_summary(resources, outcome)
+            if _OPTIONS["log_format"] == "json":
+                _print_json_summary(resources, outcome.run.run_id, dumps={
+                    name: result.output for name, result in outcome.dumps.items()},
+                    unusable=outcome.unusable, notes=outcome.notes,
+                    seconds=round(outcome.seconds, 3))
+            else:
+                _print_backfill_summary(resources, outcome)
             _send_alerts(resources, outcome.run.run_id)
     except SnoopipeError as exc:
         _fail(str(exc))
@@ -623,12 +664,15 @@ def backfill(
         _fail(f"backfill run {outcome.run.run_id} failed: {outcome.error}\n"
               "Run the same command again to resume it.")
     for message in outcome.unusable:
-        err_console.print(Text.assemble(("error: ", "red"), _plain(message)))
+        _say_error("error", "error", message)
     if outcome.input_problem:
         # A truncation warning itself was printed once, when it happened.
-        err_console.print(Text("finished with incomplete input (a truncated or damaged dump "
-                               "file) or unusable input (exit code 3): see the messages "
-                               "above and `snoopipe status`", style="yellow"))
+        message = ("finished with incomplete input (a truncated or damaged dump file) or "
+                   "unusable input (exit code 3): see the messages above and `snoopipe status`")
+        if _OPTIONS["log_format"] == "json":
+            _json_line("warning", "incomplete_input", message, stderr=True)
+        else:
+            err_console.print(Text(message, style="yellow"))
         raise typer.Exit(3)
 
 
@@ -783,7 +827,7 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
                                _plain(WATERMARK_MEANINGS.get(m["source"], "")))
                 console.print(wt)
             _print_extract_gaps(resources, spellings=spellings)
-            console.print(_plain(f"warehouse: {resources.warehouse.url}"), soft_wrap=False)
+            console.print(_plain(f"warehouse: {resources.warehouse.url}"), soft_wrap=_PIPED)
             _print_counts(resources)
     except SnoopipeError as exc:
         _fail(str(exc))
@@ -857,7 +901,7 @@ def _print_quarantine(resources: Resources, run_id: str, by_reason: dict[str, in
                                                           key=lambda kv: -kv[1]))
     console.print(_plain(f"quarantined: {plural(total, 'line')} in run {run_id} ({reasons}); "
                          f"in {quarantine.location(resources.lake)}; see "
-                         f"`snoopipe quarantine --run {run_id}`"), soft_wrap=False)
+                         f"`snoopipe quarantine --run {run_id}`"), soft_wrap=_PIPED)
 
 
 def _write_rows(path: Path, columns: list[str], rows: list) -> None:
@@ -1117,7 +1161,7 @@ def stack_up(
     except (StackError, SnoopipeError) as exc:
         _fail(str(exc))
         return
-    console.rule(f"snoopipe stack is up ({stack.dir})")
+    _rule(f"snoopipe stack is up ({stack.dir})")
     for line in describe(state, stack):
         console.print(line, highlight=False, soft_wrap=True)
 
@@ -1253,12 +1297,22 @@ def _print_details(rows: list[tuple[str, str]]) -> None:
     """`name  text` lines under a table: the text wraps, indented under itself."""
     if not rows:
         return
+    if _PIPED:  # a grid would wrap the text and pad it to PIPE_WIDTH
+        for name, text in rows:
+            console.print(Text.assemble(Text("  " + _visible(name), style="bold"), " ",
+                                        _plain(text)))
+        return
     grid = Table.grid(padding=(0, 1))
     grid.add_column(no_wrap=True, style="bold")
     grid.add_column(overflow="fold")
     for name, text in rows:
         grid.add_row(Text("  " + _visible(name)), _plain(text))
     console.print(grid)
+
+
+def _rule(title: str | Text) -> None:
+    """A titled horizontal rule: the terminal's width, RULE_WIDTH in a pipe."""
+    console.rule(title) if not _PIPED else console.print(Rule(title), width=RULE_WIDTH)
 
 
 def _print_counts(resources: Resources) -> None:
@@ -1279,7 +1333,7 @@ def _print_backfill_summary(resources: Resources, outcome) -> None:
     from snoopipe import quarantine
 
     run_record = outcome.run
-    console.rule(Text.assemble(f"backfill {_visible(run_record.run_id)}: ",
+    _rule(Text.assemble(f"backfill {_visible(run_record.run_id)}: ",
                                _status_text(run_record.status),
                                " (resumed)" if outcome.resumed else ""))
     try:
@@ -1393,7 +1447,8 @@ def _send_alerts(resources: Resources, run_id: str) -> None:
 
     channels = notify(resources, run_id)
     if channels:
-        console.print(_plain(f"alerts:    sent by {' and '.join(channels)}"))
+        _say(("", ""), f"alerts:    sent by {' and '.join(channels)}", event="alerts_sent",
+             channels=channels)
 
 
 _ONE = {"posts": "post", "comments": "comment"}  # a table's rows counted one by one
@@ -1420,14 +1475,19 @@ def _print_checks_line(checks) -> None:
         return
     passed = sum(1 for c in checks if c.passed)
     failed = [c for c in checks if not c.passed]
+    if _OPTIONS["log_format"] == "json":  # the failed checks' messages are log records
+        _json_line("info", "checks", f"{passed}/{len(checks)} checks passed", {
+            "passed": passed, "total": len(checks), "failed": [c.name for c in failed]})
+        return
     console.print(_plain(f"checks: {passed}/{len(checks)} passed" + (
         "; " + ", ".join(f"{c.name} ({'FAILED' if c.severity == 'blocking' else 'warned'})"
                          for c in failed) if failed else "")))
     _print_details([(c.name, _first_line(c.message)) for c in failed])
 
 
-def _print_json_summary(resources: Resources, run_id: str) -> None:
-    """`--log-format json`: the run's summary as one more JSON line (event "summary")."""
+def _print_json_summary(resources: Resources, run_id: str, **extra: object) -> None:
+    """`--log-format json`: the run's summary as one more JSON line (event "summary");
+    `extra`: more keys (a backfill's `dumps`: {file: its extract's figures})."""
     import orjson
 
     state = resources.state
@@ -1444,14 +1504,15 @@ def _print_json_summary(resources: Resources, run_id: str) -> None:
              "checks": {"passed": sum(c.passed for c in checks), "total": len(checks),
                         "failed": [c.name for c in checks if not c.passed]},
              "quarantined": _run_quarantine(resources, run_id),
-             "lake": mask_url(resources.lake.url), "warehouse": mask_url(resources.warehouse.url)}
-    print(orjson.dumps(entry).decode(), flush=True)
+             "lake": mask_url(resources.lake.url), "warehouse": mask_url(resources.warehouse.url),
+             **extra}
+    print(orjson.dumps(entry, default=str).decode(), flush=True)
 
 
 def _print_summary(resources: Resources, run_id: str) -> None:
     state = resources.state
     run_record = state.get_run(run_id)
-    console.rule(Text.assemble(f"run {_visible(run_id)}: ",
+    _rule(Text.assemble(f"run {_visible(run_id)}: ",
                                _status_text(run_record.status) if run_record else "?"))
     _print_counts(resources)
     _print_extract_gaps(resources, run_record.subreddits if run_record else None)

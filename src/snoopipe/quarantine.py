@@ -3,7 +3,9 @@
 Files (zstd Parquet, columns `run_id, raw_file, raw_line, reason, line, quarantined_at`):
 - `quarantine/{posts,comments}/run_id={run}/data.parquet`: the transform's (typing rules);
 - `quarantine/dumps/run_id={run}/{dump}-sNNNNN.parquet`: the dump reader's (not JSON,
-  truncated input, ...), written while a dump is extracted.
+  truncated input, ...), written while a dump is extracted; raw_file and raw_line are
+  null (no raw file was written), the origin is in two more columns, `source`
+  (`dump:RC_2024-07.zst`) and `source_line` (the line in the dump, from 1).
 
 A reason names the rule and the offending value ("invalid created_utc 'abc'"); its
 *kind* is the part before the value ("invalid created_utc"), which is what counts are
@@ -71,24 +73,34 @@ def totals_by_run(lake: Lake) -> dict[str, dict[str, int]]:
     return out
 
 
-ENTRY_COLUMNS = ("run_id", "raw_file", "raw_line", "reason", "line", "quarantined_at")
+ENTRY_COLUMNS = ("run_id", "source", "file", "file_line", "reason", "line", "quarantined_at")
 
 
 def entries(lake: Lake, *, run_id: str | None = None, reason: str | None = None
             ) -> tuple[list[str], list[tuple]]:
-    """Quarantined lines (columns ENTRY_COLUMNS, `line` decoded as UTF-8 with
-    replacement), filtered by run and by a case-insensitive substring of the reason."""
+    """Quarantined lines (columns ENTRY_COLUMNS), filtered by run and by a
+    case-insensitive substring of the reason. `source` is who quarantined the line
+    (`transform` or `dump reader`, as in `counts`); `file` and `file_line` where it came
+    from: the raw file's lake key and line for the transform's, the dump file
+    (`dump:RC_2024-07.zst`) and its line for the reader's. `line` is decoded as UTF-8
+    with replacement."""
     rows: list[tuple] = []
     needle = (reason or "").lower()
-    for _key, part in _read(lake, files(lake, run_id), list(ENTRY_COLUMNS)):
-        for row in part:
-            if needle and needle not in (row[3] or "").lower():
-                continue
-            line = row[4]
-            if isinstance(line, (bytes, bytearray)):
-                line = bytes(line).decode("utf-8", errors="replace")
-            rows.append((*row[:4], line, row[5]))
-    rows.sort(key=lambda r: (r[0], r[1] or "", r[2] or 0))
+    keys = files(lake, run_id)
+    reader_keys = [k for k in keys if k.startswith(f"{QUARANTINE}/dumps/")]
+    # The reader's files leave raw_file/raw_line null: the origin is the dump's.
+    for source, origin, group in (
+            ("transform", ["raw_file", "raw_line"], [k for k in keys if k not in reader_keys]),
+            ("dump reader", ["source", "source_line"], reader_keys)):
+        columns = ["run_id", *origin, "reason", "line", "quarantined_at"]
+        for _key, part in _read(lake, group, columns):
+            for run, file, file_line, why, line, at in part:
+                if needle and needle not in (why or "").lower():
+                    continue
+                if isinstance(line, (bytes, bytearray)):
+                    line = bytes(line).decode("utf-8", errors="replace")
+                rows.append((run, source, file, file_line, why, line, at))
+    rows.sort(key=lambda r: (r[0], r[2] or "", r[3] or 0))
     return list(ENTRY_COLUMNS), rows
 
 

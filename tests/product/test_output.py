@@ -10,7 +10,7 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from tests.dumps.conftest import comment, post, write_dump
+from tests.dumps.conftest import comment, ndjson, post, write_dump
 
 pytestmark = pytest.mark.slow
 
@@ -155,3 +155,43 @@ def test_every_output_option_creates_its_folder(backfilled, tmp_path):
         assert failed.returncode == 1, failed.stdout + failed.stderr
         assert failed.stderr.startswith("error: ") and "Traceback" not in failed.stderr
         assert len(failed.stderr.strip().splitlines()) == 1
+
+
+def test_quarantined_lines_name_their_dump_file_and_line(project, tmp_path):
+    """The partial last line of each of two truncated dumps is told apart by its dump file
+    and line in every output (a new user got `raw_file: null, raw_line: null` for both);
+    the transform's lines name their raw file and line."""
+    import gzip
+
+    rows = [comment(f"c{i}", "python", body="x" * 200) for i in range(300)]
+    rows[5] = comment("c5", "python", created_utc="not a time")  # the transform's
+    zst = write_dump(project.root / "RC_2023-01.zst", rows)
+    zst.write_bytes(zst.read_bytes()[:-20])
+    gz = project.root / "RC_2023-02.gz"
+    gz.write_bytes(gzip.compress(ndjson(rows))[:-40])
+    project.snoopipe("backfill", str(zst), str(gz), "--all-subreddits", check=False)
+    originals = ndjson(rows).decode().splitlines()
+
+    lines = json.loads(project.snoopipe("quarantine", "--lines", "-f", "json").stdout)
+    reader = {e["file"]: e for e in lines if e["source"] == "dump reader"}
+    assert set(reader) == {"dump:RC_2023-01.zst", "dump:RC_2023-02.gz"}, lines
+    for entry in reader.values():
+        assert entry["reason"].startswith("truncated")
+        # the partial line is the start of the dump's line at file_line (from 1)
+        assert originals[entry["file_line"] - 1].startswith(entry["line"]), entry
+    typed = [e for e in lines if e["source"] == "transform"]
+    assert typed and all(e["file"].startswith("raw/comments/") for e in typed)
+    assert {e["file_line"] for e in typed} == {6}  # c5, in each dump's raw file
+    assert not [c for c in lines[0] if c.startswith("raw_")]  # no pair of null columns
+
+    vertical = project.snoopipe("quarantine", "--lines", "-f", "vertical").stdout
+    assert "dump:RC_2023-01.zst" in vertical and "dump:RC_2023-02.gz" in vertical
+    for name in ("q.csv", "q.parquet"):
+        project.snoopipe("quarantine", "--lines", "--reason", "truncated",
+                         "--export", str(tmp_path / name))
+    exported = list(csv.DictReader(io.StringIO((tmp_path / "q.csv").read_text())))
+    assert {(r["file"], r["file_line"]) for r in exported} == {
+        (f, str(e["file_line"])) for f, e in reader.items()}
+    table = pq.read_table(tmp_path / "q.parquet")
+    assert sorted(table.column("file").to_pylist()) == sorted(reader)
+    assert None not in table.column("file_line").to_pylist()

@@ -112,3 +112,69 @@ def test_summary_tables_in_a_pipe_are_not_cut_to_80_columns(project):
     rows = [line for line in done.stdout.splitlines() if line.startswith(("│", "┃"))]
     assert any(name in line for line in rows), done.stdout  # the table's row, whole
     assert any("comments" in line and "quarantined" in line for line in rows), done.stdout
+
+
+def _piped(project, *args: str) -> subprocess.CompletedProcess:
+    """The CLI with stdout a pipe and no $COLUMNS (`snoopipe ... | cat`, cron)."""
+    env = {k: v for k, v in project.cli_env().items() if k != "COLUMNS"}
+    return subprocess.run([sys.executable, "-m", "snoopipe.cli", *args], cwd=project.root,
+                          env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_log_format_json_backfill_and_stage_commands_print_only_json(project):
+    """`--log-format json` with a backfill (a truncated dump, a warned check: exit 3) and
+    with each stage command: every line on stdout and stderr is one JSON object, as with
+    `run`; the backfill's summary names its dump files."""
+    rs = write_dump(project.root / "RS_2023-01.zst", [post("p1")])
+    rc = write_dump(project.root / "RC_2023-01.zst",
+                    [comment(f"c{i}", link_id="t3_p9") for i in range(500)])
+    rc.write_bytes(rc.read_bytes()[:-20])
+    done = project.snoopipe("--log-format", "json", "backfill", str(rs), str(rc),
+                            "--all-subreddits", check=False)
+    assert done.returncode == 3, done.stdout + done.stderr
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    err = [json.loads(line) for line in done.stderr.splitlines()]
+    summary = [e for e in out if e["event"] == "summary"]
+    assert len(summary) == 1 and summary[0]["status"] == "success"
+    assert set(summary[0]["dumps"]) == {"RS_2023-01.zst", "RC_2023-01.zst"}
+    assert summary[0]["dumps"]["RC_2023-01.zst"]["truncated"]
+    assert summary[0]["checks"]["failed"] == ["comments_post_exists"]
+    assert any(e["level"] == "warning" and "exit code 3" in e["message"] for e in err)
+    for args in (["transform"], ["validate"], ["load"], ["load", "--run-id", "nope"]):
+        stage = project.snoopipe("--log-format", "json", *args, check=False)
+        entries = [json.loads(line) for line in (stage.stdout + stage.stderr).splitlines()]
+        assert entries, args
+        if args[-1] == "nope":
+            assert stage.returncode == 1 and entries[-1]["level"] == "error"
+        else:
+            assert any(e["event"] == "stage_done" and e["stage"] == args[0] for e in entries)
+
+
+def test_messages_in_a_pipe_are_one_line_each(project):
+    """`snoopipe backfill ... | cat`, `snoopipe status | cat`: a long message (a warned
+    check's examples, a truncated dump's note) is one line, whole and not padded, so
+    `grep post_id=` or `grep RC_...xz` finds it; a rule is 80 wide; tables stay whole."""
+    import lzma
+
+    name = "RC_a_rather_long_dump_file_name_from_an_archive_of_2023-01.xz"
+    rc = project.root / name
+    things = [comment(f"c{i}", link_id=f"t3_miss{i % 4}") for i in range(400)]
+    rc.write_bytes(lzma.compress(b"".join(json.dumps(t).encode() + b"\n" for t in things))[:-300])
+    done = _piped(project, "backfill", str(rc), "--all-subreddits")
+    assert done.returncode == 3, done.stdout + done.stderr
+    (message,) = project.state_rows(
+        "SELECT message FROM check_results WHERE check_name = 'comments_post_exists'")[0]
+    assert len(message) > 200 and "Examples:" in message
+    status = _piped(project, "status")
+    for out in (done.stdout, status.stdout):
+        lines = out.splitlines()
+        assert not [line for line in lines if line.endswith(" ")], out
+        assert any(line.endswith(message) for line in lines), out  # one line, whole
+    assert any(name in line and "ends mid-stream" in line
+               and line.endswith("every complete line before that point was read"
+                                 "; quarantined 1 line (truncated: 1)")
+               for line in status.stdout.splitlines()), status.stdout
+    rules = [line for line in done.stdout.splitlines() if line.startswith("─")]
+    assert rules and all(len(line) <= 80 for line in rules), rules
+    assert any(line.startswith("│") and name in line for line in done.stdout.splitlines())

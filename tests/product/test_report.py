@@ -59,3 +59,16 @@ def test_report_opens_offline_and_every_chart_draws(project, tmp_path):
     shot = tmp_path / "report.png"
     _chromium(tmp_path, "--window-size=1200,3600", f"--screenshot={shot}", out.as_uri())
     assert shot.stat().st_size > 50_000  # a page with charts, not a blank one
+
+
+def test_the_default_report_file_is_not_listed_by_git_status():
+    """`snoopipe report` run in the checkout writes ./snoopipe-report.html (the default
+    --out): `git status` does not list it as a new file."""
+    from pathlib import Path
+
+    checkout = Path(__file__).resolve().parents[2]
+    if not (checkout / ".git").exists() or not shutil.which("git"):
+        pytest.skip("not a git checkout")
+    ignored = subprocess.run(["git", "check-ignore", "-q", "--no-index", "snoopipe-report.html"],
+                             cwd=checkout)
+    assert ignored.returncode == 0
