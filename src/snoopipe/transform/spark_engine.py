@@ -11,9 +11,10 @@ How the work is split:
 - **raw lines** (executors, Python): each task reads whole raw files through the Lake API
   with `snoopipe.transform.reader` (streaming zstd with the dumps' 2 GiB window, lines
   numbered as everywhere else, invalid UTF-8 -> `line` NULL), and adds `v`, the text of
-  every JSON key the rules read, computed by DuckDB with `rules.DUCKDB.extract_texts`:
-  exactly the JSON tokenizer of the DuckDB engine (Spark's JSON functions render floats,
-  `NaN`, duplicate keys... differently, see `rules`). Spark's text source is not used:
+  every JSON key the rules read, computed as the DuckDB engine computes it
+  (`rules.scan_lines`, then `rules.DUCKDB.keyed_lines`): exactly its JSON tokenizer
+  (Spark's JSON functions render floats, `NaN`, duplicate keys... differently, see
+  `rules`). Spark's text source is not used:
   Hadoop's zstd codec is often missing and cannot read a 2 GiB window.
 - **typing** (Spark SQL): `rules.typed_select(dialect=rules.SPARK)`, the same rules as
   the DuckDB engine rendered for Spark.
@@ -233,7 +234,8 @@ def _duck() -> Any:
 
 
 def _with_texts(table: pa.Table, keys: list[str], kind: str) -> pa.Table:
-    """The lines plus `v`: the JSON keys' texts, by DuckDB, as the DuckDB engine reads them.
+    """The lines plus `v` (the JSON keys' texts: the C scanner's, DuckDB's for the lines it
+    leaves, exactly as the DuckDB engine reads them) and `extra` (`rules.scan_lines`).
 
     `line_bytes` is kept only where `line` is NULL (not UTF-8): elsewhere it is the UTF-8
     encoding of `line`, which Spark rebuilds (`CAST(line AS BINARY)`) instead of
