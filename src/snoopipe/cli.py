@@ -397,6 +397,15 @@ class _NotProgress(logging.Filter):
         return not record.name.startswith("snoopipe.progress")
 
 
+class _LowerLevel(logging.Formatter):
+    """`warning: ...`, `error: ...`: log records said as the progress output says its own."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record = logging.makeLogRecord(record.__dict__)
+        record.levelname = record.levelname.lower()
+        return super().format(record)
+
+
 def _configure_logging(verbose: bool, log_format: str) -> None:
     from snoopipe.orchestration.progress import JsonFormatter
 
@@ -409,7 +418,7 @@ def _configure_logging(verbose: bool, log_format: str) -> None:
     elif verbose:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     else:
-        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        handler.setFormatter(_LowerLevel("%(levelname)s: %(message)s"))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -632,6 +641,8 @@ def backfill(
                 date.fromisoformat(value)
             except ValueError:
                 _fail(f"{name} {value!r} is not a date (YYYY-MM-DD)", code=2)
+    if since and until and date.fromisoformat(since) > date.fromisoformat(until):
+        _fail(f"--since {since} is after --until {until}", code=2)
     if all_subreddits and subreddit:
         _fail("use either --subreddit or --all-subreddits, not both", code=2)
     subreddit = _subreddit_names(subreddit, as_typed=True)
@@ -835,7 +846,8 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
 
 @app.command("quarantine")
 def quarantine_command(
-    run_id: Annotated[str | None, typer.Option("--run", help="Only this run's lines.")] = None,
+    run_id: Annotated[str | None, typer.Option(
+        "--run-id", "--run", help="Only this run's lines.")] = None,
     reason: Annotated[str | None, typer.Option(
         help="Only lines whose reason contains TEXT (case-insensitive).", metavar="TEXT")] = None,
     export_file: Annotated[Path | None, typer.Option(

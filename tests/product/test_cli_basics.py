@@ -63,6 +63,9 @@ def test_version_doctor_and_usage_errors(project):
 
     bad_date = _snoopipe(project.root, "backfill", "x.zst", "--since", "2023-13-01")
     assert bad_date.returncode == 2 and "is not a date" in bad_date.stderr
+    backwards = _snoopipe(project.root, "backfill", "x.zst", "--since", "2023-02-01",
+                          "--until", "2023-01-31")
+    assert backwards.returncode == 2 and "--since 2023-02-01 is after --until" in backwards.stderr
     for command in ("extract", "simulator"):
         help_text = _snoopipe(project.root, command, "--help").stdout
         line = next(x for x in help_text.splitlines() if "--subreddit" in x)

@@ -140,7 +140,7 @@ def test_every_output_option_creates_its_folder(backfilled, tmp_path):
     new = tmp_path / "new" / "deeper"
     project.snoopipe("query", "SELECT id FROM posts", "--output", str(new / "q.csv"))
     project.snoopipe("export", "posts", "--out", str(new / "posts.parquet"))
-    project.snoopipe("quarantine", "--run", run_id, "--export", str(new / "quarantine.csv"))
+    project.snoopipe("quarantine", "--run-id", run_id, "--export", str(new / "quarantine.csv"))
     project.snoopipe("report", "--out", str(new / "report.html"))
     assert (new / "q.csv").read_text().split() == ["id", "p1", "p2", "p3"]
     assert pq.read_table(new / "posts.parquet").num_rows == 3
