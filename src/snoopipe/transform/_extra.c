@@ -34,8 +34,8 @@
    `1e-7` stays), `true` / `false`, NULL for null or a missing key. Those texts form an
    Arrow `list<string>` array (list offsets i * len(text_keys)); a line whose texts this
    scanner cannot promise to be DuckDB's (a typed key holding an object or an array, a
-   `\u0000` escape, a float that overflows, underflows or is a power of two, where
-   shortest digits may tie) is a fallback line: NULL in both columns.
+   `\u0000` escape, a float that overflows or underflows, or one longer than 63
+   characters) is a fallback line: NULL in both columns.
 
    The scan runs without the GIL. */
 
@@ -269,26 +269,34 @@ static inline uint32_t fnv1a(const uint8_t *p, Py_ssize_t n) {
     return h;
 }
 
+/* The slot of the key in the table (slots of `stamp` only; any other stamp is empty):
+   the one holding it, else the empty one where it goes. */
+static slot *find_slot(slot *table, uint32_t stamp, const uint8_t *key, Py_ssize_t len,
+                       uint32_t hash) {
+    uint32_t i = hash & (TABLE_SIZE - 1);
+    for (;;) {
+        slot *s = &table[i];
+        if (s->stamp != stamp ||
+            (s->hash == hash && s->len == len && memcmp(s->key, key, (size_t)len) == 0))
+            return s;
+        i = (i + 1) & (TABLE_SIZE - 1);
+    }
+}
+
 /* Finds the key in the table (slots of `stamp` only); inserts it when `insert`.
    Returns 1 when it was there. */
 static int key_seen(slot *table, uint32_t stamp, const uint8_t *key, Py_ssize_t len,
                     uint32_t hash, int insert) {
-    uint32_t i = hash & (TABLE_SIZE - 1);
-    for (;;) {
-        slot *s = &table[i];
-        if (s->stamp != stamp) {
-            if (insert) {
-                s->key = key;
-                s->len = len;
-                s->hash = hash;
-                s->stamp = stamp;
-            }
-            return 0;
-        }
-        if (s->hash == hash && s->len == len && memcmp(s->key, key, (size_t)len) == 0)
-            return 1;
-        i = (i + 1) & (TABLE_SIZE - 1);
+    slot *s = find_slot(table, stamp, key, len, hash);
+    if (s->stamp == stamp)
+        return 1;
+    if (insert) {
+        s->key = key;
+        s->len = len;
+        s->hash = hash;
+        s->stamp = stamp;
     }
+    return 0;
 }
 
 /* -- key texts ------------------------------------------------------------------------ */
@@ -562,22 +570,11 @@ static Py_ssize_t write_text(const span *s, uint8_t *out) {
 #define TEXT_ROOM(line_len, n_keys) ((line_len) + 32 * (Py_ssize_t)(n_keys))
 
 /* Which text key (index, else -1) and parent (number, else -1) a top-level key is. */
-static inline void text_key_of(const text_keys *tk, const uint8_t *key, Py_ssize_t len,
+static inline void text_key_of(text_keys *tk, const uint8_t *key, Py_ssize_t len,
                                uint32_t hash, int *index, int *parent_no) {
-    uint32_t i = hash & (TABLE_SIZE - 1);
-    *index = -1;
-    *parent_no = -1;
-    for (;;) {
-        const slot *s = &tk->table[i];
-        if (s->stamp == 0)
-            return;
-        if (s->hash == hash && s->len == len && memcmp(s->key, key, (size_t)len) == 0) {
-            *index = s->index;
-            *parent_no = s->parent;
-            return;
-        }
-        i = (i + 1) & (TABLE_SIZE - 1);
-    }
+    const slot *s = find_slot(tk->table, 1, key, len, hash);
+    *index = s->stamp == 1 ? s->index : -1;
+    *parent_no = s->stamp == 1 ? s->parent : -1;
 }
 
 /* -- one line ------------------------------------------------------------------------ */
@@ -691,23 +688,10 @@ static text_keys *make_text_keys(PyObject *keys) {
             goto fail;
         }
         uint32_t hash = fnv1a(kb, top_len);
-        uint32_t i = hash & (TABLE_SIZE - 1);
-        slot *s;
-        for (;;) { /* find the top-level key's slot, or make it */
-            s = &tk->table[i];
-            if (s->stamp == 0) {
-                s->key = kb;
-                s->len = top_len;
-                s->hash = hash;
-                s->stamp = 1;
-                s->index = -1;
-                s->parent = -1;
-                break;
-            }
-            if (s->hash == hash && s->len == top_len && memcmp(s->key, kb, (size_t)top_len) == 0)
-                break;
-            i = (i + 1) & (TABLE_SIZE - 1);
-        }
+        slot *s = find_slot(tk->table, 1, kb, top_len, hash); /* the top-level key's */
+        if (s->stamp != 1)
+            *s = (slot){.key = kb, .len = top_len, .hash = hash, .stamp = 1, .index = -1,
+                        .parent = -1};
         if (dot == NULL) {
             s->index = (int)k;
             continue;
