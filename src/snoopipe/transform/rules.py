@@ -213,9 +213,9 @@ def scan_lines(lines: pa.Array | pa.ChunkedArray, kind: str, *, texts: bool = Tr
     line, the texts of `text_keys(kind)` exactly as the engines' JSON reader gives them
     (`Dialect.extract_texts`: DuckDB's `json_extract_string`), or NULL where that reader
     must read the line itself: every line without the C scanner, and the lines it leaves
-    (not strict JSON, a typed key holding an object or an array, a `\\u0000` escape,
-    floats whose shortest digits may tie; see `_extra.c`). `tests/transform/
-    test_extra_native.py` holds the C texts to DuckDB's.
+    (not strict JSON, a typed key holding an object or an array, a `\\u0000` escape, a
+    float that overflows or underflows; see `_extra.c`). `tests/transform/
+    test_key_texts.py` holds the C texts to DuckDB's.
     Same length and chunks as `lines`.
     """
     typed = typed_keys(kind)
@@ -228,20 +228,24 @@ def scan_lines(lines: pa.Array | pa.ChunkedArray, kind: str, *, texts: bool = Tr
     return _scan(lines, typed, keys)
 
 
-def _scan(lines: pa.Array, typed: list[str], keys: list[str] | None
-          ) -> tuple[pa.Array, pa.Array | None]:
+def _scan(lines: pa.Array, typed: list[str] | None, keys: list[str] | None
+          ) -> tuple[pa.Array | None, pa.Array | None]:
     """`scan_lines` of one array: in C (`_extra`) where it is built, the `extra` of each
-    line the C scanner leaves to msgspec (escaped or repeated keys, surrogate escapes,
-    anything not strict JSON) computed by `_extra_python`; the same bytes either way."""
+    line the C scanner leaves to msgspec (escaped or repeated keys, lone surrogate
+    escapes, anything not strict JSON) computed by `_extra_python`; the same bytes either
+    way. typed None: no `extra` (None), the texts alone; keys None: no texts (None)."""
     binary = lines.cast(pa.binary())  # a view of the strings' buffers, no copy
     n = len(binary)
     if _native is None or n == 0 or binary.null_count == n:
-        return (_extra_python(binary, typed),
+        return (None if typed is None else _extra_python(binary, typed),
                 None if keys is None else pa.nulls(n, KEY_TEXTS_TYPE))
     validity, offsets, data = binary.buffers()
     out = _native.extra_column(data, offsets, binary.offset, n, validity,
-                               tuple(k.encode() for k in typed),
+                               None if typed is None else tuple(k.encode() for k in typed),
                                None if keys is None else tuple(k.encode() for k in keys))
+    texts = None if keys is None else _texts_array(n, out[5:])
+    if typed is None:
+        return None, texts
     values, out_offsets, out_validity, nulls, fallback = out[:5]
     extra = pa.Array.from_buffers(
         pa.string(), n,
@@ -252,9 +256,7 @@ def _scan(lines: pa.Array, typed: list[str], keys: list[str] | None
         mask[fallback] = True
         redone = _extra_python(binary.take(pa.array(fallback, pa.int64())), typed)
         extra = pc.replace_with_mask(extra, pa.array(mask), redone)
-    if keys is None:
-        return extra, None
-    return extra, _texts_array(n, out[5:])
+    return extra, texts
 
 
 def _texts_array(n: int, buffers: tuple) -> pa.Array:
@@ -272,19 +274,16 @@ def key_texts(lines: pa.Array, keys: list[str]) -> pa.Array:
     """The texts of `keys` in each line, as `scan_lines` gives them (NULL where DuckDB
     must read the line: `Dialect.extract_texts`), without the `extra` column: for the
     dump extract's selection (`snoopipe.sources.dumps.select`)."""
-    binary = lines.cast(pa.binary())
-    n = len(binary)
-    if _native is None or n == 0 or binary.null_count == n:
-        return pa.nulls(n, KEY_TEXTS_TYPE)
-    validity, offsets, data = binary.buffers()
-    out = _native.extra_column(data, offsets, binary.offset, n, validity, None,
-                               tuple(k.encode() for k in keys))
-    return _texts_array(n, out[5:])
+    texts = _scan(lines, None, keys)[1]
+    assert texts is not None  # keys given
+    return texts
 
 
 def _extra_of(lines: pa.Array, typed: list[str]) -> pa.Array:
     """`extra_fields` of one array (the C scanner where built, msgspec for the rest)."""
-    return _scan(lines, typed, None)[0]
+    extra = _scan(lines, typed, None)[0]
+    assert extra is not None  # typed keys given
+    return extra
 
 
 def _extra_python(lines: pa.Array, typed: list[str]) -> pa.Array:
