@@ -374,7 +374,7 @@ class DumpExtractor:
                 if found.oversized:
                     raise _NotCopyable("a line longer than the limit")
                 lines, blank = found.lines, found.blank
-                _check_head(pa.array(found.head, pa.binary()), 0)
+                _check_head(found.head)
                 if end.truncated:
                     raise _NotCopyable("the file is truncated or damaged")
                 if lines == blank:
@@ -533,21 +533,15 @@ class _Tee:
         return data
 
 
-def _check_head(lines: pa.Array, checked: int) -> int:
-    """Check the first non-blank lines parse as JSON objects; return how many were."""
-    for value in lines.slice(0, _HEAD_LINES).to_pylist():
-        if checked >= _HEAD_LINES:
-            break
-        if not value.strip(b" \t\r\n"):
-            continue
+def _check_head(lines: list[bytes]) -> None:
+    """Check the first non-blank lines (`LineCount.head`) parse as JSON objects."""
+    for checked, value in enumerate(lines[:_HEAD_LINES]):
         try:
             parsed = orjson.loads(value)
         except orjson.JSONDecodeError:
             raise _NotCopyable(f"line {checked + 1} is not JSON") from None
         if not isinstance(parsed, dict):
             raise _NotCopyable("its lines are not JSON objects")
-        checked += 1
-    return checked
 
 
 def _looks_like(counts: Counts, stream: DumpStream) -> str | None:

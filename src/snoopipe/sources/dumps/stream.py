@@ -310,9 +310,8 @@ def count_lines(stream: DumpStream, pieces: Iterator[bytes], *, end: StreamEnd,
     bytes so far) is called after each piece, for progress.
     """
     count = LineCount()
-    at_line_start = True
     current_blank = True  # the line being read is whitespace so far
-    current_bytes = 0  # its length so far
+    current_bytes = 0  # its length so far (0: at a line start)
     head: list[bytes] = []  # pieces of the head's line being read
     decompressed = 0
     for piece in pieces:
@@ -326,7 +325,6 @@ def count_lines(stream: DumpStream, pieces: Iterator[bytes], *, end: StreamEnd,
                 head.append(piece)
             if current_bytes > max_line_bytes:
                 count.oversized = True
-            at_line_start = False
             if on_piece is not None:
                 on_piece(count.lines, decompressed)
             continue
@@ -367,7 +365,6 @@ def count_lines(stream: DumpStream, pieces: Iterator[bytes], *, end: StreamEnd,
         current_blank = _all_whitespace(piece, last + 1, size)
         if len(count.head) < head_lines and current_bytes:
             head.append(piece[last + 1:])
-        at_line_start = current_bytes == 0
         if on_piece is not None:
             on_piece(count.lines, decompressed)
     end.decompressed = decompressed
@@ -376,7 +373,7 @@ def count_lines(stream: DumpStream, pieces: Iterator[bytes], *, end: StreamEnd,
     end.message = stream.message
     end.window_size = stream.window_size
     end.lines = count.lines
-    if not at_line_start:
+    if current_bytes:
         if stream.truncated:
             # a partial last line, numbered as `iter_blocks` numbers it (bytes not kept)
             end.tail_line = end.lines = count.lines + 1
