@@ -266,16 +266,12 @@ def _fail(message: str, code: int = 1) -> None:
 
 def _json_line(level: str, event: str, message: str, fields: dict | None = None, *,
                stderr: bool = False) -> None:
-    """`--log-format json`: one JSON object a line, the shape of the reporter's events
-    (time, level, event, fields..., message)."""
-    from datetime import UTC, datetime
+    """`--log-format json`: one JSON object a line, as the reporter's events
+    (`progress.json_event`)."""
+    from snoopipe.orchestration.progress import json_event
 
-    import orjson
-
-    entry = {"time": datetime.now(UTC).isoformat(), "level": level, "event": event,
-             **(fields or {}), "message": message}
-    print(orjson.dumps(entry, default=str).decode(), file=sys.stderr if stderr else sys.stdout,
-          flush=True)
+    print(json_event(level, event, message, **(fields or {})),
+          file=sys.stderr if stderr else sys.stdout, flush=True)
 
 
 def _say(mark: tuple[str, str], message: str, *, event: str, **fields: object) -> None:
@@ -1346,8 +1342,8 @@ def _print_backfill_summary(resources: Resources, outcome) -> None:
 
     run_record = outcome.run
     _rule(Text.assemble(f"backfill {_visible(run_record.run_id)}: ",
-                               _status_text(run_record.status),
-                               " (resumed)" if outcome.resumed else ""))
+                        _status_text(run_record.status),
+                        " (resumed)" if outcome.resumed else ""))
     try:
         by_source = quarantine.transform_lines_by_source(resources.lake, resources.state,
                                                          run_record.run_id)
@@ -1525,7 +1521,7 @@ def _print_summary(resources: Resources, run_id: str) -> None:
     state = resources.state
     run_record = state.get_run(run_id)
     _rule(Text.assemble(f"run {_visible(run_id)}: ",
-                               _status_text(run_record.status) if run_record else "?"))
+                        _status_text(run_record.status) if run_record else "?"))
     _print_counts(resources)
     _print_extract_gaps(resources, run_record.subreddits if run_record else None)
     _print_checks_line(state.check_results(run_id))

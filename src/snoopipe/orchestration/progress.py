@@ -108,6 +108,16 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry).decode()
 
 
+def json_event(level: str, event: str, message: str, **fields: object) -> str:
+    """One `--log-format json` line: {time (UTC, ISO), level, event, fields..., message};
+    values JSON cannot hold are written as text."""
+    import orjson
+
+    entry = {"time": datetime.now(UTC).isoformat(), "level": level, "event": event,
+             **fields, "message": message}
+    return orjson.dumps(entry, default=str).decode()
+
+
 class LineReporter(Reporter):
     """Progress as complete lines for logs, cron mail and CI (stdout is no terminal).
 
@@ -129,11 +139,7 @@ class LineReporter(Reporter):
         from snoopipe.output import visible
 
         if self.json_lines:
-            import orjson
-
-            entry = {"time": datetime.now(UTC).isoformat(), "level": level, "event": event,
-                     **fields, "message": message}
-            line = orjson.dumps(entry).decode()
+            line = json_event(level, event, message, **fields)
         else:
             prefix = "warning: " if level == "warning" else ""
             line = prefix + visible(message, one_line=True)
