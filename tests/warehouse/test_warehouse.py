@@ -158,9 +158,45 @@ def test_views_are_recreated_idempotently_and_tables_typed(harness):
     assert types["created_utc"] == "TIMESTAMP" and types["dt"] == "DATE"
     assert types["score"] == "BIGINT" and types["is_deleted"] == "BOOLEAN"
     assert wh.query("SELECT edited_utc FROM posts")[1] == [(datetime(2025, 1, 11, 12, 53, 20),)]
-    _cols, pk = wh.query("SELECT constraint_column_names FROM duckdb_constraints() "
-                         "WHERE table_name = 'post_metrics' AND constraint_type = 'PRIMARY KEY'")
-    assert pk == [(["post_id", "observed_at"],)]
+    # No primary key index (dialect.DUCKDB: it must fit in memory); the keys are NOT NULL
+    # and the load keeps one row per key (the tests above).
+    _cols, kinds = wh.query("SELECT DISTINCT constraint_type FROM duckdb_constraints() "
+                            "WHERE table_name = 'post_metrics'")
+    assert kinds == [("NOT NULL",)]
+    _cols, nullable = wh.query("SELECT column_name, is_nullable FROM information_schema.columns "
+                               "WHERE table_name = 'post_metrics'")
+    assert {c for c, n in nullable if n == "NO"} >= {"post_id", "observed_at"}
+
+
+def test_a_warehouse_made_with_primary_keys_is_rebuilt_without_them(harness):
+    """A warehouse an earlier snoopipe made (tables with a PRIMARY KEY) keeps its rows,
+    columns and NOT NULL constraints, loses the key indexes, and keeps upserting."""
+    from snoopipe.warehouse.dialect import Dialect
+
+    path = harness.root / "warehouse.duckdb"
+    old = duckdb.connect(str(path))
+    for table in TABLES.values():
+        old.execute(wsql.create_table_sql(table, Dialect("duckdb", primary_key=True)))
+    old.execute("CREATE VIEW daily_activity AS SELECT 1 AS x")
+    old.close()
+    harness.add_things("r1", "posts", [post("p1", score=1)],
+                       retrieved_at="2026-01-10T00:00:00.000000Z")
+    harness.pipeline("r1")
+    harness.add_things("r2", "posts", [post("p1", score=2), post("p2")],
+                       retrieved_at="2026-01-11T00:00:00.000000Z")
+    assert harness.pipeline("r2")["load"].output["changed"]["posts"] == 2
+    wh = harness.resources.warehouse
+    assert wh.query("SELECT id, score FROM posts ORDER BY id")[1] == [("p1", 2), ("p2", 1)]
+    assert wh.query("SELECT count(*) FROM duckdb_constraints() "
+                    "WHERE constraint_type = 'PRIMARY KEY'")[1] == [(0,)]
+    _cols, nullable = wh.query("SELECT column_name FROM information_schema.columns "
+                               "WHERE table_name = 'posts' AND is_nullable = 'NO'")
+    assert {c for (c,) in nullable} == {c.name for c in TABLES["posts"].columns
+                                        if not c.nullable}
+    assert wh.query("SELECT column_name FROM information_schema.columns WHERE "
+                    "table_name = 'posts' ORDER BY ordinal_position")[1] == [
+        (c,) for c in TABLES["posts"].column_names]
+    assert wh.query("SELECT posts FROM daily_activity WHERE subreddit = 'python'")[1] == [(2,)]
 
 
 def test_query_before_any_load_creates_no_file(tmp_path):
@@ -247,3 +283,14 @@ def test_duplicate_keys_in_a_load_take_the_latest(harness):
         report = wh.load({"posts": LoadSource(lake=harness.lake, keys=keys, run_ids=("r1",))})
         assert report.staged_rows("posts") == 4 and report.changed["posts"] == changed
         assert wh.query("SELECT id, score FROM posts ORDER BY id")[1] == [("p1", 5), ("p2", 3)]
+
+
+def test_merge_sql_is_one_merge_with_the_replace_rule():
+    text = wsql.merge_sql(TABLES["post_metrics"], "staging_post_metrics", dedupe=False)
+    assert text.startswith("MERGE INTO post_metrics USING (SELECT ")
+    assert ("ON post_metrics.post_id = src.post_id AND "
+            "post_metrics.observed_at = src.observed_at") in text
+    assert f"WHEN MATCHED AND {wsql.replaces_sql(TABLES['post_metrics'], 'src', 'post_metrics')}" \
+        in text
+    assert "ROW_NUMBER()" not in text
+    assert "ROW_NUMBER()" in wsql.merge_sql(TABLES["post_metrics"], "s", dedupe=True)

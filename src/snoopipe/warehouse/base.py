@@ -2,8 +2,8 @@
 
 A load is an idempotent upsert: rows are staged from processed Parquet files (only the
 rows of the runs being loaded), deduplicated on the primary key (latest
-`_retrieved_at` wins), then merged with `INSERT ... ON CONFLICT (pk) DO UPDATE ...
-WHERE <the staged row replaces the stored one>` (`sql.replaces_sql`: the stored
+`_retrieved_at` wins), then merged: keys not stored yet inserted, stored ones updated
+where the staged row replaces the stored one (`sql.replaces_sql`: the stored
 observation is not later by `rules.LATEST_FIRST`, and the row differs), so a row never
 regresses to an older observation and a reload changes nothing (0 rows changed). All
 tables of one load commit in ONE transaction. The SQL is built by `snoopipe.warehouse.sql`
@@ -72,7 +72,7 @@ class Warehouse(ABC):
         """A connection for one operation (the driver's), closed on exit."""
 
     def ensure_schema(self) -> None:
-        """Create missing tables (with primary keys), add missing columns, (re)create views."""
+        """Create missing tables, add missing columns, (re)create views."""
         with self.connect() as conn:
             self._ensure_schema(conn)
 

@@ -4,6 +4,11 @@ DuckDB allows one writing process per file, so the warehouse opens the file per
 operation (connect, work, close): `snoopipe query` / `snoopipe status` in another
 process can read between pipeline steps. Reads open the file read-only; a connection
 that finds the file locked by another process retries for `lock_timeout` seconds.
+
+Its tables declare no primary key (`dialect.DUCKDB`: DuckDB's key index must fit in
+memory); the load keeps one row per key with one `MERGE` per table (`sql.merge_sql`).
+A table an earlier snoopipe created with a primary key is rebuilt without it once, the
+first time the schema is ensured (`_drop_key_indexes`).
 """
 
 from __future__ import annotations
@@ -86,6 +91,10 @@ class DuckDBWarehouse(Warehouse):
         """Each step on its own: the load's transaction starts after them."""
         yield lambda sql, params: con.execute(sql, list(params)).fetchall()
 
+    def _ensure_schema(self, conn: duckdb.DuckDBPyConnection) -> None:
+        _drop_key_indexes(conn)
+        super()._ensure_schema(conn)
+
     # -- load ---------------------------------------------------------------------------
 
     def load(self, sources: Mapping[str, LoadSource]) -> LoadReport:
@@ -124,7 +133,7 @@ class DuckDBWarehouse(Warehouse):
 
         The latest-per-key window only runs when a key occurs twice in staging, and an
         empty table (a first load, a backfill into a new warehouse) gets a plain INSERT:
-        on a 1M-row backfill the upsert's conflict checks and window were most of the
+        on a 1M-row backfill the merge's key matching and window were most of the
         load's time.
         """
         pk = ", ".join(table.primary_key)
@@ -137,7 +146,7 @@ class DuckDBWarehouse(Warehouse):
             cols = ", ".join(table.column_names)
             sql = f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {staging}"
         else:
-            sql = wsql.upsert_sql(table, staging, dedupe=bool(duplicates))
+            sql = wsql.merge_sql(table, staging, dedupe=bool(duplicates))
         changed = con.execute(sql).fetchall()
         return int(changed[0][0]) if changed else 0
 
@@ -185,6 +194,35 @@ class DuckDBWarehouse(Warehouse):
 
 # What `query` runs: reads (DESCRIBE, SHOW, SUMMARIZE and FROM-first queries are SELECTs).
 QUERY_STATEMENT_TYPES = (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN)
+
+
+def _drop_key_indexes(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild each processed table that has a primary key (made by snoopipe before its
+    DuckDB tables declared none: `dialect.DUCKDB`) without it: the same rows, columns
+    and NOT NULL constraints, in one transaction per table. The views are recreated
+    after this by the schema steps."""
+    keyed = [name for (name,) in con.execute(
+        "SELECT table_name FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY' "
+        "AND schema_name = current_schema()").fetchall() if name in TABLES]
+    for name in keyed:
+        log.info("warehouse table %s: rebuilding it without its primary key index, once",
+                 name)
+        not_null = [c for (c,) in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+            "current_schema() AND table_name = ? AND is_nullable = 'NO'", [name]).fetchall()]
+        rebuilt = f"{name}__snoopipe_rebuild"
+        con.execute("BEGIN TRANSACTION").fetchall()
+        try:
+            con.execute(f"CREATE TABLE {rebuilt} AS SELECT * FROM {name}").fetchall()
+            for column in not_null:
+                con.execute(f"ALTER TABLE {rebuilt} ALTER COLUMN {column} SET NOT NULL"
+                            ).fetchall()
+            con.execute(f"DROP TABLE {name}").fetchall()
+            con.execute(f"ALTER TABLE {rebuilt} RENAME TO {name}").fetchall()
+            con.execute("COMMIT").fetchall()
+        except BaseException:
+            con.execute("ROLLBACK").fetchall()
+            raise
 
 
 def _query_config(external_access: bool) -> dict[str, Any]:

@@ -1,10 +1,13 @@
 """Portable SQL for warehouses: DDL from tables.py, the upsert, and the reporting views.
 
-Written in SQL that DuckDB and PostgreSQL both run (`INSERT ... ON CONFLICT`, window
-functions, `CREATE OR REPLACE VIEW`). A PostgreSQL warehouse reuses these builders
-after a `COPY` into a staging table. The DDL is written once for every warehouse: what
-differs is the backend's `Dialect` (`snoopipe.warehouse.dialect`: type names from
-`snoopipe.tables.TYPES`, Redshift's VARCHAR widths and distribution and sort keys).
+Written in SQL that DuckDB and PostgreSQL both run (window functions, `MERGE`,
+`CREATE OR REPLACE VIEW`). A PostgreSQL warehouse reuses these builders after a `COPY`
+into a staging table. DuckDB's tables declare no primary key (`dialect.DUCKDB`): it
+merges with `merge_sql`; PostgreSQL before 15 with `upsert_sql` (`INSERT ... ON
+CONFLICT`). The DDL is written once for every warehouse: what differs is the backend's
+`Dialect` (`snoopipe.warehouse.dialect`: type names from `snoopipe.tables.TYPES`,
+whether a table declares its primary key, Redshift's VARCHAR widths and distribution
+and sort keys).
 
 Redshift has no `ON CONFLICT`: it merges with the statements of `merge_statements`
 (latest row per key into a temp table, drop the rows older than the stored ones, then
@@ -34,10 +37,12 @@ def columns_ddl(columns: Sequence[Column], dialect: Dialect = DUCKDB, *,
 
 
 def create_table_sql(table: TableSpec, dialect: Dialect = DUCKDB) -> str:
-    """The table, if missing: its columns, primary key and the dialect's table options."""
+    """The table, if missing: its columns, primary key (when the dialect declares one:
+    `Dialect.primary_key`) and the dialect's table options."""
+    key = (f",\n    PRIMARY KEY ({', '.join(table.primary_key)})" if dialect.primary_key
+           else "")
     return (f"CREATE TABLE IF NOT EXISTS {table.name} (\n"
-            f"    {columns_ddl(table.columns, dialect)},\n"
-            f"    PRIMARY KEY ({', '.join(table.primary_key)})\n)"
+            f"    {columns_ddl(table.columns, dialect)}{key}\n)"
             f"{dialect.table_options(table)}")
 
 
@@ -107,6 +112,24 @@ def upsert_sql(table: TableSpec, staging: str, *, dedupe: bool = True) -> str:
     return (f"INSERT INTO {table.name} ({cols})\n{rows}\n"
             f"ON CONFLICT ({', '.join(table.primary_key)}) DO UPDATE SET {updates}\n"
             f"WHERE {replaces_sql(table, 'excluded', table.name)}")
+
+
+def merge_sql(table: TableSpec, staging: str, *, dedupe: bool = True) -> str:
+    """`upsert_sql` as one `MERGE`, for a table without a primary key index (DuckDB):
+    matched keys are updated when the staged row replaces the stored one
+    (`replaces_sql`, as the `WHEN MATCHED` condition), other keys inserted. Returns one
+    row, the number of rows inserted or updated. dedupe as in `upsert_sql`: the source
+    must hold one row per key, since a MERGE does not check it."""
+    cols = table.column_names
+    updates = ", ".join(f"{c} = src.{c}" for c in cols if c not in table.primary_key)
+    rows = (latest_per_key_sql(table, staging) if dedupe
+            else f"SELECT {', '.join(cols)} FROM {staging}")
+    return (f"MERGE INTO {table.name} USING ({rows}) AS src "
+            f"ON {key_match_sql(table, table.name, 'src')}\n"
+            f"WHEN MATCHED AND {replaces_sql(table, 'src', table.name)} "
+            f"THEN UPDATE SET {updates}\n"
+            f"WHEN NOT MATCHED THEN INSERT ({', '.join(cols)}) "
+            f"VALUES ({', '.join(f'src.{c}' for c in cols)})")
 
 
 def key_match_sql(table: TableSpec, left: str, right: str) -> str:
