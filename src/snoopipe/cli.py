@@ -14,14 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import TaskID
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
@@ -99,12 +92,11 @@ class RichReporter(Reporter):
     """Progress bars per stage on the terminal; every event also goes to the log (and so
     to the run's log file). Messages are printed as plain text (never Rich markup)."""
 
-    def __init__(self, logs_dir: Path | None = None) -> None:
-        self.progress = Progress(
-            SpinnerColumn(), TextColumn("[bold]{task.fields[stage]:<9}", markup=True),
-            BarColumn(), TextColumn("{task.fields[count]}", markup=False),
-            TextColumn("{task.description}", markup=False), TimeElapsedColumn(),
-            console=console, transient=False)
+    def __init__(self, logs_dir: Path | None = None, *, out: Console | None = None) -> None:
+        from snoopipe.progress_bars import FittedProgress
+
+        # out: where the display is drawn (default: stdout's console); a test's recording
+        self.progress = FittedProgress(out or console)
         self._tasks: dict[str, TaskID] = {}
         self._byte_tasks: dict[tuple[str, str], TaskID] = {}
         self._warned: set[str] = set()
@@ -131,7 +123,7 @@ class RichReporter(Reporter):
 
     def stage_started(self, stage: str, total: int | None = None) -> None:
         super().stage_started(stage, total)
-        self._tasks[stage] = self.progress.add_task("", stage=stage, total=total or 1,
+        self._tasks[stage] = self.progress.add_task("", label=stage, total=total or 1,
                                                     count=f"0/{total or 1}")
 
     def task_progress(self, stage: str, message: str) -> None:
@@ -154,11 +146,12 @@ class RichReporter(Reporter):
                        seconds: float = 0.0) -> None:
         key = (stage, task_id)
         if key not in self._byte_tasks:
-            self._byte_tasks[key] = self.progress.add_task("", stage=task_id[:9], total=total,
-                                                           count="")
+            # The label is the file's whole name (progress_bars sizes the line around it).
+            self._byte_tasks[key] = self.progress.add_task("", label=_visible(task_id),
+                                                           total=total, count="")
         rate = lines / seconds if seconds > 0 else 0.0
         count = _bytes(done) + (f"/{_bytes(total)}" if total else "")
-        text = f"{task_id}: kept {kept:,} of {lines:,} lines, {rate:,.0f} lines/s"
+        text = f"kept {kept:,} of {lines:,} lines, {rate:,.0f} lines/s"
         if quarantined:
             text += f", {quarantined:,} quarantined"
         self.progress.update(self._byte_tasks[key], completed=done, total=total, count=count,
@@ -723,6 +716,7 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
            runs: Annotated[int, typer.Option(help="How many recent runs to list.")] = 10) -> None:
     """Recent runs, tasks, check results, quarantine, watermarks and table row counts."""
     from snoopipe import quarantine
+    from snoopipe.orchestration.backfill import empty_dump_note
     from snoopipe.orchestration.run_status import (
         shown_kind,
         shown_statuses,
@@ -797,7 +791,10 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
                 read, made = task_figures(t.stage, t.task_id, t.rows_in, t.rows_out, t.output)
                 tasks.add_row(_plain(t.task_id), _status_text(task_view.status), str(t.attempt),
                               f"{t.seconds:.1f}" if t.seconds is not None else "", read, made)
-                text = "; ".join(x for x in (task_view.note, _first_line(t.error)) if x)
+                # A dump that held no line: the warning its backfill printed, kept so.
+                empty = (empty_dump_note(t.output) if t.task_id.startswith("extract:dump:")
+                         and t.status == "success" and t.output else None)
+                text = "; ".join(x for x in (task_view.note, _first_line(t.error), empty) if x)
                 if text:
                     task_errors.append((t.task_id, text))
             _print_table(tasks)
