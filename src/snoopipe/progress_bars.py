@@ -6,7 +6,7 @@ which cut a file name to `RC_2024-0`. Here the columns are sized for the console
 each time the display is drawn: the label is shown whole, the bar gets at least
 `BAR_MIN` cells, then the description what it needs (cut with an ellipsis when there
 is no more room), then the bar grows to `BAR_WIDTH`. Only when the label alone leaves no
-room for a short bar is it shortened, with an ellipsis in its middle (`RC_2…1.zst`), to
+room for a short bar is it shortened, with an ellipsis in its middle (`RC_2….zst`), to
 `LABEL_MIN` cells, less only on a terminal too narrow for a bar beside that.
 """
 
@@ -35,7 +35,7 @@ LABEL_MIN = 9  # the longest stage name ("transform"): a label is never shortene
 
 def middle_ellipsis(text: str, width: int) -> str:
     """`text` in at most `width` terminal cells: whole when it fits, else its start and
-    end around `…` (`RC_2024-01.zst` in 9 cells: `RC_2…1.zst`)."""
+    end around `…` (`RC_2024-01.zst` in 9 cells: `RC_2….zst`)."""
     if cell_len(text) <= width:
         return text
     if width <= 1:
