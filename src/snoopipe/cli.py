@@ -776,7 +776,7 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
                                                for name in chosen.subreddits))
             elif chosen.kind == "backfill":
                 header.append(": every subreddit")
-            console.print(header)
+            console.print(header, soft_wrap=_PIPED)  # wrapped at spaces on a terminal
             tasks = Table(title="Tasks")
             tasks.add_column("task", overflow="fold")
             tasks.add_column("status")
