@@ -14,14 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import TaskID
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
@@ -99,12 +92,11 @@ class RichReporter(Reporter):
     """Progress bars per stage on the terminal; every event also goes to the log (and so
     to the run's log file). Messages are printed as plain text (never Rich markup)."""
 
-    def __init__(self, logs_dir: Path | None = None) -> None:
-        self.progress = Progress(
-            SpinnerColumn(), TextColumn("[bold]{task.fields[stage]:<9}", markup=True),
-            BarColumn(), TextColumn("{task.fields[count]}", markup=False),
-            TextColumn("{task.description}", markup=False), TimeElapsedColumn(),
-            console=console, transient=False)
+    def __init__(self, logs_dir: Path | None = None, *, out: Console | None = None) -> None:
+        from snoopipe.progress_bars import FittedProgress
+
+        # out: where the display is drawn (default: stdout's console); a test's recording
+        self.progress = FittedProgress(out or console)
         self._tasks: dict[str, TaskID] = {}
         self._byte_tasks: dict[tuple[str, str], TaskID] = {}
         self._warned: set[str] = set()
@@ -131,7 +123,7 @@ class RichReporter(Reporter):
 
     def stage_started(self, stage: str, total: int | None = None) -> None:
         super().stage_started(stage, total)
-        self._tasks[stage] = self.progress.add_task("", stage=stage, total=total or 1,
+        self._tasks[stage] = self.progress.add_task("", label=stage, total=total or 1,
                                                     count=f"0/{total or 1}")
 
     def task_progress(self, stage: str, message: str) -> None:
@@ -154,11 +146,12 @@ class RichReporter(Reporter):
                        seconds: float = 0.0) -> None:
         key = (stage, task_id)
         if key not in self._byte_tasks:
-            self._byte_tasks[key] = self.progress.add_task("", stage=task_id[:9], total=total,
-                                                           count="")
+            # The label is the file's whole name (progress_bars sizes the line around it).
+            self._byte_tasks[key] = self.progress.add_task("", label=_visible(task_id),
+                                                           total=total, count="")
         rate = lines / seconds if seconds > 0 else 0.0
         count = _bytes(done) + (f"/{_bytes(total)}" if total else "")
-        text = f"{task_id}: kept {kept:,} of {lines:,} lines, {rate:,.0f} lines/s"
+        text = f"kept {kept:,} of {lines:,} lines, {rate:,.0f} lines/s"
         if quarantined:
             text += f", {quarantined:,} quarantined"
         self.progress.update(self._byte_tasks[key], completed=done, total=total, count=count,
@@ -723,6 +716,7 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
            runs: Annotated[int, typer.Option(help="How many recent runs to list.")] = 10) -> None:
     """Recent runs, tasks, check results, quarantine, watermarks and table row counts."""
     from snoopipe import quarantine
+    from snoopipe.orchestration.backfill import empty_dump_note
     from snoopipe.orchestration.run_status import (
         shown_kind,
         shown_statuses,
@@ -748,12 +742,13 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
             except Exception as exc:  # an unreadable quarantine file must not hide the status
                 quarantined = {}
                 console.print(_plain(f"quarantine: not readable ({exc})"))
-            # Laid out for 80 columns: ids are never cut (they are what --run-id takes), long
-            # texts (errors, check messages) go to detail lines under their table.
+            # Laid out for 80 columns: ids are whole (they are what --run-id takes; broken
+            # after a separator only when nothing else fits, see table_layout), long texts
+            # (errors, check messages) go to detail lines under their table.
             table = Table(title="Recent runs")
-            table.add_column("run", no_wrap=True)
+            table.add_column("run", overflow="fold")
             for col in ("kind", "status", "started (UTC)"):
-                table.add_column(col, overflow="fold")
+                table.add_column(col)
             table.add_column("secs", justify="right")
             details = []
             for r in recent:
@@ -768,7 +763,7 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
                 text = "; ".join(t for t in (view.note, _first_line(r.error), lines) if t)
                 if text:
                     details.append((r.run_id, text))
-            console.print(table)
+            _print_table(table)
             _print_details(details)
 
             view = shown[chosen.run_id]
@@ -781,14 +776,14 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
                                                for name in chosen.subreddits))
             elif chosen.kind == "backfill":
                 header.append(": every subreddit")
-            console.print(header)
+            console.print(header, soft_wrap=_PIPED)  # wrapped at spaces on a terminal
             tasks = Table(title="Tasks")
-            tasks.add_column("task", no_wrap=True)
+            tasks.add_column("task", overflow="fold")
             tasks.add_column("status")
             tasks.add_column("tries", justify="right")
             tasks.add_column("secs", justify="right")
-            tasks.add_column("read", justify="right", overflow="fold")
-            tasks.add_column("produced", justify="right", overflow="fold")
+            tasks.add_column("read", justify="right")
+            tasks.add_column("produced", justify="right")
             task_errors = []
             loaded = state.loads(chosen.run_id)
             for t in state.tasks(chosen.run_id):
@@ -796,10 +791,13 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
                 read, made = task_figures(t.stage, t.task_id, t.rows_in, t.rows_out, t.output)
                 tasks.add_row(_plain(t.task_id), _status_text(task_view.status), str(t.attempt),
                               f"{t.seconds:.1f}" if t.seconds is not None else "", read, made)
-                text = "; ".join(x for x in (task_view.note, _first_line(t.error)) if x)
+                # A dump that held no line: the warning its backfill printed, kept so.
+                empty = (empty_dump_note(t.output) if t.task_id.startswith("extract:dump:")
+                         and t.status == "success" and t.output else None)
+                text = "; ".join(x for x in (task_view.note, _first_line(t.error), empty) if x)
                 if text:
                     task_errors.append((t.task_id, text))
-            console.print(tasks)
+            _print_table(tasks)
             _print_details(task_errors)
 
             checks = state.check_results(chosen.run_id)
@@ -811,7 +809,7 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
                 ct.add_column("observed", justify="right")
                 for c in checks:
                     ct.add_row(_plain(c.name), _plain(c.severity), _check_text(c), _num(c.observed))
-                console.print(ct)
+                _print_table(ct)
                 _print_details([(c.name, _first_line(c.message)) for c in checks if not c.passed])
 
             _print_quarantine(resources, chosen.run_id, quarantined.get(chosen.run_id, {}))
@@ -826,13 +824,14 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
                            caption="set by run " + ", ".join(sorted({m["run_id"] for m in marks})))
                 # One time column for every source; what the time is differs by source.
                 for col in ("subreddit", "source", "kind", "time (UTC)", "meaning"):
-                    wt.add_column(col, overflow="fold")
+                    wt.add_column(col, overflow="fold" if col in ("subreddit", "source")
+                                  else "ellipsis")
                 for m in marks:
                     at = datetime.fromtimestamp(m["value"], UTC)
                     wt.add_row(_plain(spelled(m["subreddit"], spellings)), _plain(m["source"]),
                                _plain(m["kind"]), at.strftime("%Y-%m-%d %H:%M:%S"),
                                _plain(WATERMARK_MEANINGS.get(m["source"], "")))
-                console.print(wt)
+                _print_table(wt)
             _print_extract_gaps(resources, spellings=spellings)
             console.print(_plain(f"warehouse: {resources.warehouse.url}"), soft_wrap=_PIPED)
             _print_counts(resources)
@@ -884,12 +883,13 @@ def quarantine_command(
                                      f" (quarantine: {where})"))
                 return
             table = Table(title="Quarantine")
-            for col in ("run", "source", "reason"):
-                table.add_column(col, overflow="fold")
+            table.add_column("run", overflow="fold")
+            for col in ("source", "reason"):
+                table.add_column(col)
             table.add_column("lines", justify="right")
             for c in found:
                 table.add_row(_plain(c.run_id), c.source, _plain(c.reason), _num(c.lines))
-            console.print(table)
+            _print_table(table)
             console.print(_plain(f"quarantine: {where}"))
             console.print(_plain("the lines: snoopipe quarantine --lines [--run ID] [--reason TEXT]"
                                  "; to a file: --export FILE"))
@@ -939,9 +939,19 @@ def doctor(config: ConfigOption = None) -> None:
         _fail(str(exc))
         return
     checks = run_checks(settings, config)
+    # On a terminal the details wrap at spaces under themselves; in a pipe, one line each.
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
     for check in checks:
         mark = ("ok    ", "green") if check.ok else ("FAILED", "red")
-        console.print(Text.assemble(mark, f" {check.name:<12} ", _plain(check.detail)))
+        if _PIPED:
+            console.print(Text.assemble(mark, f" {check.name:<12} ", _plain(check.detail)))
+        else:
+            grid.add_row(Text(*mark), Text(f"{check.name:<12}"), _plain(check.detail))
+    if not _PIPED:
+        _print_table(grid)
     if not all(c.ok for c in checks):
         raise typer.Exit(1)
 
@@ -1194,11 +1204,11 @@ def stack_status(directory: StackDirOption = None) -> None:
         return
     table = Table(title=f"snoopipe stack {info['dir']}")
     for col in ("service", "status", "pid", "address"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold" if col == "address" else "ellipsis")
     for name, svc in info["services"].items():
         table.add_row(name, _status("running" if svc["up"] else "failed").replace(
             "failed", "stopped"), str(svc.get("pid") or ""), svc.get("address", ""))
-    console.print(table)
+    _print_table(table)
     health = info["health"] or {}
     for component, report in health.items():
         if isinstance(report, dict) and report.get("status"):
@@ -1318,6 +1328,13 @@ def _print_details(rows: list[tuple[str, str]]) -> None:
     console.print(grid)
 
 
+def _print_table(table: Table) -> None:
+    """A table at the console's width, no word split in the middle (`table_layout`)."""
+    from snoopipe.table_layout import fitted
+
+    console.print(fitted(table, console))
+
+
 def _rule(title: str | Text) -> None:
     """A titled horizontal rule: the terminal's width, RULE_WIDTH in a pipe."""
     console.rule(title) if not _PIPED else console.print(Rule(title), width=RULE_WIDTH)
@@ -1334,7 +1351,7 @@ def _print_counts(resources: Resources) -> None:
     table.add_column("rows", justify="right")
     for name, n in counts.items():
         table.add_row(name, _num(n))
-    console.print(table)
+    _print_table(table)
 
 
 def _print_backfill_summary(resources: Resources, outcome) -> None:
@@ -1352,8 +1369,7 @@ def _print_backfill_summary(resources: Resources, outcome) -> None:
     table = Table(title="Dump files")
     for col in ("file", "read", "lines", "posts", "comments", "filtered", "quarantined",
                 "lines/s", "note"):
-        table.add_column(col, justify="left" if col in ("file", "note") else "right",
-                         overflow="fold")
+        table.add_column(col, justify="left" if col in ("file", "note") else "right")
     for name, result in outcome.dumps.items():
         out = result.output
         seconds = out.get("seconds") or 0
@@ -1370,7 +1386,7 @@ def _print_backfill_summary(resources: Resources, outcome) -> None:
                       _num(out.get("posts")), _num(out.get("comments")),
                       _num(out.get("filtered")), _num(sum(reader.values()) + typed),
                       f"{out.get('lines', 0) / seconds:,.0f}" if seconds else "", _plain(note))
-    console.print(table)
+    _print_table(table)
     outputs = [result.output for result in outcome.dumps.values()]
     if sum(o.get("filtered") or 0 for o in outputs) and not sum(
             (o.get("posts") or 0) + (o.get("comments") or 0) for o in outputs):

@@ -30,7 +30,8 @@ LAYERS: tuple[frozenset[str], ...] = (
     # plain values, errors, formatting and process helpers: no snoopipe package below
     # (engines names each engine's runner as "module:function", imported only when it runs)
     frozenset({"errors", "tables", "sqltext", "stage_outputs", "redact", "interrupts",
-               "crash_points", "engines", "private", "output"}),
+               "crash_points", "engines", "private", "output", "table_layout",
+               "progress_bars"}),
     frozenset({"settings"}),
     frozenset({"lake"}),
     frozenset({"state"}),

@@ -250,9 +250,7 @@ class BackfillRunner:
                        "not Reddit dump lines (NDJSON, a JSON array or an API response)")
             outcome.unusable.append(message)
             self.reporter.warning(message)
-        elif not out.get("truncated") and out.get("lines", 0) == out.get("blank", 0):
-            what = "blank lines only" if out.get("lines") else "no lines"
-            message = f"{source.name} is empty: {what}"
+        elif message := empty_dump_note(out):
             outcome.notes.append(message)
             self.reporter.warning(message)
 
@@ -266,6 +264,19 @@ def _range_text(since: str | None, until: str | None) -> str:
     if not since and not until:
         return ""
     return f", created {since or '…'} to {until or '…'} (UTC, inclusive)"
+
+
+def empty_dump_note(output: dict[str, Any]) -> str | None:
+    """`<file> is empty: no lines` (or `blank lines only`) for the output of a dump
+    extract task (`StageResult.output`, as the state store keeps it) that read no line,
+    else None. A truncated file, or one of which every line was quarantined, is reported
+    otherwise (`BackfillRunner._check_input`). `snoopipe status` shows it from the task's
+    stored output, as the backfill warned when it ran."""
+    if output.get("truncated") or output.get("looks_like") or (
+            output.get("lines", 0) != output.get("blank", 0)):
+        return None
+    what = "blank lines only" if output.get("lines") else "no lines"
+    return f"{output.get('dump')} is empty: {what}"
 
 
 def dump_summary(result: StageResult) -> str:

@@ -1,0 +1,118 @@
+"""What the CLI prints at a narrow terminal (60 and 80 columns): every table (status,
+quarantine, backfill's Dump files, doctor) wraps at spaces and never splits a word in
+the middle; a long id is broken only after a separator (`extract:dump:` / `RS_2023-01`).
+And `snoopipe status` keeps the warning about an empty dump file that its backfill said."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from snoopipe.cli import _bytes
+from snoopipe.table_layout import token_parts
+from tests.dumps.conftest import comment, post, write_dump
+
+pytestmark = pytest.mark.slow
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+BOX = re.compile("[\u2500-\u257f]")  # box drawing: table borders and rules
+FREE = re.compile(r"[\d.,]+ [KMGT]?B free")  # doctor's free disk space changes between calls
+
+
+@pytest.fixture(scope="module")
+def backfilled(tmp_path_factory):
+    """A project backfilled at 60 columns from posts, comments (one line the pipeline
+    quarantines, one comment without its post: a warning check) and two empty dumps:
+    0 bytes, and a valid zstd stream of no line."""
+    from tests.e2e.conftest import Project
+    from tests.product.conftest import PINNED_CONFIG
+
+    project = Project(tmp_path_factory.mktemp("narrow"))
+    project.write_config(PINNED_CONFIG)
+    rs = write_dump(project.root / "RS_2023-01.zst", [
+        post(f"p{i}", title=f"a title number {i}") for i in range(1200)])
+    rc = write_dump(project.root / "RC_2023-01.zst", [
+        comment("c1"), comment("c2", link_id="t3_gone", parent_id="t3_gone"),
+        b'{"id": "broken", "body": '])
+    empty = project.root / "RC_2023-02.zst"
+    empty.write_bytes(b"")
+    no_line = write_dump(project.root / "RS_2023-02.zst", [])
+    files = [str(f) for f in (rs, rc, empty, no_line)]
+    done = project.snoopipe("backfill", *files, "-s", "python", env={"COLUMNS": "60"})
+    return project, files, done
+
+
+def _words(text: str) -> list[str]:
+    return BOX.sub(" ", FREE.sub("N free", ANSI.sub("", text))).split()
+
+
+def assert_no_word_split(narrow: str, wide: str, width: int) -> None:
+    """Each word of `narrow` is a word of `wide` (the same output with room for every
+    line), or consecutive parts of one (`token_parts`: broken after a separator), or a
+    piece of a word longer than the terminal's line (folded: nothing else can hold it)."""
+    whole = set(_words(wide)) | {"·"}  # `·` parts a row's cells when it is a paragraph
+    pieces = set()
+    for word in whole:
+        parts = token_parts(word)
+        pieces |= {"".join(parts[i:j]) for i in range(len(parts))
+                   for j in range(i + 1, len(parts) + 1)}
+    too_long = [w for w in whole if len(w) > width]
+    split = [w for w in _words(narrow) if w not in whole and w not in pieces
+             and not any(w in long for long in too_long)]
+    assert not split, f"words split at {width} columns: {split}\n{narrow}"
+    assert all(len(line) <= width for line in ANSI.sub("", narrow).splitlines()
+               if BOX.search(line)), narrow  # a table is never wider than the terminal
+
+
+@pytest.mark.parametrize("width", [60, 80])
+def test_status_quarantine_and_doctor_tables_keep_words_whole(backfilled, width):
+    project, _, _ = backfilled
+    terminal = {"TTY_COMPATIBLE": "1"}  # quarantine and doctor draw tables on a terminal
+    for command in (["status"], ["quarantine"], ["doctor"]):
+        narrow = project.snoopipe(*command, env={**terminal, "COLUMNS": str(width)}).stdout
+        wide = project.snoopipe(*command, env={**terminal, "COLUMNS": "250"}).stdout
+        assert_no_word_split(narrow, wide, width)
+    status = project.snoopipe("status", env={"COLUMNS": str(width)}).stdout
+    words = _words(status)
+    for word in ("backfill", "success", "blocking", "warning", "warn", "transform",
+                 "validate", "quarantined", "comments_post_exists", "1,200"):
+        assert word in words, (word, status)
+    # a task id whole, or broken after its stage and source
+    assert "extract:dump:RS_2023-01" in words or {"extract:dump:", "RS_2023-01"} <= set(words)
+
+
+@pytest.mark.parametrize("width", [60, 80])
+def test_backfill_dump_files_table_keeps_words_whole(backfilled, width):
+    project, files, first = backfilled
+    done = first if width == 60 else project.snoopipe(
+        "backfill", *files, "-s", "python", "--new-run", env={"COLUMNS": str(width)})
+    start = done.stdout.index("Dump files")
+    table = done.stdout[start:done.stdout.index("\ntransform: ", start)]
+    outputs = project.task_outputs("extract")
+    # Every figure the table can show, as it formats them, from the tasks' stored outputs.
+    allowed = {"Dump files", "file", "read", "lines", "posts", "comments", "filtered",
+               "quarantined", "lines/s", "note", "·", "transform:", "invalid", "JSON:"}
+    for out in outputs:
+        allowed |= {out["dump"], *_bytes(out["input_bytes"]).split()}
+        allowed |= {f"{out[k]:,}" for k in ("lines", "posts", "comments", "filtered")}
+        allowed |= {f"{n:,}" for n in range(5)}  # quarantined lines of a file
+        if out["seconds"]:
+            allowed.add(f"{out['lines'] / out['seconds']:,.0f}")
+    words = _words(table)
+    assert {"RS_2023-01.zst", "RC_2023-01.zst", "RC_2023-02.zst", "RS_2023-02.zst",
+            "quarantined", "comments", "1,200"} <= set(words), table
+    assert not [w for w in words if w not in allowed and w not in {"Dump", "files"}], table
+    assert all(len(line) <= width for line in table.splitlines()), table
+
+
+def test_status_shows_the_warning_about_an_empty_dump(backfilled):
+    project, _, done = backfilled
+    said = " ".join(done.stdout.split())
+    assert "RC_2023-02.zst is empty: no lines" in said
+    assert "RS_2023-02.zst is empty: no lines" in said
+    (run_id,) = project.state_rows("SELECT run_id FROM runs ORDER BY run_id LIMIT 1")[0]
+    status = " ".join(project.snoopipe("status", "--run-id", run_id).stdout.split())
+    assert "extract:dump:RC_2023-02 RC_2023-02.zst is empty: no lines" in status, status
+    assert "extract:dump:RS_2023-02 RS_2023-02.zst is empty: no lines" in status, status
+    assert "RS_2023-01.zst is empty" not in status  # only the empty ones
