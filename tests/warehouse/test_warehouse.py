@@ -17,6 +17,17 @@ from snoopipe.warehouse.readonly import NotReadOnlyError
 from tests.fixtures.harness import comment, post
 
 
+@pytest.fixture(autouse=True, params=["merge", "delete_insert"])
+def load_statements(request, monkeypatch):
+    """Every test with both ways the DuckDB load applies staged rows to a stored table:
+    one MERGE (up to MERGE_MAX_ROWS staged rows) and a DELETE then an INSERT (above)."""
+    import snoopipe.warehouse.duckdb as duckdb_warehouse
+
+    if request.param == "delete_insert":
+        monkeypatch.setattr(duckdb_warehouse, "MERGE_MAX_ROWS", 0)
+    return request.param
+
+
 def counts(h) -> dict[str, int]:
     return h.resources.warehouse.table_counts()
 

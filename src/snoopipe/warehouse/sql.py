@@ -132,6 +132,24 @@ def merge_sql(table: TableSpec, staging: str, *, dedupe: bool = True) -> str:
             f"VALUES ({', '.join(f'src.{c}' for c in cols)})")
 
 
+def replace_statements(table: TableSpec, staging: str, *, dedupe: bool = True) -> list[str]:
+    """`merge_sql` as a DELETE then an INSERT, for loads too large to update in place
+    (DuckDB holds an UPDATE's new values in memory until it commits: 2.7 GB for 1 M
+    comments): delete the stored rows the staged ones replace (`replaces_sql`), then
+    insert the staged rows whose key is not stored (the new keys and the replacements).
+    The INSERT's count is the number of rows changed. dedupe as in `upsert_sql`."""
+    cols = ", ".join(table.column_names)
+    rows = latest_per_key_sql(table, staging) if dedupe else f"SELECT {cols} FROM {staging}"
+    return [
+        (f"DELETE FROM {table.name} USING ({rows}) AS src "
+         f"WHERE {key_match_sql(table, table.name, 'src')} "
+         f"AND {replaces_sql(table, 'src', table.name)}"),
+        (f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM ({rows}) AS src "
+         f"WHERE NOT EXISTS (SELECT 1 FROM {table.name} "
+         f"WHERE {key_match_sql(table, table.name, 'src')})"),
+    ]
+
+
 def key_match_sql(table: TableSpec, left: str, right: str) -> str:
     """`left.k = right.k AND ...` over the primary key."""
     return " AND ".join(f"{left}.{k} = {right}.{k}" for k in table.primary_key)
