@@ -33,9 +33,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -215,6 +216,54 @@ def query_bytes(files: list[str], where: str) -> tuple[int, int]:
     return int(got["bytes"]), int(got["rows"])
 
 
+def tree_rss(pid: int) -> int:
+    """VmRSS bytes of a process and its descendants now (0 for one already gone)."""
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            with open(f"/proc/{current}/status") as fh:
+                total += next((int(line.split()[1]) * 1024 for line in fh
+                               if line.startswith("VmRSS:")), 0)
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as fh:
+                    stack += [int(child) for child in fh.read().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+class RssSampler(threading.Thread):
+    """`tree_rss(pid)` every `interval` seconds until stopped: `samples`, [(UTC, bytes)]."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.samples: list[tuple[datetime, int]] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self.interval):
+            self.samples.append((datetime.now(UTC), tree_rss(self.pid)))
+
+
+def stage_peaks(project: Path, samples: list[tuple[datetime, int]]) -> dict[str, int]:
+    """{stage: the highest sampled RSS while one of its tasks ran} (state store times)."""
+    con = sqlite3.connect(project / "data" / "state.db")
+    rows = con.execute("SELECT stage, started_at, finished_at FROM tasks").fetchall()
+    con.close()
+    peaks: dict[str, int] = {}
+    for stage, a, b in rows:
+        start, end = (_utc(datetime.fromisoformat(t)) for t in (a, b))
+        inside = [rss for at, rss in samples if start <= at <= end]
+        peaks[stage] = max([peaks.get(stage, 0), *inside])
+    return peaks
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
 def backfill(dumps: list[Path], work: Path, *, env: dict[str, str] | None = None
              ) -> tuple[Path, float, int, dict]:
     """`snoopipe backfill --all-subreddits` in a fresh project: (project, wall seconds,
@@ -227,19 +276,25 @@ def backfill(dumps: list[Path], work: Path, *, env: dict[str, str] | None = None
     proc = subprocess.Popen([sys.executable, "-m", "snoopipe.cli", "backfill",
                              *map(str, dumps), "--all-subreddits"], cwd=project, env=full_env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    sampler = RssSampler(proc.pid)
+    sampler.start()
     err = proc.stderr.read()
     _pid, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
+    sampler.done.set()
+    sampler.join()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"backfill failed:\n{err.decode()[-3000:]}")
-    (project / "bench.json").write_text(json.dumps({"seconds": seconds,
-                                                    "rss": usage.ru_maxrss * 1024}))
+    (project / "bench.json").write_text(json.dumps({
+        "seconds": seconds, "rss": usage.ru_maxrss * 1024,
+        "stage_rss": stage_peaks(project, sampler.samples)}))
     return project, seconds, usage.ru_maxrss * 1024, stage_times(project)
 
 
 def stage_times(project: Path) -> dict:
-    """{stage: [seconds, [task outputs]]} from the project's state store: seconds from
-    the stage's first task start to its last task end (a dump file is one extract task)."""
+    """{stage: [seconds, [task outputs], peak RSS bytes or None]} from the project's state
+    store (seconds from the stage's first task start to its last task end; a dump file is
+    one extract task) and the sampled RSS in its bench.json."""
     con = sqlite3.connect(project / "data" / "state.db")
     rows = con.execute("SELECT stage, started_at, finished_at, output FROM tasks").fetchall()
     con.close()
@@ -249,7 +304,9 @@ def stage_times(project: Path) -> dict:
         entry = spans.setdefault(stage, [start, end, []])
         entry[0], entry[1] = min(entry[0], start), max(entry[1], end)
         entry[2].append(json.loads(output or "{}"))
-    return {stage: [(end - start).total_seconds(), outputs]
+    measured = project / "bench.json"
+    peaks = json.loads(measured.read_text()).get("stage_rss", {}) if measured.exists() else {}
+    return {stage: [(end - start).total_seconds(), outputs, peaks.get(stage)]
             for stage, (start, end, outputs) in spans.items()}
 
 
@@ -371,12 +428,13 @@ def render(args, rs: Path, rc: Path, seconds: float, rss: int, stages: dict,
            "",
            f"`snoopipe backfill --all-subreddits`: {seconds:.1f} s wall, peak RSS {mib(rss)}.",
            "",
-           "| stage | seconds | rows/s |",
-           "|---|---:|---:|"]
+           "| stage | seconds | rows/s | peak RSS (sampled every 0.2 s) |",
+           "|---|---:|---:|---:|"]
     for stage in ("extract", "transform", "validate", "load"):
         if stage in stages:
-            secs = stages[stage][0]
-            out.append(f"| {stage} | {secs:.1f} | {int(lines / secs) if secs else 0:,} |")
+            secs, _outputs, peak = stages[stage]
+            out.append(f"| {stage} | {secs:.1f} | {int(lines / secs) if secs else 0:,} | "
+                       f"{mib(peak) if peak else ''} |")
     out += ["", "| table | files | min | median | max |", "|---|---:|---:|---:|---:|"]
     for table in files.sizes:
         n, lo, med, hi = files.summary(table)
