@@ -135,6 +135,7 @@ comments = TABLES["comments"]
 cols = ", ".join(comments.column_names)
 with tempfile.TemporaryDirectory() as scratch:
     con = duckdb.connect(os.path.join(scratch, "w.duckdb"))
+    con.execute("SET enable_progress_bar = false")  # it writes to stdout on long queries
     con.execute(wsql.create_table_sql(comments))
     started = time.perf_counter()
     con.execute("BEGIN")
