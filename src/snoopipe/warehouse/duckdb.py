@@ -155,15 +155,21 @@ class DuckDBWarehouse(Warehouse):
             f"NOT EXISTS (SELECT 1 FROM {table.name}) FROM {staging}").fetchone()
         assert row is not None  # an aggregate without GROUP BY returns one row
         duplicates, empty = row
+        before: list[str] = []
+        after: list[str] = []
         if empty and not duplicates:
             cols = ", ".join(table.column_names)
             sql = f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {staging}"
         elif staged <= MERGE_MAX_ROWS:
             sql = wsql.merge_sql(table, staging, dedupe=bool(duplicates))
         else:
-            delete, sql = wsql.replace_statements(table, staging, dedupe=bool(duplicates))
-            con.execute(delete).fetchall()
+            before, sql, after = wsql.replace_statements(
+                table, staging, f"replaced_{table.name}", dedupe=bool(duplicates))
+        for statement in before:
+            con.execute(statement).fetchall()
         changed = con.execute(sql).fetchall()
+        for statement in after:
+            con.execute(statement).fetchall()
         return int(changed[0][0]) if changed else 0
 
     # -- reads --------------------------------------------------------------------------

@@ -132,22 +132,34 @@ def merge_sql(table: TableSpec, staging: str, *, dedupe: bool = True) -> str:
             f"VALUES ({', '.join(f'src.{c}' for c in cols)})")
 
 
-def replace_statements(table: TableSpec, staging: str, *, dedupe: bool = True) -> list[str]:
+def replace_statements(table: TableSpec, staging: str, keys: str, *, dedupe: bool = True
+                       ) -> tuple[list[str], str, list[str]]:
     """`merge_sql` as a DELETE then an INSERT, for loads too large to update in place
     (DuckDB holds an UPDATE's new values in memory until it commits: 2.7 GB for 1 M
-    comments): delete the stored rows the staged ones replace (`replaces_sql`), then
-    insert the staged rows whose key is not stored (the new keys and the replacements).
-    The INSERT's count is the number of rows changed. dedupe as in `upsert_sql`."""
+    comments): (statements before, the INSERT, statements after); the INSERT's count is
+    the number of rows changed. dedupe as in `upsert_sql`.
+
+    1. the temp table `keys`: the keys of the stored rows the staged ones replace
+       (`replaces_sql`); kept narrow, since DuckDB's DELETE cannot spill a join carrying
+       every column (it ran out of 1 GB on 12.5 M comments);
+    2. delete those rows;
+    3. insert the staged rows whose key is not stored: the new keys and the replacements;
+    4. drop `keys`.
+    """
     cols = ", ".join(table.column_names)
     rows = latest_per_key_sql(table, staging) if dedupe else f"SELECT {cols} FROM {staging}"
-    return [
-        (f"DELETE FROM {table.name} USING ({rows}) AS src "
-         f"WHERE {key_match_sql(table, table.name, 'src')} "
-         f"AND {replaces_sql(table, 'src', table.name)}"),
-        (f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM ({rows}) AS src "
-         f"WHERE NOT EXISTS (SELECT 1 FROM {table.name} "
-         f"WHERE {key_match_sql(table, table.name, 'src')})"),
+    pk = ", ".join(f"src.{k}" for k in table.primary_key)
+    before = [
+        (f"CREATE TEMP TABLE {keys} AS SELECT {pk} FROM {table.name} "
+         f"JOIN ({rows}) AS src ON {key_match_sql(table, table.name, 'src')} "
+         f"WHERE {replaces_sql(table, 'src', table.name)}"),
+        (f"DELETE FROM {table.name} USING {keys} AS src "
+         f"WHERE {key_match_sql(table, table.name, 'src')}"),
     ]
+    insert = (f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM ({rows}) AS src "
+              f"WHERE NOT EXISTS (SELECT 1 FROM {table.name} "
+              f"WHERE {key_match_sql(table, table.name, 'src')})")
+    return before, insert, [f"DROP TABLE {keys}"]
 
 
 def key_match_sql(table: TableSpec, left: str, right: str) -> str:
