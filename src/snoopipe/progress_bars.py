@@ -101,8 +101,10 @@ class FittedProgress(Progress):
 
     def _size_columns(self, tasks: list[Task], width: int) -> None:
         sized = (self.label, self.bar, self.description)
+        # Every column here is a ProgressColumn (Rich also takes format strings).
         others = sum(max((_cells(self._out, column(task)) for task in tasks), default=0)
-                     for column in self.columns if column not in sized)
+                     for column in self.columns
+                     if isinstance(column, ProgressColumn) and column not in sized)
         room = width - others - (len(self.columns) - 1)  # one space between columns
         wanted = max((cell_len(str(t.fields.get("label", ""))) for t in tasks), default=0)
         # Leave the bar BAR_MIN cells and the description one (and a space between).
