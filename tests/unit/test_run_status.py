@@ -95,3 +95,28 @@ def test_typed_spellings_keep_what_has_capitals_and_spelled_falls_back_to_the_na
 def test_task_figures_count_one_in_the_singular():
     assert task_figures("extract", "extract:python", 1, 1, {}) == ("1 request", "1 row")
     assert task_figures("load", "load", 1, 2, {}) == ("1 row staged", "2 rows changed")
+
+
+def test_a_killed_holder_not_yet_reaped_is_dead():
+    """A process killed with -9 is a zombie until its parent reaps it (in a container,
+    maybe never): its lock is stale and its run interrupted, not running."""
+    import socket
+    import subprocess
+    import time
+
+    from snoopipe.orchestration.runner import holder_is_dead
+
+    child = subprocess.Popen(["sleep", "30"])
+    holder = f"{socket.gethostname()}:{child.pid}:abcd"
+    try:
+        assert not holder_is_dead(holder)
+        child.kill()
+        deadline = time.monotonic() + 10
+        while not holder_is_dead(holder):  # a zombie: killed, not reaped (no wait yet)
+            assert time.monotonic() < deadline, "the killed child never showed as dead"
+            time.sleep(0.01)
+        assert child.poll() is not None  # reaped now: gone from the process table
+        assert holder_is_dead(holder)
+    finally:
+        child.kill()
+        child.wait()

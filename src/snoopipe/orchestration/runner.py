@@ -88,7 +88,9 @@ def new_holder() -> str:
 
 
 def holder_is_dead(holder: str) -> bool:
-    """True when `holder` is a process on this machine that no longer runs (kill -9)."""
+    """True when `holder` is a process on this machine that no longer runs (kill -9),
+    a zombie included: a killed process stays in the process table until its parent
+    reaps it, which a container's first process may never do."""
     parts = holder.split(":")
     if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
         return False
@@ -101,7 +103,19 @@ def holder_is_dead(holder: str) -> bool:
         return True
     except PermissionError:
         return False
-    return False
+    return _process_state(pid) in ("Z", "X")
+
+
+def _process_state(pid: int) -> str | None:
+    """The state letter of /proc/<pid>/stat (`R`, `S`, `Z`...), None where there is none."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return None
+    # `pid (comm) state ...`: comm may hold spaces and parentheses, so after the last ")".
+    fields = stat[stat.rfind(b")") + 1:].split()
+    return fields[0].decode() if fields else None
 
 
 LOCK_POLL_SECONDS = 2.0  # how often a waiting run asks for the lock again
