@@ -1356,6 +1356,7 @@ def _print_counts(resources: Resources) -> None:
 
 def _print_backfill_summary(resources: Resources, outcome) -> None:
     from snoopipe import quarantine
+    from snoopipe.orchestration.backfill import empty_dump_note
 
     run_record = outcome.run
     _rule(Text.assemble(f"backfill {_visible(run_record.run_id)}: ",
@@ -1375,8 +1376,9 @@ def _print_backfill_summary(resources: Resources, outcome) -> None:
         seconds = out.get("seconds") or 0
         reader = dict(out.get("quarantined", {}))
         typed = by_source.get(f"dump:{name}", 0)
+        empty = empty_dump_note(out)
         note = ("damaged" if out.get("damaged") else "truncated" if out.get("truncated")
-                else "resumed" if out.get("resumed") else "")
+                else "empty" if empty else "resumed" if out.get("resumed") else "")
         parts = [f"{k}: {v:,}" for k, v in sorted(reader.items())]
         if typed:
             parts.append(f"transform: {typed:,}")

@@ -92,7 +92,8 @@ def test_backfill_dump_files_table_keeps_words_whole(backfilled, width):
     outputs = project.task_outputs("extract")
     # Every figure the table can show, as it formats them, from the tasks' stored outputs.
     allowed = {"Dump files", "file", "read", "lines", "posts", "comments", "filtered",
-               "quarantined", "lines/s", "note", "·", "transform:", "invalid", "JSON:"}
+               "quarantined", "lines/s", "note", "·", "transform:", "invalid", "JSON:",
+               "empty"}
     for out in outputs:
         allowed |= {out["dump"], *_bytes(out["input_bytes"]).split()}
         allowed |= {f"{out[k]:,}" for k in ("lines", "posts", "comments", "filtered")}
@@ -116,3 +117,15 @@ def test_status_shows_the_warning_about_an_empty_dump(backfilled):
     assert "extract:dump:RC_2023-02 RC_2023-02.zst is empty: no lines" in status, status
     assert "extract:dump:RS_2023-02 RS_2023-02.zst is empty: no lines" in status, status
     assert "RS_2023-01.zst is empty" not in status  # only the empty ones
+
+
+def test_the_dump_files_table_notes_an_empty_dump(backfilled):
+    _project, _files, done = backfilled
+    start = done.stdout.index("Dump files")
+    words = _words(done.stdout[start:done.stdout.index("\ntransform: ", start)])
+    # Each file's words up to the next file's name (at 60 columns, a paragraph per file).
+    at = [i for i, w in enumerate(words) if w.endswith(".zst")] + [len(words)]
+    row = {words[i]: words[i + 1:j] for i, j in zip(at, at[1:], strict=False)}
+    assert row["RC_2023-02.zst"][-2:] == ["note", "empty"], row
+    assert row["RS_2023-02.zst"][-2:] == ["note", "empty"], row
+    assert "empty" not in row["RS_2023-01.zst"] + row["RC_2023-01.zst"], row
