@@ -72,3 +72,21 @@ def test_the_default_report_file_is_not_listed_by_git_status():
     ignored = subprocess.run(["git", "check-ignore", "-q", "--no-index", "snoopipe-report.html"],
                              cwd=checkout)
     assert ignored.returncode == 0
+
+
+def test_freshness_shows_the_extracted_subreddits_not_every_backfilled_one(project, tmp_path):
+    """An `--all-subreddits` backfill brings subreddits the schedule never reads: the
+    freshness table counts them instead of listing years-old rows among the live ones."""
+    from tests.dumps.conftest import post, write_dump
+
+    project.snoopipe("run", "-s", "python")
+    dump = write_dump(tmp_path / "RS_2023-01.zst", [
+        post(f"p{i}", sub) for i, sub in enumerate(["oldsub_one", "oldsub_two", "python"])])
+    project.snoopipe("backfill", str(dump), "--all-subreddits")
+    out = tmp_path / "report.html"
+    project.snoopipe("report", "--out", str(out))
+    freshness = out.read_text().split("<h2>Freshness</h2>", 1)[1].split("</p>", 1)[0]
+    assert "r/python" in freshness and "r/dataengineering" in freshness  # configured
+    assert "oldsub" not in freshness
+    assert ("Not shown: 2 subreddits with posts from dump backfills only" in
+            " ".join(freshness.split()))

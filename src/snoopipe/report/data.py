@@ -23,6 +23,9 @@ class ReportData:
     requests: list[dict] = field(default_factory=list)  # run_id, subreddit, requests
     request_cap: int = 0  # extract.max_requests_per_run
     freshness: list[dict] = field(default_factory=list)  # subreddit, newest_created, last_extract
+    # Subreddits with posts in the warehouse that are neither configured nor read by the
+    # API extract (backfilled from dumps only): counted, not shown in freshness.
+    dump_only_subreddits: int = 0
 
 
 def collect(resources: Resources, *, runs: int = 200) -> ReportData:
@@ -97,7 +100,11 @@ def collect(resources: Resources, *, runs: int = 200) -> ReportData:
                 newest[sub.lower()] = max(newest.get(sub.lower(), stamp), stamp)
     except Exception:  # noqa: BLE001 - nothing loaded yet
         pass
-    for sub in sorted(set(newest) | set(last_extract)):
+    # Freshness is the scheduled extract's: the configured subreddits and those it read.
+    # An `--all-subreddits` backfill brings thousands of others, years old.
+    tracked = {sub.lower() for sub in resources.settings.subreddits} | set(last_extract)
+    data.dump_only_subreddits = len(set(newest) - tracked)
+    for sub in sorted(tracked):
         data.freshness.append({"subreddit": spelled(sub, spellings),
                                "newest_created": newest.get(sub),
                                "last_extract": last_extract.get(sub)})

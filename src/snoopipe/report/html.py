@@ -172,5 +172,8 @@ def _freshness_table(data: ReportData) -> str:
         f'<td>{_utc_text(f["newest_created"]) if f["newest_created"] else ""}</td>'
         f'<td>{_utc_text(f["last_extract"]) if f["last_extract"] else "never"}</td></tr>'
         for f in data.freshness)
+    left_out = (f"<p>Not shown: {plural(data.dump_only_subreddits, 'subreddit')} with "
+                f"posts from dump backfills only (neither configured nor read by the "
+                f"API extract).</p>" if data.dump_only_subreddits else "")
     return ("<h2>Freshness</h2><table><tr><th>subreddit</th><th>newest post created (UTC)"
-            f"</th><th>last successful extract (UTC)</th></tr>{rows}</table>")
+            f"</th><th>last successful extract (UTC)</th></tr>{rows}</table>{left_out}")
