@@ -116,6 +116,10 @@ def test_duckdb_query_reaches_no_file_url_or_extension(tmp_path, loaded):
         assert ("disabled" in text or "only reads" in text or "one statement" in text
                 or "read-only" in text), (sql, text)
     assert not target.exists() and not (tmp_path / "other.duckdb").exists()
+    for sql, kind in (("INSTALL httpfs", "INSTALL"), ("LOAD httpfs", "LOAD"),
+                      ("DELETE FROM posts", "DELETE")):  # named as written
+        with pytest.raises(NotReadOnlyError, match=f"statement, not {kind}$"):
+            warehouse.query(sql)
     assert warehouse.query("SELECT count(*) AS n FROM posts") == (["n"], [(0,)])
     assert warehouse.query("SELECT current_setting('TimeZone') AS tz")[1] == [("UTC",)]
     # asked for explicitly, a query may read files (still one read statement)

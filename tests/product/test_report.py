@@ -90,3 +90,16 @@ def test_freshness_shows_the_extracted_subreddits_not_every_backfilled_one(proje
     assert "oldsub" not in freshness
     assert ("Not shown: 2 subreddits with posts from dump backfills only" in
             " ".join(freshness.split()))
+
+
+def test_the_runs_table_says_why_a_run_needs_a_look(project, tmp_path):
+    """A backfill of a file that is not a dump succeeds with nothing to load (exit code
+    3): the report's Runs table gives the reason `snoopipe status` gives."""
+    garbage = tmp_path / "RC_2023-01.zst"
+    garbage.write_bytes(b"this is not a dump\n" * 50)
+    project.snoopipe("backfill", str(garbage), "--all-subreddits", check=False)
+    out = tmp_path / "report.html"
+    project.snoopipe("report", "--out", str(out))
+    runs = out.read_text().split("<h2>Runs</h2>", 1)[1].split("</table>", 1)[0]
+    assert "<th>note</th>" in runs
+    assert "unusable input" in runs, runs

@@ -13,7 +13,9 @@ class ReportData:
     """Rows for each chart; times are UTC ISO strings, durations seconds."""
 
     generated_at: str
-    runs: list[dict] = field(default_factory=list)  # run_id, kind, status, started, seconds
+    # run_id, kind, status, started, seconds, note (as `snoopipe status` says it: why the
+    # status differs from the recorded one, and the run's problem such as unusable input)
+    runs: list[dict] = field(default_factory=list)
     rows_loaded: list[dict] = field(default_factory=list)  # run_id, started, table, rows
     rows_extracted: list[dict] = field(default_factory=list)  # run_id, started, subreddit, rows
     stages: list[dict] = field(default_factory=list)  # run_id, stage, seconds
@@ -47,9 +49,11 @@ def collect(resources: Resources, *, runs: int = 200) -> ReportData:
     last_extract: dict[str, str] = {}  # by canonical (lower-case) name
     for run in records:
         started = run.started_at.isoformat(timespec="seconds")
+        note = "; ".join(t for t in (shown[run.run_id].note,
+                                     (run.error or "").strip().split("\n")[0]) if t)
         data.runs.append({"run_id": run.run_id, "kind": shown_kind(run),
                           "status": shown[run.run_id].status, "started": started,
-                          "seconds": run.seconds})
+                          "seconds": run.seconds, "note": note})
         for table, rows in sorted(state.loads(run.run_id).items()):
             data.rows_loaded.append({"run_id": run.run_id, "started": started,
                                      "table": table, "rows": rows})

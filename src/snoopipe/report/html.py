@@ -160,10 +160,11 @@ def _runs_table(data: ReportData) -> str:
     rows = "".join(
         f'<tr><td>{html.escape(r["run_id"])}</td><td>{html.escape(r["kind"])}</td>'
         f'<td class="status-{html.escape(r["status"])}">{html.escape(r["status"])}</td>'
-        f'<td>{_utc_text(r["started"])}</td><td>{seconds(r["seconds"])}</td></tr>'
+        f'<td>{_utc_text(r["started"])}</td><td>{seconds(r["seconds"])}</td>'
+        f'<td>{html.escape(r.get("note", ""))}</td></tr>'
         for r in reversed(data.runs))
     return ("<h2>Runs</h2><table><tr><th>run</th><th>kind</th><th>status</th>"
-            f"<th>started (UTC)</th><th>seconds</th></tr>{rows}</table>")
+            f"<th>started (UTC)</th><th>seconds</th><th>note</th></tr>{rows}</table>")
 
 
 def _freshness_table(data: ReportData) -> str:

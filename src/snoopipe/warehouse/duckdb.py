@@ -207,8 +207,12 @@ class DuckDBWarehouse(Warehouse):
                                    "`;` between statements)" if statements else
                                    "query: no SQL statement given")
         if statements[0].type not in QUERY_STATEMENT_TYPES:
+            # Named by its first word where DuckDB's type is coarser (INSTALL is a LOAD).
+            words = statements[0].query.split()
+            kind = (words[0].upper() if words and words[0].isalpha()
+                    else statements[0].type.name)
             raise NotReadOnlyError(f"query only reads: it runs one SELECT or EXPLAIN "
-                                   f"statement, not {statements[0].type.name}")
+                                   f"statement, not {kind}")
         cursor = con.execute(sql, list(params or []))
         columns = [d[0] for d in cursor.description] if cursor.description else []
         return columns, cursor.fetchall() if cursor.description else []
