@@ -24,7 +24,7 @@ from snoopipe.errors import SnoopipeError
 from snoopipe.interrupts import Interrupted, install_sigint_handler
 from snoopipe.orchestration.progress import Reporter
 from snoopipe.orchestration.run_status import spelled, subreddit_spellings, typed_spellings
-from snoopipe.output import plural
+from snoopipe.output import first_line, plural
 from snoopipe.redact import install_log_redaction, redact
 from snoopipe.resources import Resources
 from snoopipe.settings import (
@@ -760,7 +760,7 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
                 lines = (f"quarantined {plural(sum(by_reason.values()), 'line')} (" + ", ".join(
                     f"{k}: {v:,}" for k, v in sorted(by_reason.items(), key=lambda kv: -kv[1]))
                     + ")") if by_reason else ""
-                text = "; ".join(t for t in (view.note, _first_line(r.error), lines) if t)
+                text = "; ".join(t for t in (view.note, first_line(r.error), lines) if t)
                 if text:
                     details.append((r.run_id, text))
             _print_table(table)
@@ -794,7 +794,7 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
                 # A dump that held no line: the warning its backfill printed, kept so.
                 empty = (empty_dump_note(t.output) if t.task_id.startswith("extract:dump:")
                          and t.status == "success" and t.output else None)
-                text = "; ".join(x for x in (task_view.note, _first_line(t.error), empty) if x)
+                text = "; ".join(x for x in (task_view.note, first_line(t.error), empty) if x)
                 if text:
                     task_errors.append((t.task_id, text))
             _print_table(tasks)
@@ -810,7 +810,7 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
                 for c in checks:
                     ct.add_row(_plain(c.name), _plain(c.severity), _check_text(c), _num(c.observed))
                 _print_table(ct)
-                _print_details([(c.name, _first_line(c.message)) for c in checks if not c.passed])
+                _print_details([(c.name, first_line(c.message)) for c in checks if not c.passed])
 
             _print_quarantine(resources, chosen.run_id, quarantined.get(chosen.run_id, {}))
 
@@ -1305,12 +1305,6 @@ def _nothing_loaded(warehouse) -> bool:
     return True
 
 
-def _first_line(text: str | None, limit: int = 400) -> str:
-    """The first line of an error or message (a traceback follows it in the state store)."""
-    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
-    return line if len(line) <= limit else line[:limit - 1] + "…"
-
-
 def _print_details(rows: list[tuple[str, str]]) -> None:
     """`name  text` lines under a table: the text wraps, indented under itself."""
     if not rows:
@@ -1457,7 +1451,7 @@ def _print_extract_gaps(resources: Resources, subreddits: list[str] | None = Non
         note = (f"given up after {plural(tries, 'run')}" if tries >= limit
                 else f"failed in {plural(tries, 'run')}, retried up to {limit}")
         warn(f"comment tree of r/{spelled(tree['subreddit'], spellings)} post "
-             f"{tree['post_id']} incomplete ({note}): {_first_line(tree['tree_error'])}")
+             f"{tree['post_id']} incomplete ({note}): {first_line(tree['tree_error'])}")
     if missing:
         since = min(p["unavailable_since"] for p in missing)
         warn(f"{plural(len(missing), 'tracked post')} missing from /api/info (unavailable since "
@@ -1508,7 +1502,7 @@ def _print_checks_line(checks) -> None:
     console.print(_plain(f"checks: {passed}/{len(checks)} passed" + (
         "; " + ", ".join(f"{c.name} ({'FAILED' if c.severity == 'blocking' else 'warned'})"
                          for c in failed) if failed else "")))
-    _print_details([(c.name, _first_line(c.message)) for c in failed])
+    _print_details([(c.name, first_line(c.message)) for c in failed])
 
 
 def _print_json_summary(resources: Resources, run_id: str, **extra: object) -> None:

@@ -52,6 +52,13 @@ def visible(value: object, *, one_line: bool = False) -> str:
     return (_CONTROL_ALL if one_line else _CONTROL_KEEP_LINES).sub(_escape, text)
 
 
+def first_line(text: str | None, limit: int = 400) -> str:
+    """The first line of an error or message (a traceback follows it in the state store),
+    cut to `limit` characters with "…"; "" for none."""
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return line if len(line) <= limit else line[:limit - 1] + "…"
+
+
 def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
     """`count` with thousands separators and `noun` in the number it takes: `1 run`,
     `0 runs`, `1,145 lines`. plural_noun: the plural when it is not noun + "s"."""

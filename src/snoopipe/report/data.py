@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from snoopipe.output import first_line
 from snoopipe.resources import Resources
 
 
@@ -49,8 +50,7 @@ def collect(resources: Resources, *, runs: int = 200) -> ReportData:
     last_extract: dict[str, str] = {}  # by canonical (lower-case) name
     for run in records:
         started = run.started_at.isoformat(timespec="seconds")
-        note = "; ".join(t for t in (shown[run.run_id].note,
-                                     (run.error or "").strip().split("\n")[0]) if t)
+        note = "; ".join(t for t in (shown[run.run_id].note, first_line(run.error)) if t)
         data.runs.append({"run_id": run.run_id, "kind": shown_kind(run),
                           "status": shown[run.run_id].status, "started": started,
                           "seconds": run.seconds, "note": note})
