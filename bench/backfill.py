@@ -120,14 +120,13 @@ from pathlib import Path
 import duckdb, pyarrow as pa, pyarrow.parquet as pq
 from snoopipe.lake.layout import ROW_GROUP_ROWS
 from snoopipe.tables import TABLES
-from snoopipe.transform.partition_files import DICTIONARY_COLUMNS
+from snoopipe.transform.partition_files import writer_options
 from snoopipe.warehouse import sql as wsql
 files = sorted(str(p) for p in Path(sys.argv[1]).rglob("*.parquet"))
 table = pa.concat_tables(pq.read_table(f) for f in files).combine_chunks()
 started = time.process_time()
-with pq.ParquetWriter(pa.BufferOutputStream(), table.schema, compression="zstd",
-                      use_dictionary=[c for c in table.schema.names if c in DICTIONARY_COLUMNS],
-                      write_statistics=True) as writer:
+with pq.ParquetWriter(pa.BufferOutputStream(), table.schema,
+                      **writer_options(table.schema)) as writer:
     for at in range(0, table.num_rows, ROW_GROUP_ROWS):
         writer.write_table(table.slice(at, ROW_GROUP_ROWS), row_group_size=ROW_GROUP_ROWS)
 encode = time.process_time() - started

@@ -50,6 +50,13 @@ def arrow_schema(table: TableSpec) -> pa.Schema:
                       ((c.name, c.type) for c in table.columns)])
 
 
+def writer_options(schema: pa.Schema) -> dict:
+    """`pq.ParquetWriter` options of every processed file of `schema`: zstd, dictionary
+    pages for DICTIONARY_COLUMNS only, statistics (what Parquet readers prune by)."""
+    return {"compression": "zstd", "write_statistics": True,
+            "use_dictionary": [c for c in schema.names if c in DICTIONARY_COLUMNS]}
+
+
 def conform(data: pa.Table, table: TableSpec) -> pa.Table:
     """`data`'s columns in table order, cast to the table's types; missing ones NULL."""
     schema = arrow_schema(table)
@@ -89,9 +96,7 @@ class PartitionWriter:
         self._writer: pq.ParquetWriter | None = None
         self._path: str | None = None
         self._file_rows = 0
-        dictionary = [c for c in self.schema.names if c in DICTIONARY_COLUMNS]
-        self._options = {"compression": "zstd", "use_dictionary": dictionary,
-                         "write_statistics": True}
+        self._options = writer_options(self.schema)
 
     def write(self, data: pa.Table | pa.RecordBatch) -> None:
         if isinstance(data, pa.RecordBatch):
