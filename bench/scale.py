@@ -247,21 +247,26 @@ class RssSampler(threading.Thread):
             self.samples.append((datetime.now(UTC), tree_rss(self.pid)))
 
 
-def stage_peaks(project: Path, samples: list[tuple[datetime, int]]) -> dict[str, int]:
-    """{stage: the highest sampled RSS while one of its tasks ran} (state store times)."""
+def task_times(project: Path) -> list[tuple[str, datetime, datetime, dict]]:
+    """(stage, start, end, output) of each task in the project's state store, times UTC."""
     con = sqlite3.connect(project / "data" / "state.db")
-    rows = con.execute("SELECT stage, started_at, finished_at FROM tasks").fetchall()
+    rows = con.execute("SELECT stage, started_at, finished_at, output FROM tasks").fetchall()
     con.close()
-    peaks: dict[str, int] = {}
-    for stage, a, b in rows:
-        start, end = (_utc(datetime.fromisoformat(t)) for t in (a, b))
-        inside = [rss for at, rss in samples if start <= at <= end]
-        peaks[stage] = max([peaks.get(stage, 0), *inside])
-    return peaks
+    return [(stage, _utc(datetime.fromisoformat(a)), _utc(datetime.fromisoformat(b)),
+             json.loads(output or "{}")) for stage, a, b, output in rows]
 
 
 def _utc(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def stage_peaks(project: Path, samples: list[tuple[datetime, int]]) -> dict[str, int]:
+    """{stage: the highest sampled RSS while one of its tasks ran}."""
+    peaks: dict[str, int] = {}
+    for stage, start, end, _output in task_times(project):
+        inside = [rss for at, rss in samples if start <= at <= end]
+        peaks[stage] = max([peaks.get(stage, 0), *inside])
+    return peaks
 
 
 def backfill(dumps: list[Path], work: Path, *, env: dict[str, str] | None = None
@@ -295,15 +300,11 @@ def stage_times(project: Path) -> dict:
     """{stage: [seconds, [task outputs], peak RSS bytes or None]} from the project's state
     store (seconds from the stage's first task start to its last task end; a dump file is
     one extract task) and the sampled RSS in its bench.json."""
-    con = sqlite3.connect(project / "data" / "state.db")
-    rows = con.execute("SELECT stage, started_at, finished_at, output FROM tasks").fetchall()
-    con.close()
     spans: dict[str, list] = {}
-    for stage, a, b, output in rows:
-        start, end = datetime.fromisoformat(a), datetime.fromisoformat(b)
+    for stage, start, end, output in task_times(project):
         entry = spans.setdefault(stage, [start, end, []])
         entry[0], entry[1] = min(entry[0], start), max(entry[1], end)
-        entry[2].append(json.loads(output or "{}"))
+        entry[2].append(output)
     measured = project / "bench.json"
     peaks = json.loads(measured.read_text()).get("stage_rss", {}) if measured.exists() else {}
     return {stage: [(end - start).total_seconds(), outputs, peaks.get(stage)]
