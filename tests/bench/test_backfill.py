@@ -11,7 +11,7 @@ import sys
 
 import pyarrow.parquet as pq
 import pytest
-from bench.backfill import PEER_COLUMNS, PEERS, ZSTD, Measure, render, run_peer
+from bench.backfill import PEER_COLUMNS, PEERS, ZSTD, Measure, render, run_peer, snoopipe
 from bench.gendump import write_dump
 
 LINES = 2_000
@@ -63,3 +63,15 @@ def test_snoopipe_rows_give_their_rate_against_each_peer(tmp_path):
     ]
     table = render(results, 10**6, dump, ["python"])
     assert table.splitlines()[-1].endswith("| kept 1,000; 0.25× chdb, 0.50× DuckDB |")
+
+
+def test_the_floor_reencodes_and_inserts_every_processed_comment_of_the_run(tmp_path):
+    dump = write_dump(tmp_path / "RC_2023-01.zst", LINES)
+
+    to_parquet, total, rss, outputs = snoopipe(dump, tmp_path, ["--all-subreddits"], floor=True)
+
+    floor = outputs["_floor"]
+    assert floor["rows"] == outputs["transform"]["rows"]["comments"] == LINES
+    assert floor["encode_cpu"] > 0 and floor["insert"] > 0 and floor["insert_cpu"] > 0
+    assert 0 < to_parquet < total and rss > 0
+    assert set(outputs["_stage_seconds"]) == {"extract", "transform", "validate", "load"}
