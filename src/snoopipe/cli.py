@@ -876,6 +876,8 @@ def quarantine_command(
                 if export_file is not None:
                     _write_rows(_writable(export_file, "--export"), columns, rows)
                     console.print(_plain(f"wrote {len(rows):,} quarantined lines to {export_file}"))
+                elif fmt is None and console.is_terminal:
+                    _print_quarantined_lines(columns, rows)
                 else:
                     _print_rows(columns, rows, fmt, limit=None)
                 return
@@ -903,6 +905,34 @@ def quarantine_command(
                                  "; to a file: --export FILE"))
     except SnoopipeError as exc:
         _fail(str(exc))
+
+
+def _print_quarantined_lines(columns: list[str], rows: list) -> None:
+    """`quarantine --lines` on a terminal (at most 100 lines): the table when it holds
+    every value whole, else per line a header (run, source, reason, time; wrapped at
+    spaces), its file and line number, and the line itself on a line of its own. Those
+    two are never wrapped by snoopipe (the terminal wraps a long one), so a copy gives the
+    exact path and line."""
+    from snoopipe import output as out
+
+    shown = rows[:100]
+    if out.table_width(columns, shown, max_column=console.width) <= console.width:
+        _print_rows(columns, rows, None, limit=None)
+        return
+    for number, row in enumerate(shown):
+        entry = dict(zip(columns, row, strict=True))
+        if number:
+            console.print()
+        console.print(Text("run " + " · ".join(out.visible(entry[name], one_line=True)
+                                               for name in ("run_id", "source", "reason",
+                                                            "quarantined_at")),
+                           style="bold"), soft_wrap=False)
+        console.print(Text(f"{out.visible(entry['file'], one_line=True)} line "
+                           f"{entry['file_line']}"), soft_wrap=True)
+        console.print(Text(out.visible(entry["line"], one_line=True)), soft_wrap=True)
+    if len(rows) > len(shown):
+        err_console.print(Text(f"({len(rows):,} rows, first {len(shown):,} shown; "
+                               "--export FILE for every line)"))
 
 
 def _print_quarantine(resources: Resources, run_id: str, by_reason: dict[str, int]) -> None:
