@@ -73,6 +73,15 @@ console = Console(soft_wrap=True, width=_stdout_width())  # lines never broken; 
 # to PIPE_WIDTH (`grep` finds it whole), and a rule is RULE_WIDTH wide, not PIPE_WIDTH.
 _PIPED = _stdout_width() is not None
 RULE_WIDTH = 80
+
+
+def _whole_lines() -> bool:
+    """Whether a message is printed as one line, never wrapped: stdout is no terminal (a
+    pipe or file, $COLUMNS set or not), so `grep` finds it whole; on a terminal it wraps
+    at spaces. Tables are laid out to the width either way."""
+    return _PIPED or not console.is_terminal
+
+
 err_console = Console(stderr=True, soft_wrap=True)  # an error is one line, whole
 
 ConfigOption = Annotated[
@@ -716,7 +725,7 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
            runs: Annotated[int, typer.Option(help="How many recent runs to list.")] = 10) -> None:
     """Recent runs, tasks, check results, quarantine, watermarks and table row counts."""
     from snoopipe import quarantine
-    from snoopipe.orchestration.backfill import empty_dump_note
+    from snoopipe.orchestration.backfill import empty_dump_task_note
     from snoopipe.orchestration.run_status import (
         shown_kind,
         shown_statuses,
@@ -776,7 +785,7 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
                                                for name in chosen.subreddits))
             elif chosen.kind == "backfill":
                 header.append(": every subreddit")
-            console.print(header, soft_wrap=_PIPED)  # wrapped at spaces on a terminal
+            console.print(header, soft_wrap=_whole_lines())  # wrapped at spaces on a terminal
             tasks = Table(title="Tasks")
             tasks.add_column("task", overflow="fold")
             tasks.add_column("status")
@@ -792,8 +801,7 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
                 tasks.add_row(_plain(t.task_id), _status_text(task_view.status), str(t.attempt),
                               f"{t.seconds:.1f}" if t.seconds is not None else "", read, made)
                 # A dump that held no line: the warning its backfill printed, kept so.
-                empty = (empty_dump_note(t.output) if t.task_id.startswith("extract:dump:")
-                         and t.status == "success" and t.output else None)
+                empty = empty_dump_task_note(t)
                 text = "; ".join(x for x in (task_view.note, first_line(t.error), empty) if x)
                 if text:
                     task_errors.append((t.task_id, text))
@@ -833,7 +841,7 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
                                _plain(WATERMARK_MEANINGS.get(m["source"], "")))
                 _print_table(wt)
             _print_extract_gaps(resources, spellings=spellings)
-            console.print(_plain(f"warehouse: {resources.warehouse.url}"), soft_wrap=_PIPED)
+            console.print(_plain(f"warehouse: {resources.warehouse.url}"), soft_wrap=_whole_lines())
             _print_counts(resources)
     except SnoopipeError as exc:
         _fail(str(exc))
@@ -868,6 +876,8 @@ def quarantine_command(
                 if export_file is not None:
                     _write_rows(_writable(export_file, "--export"), columns, rows)
                     console.print(_plain(f"wrote {len(rows):,} quarantined lines to {export_file}"))
+                elif fmt is None and console.is_terminal:
+                    _print_quarantined_lines(columns, rows)
                 else:
                     _print_rows(columns, rows, fmt, limit=None)
                 return
@@ -897,6 +907,34 @@ def quarantine_command(
         _fail(str(exc))
 
 
+def _print_quarantined_lines(columns: list[str], rows: list) -> None:
+    """`quarantine --lines` on a terminal (at most 100 lines): the table when it holds
+    every value whole, else per line a header (run, source, reason, time; wrapped at
+    spaces), its file and line number, and the line itself on a line of its own. Those
+    two are never wrapped by snoopipe (the terminal wraps a long one), so a copy gives the
+    exact path and line."""
+    from snoopipe import output as out
+
+    shown = rows[:100]
+    if out.table_width(columns, shown, max_column=console.width) <= console.width:
+        _print_rows(columns, rows, None, limit=None)
+        return
+    for number, row in enumerate(shown):
+        entry = dict(zip(columns, row, strict=True))
+        if number:
+            console.print()
+        console.print(Text("run " + " · ".join(out.visible(entry[name], one_line=True)
+                                               for name in ("run_id", "source", "reason",
+                                                            "quarantined_at")),
+                           style="bold"), soft_wrap=False)
+        console.print(Text(f"{out.visible(entry['file'], one_line=True)} line "
+                           f"{entry['file_line']}"), soft_wrap=True)
+        console.print(Text(out.visible(entry["line"], one_line=True)), soft_wrap=True)
+    if len(rows) > len(shown):
+        err_console.print(Text(f"({len(rows):,} rows, first {len(shown):,} shown; "
+                               "--export FILE for every line)"))
+
+
 def _print_quarantine(resources: Resources, run_id: str, by_reason: dict[str, int]) -> None:
     """`quarantined: N lines (reason: n, ...)` of a run, and where the files are."""
     from snoopipe import quarantine
@@ -909,7 +947,7 @@ def _print_quarantine(resources: Resources, run_id: str, by_reason: dict[str, in
                                                           key=lambda kv: -kv[1]))
     console.print(_plain(f"quarantined: {plural(total, 'line')} in run {run_id} ({reasons}); "
                          f"in {quarantine.location(resources.lake)}; see "
-                         f"`snoopipe quarantine --run {run_id}`"), soft_wrap=_PIPED)
+                         f"`snoopipe quarantine --run {run_id}`"), soft_wrap=_whole_lines())
 
 
 def _write_rows(path: Path, columns: list[str], rows: list) -> None:

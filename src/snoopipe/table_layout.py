@@ -8,13 +8,15 @@ below their longest word, so `backfill` is printed as `backfi` / `ll` at 60 colu
 2. boxed, each column at least as wide as its longest word (texts wrap at spaces);
 3. compact (no box edges, columns one space apart), each column at least its longest word;
 4. compact, the columns whose overflow is "fold" (ids, names, paths: long tokens) narrower
-   than their longest word, a token broken after a separator (`:` `/` `_` `-` `.`), never
-   inside a part such as a stage name or a file's month;
+   than their longest word, a token broken after a separator (`:` `/` `-` `.`), never
+   inside a part such as a stage name, a file's month or an identifier (`_` joins the
+   words of a name: `comments_post_exists`, `RC_2024`);
 5. one paragraph per row (`first cell  header value · header value ...`), wrapped at
-   spaces, under the first cell's column.
+   spaces, under the first cell's column; when a first cell's word is too long for that
+   column, the first cell on its own line and the rest indented under it.
 
-So a status word, a number or a header is never cut; a token longer than the terminal's
-line (a long path) is folded.
+So a status word, a number, a header or an identifier is never cut; a token longer than
+the terminal's line (a long path) is folded.
 """
 
 from __future__ import annotations
@@ -26,20 +28,22 @@ from rich import box
 from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.measure import Measurement
+from rich.padding import Padding
 from rich.table import Column, Table
 from rich.text import Text
 
 # A token's parts, each up to and including its separators: coarse ones (`extract:`,
-# `dump:`, `RC_2024-01`) first, fine ones (`RC_`, `2024-`, `01`) in a part still too wide.
+# `dump:`, `RC_2024-01`) first, fine ones (`RC_2024-`, `01`) in a part still too wide.
+# `_` is no separator: it joins an identifier's words (a check name, a dump's `RC_`).
 _COARSE = re.compile(r"[^:/\\]*[:/\\]+|[^:/\\]+")
-_FINE = re.compile(r"[^:/\\_.\-]*[:/\\_.\-]+|[^:/\\_.\-]+")
+_FINE = re.compile(r"[^:/\\.\-]*[:/\\.\-]+|[^:/\\.\-]+")
 
 
 def token_parts(token: str, width: int = 0) -> list[str]:
     """`token` cut after its separators, "".join gives it back: after `:` `/` `\\`, and
-    a part wider than `width` also after `_` `-` `.`; `extract:dump:RC_2024-01` ->
-    [`extract:`, `dump:`, `RC_2024-01`] for a width of 10 or more, [`extract:`, `dump:`,
-    `RC_`, `2024-`, `01`] for the default 0."""
+    a part wider than `width` also after `-` `.` (never after `_`, inside an identifier);
+    `extract:dump:RC_2024-01` -> [`extract:`, `dump:`, `RC_2024-01`] for a width of 10 or
+    more, [`extract:`, `dump:`, `RC_2024-`, `01`] for the default 0."""
     return [fine for coarse in _COARSE.findall(token)
             for fine in ([coarse] if cell_len(coarse) <= width else _FINE.findall(coarse))]
 
@@ -152,13 +156,25 @@ def _broken(text: Text, width: int) -> Text:
     return Text("\n").join(text.divide(offsets))
 
 
+# The widest first column of `_paragraphs` beside its rows' other cells.
+_FIRST_COLUMN = 30
+
+
 def _paragraphs(table: Table, texts: Sequence[Sequence[Text]]) -> Group:
     """The title, then a grid of each row's first cell and its other cells as
-    `header value · header value ...` (empty cells left out), wrapped at spaces."""
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(style="bold", overflow="fold", max_width=30)
-    grid.add_column(overflow="fold")
+    `header value · header value ...` (empty cells left out), wrapped at spaces; the
+    first cells over the other cells, those indented by 2, when a first cell's word is
+    wider than _FIRST_COLUMN (a long check name stays whole)."""
     headers = [cells[0].plain for cells in texts]
+    longest = max((cell_len(word) for cell in texts[0][1:] for word in cell.plain.split()),
+                  default=0)
+    stacked = longest > _FIRST_COLUMN
+    grid = Table.grid(padding=(0, 1))
+    if stacked:
+        grid.add_column(overflow="fold")
+    else:
+        grid.add_column(style="bold", overflow="fold", max_width=_FIRST_COLUMN)
+        grid.add_column(overflow="fold")
     for row in range(1, len(texts[0])):
         cells = [column[row] for column in texts]
         line = Text()
@@ -167,6 +183,10 @@ def _paragraphs(table: Table, texts: Sequence[Sequence[Text]]) -> Group:
                 line.append(" · " if line else "")
                 line.append(f"{header} ")
                 line.append_text(cell)
-        grid.add_row(cells[0], line)
+        if stacked:
+            grid.add_row(Text.assemble(cells[0], style="bold"))
+            grid.add_row(Padding(line, (0, 0, 0, 2)))
+        else:
+            grid.add_row(cells[0], line)
     title = [Text(str(table.title), style="italic")] if table.title else []
     return Group(*title, grid)

@@ -129,3 +129,68 @@ def test_the_dump_files_table_notes_an_empty_dump(backfilled):
     assert row["RC_2023-02.zst"][-2:] == ["note", "empty"], row
     assert row["RS_2023-02.zst"][-2:] == ["note", "empty"], row
     assert "empty" not in row["RS_2023-01.zst"] + row["RC_2023-01.zst"], row
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_every_check_name_is_whole_at_60_columns(backfilled, terminal):
+    """A check name is an identifier: never broken after its `_` (a user searches for
+    `post_metrics_num_comments_non_negative`, not `post_metrics_num_comments_non_`)."""
+    project, _, _ = backfilled
+    (run_id,) = project.state_rows("SELECT run_id FROM runs ORDER BY run_id LIMIT 1")[0]
+    names = [name for (name,) in project.state_rows(
+        f"SELECT check_name FROM check_results WHERE run_id = '{run_id}'")]
+    assert "post_metrics_num_comments_non_negative" in names  # longer than a narrow column
+    env = {"COLUMNS": "60", **({"TTY_COMPATIBLE": "1"} if terminal else {})}
+    status = project.snoopipe("status", "--run-id", run_id, env=env).stdout
+    words = set(_words(status))
+    assert not [name for name in names if name not in words], status
+    assert all(len(line) <= 60 for line in ANSI.sub("", status).splitlines()
+               if BOX.search(line)), status
+
+
+def test_piped_status_keeps_the_quarantine_line_whole_with_columns_set(backfilled):
+    """`COLUMNS=60 snoopipe status | cat`: a sentence is one line, as without $COLUMNS
+    (`grep quarantined:` finds all of it); on a terminal it wraps at spaces."""
+    project, _, _ = backfilled
+    (run_id,) = project.state_rows("SELECT run_id FROM runs ORDER BY run_id LIMIT 1")[0]
+    said = f"quarantined: 1 line in run {run_id} (invalid JSON: 1); in "
+    for env in ({"COLUMNS": "60"}, {}):
+        lines = project.snoopipe("status", "--run-id", run_id, env=env).stdout.splitlines()
+        (line,) = [line for line in lines if line.startswith("quarantined:")]
+        assert line.startswith(said) and line.endswith(
+            f"see `snoopipe quarantine --run {run_id}`"), lines
+    terminal = project.snoopipe("status", "--run-id", run_id,
+                                env={"COLUMNS": "60", "TTY_COMPATIBLE": "1"}).stdout
+    assert all(len(line) <= 60 for line in ANSI.sub("", terminal).splitlines()), terminal
+
+
+def test_quarantined_lines_and_their_files_are_whole_at_60_columns(tmp_path):
+    """`quarantine --lines` on a 60-column terminal prints each quarantined line, and the
+    file it came from, whole (the terminal wraps them, snoopipe does not break them), so
+    a copy gives the exact line; the JSON output says which lines those are."""
+    import json
+
+    from tests.e2e.conftest import Project
+    from tests.product.conftest import PINNED_CONFIG
+
+    project = Project(tmp_path)
+    project.write_config(PINNED_CONFIG)
+    broken = (b'{"id":"broken_line_0123456789","body":"a body long enough to pass sixty '
+              b'columns of the terminal","link_id":"t3_p1",')
+    rc = write_dump(project.root / "RC_2023-01.zst", [
+        comment("c1"), comment("c2", created_utc="not a time", body="y" * 80), broken])
+    project.snoopipe("backfill", str(rc), "-s", "python")
+    entries = json.loads(project.snoopipe("quarantine", "--lines", "-f", "json").stdout)
+    assert {e["source"] for e in entries} == {"dump reader", "transform"}, entries
+    assert all(len(e["line"]) > 60 for e in entries)
+    assert any(len(e["file"]) > 60 for e in entries)  # the raw file's lake key
+    shown = project.snoopipe("quarantine", "--lines",
+                             env={"COLUMNS": "60", "TTY_COMPATIBLE": "1"}).stdout
+    lines = ANSI.sub("", shown).splitlines()
+    for entry in entries:
+        assert entry["line"] in lines, shown  # the whole line, alone on its line
+        assert f"{entry['file']} line {entry['file_line']}" in lines, shown
+    assert broken.decode() in lines
+    wide = project.snoopipe("quarantine", "--lines",
+                            env={"COLUMNS": "250", "TTY_COMPATIBLE": "1"}).stdout
+    assert all(entry["line"] in ANSI.sub("", wide).splitlines() for entry in entries), wide

@@ -103,3 +103,28 @@ def test_the_runs_table_says_why_a_run_needs_a_look(project, tmp_path):
     runs = out.read_text().split("<h2>Runs</h2>", 1)[1].split("</table>", 1)[0]
     assert "<th>note</th>" in runs
     assert "unusable input" in runs, runs
+
+
+def test_the_runs_table_gives_the_warning_about_an_empty_dump(project, tmp_path):
+    """A backfill of an empty dump file (0 bytes, or a zstd stream of no line) warns, and
+    `snoopipe status` keeps the warning under its extract task: the report's Runs table
+    says it in that run's row, the same words, and in no other run's."""
+    from tests.dumps.conftest import post, write_dump
+
+    full = write_dump(tmp_path / "RS_2023-01.zst", [post("p1"), post("p2")])
+    empty = tmp_path / "RC_2023-02.zst"
+    empty.write_bytes(b"")
+    no_line = write_dump(tmp_path / "RS_2023-02.zst", [])
+    project.snoopipe("backfill", str(full), str(empty), str(no_line), "-s", "python")
+    project.snoopipe("backfill", str(full), "-s", "python")  # another run, no empty file
+    (with_empty,), (without,) = project.state_rows("SELECT run_id FROM runs ORDER BY run_id")
+    out = tmp_path / "report.html"
+    project.snoopipe("report", "--out", str(out))
+    runs = out.read_text().split("<h2>Runs</h2>", 1)[1].split("</table>", 1)[0]
+    rows = {run_id: row for row in runs.split("<tr>")[2:]
+            for run_id in (with_empty, without) if f"<td>{run_id}</td>" in row}
+    assert set(rows) == {with_empty, without}, runs
+    for task, file in (("extract:dump:RC_2023-02", "RC_2023-02.zst"),
+                       ("extract:dump:RS_2023-02", "RS_2023-02.zst")):
+        assert f"{task}: {file} is empty: no lines" in rows[with_empty], rows[with_empty]
+    assert "is empty" not in rows[without] and "RS_2023-01.zst is empty" not in runs

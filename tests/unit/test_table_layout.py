@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -75,7 +76,35 @@ def test_a_table_too_wide_for_any_layout_becomes_a_paragraph_per_row():
     assert {"34,350,123", "quarantined", "1,260", "365,426", "lines/s"} <= set(words)
 
 
+def _checks() -> Table:
+    """status's Checks table, with snoopipe's longest check name."""
+    table = Table(title="Checks")
+    table.add_column("check", overflow="fold")
+    for header in ("severity", "result", "observed"):
+        table.add_column(header, justify="right" if header == "observed" else "left")
+    table.add_row("post_metrics_num_comments_non_negative", "blocking", "pass", "0")
+    table.add_row("comments_post_exists", "warning", "warn", "1")
+    return table
+
+
+@pytest.mark.parametrize("width", [50, 60, 80])
+def test_a_check_name_is_never_broken_after_an_underscore(width):
+    lines = _printed(_checks(), width)
+    words = _words(lines)
+    assert all(len(line) <= width for line in lines), lines
+    assert {"post_metrics_num_comments_non_negative", "comments_post_exists", "blocking",
+            "warning", "observed"} <= set(words), lines
+
+
+def test_a_first_cell_too_wide_for_the_paragraphs_column_goes_over_its_row():
+    lines = _printed(_checks(), 60)
+    assert lines[:3] == ["Checks", "post_metrics_num_comments_non_negative".ljust(len(lines[1])),
+                         "  severity blocking · result pass · observed 0".ljust(len(lines[2]))]
+
+
 def test_token_parts():
-    assert token_parts("extract:dump:RC_2024-01") == ["extract:", "dump:", "RC_", "2024-", "01"]
+    # `_` joins an identifier's words: a check name, a dump's `RC_2024` stay whole
+    assert token_parts("extract:dump:RC_2024-01") == ["extract:", "dump:", "RC_2024-", "01"]
+    assert token_parts("comments_post_exists") == ["comments_post_exists"]
     assert token_parts("extract:dump:RC_2024-01", 10) == ["extract:", "dump:", "RC_2024-01"]
     assert "".join(token_parts("/a//b_c.d")) == "/a//b_c.d"

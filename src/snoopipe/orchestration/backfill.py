@@ -46,7 +46,7 @@ from snoopipe.sources.dumps import DumpInput, DumpProgress, resolve_inputs
 from snoopipe.sources.dumps.access import check_dump_access
 from snoopipe.sources.dumps.select import build_filter
 from snoopipe.stage_outputs import StageResult
-from snoopipe.state import RunRecord
+from snoopipe.state import RunRecord, TaskRecord
 
 KIND = "backfill"
 
@@ -277,6 +277,15 @@ def empty_dump_note(output: dict[str, Any]) -> str | None:
         return None
     what = "blank lines only" if output.get("lines") else "no lines"
     return f"{output.get('dump')} is empty: {what}"
+
+
+def empty_dump_task_note(task: TaskRecord) -> str | None:
+    """`empty_dump_note` of a dump extract task (`extract:dump:<file>`) that succeeded, from
+    its stored output, else None: the warning `snoopipe status` shows under the task and
+    the report beside its run, as the backfill said it when it ran."""
+    if task.task_id.startswith("extract:dump:") and task.status == "success" and task.output:
+        return empty_dump_note(task.output)
+    return None
 
 
 def dump_summary(result: StageResult) -> str:

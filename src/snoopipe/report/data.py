@@ -15,7 +15,8 @@ class ReportData:
 
     generated_at: str
     # run_id, kind, status, started, seconds, note (as `snoopipe status` says it: why the
-    # status differs from the recorded one, and the run's problem such as unusable input)
+    # status differs from the recorded one, the run's problem such as unusable input, and
+    # the warning under a task, such as an empty dump file's, as `task_id: warning`)
     runs: list[dict] = field(default_factory=list)
     rows_loaded: list[dict] = field(default_factory=list)  # run_id, started, table, rows
     rows_extracted: list[dict] = field(default_factory=list)  # run_id, started, subreddit, rows
@@ -34,6 +35,7 @@ class ReportData:
 def collect(resources: Resources, *, runs: int = 200) -> ReportData:
     """Read the last `runs` runs (oldest first in every list)."""
     from snoopipe import quarantine
+    from snoopipe.orchestration.backfill import empty_dump_task_note
     from snoopipe.orchestration.run_status import (
         shown_kind,
         shown_statuses,
@@ -50,7 +52,11 @@ def collect(resources: Resources, *, runs: int = 200) -> ReportData:
     last_extract: dict[str, str] = {}  # by canonical (lower-case) name
     for run in records:
         started = run.started_at.isoformat(timespec="seconds")
-        note = "; ".join(t for t in (shown[run.run_id].note, first_line(run.error)) if t)
+        tasks = state.tasks(run.run_id)
+        task_notes = [f"{task.task_id}: {note}" for task in tasks
+                      if (note := empty_dump_task_note(task))]
+        note = "; ".join(t for t in (shown[run.run_id].note, first_line(run.error),
+                                     *task_notes) if t)
         data.runs.append({"run_id": run.run_id, "kind": shown_kind(run),
                           "status": shown[run.run_id].status, "started": started,
                           "seconds": run.seconds, "note": note})
@@ -64,7 +70,7 @@ def collect(resources: Resources, *, runs: int = 200) -> ReportData:
             data.rows_extracted.append({"run_id": run.run_id, "started": started,
                                         "subreddit": spelled(sub, spellings), "rows": rows})
         stage_seconds: dict[str, float] = {}
-        for task in state.tasks(run.run_id):
+        for task in tasks:
             if task.seconds is not None:
                 stage_seconds[task.stage] = stage_seconds.get(task.stage, 0.0) + task.seconds
             data.tasks.append({"run_id": run.run_id, "task_id": task.task_id,
