@@ -1347,7 +1347,7 @@ def _print_details(rows: list[tuple[str, str]]) -> None:
     """`name  text` lines under a table: the text wraps, indented under itself."""
     if not rows:
         return
-    if _PIPED:  # a grid would wrap the text and pad it to PIPE_WIDTH
+    if _whole_lines():  # a grid would wrap the text at $COLUMNS and pad it
         for name, text in rows:
             console.print(Text.assemble(Text("  " + _visible(name), style="bold"), " ",
                                         _plain(text)))

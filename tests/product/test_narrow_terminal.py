@@ -159,6 +159,8 @@ def test_piped_status_keeps_the_quarantine_line_whole_with_columns_set(backfille
         (line,) = [line for line in lines if line.startswith("quarantined:")]
         assert line.startswith(said) and line.endswith(
             f"see `snoopipe quarantine --run {run_id}`"), lines
+        # the detail line under the Recent runs table, too
+        assert f"  {run_id} quarantined 1 line (invalid JSON: 1)" in lines, lines
     terminal = project.snoopipe("status", "--run-id", run_id,
                                 env={"COLUMNS": "60", "TTY_COMPATIBLE": "1"}).stdout
     assert all(len(line) <= 60 for line in ANSI.sub("", terminal).splitlines()), terminal
