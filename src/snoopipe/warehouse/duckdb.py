@@ -7,8 +7,8 @@ that finds the file locked by another process retries for `lock_timeout` seconds
 
 Its tables declare no primary key (`dialect.DUCKDB`: DuckDB's key index must fit in
 memory); the load keeps one row per key itself: a `MERGE` per table (`sql.merge_sql`)
-for up to MERGE_MAX_ROWS staged rows, a DELETE and an INSERT above
-(`sql.replace_statements`), in LOAD_MEMORY_LIMIT of memory.
+for staged rows of up to MERGE_MEMORY_SHARE of the load's memory, a DELETE and an INSERT
+above (`sql.replace_statements`), in LOAD_MEMORY_BYTES of memory.
 A table an earlier snoopipe created with a primary key is rebuilt without it once, the
 first time the schema is ensured (`_drop_key_indexes`).
 """
@@ -39,12 +39,28 @@ log = logging.getLogger(__name__)
 
 # DuckDB's buffer memory for a load, beyond which it spills to `<warehouse>.tmp`: without
 # it DuckDB caches up to 80% of the machine's memory (6.2 GB for a 1/20 month).
-LOAD_MEMORY_LIMIT = "1GB"
-# Staged rows a load MERGEs (updates in place, in memory until commit: ~2.7 KB a
-# comment); above, it deletes the replaced rows and inserts, in bounded memory (the
-# deleted rows' space is reused once whole row groups are gone: the file grows by up to
-# the replaced rows until then). API runs stay under it; re-backfills go above.
-MERGE_MAX_ROWS = 100_000
+LOAD_MEMORY_BYTES = 1 << 30
+# The staged rows a load MERGEs, in their uncompressed Parquet bytes (`staged_bytes`), as
+# a share of LOAD_MEMORY_BYTES: a MERGE holds the rows it writes in memory until commit,
+# ~2.6 times those bytes (1M generated comments of 1.0 KB: 2,710 MiB; 99,500 real ones of
+# 3.2 KB ran out of 1 GB). Above, the load deletes the replaced rows and inserts, in
+# bounded memory (the deleted rows' space is reused once whole row groups are gone: the
+# file grows by up to the replaced rows until then). API runs stay under it (~100 MB);
+# backfills go above.
+MERGE_MEMORY_SHARE = 0.1
+
+
+def staged_bytes(con: duckdb.DuckDBPyConnection, uris: Sequence[str], rows: int) -> int:
+    """The uncompressed Parquet bytes of `rows` staged rows read from the files `uris`:
+    rows times the files' bytes a row (from their footers; the files may hold other
+    runs' rows too). 0 for no file or no row."""
+    if not uris or not rows:
+        return 0
+    files = "[" + ", ".join(sql_string(uri) for uri in uris) + "]"
+    total, file_rows = con.execute(
+        f"SELECT sum(row_group_bytes), sum(row_group_num_rows) FROM parquet_metadata({files}) "
+        f"WHERE column_id = 0").fetchone() or (0, 0)
+    return int(rows * (total or 0) / file_rows) if file_rows else 0
 
 
 def _is_lock_error(exc: Exception) -> bool:
@@ -110,7 +126,7 @@ class DuckDBWarehouse(Warehouse):
 
     def load(self, sources: Mapping[str, LoadSource]) -> LoadReport:
         report = LoadReport()
-        with self.connect(config={"memory_limit": LOAD_MEMORY_LIMIT}) as con:
+        with self.connect(config={"memory_limit": f"{LOAD_MEMORY_BYTES >> 20}MB"}) as con:
             self._ensure_schema(con)
             con.execute("BEGIN TRANSACTION").fetchall()
             try:
@@ -129,8 +145,9 @@ class DuckDBWarehouse(Warehouse):
                     report.staged[name] = {run: int(n) for run, n in con.execute(
                         f"SELECT _run_id, COUNT(*) FROM {staging} GROUP BY _run_id "
                         f"ORDER BY _run_id").fetchall()}
-                    report.changed[name] = self._upsert(con, table, staging,
-                                                        report.staged_rows(name))
+                    report.changed[name] = self._upsert(
+                        con, table, staging,
+                        staged_bytes(con, source.uris(), report.staged_rows(name)))
                     con.execute(f"DROP VIEW {staging}").fetchall()
                     crash_point("load.table_upserted")
                 con.execute("COMMIT").fetchall()
@@ -141,13 +158,15 @@ class DuckDBWarehouse(Warehouse):
 
     @staticmethod
     def _upsert(con: duckdb.DuckDBPyConnection, table: TableSpec, staging: str,
-                staged: int) -> int:
-        """Merge the `staged` rows into the table; return the rows inserted or updated.
+                staged_bytes: int) -> int:
+        """Merge the staged rows (`staged_bytes` of them, uncompressed) into the table;
+        return the rows inserted or updated.
 
         The latest-per-key window only runs when a key occurs twice in staging, and an
         empty table (a first load, a backfill into a new warehouse) gets a plain INSERT:
         on a 1M-row backfill the merge's key matching and window were most of the
-        load's time. Otherwise a MERGE, or above MERGE_MAX_ROWS a DELETE and an INSERT.
+        load's time. Otherwise a MERGE, or above MERGE_MEMORY_SHARE of LOAD_MEMORY_BYTES a
+        DELETE and an INSERT.
         """
         pk = ", ".join(table.primary_key)
         row = con.execute(
@@ -160,7 +179,7 @@ class DuckDBWarehouse(Warehouse):
         if empty and not duplicates:
             cols = ", ".join(table.column_names)
             sql = f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {staging}"
-        elif staged <= MERGE_MAX_ROWS:
+        elif staged_bytes <= MERGE_MEMORY_SHARE * LOAD_MEMORY_BYTES:
             sql = wsql.merge_sql(table, staging, dedupe=bool(duplicates))
         else:
             before, sql, after = wsql.replace_statements(
