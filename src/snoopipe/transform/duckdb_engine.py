@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 
 import duckdb
 import pyarrow as pa
@@ -246,7 +246,8 @@ class DuckDBTransform:
             # New partitions only and one row per key (a first backfill, a new month):
             # nothing to merge, the run's rows are written as they are.
             source = new
-        written = self._write_partitions(table, source)
+        written = self._write_partitions(table, source,
+                                         [layout.parse_partition(name) for name in touched])
         # Parts the rewrite did not overwrite (the partition shrank, or every row of it
         # went to a newer copy elsewhere) are deleted only now that the new ones are in.
         for key in partition_files.stale_keys(existing, [k for p in written for k in p.keys]):
@@ -265,22 +266,34 @@ class DuckDBTransform:
 
     # -- files --------------------------------------------------------------------------
 
-    def _write_partitions(self, table: TableSpec, merged: str
+    def _write_partitions(self, table: TableSpec, merged: str, months: list[str]
                           ) -> list[partition_files.WrittenPartition]:
-        """Write every month partition of `merged` to the lake; return what was written.
+        """Write every month partition of `merged` (`months`: "YYYY-MM", ascending) to the
+        lake; return what was written.
 
         Streams the rows sorted by (month, `layout.sort_columns`) in Arrow batches to
-        `partition_files.write_partitions`: memory holds a row group or so.
+        `partition_files.write_partitions`: memory holds a row group or so. One sort a
+        month: DuckDB ran out of its memory limit sorting 300,000 real comments of
+        several years (1 GB of rows, long `extra` texts) at once, not a month at a time.
         """
         columns = ", ".join(layout.file_columns(table))
         order = ", ".join(layout.sort_columns(table))
-        reader = self.con.sql(
-            f"SELECT strftime({layout.TIME_COLUMN}, '%Y-%m') AS _month, {columns} "
-            f"FROM {merged} ORDER BY _month, {order}").to_arrow_reader(PARTITION_READ_ROWS)
+        cursor = self.con.cursor()  # used by the reader's thread only
+
+        def sorted_batches() -> Iterator[pa.RecordBatch]:
+            for month in months:
+                first = date.fromisoformat(f"{month}-01")
+                after = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+                where = (f"WHERE {layout.TIME_COLUMN} >= DATE '{first}' AND "
+                         f"{layout.TIME_COLUMN} < DATE '{after}'") if len(months) > 1 else ""
+                yield from cursor.sql(
+                    f"SELECT {sql_string(month)} AS _month, {columns} FROM {merged} {where} "
+                    f"ORDER BY {order}").to_arrow_reader(PARTITION_READ_ROWS)
+
         # DuckDB hands over the next sorted batch (a thread; it releases the GIL) while
         # this one is encoded: Parquet encoding is single-threaded.
         stop = threading.Event()
-        batches = prefetch(iter(reader), 2, name="snoopipe-sorted-reader", stop=stop)
+        batches = prefetch(sorted_batches(), 2, name="snoopipe-sorted-reader", stop=stop)
 
         def on_file(key: str, rows: int, size: int) -> None:
             log.debug("wrote %s: %d rows, %d bytes", key, rows, size)
@@ -293,6 +306,7 @@ class DuckDBTransform:
         finally:
             stop.set()
             batches.close()
+            cursor.close()
 
     def _write_parquet(self, select_sql: str, key: str) -> None:
         """COPY a query to a scratch Parquet file, then put it in the lake atomically."""
