@@ -75,13 +75,6 @@ _PIPED = _stdout_width() is not None
 RULE_WIDTH = 80
 
 
-def _whole_lines() -> bool:
-    """Whether a message is printed as one line, never wrapped: stdout is no terminal (a
-    pipe or file, $COLUMNS set or not), so `grep` finds it whole; on a terminal it wraps
-    at spaces. Tables are laid out to the width either way."""
-    return _PIPED or not console.is_terminal
-
-
 err_console = Console(stderr=True, soft_wrap=True)  # an error is one line, whole
 
 ConfigOption = Annotated[
@@ -785,7 +778,7 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
                                                for name in chosen.subreddits))
             elif chosen.kind == "backfill":
                 header.append(": every subreddit")
-            console.print(header, soft_wrap=_whole_lines())  # wrapped at spaces on a terminal
+            console.print(header, soft_wrap=_PIPED)  # wrapped at spaces on a terminal
             tasks = Table(title="Tasks")
             tasks.add_column("task", overflow="fold")
             tasks.add_column("status")
@@ -841,7 +834,7 @@ def status(run_id: RunIdOption = None, config: ConfigOption = None,
                                _plain(WATERMARK_MEANINGS.get(m["source"], "")))
                 _print_table(wt)
             _print_extract_gaps(resources, spellings=spellings)
-            console.print(_plain(f"warehouse: {resources.warehouse.url}"), soft_wrap=_whole_lines())
+            console.print(_plain(f"warehouse: {resources.warehouse.url}"), soft_wrap=_PIPED)
             _print_counts(resources)
     except SnoopipeError as exc:
         _fail(str(exc))
@@ -947,7 +940,7 @@ def _print_quarantine(resources: Resources, run_id: str, by_reason: dict[str, in
                                                           key=lambda kv: -kv[1]))
     console.print(_plain(f"quarantined: {plural(total, 'line')} in run {run_id} ({reasons}); "
                          f"in {quarantine.location(resources.lake)}; see "
-                         f"`snoopipe quarantine --run {run_id}`"), soft_wrap=_whole_lines())
+                         f"`snoopipe quarantine --run {run_id}`"), soft_wrap=_PIPED)
 
 
 def _write_rows(path: Path, columns: list[str], rows: list) -> None:
@@ -1347,7 +1340,7 @@ def _print_details(rows: list[tuple[str, str]]) -> None:
     """`name  text` lines under a table: the text wraps, indented under itself."""
     if not rows:
         return
-    if _whole_lines():  # a grid would wrap the text at $COLUMNS and pad it
+    if _PIPED:  # a grid would wrap the text and pad it to PIPE_WIDTH
         for name, text in rows:
             console.print(Text.assemble(Text("  " + _visible(name), style="bold"), " ",
                                         _plain(text)))
