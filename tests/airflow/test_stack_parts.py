@@ -117,3 +117,71 @@ def test_simulator_secret_is_neither_on_the_command_line_nor_in_a_readable_log(t
     assert oct(log.stat().st_mode & 0o777) == "0o600"
     assert oct((stack.run_dir / "simulator.pid").stat().st_mode & 0o777) == "0o600"
     assert token.status_code == 200 and wrong.status_code == 401
+
+
+def test_an_up_from_a_shell_that_sourced_stack_env_keeps_the_simulator(tmp_path):
+    """stack.env exports the simulator's client id and secret; `stack up` from a shell
+    that sourced it took them for the user's Reddit credentials and dropped the
+    simulator (a trial: every extract then failed)."""
+    from snoopipe.orchestration.stack.airflow_stack import shell_environ
+
+    stack = AirflowStack(tmp_path)
+    state = _state(tmp_path)
+    stack._write_env(state, {})
+    sourced = {**stack.env(), "HOME": "/root"}
+    assert sourced["SNOOPIPE_REDDIT__CLIENT_ID"] == "snoopipe-stack"
+    assert stack._needs_simulator(state, shell_environ(sourced))
+    assert "SNOOPIPE_REDDIT__CLIENT_SECRET" not in shell_environ(sourced)
+    # the user's own credentials are kept
+    own = {**sourced, "SNOOPIPE_REDDIT__CLIENT_ID": "mine"}
+    assert shell_environ(own) == own
+
+
+def test_stack_env_puts_this_installation_first_on_path(tmp_path):
+    import subprocess
+
+    stack = AirflowStack(tmp_path)
+    stack._write_env(_state(tmp_path), {})
+    found = subprocess.run(["bash", "-c", f"source {stack.env_file} && command -v python"],
+                           capture_output=True, text=True, check=True,
+                           env={"PATH": "/usr/bin:/bin"})
+    assert found.stdout.strip() == str(Path(sys.executable).parent / "python")
+    assert "PATH" not in stack.env()  # not one of the variables the services compare
+
+
+def test_a_second_up_or_down_in_the_same_folder_waits_for_the_first(tmp_path):
+    import subprocess
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\n"
+         "from snoopipe.orchestration.stack.airflow_stack import AirflowStack\n"
+         f"with AirflowStack({str(tmp_path)!r}).exclusive():\n"
+         "    print('held', flush=True); time.sleep(1.5)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        said: list[str] = []
+        started = time.monotonic()
+        with AirflowStack(tmp_path).exclusive(echo=said.append):
+            waited = time.monotonic() - started
+        assert waited > 0.5 and holder.wait(timeout=10) == 0
+        assert said and "another `snoopipe stack up` or `down` is running" in said[0]
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_up_on_a_port_in_use_refuses_instead_of_taking_another(tmp_path):
+    import socket
+
+    import pytest
+
+    from snoopipe.orchestration.stack.airflow_stack import StackError
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(StackError, match=f"port {port} is in use by another program"):
+            AirflowStack(tmp_path / "stack").up(api_port=port, environ={}, echo=lambda _m: None)
+    assert not list((tmp_path / "stack" / "run").glob("*.pid"))

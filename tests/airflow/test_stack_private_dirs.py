@@ -116,3 +116,20 @@ def test_a_symlinked_data_folder_is_refused(private_stack, tmp_path, victim):
     with pytest.raises(StackError, match="not a folder"):
         private_stack._start_postgres(state)
     assert list(target.iterdir()) == []
+
+
+def test_redis_pid_and_log_files_are_private(tmp_path):
+    """redis-server creates its pid and log files itself: 0600 as the stack's other files
+    (they were 0644)."""
+    import pytest
+
+    from snoopipe.orchestration.stack.redis import RedisServer, install_redis_server
+
+    if install_redis_server() is None:
+        pytest.skip("redis-server is not installed and cannot be installed here (not root)")
+    server = RedisServer(data_dir=tmp_path / "redis").start()
+    try:
+        for path in (server.pidfile, server.logfile):
+            assert oct(os.stat(path).st_mode & 0o777) == "0o600", path
+    finally:
+        server.stop()

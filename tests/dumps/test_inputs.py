@@ -369,6 +369,22 @@ def test_the_project_folder_as_a_directory_argument(install, tmp_path: Path):
     assert [len(r.params["dump_files"]) for r in runs] == [1, 1]
 
 
+def test_a_folder_inside_the_data_folder_is_read_when_named(tmp_path: Path):
+    """The stack's `data/dumps` (the folder its backfill DAG reads by default) named on the
+    command line: its dumps are read (they were left out with the whole data folder, and
+    the command said there were no dump files). The data folder named itself is still
+    left out: its lake holds the raw zone's own .jsonl.zst files."""
+    data = tmp_path / "data"
+    write_dump(data / "dumps" / "RC_2023-01.zst", [comment("s1")])
+    write_dump(data / "lake" / "raw" / "RC_2023-02.zst", [comment("s2")])
+    assert [s.name for s in resolve_inputs([str(data / "dumps")], skip=[data])] == [
+        "RC_2023-01.zst"]
+    with pytest.raises(DumpInputError, match="no dump files in directory"):
+        resolve_inputs([str(data)], skip=[data])
+    with pytest.raises(DumpInputError, match="no dump files in directory"):
+        resolve_inputs([str(tmp_path)], skip=[data])  # the folder holding it: left out
+
+
 def test_a_quoted_glob_through_the_cli(tmp_path: Path):
     project = _project(tmp_path / "p")
     write_dump(project.root / "dumps" / "RC_2023-01.zst", [comment("q1")])

@@ -20,6 +20,7 @@ service and win over the generated defaults.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import secrets
@@ -29,7 +30,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,7 @@ from snoopipe.orchestration.stack.postgres_server import (
 )
 from snoopipe.orchestration.stack.redis import RedisServer, find_redis_server
 from snoopipe.orchestration.stack.simulator import SECRET_ENV as SIM_SECRET_ENV
+from snoopipe.output import plural
 
 STACK_FILE = "stack.json"
 ENV_FILE = "stack.env"
@@ -83,6 +86,15 @@ def _port_free(port: int) -> bool:
             return True
         except OSError:
             return False
+
+
+def shell_environ(environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` without the simulator credentials the stack itself wrote to stack.env
+    (a shell that sourced it): they are not the user's Reddit credentials, so an `up`
+    from that shell keeps the simulator instead of dropping it."""
+    if environ.get("SNOOPIPE_REDDIT__CLIENT_ID") != SIM_CLIENT_ID:
+        return dict(environ)
+    return {k: v for k, v in environ.items() if k not in SIMULATOR_KEYS}
 
 
 def _pick_port(previous: int, preferred: int = 0) -> int:
@@ -214,12 +226,38 @@ class AirflowStack:
         started again on its port. A port is changed only when another program took
         it, and then the services that use it are restarted with the new stack.env.
         When this `up` fails, it stops only what it started (all, on a first start)."""
-        environ = dict(os.environ if environ is None else environ)
+        environ = shell_environ(os.environ if environ is None else environ)
         self._check_prerequisites()
         fresh = not self.dir.exists()
         private.make_dirs(self.dir)
         if fresh and os.geteuid() == 0:
             os.chmod(self.dir, 0o711)  # PostgreSQL's unprivileged user must traverse it
+        with self.exclusive(echo):
+            return self._up_locked(workers=workers, concurrency=concurrency,
+                                   api_port=api_port, config_file=config_file,
+                                   environ=environ, timeout=timeout, echo=echo)
+
+    @contextmanager
+    def exclusive(self, echo: Echo = print) -> Iterator[None]:
+        """One `stack up` or `stack down` at a time in this folder: a second one waits
+        for the first (two at once started every service twice, and `down` then found
+        only one set's pids). The lock is the kernel's (flock), gone with its process."""
+        private.make_dirs(self.dir)
+        with open(self.dir / "stack.lock", "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                echo(f"another `snoopipe stack up` or `down` is running in {self.dir}: "
+                     "waiting for it")
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _up_locked(self, *, workers: int | None, concurrency: int | None,
+                   api_port: int | None, config_file: Path | str | None,
+                   environ: dict[str, str], timeout: float, echo: Echo) -> StackState:
         for folder in (self.run_dir, self.log_dir, self.airflow_home, self.data_dir):
             private.make_dirs(folder)  # 0700: logs, pids, Airflow's home, the data
 
@@ -251,7 +289,7 @@ class AirflowStack:
             if not running:
                 echo("the stack did not come up; stopping what was started "
                      f"(logs: {self.log_dir})")
-                self.down(echo=lambda _m: None)
+                self._down_locked(echo=lambda _m: None, timeout=30)
             else:
                 echo(f"the stack did not come up; stopping what this `up` started "
                      f"({', '.join(started) or 'nothing'}), the rest keeps running "
@@ -270,6 +308,9 @@ class AirflowStack:
         if "redis" not in running:
             state.redis_port = _pick_port(state.redis_port)
         if "api-server" not in running:
+            if api_port and not _port_free(api_port):  # asked for: never another one
+                raise StackError(f"port {api_port} is in use by another program: choose "
+                                 "another --port, or leave it out to take a free one")
             state.api_port = _pick_port(api_port or state.api_port, DEFAULT_API_PORT)
         elif api_port and api_port != state.api_port:
             echo(f"the API server keeps port {state.api_port} while it runs (stop the "
@@ -463,7 +504,10 @@ class AirflowStack:
                     if k.startswith(PASSTHROUGH_PREFIXES) and k not in owned})
         lines = ["# snoopipe stack: the variables every service gets. `source` this file",
                  "# to use airflow / snoopipe commands against the stack.",
-                 *(f"export {shlex.quote(f'{k}={v}')}" for k, v in sorted(env.items())), ""]
+                 *(f"export {shlex.quote(f'{k}={v}')}" for k, v in sorted(env.items())),
+                 "# and this installation's `snoopipe` and `airflow` commands first on PATH",
+                 f'PATH={shlex.quote(str(Path(sys.executable).parent))}:"$PATH"; export PATH',
+                 ""]
         private.write_text(self.env_file, "\n".join(lines))
         return env
 
@@ -662,6 +706,13 @@ class AirflowStack:
 
     def down(self, *, echo: Echo = print, timeout: float = 30) -> None:
         """Stop every service (workers first, data services last); keeps data and secrets."""
+        if not self.dir.exists():
+            echo(f"no stack in {self.dir}")
+            return
+        with self.exclusive(echo):
+            self._down_locked(echo=echo, timeout=timeout)
+
+    def _down_locked(self, *, echo: Echo, timeout: float) -> None:
         state = self.load_state()
         if state is None:
             echo(f"no stack in {self.dir}")
@@ -709,7 +760,8 @@ def describe(state: StackState, stack: AirflowStack) -> list[str]:
         f"{state.admin_password}",
         "DAGs:         snoopipe_incremental (scheduled; trigger it from the UI),"
         " snoopipe_backfill (trigger with parameters)",
-        f"workers:      {state.workers} Celery workers x {state.concurrency} task slots "
+        f"workers:      {plural(state.workers, 'Celery worker')} x "
+        f"{plural(state.concurrency, 'task slot')} "
         "(CeleryExecutor, Redis broker)",
         f"PostgreSQL:   127.0.0.1:{state.pg_port} (databases airflow, snoopipe; user "
         "snoopipe)",

@@ -95,7 +95,8 @@ class RedisServer:
             "maxclients 1000",
             "",
         ]))
-        subprocess.run([binary, str(conf)], check=True, capture_output=True)
+        # umask 077: redis-server creates its pid and log files itself (0644 otherwise)
+        subprocess.run([binary, str(conf)], check=True, capture_output=True, umask=0o077)
         self._wait_ready(timeout)
         return self
 

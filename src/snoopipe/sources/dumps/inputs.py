@@ -118,7 +118,8 @@ def resolve_inputs(texts: list[str], base_dir: Path | None = None,
 
     A directory stands for the dump files under it (recursively, by name: see
     `looks_like_dump`; hidden files and folders, and the folders in `skip` — the
-    pipeline's own data folder — are left out), a glob for the files it matches; both
+    pipeline's own data folder — are left out, unless the directory named is inside one of
+    them), a glob for the files it matches; both
     sorted by path. A file named twice is read once. Errors (DumpInputError): a path that
     does not exist, a directory without dump files, a glob that matches nothing.
     """
@@ -131,6 +132,10 @@ def resolve_inputs(texts: list[str], base_dir: Path | None = None,
 
 
 def _dump_files(folder: Path, skip: list[Path]) -> list[Path]:
+    # A skipped folder is left out when it is the folder named or under it; a folder
+    # named inside it (the stack's `data/dumps`) is read: the user asked for it.
+    root = folder.resolve()
+    skip = [s for s in skip if s.is_relative_to(root)]
     found = []
     for path in folder.rglob("*"):
         parts = path.relative_to(folder).parts
