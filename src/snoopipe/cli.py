@@ -231,21 +231,24 @@ def _settings(config: Path | None, *, reader: bool = False, **overrides: object)
     """Settings from --config or the file find_config finds. Relative paths in it are
     relative to its folder, wherever the command runs. reader: a command that only reads
     (status, query, ...) refuses, saying where it looked, when there is nothing to read
-    (no settings file, no state URL in the environment, no ./snoopipe-data), instead of
+    (no settings file, no state URL or existing SNOOPIPE_DATA_DIR in the environment, no
+    ./snoopipe-data), instead of
     creating an empty state store in the current folder."""
     import os
 
     looked: list[Path] = []
     if config is None:
         config, looked = find_config()
+    data_dir = os.environ.get("SNOOPIPE_DATA_DIR")
     if (reader and config is None and not os.environ.get("SNOOPIPE_STATE_URL")
+            and not (data_dir and Path(data_dir).expanduser().is_dir())
             and not (Path.cwd() / Settings.model_fields["data_dir"].default).is_dir()):
         places = ", ".join(str(p) for p in looked[:3]) + (", ..." if len(looked) > 3 else "")
         raise SnoopipeError(
             f"no {CONFIG_FILE_NAME} found (looked for {places} up to "
             f"{looked[-1] if looked else '/'}), and no ./snoopipe-data here: nothing to "
             "read. Run it from the project's folder, pass --config FILE, set "
-            "SNOOPIPE_CONFIG, or start with `snoopipe init`.")
+            "SNOOPIPE_CONFIG (or SNOOPIPE_DATA_DIR), or start with `snoopipe init`.")
     try:
         return load_settings(config, **overrides)
     except FileNotFoundError as exc:

@@ -36,6 +36,9 @@ def test_paths_are_relative_to_the_settings_file_wherever_the_command_runs(proje
                                str(project.root / "snoopipe.toml")).stdout
     assert run_id in _snoopipe(elsewhere, "status", env={
         "SNOOPIPE_CONFIG": str(project.root / "snoopipe.toml")}).stdout
+    # or its data folder, as `backfill` and `run` take it
+    assert run_id in _snoopipe(elsewhere, "status", env={
+        "SNOOPIPE_DATA_DIR": str(project.root / "data")}).stdout
     # With none: says where it looked, creates nothing.
     lost = _snoopipe(elsewhere, "status")
     assert lost.returncode == 1
