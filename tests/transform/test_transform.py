@@ -403,7 +403,7 @@ def test_a_merge_of_real_comments_over_several_years_stays_in_the_memory_limit(
     ids: 99,500 rows, two thirds stored by a first run and merged with the rest by a
     second, in a DuckDB memory limit of 320 MB: the partitions are sorted a month at a
     time. Sorting them all at once ran out of memory here, and in a trial with 298,500
-    such comments in the transform's 1 GB."""
+    such comments in the transform's 1 GB. (As many in one month still do: README.)"""
     import functools
 
     from snoopipe.transform import duckdb_engine, stage
