@@ -500,6 +500,10 @@ def _stage_command(stage: str, run_id: str | None, config: Path | None,
                 _print_checks_line(resources.state.check_results(run_record.run_id))
     except SnoopipeError as exc:
         _fail(str(exc))
+    except Exception as exc:  # the task is recorded failed, with its traceback
+        logging.getLogger("snoopipe").debug("%s failed", stage, exc_info=True)
+        _fail(f"{stage} failed: {type(exc).__name__}: {first_line(str(exc))} (the task and "
+              "its error are in `snoopipe status`; run the same command again to retry)")
 
 
 @app.command()

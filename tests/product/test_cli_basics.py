@@ -94,3 +94,17 @@ def test_a_backfill_that_keeps_nothing_says_why_and_what_to_pass(project):
     said = " ".join(done.stdout.split())
     assert "every line was filtered out: only the subreddits of this run (r/python" in said
     assert "--all-subreddits to keep every line" in said
+
+
+def test_a_stage_command_that_fails_says_so_in_one_line(project):
+    """`snoopipe load` on a warehouse file that is not DuckDB's: one error line naming the
+    stage and the cause, exit code 1, no traceback (it printed DuckDB's)."""
+    project.snoopipe("run", "-s", "python")
+    (project.root / "data" / "warehouse.duckdb").write_bytes(b"not a database " * 1000)
+
+    failed = _snoopipe(project.root, "load")
+
+    assert failed.returncode == 1
+    assert "Traceback" not in failed.stdout + failed.stderr
+    (line,) = [line for line in failed.stderr.splitlines() if line.strip()]
+    assert line.startswith("error: load failed: IOException: ") and "snoopipe status" in line
