@@ -182,6 +182,8 @@ def test_up_on_a_port_in_use_refuses_instead_of_taking_another(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
+        said: list[str] = []
         with pytest.raises(StackError, match=f"port {port} is in use by another program"):
-            AirflowStack(tmp_path / "stack").up(api_port=port, environ={}, echo=lambda _m: None)
+            AirflowStack(tmp_path / "stack").up(api_port=port, environ={}, echo=said.append)
     assert not list((tmp_path / "stack" / "run").glob("*.pid"))
+    assert said == ["the stack did not come up; nothing was started"]

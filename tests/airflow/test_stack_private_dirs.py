@@ -133,3 +133,31 @@ def test_redis_pid_and_log_files_are_private(tmp_path):
             assert oct(os.stat(path).st_mode & 0o777) == "0o600", path
     finally:
         server.stop()
+
+
+def test_the_stack_broker_keeps_queued_messages_across_a_restart(tmp_path):
+    """The stack's Redis is persistent: a Celery message queued when `stack down` stops
+    it is there after `stack up` (it was lost, and its task waited in `queued` for
+    Airflow's 10-minute requeue)."""
+    import pytest
+    import redis
+
+    from snoopipe.orchestration.stack.airflow_stack import AirflowStack, StackState
+    from snoopipe.orchestration.stack.redis import install_redis_server
+
+    if install_redis_server() is None:
+        pytest.skip("redis-server is not installed and cannot be installed here (not root)")
+    stack = AirflowStack(tmp_path)
+    state = StackState(dir=str(tmp_path))
+    server = stack._redis(state).start()
+    state.redis_port = server.port
+    try:
+        redis.Redis.from_url(server.url()).lpush("celery", b"queued task message")
+    finally:
+        server.stop()
+    again = stack._redis(state).start()
+    try:
+        assert redis.Redis.from_url(again.url()).lrange("celery", 0, -1) == [
+            b"queued task message"]
+    finally:
+        again.stop()

@@ -187,7 +187,7 @@ class AirflowStack:
 
     def _redis(self, state: StackState) -> RedisServer:
         return RedisServer(data_dir=self.redis_dir, port=state.redis_port,
-                           password=state.redis_password)
+                           password=state.redis_password, persistent=True)
 
     def api(self, state: StackState | None = None) -> AirflowAPI:
         state = state or self.load_state()
@@ -286,7 +286,9 @@ class AirflowStack:
         try:
             self._up(state, environ, old_env, running, api_port, timeout, echo, started)
         except BaseException:
-            if not running:
+            if not running and not started:
+                echo("the stack did not come up; nothing was started")
+            elif not running:
                 echo("the stack did not come up; stopping what was started "
                      f"(logs: {self.log_dir})")
                 self._down_locked(echo=lambda _m: None, timeout=30)
@@ -452,8 +454,7 @@ class AirflowStack:
 
         api = f"http://127.0.0.1:{state.api_port}"
         pg = f"postgresql+psycopg://snoopipe:{state.pg_password}@127.0.0.1:{state.pg_port}"
-        redis = RedisServer(data_dir=self.redis_dir, port=state.redis_port,
-                            password=state.redis_password)
+        redis = self._redis(state)
         env = {
             "AIRFLOW_HOME": str(self.airflow_home),
             "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",

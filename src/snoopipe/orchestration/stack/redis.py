@@ -56,6 +56,10 @@ class RedisServer:
     password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
     # The address listened on (loopback unless worker hosts elsewhere need the broker).
     host: str = "127.0.0.1"
+    # Keep the data across a restart (append-only file, fsync every second): the stack's
+    # broker, whose queued Celery messages a `stack down` lost (the task then waited in
+    # `queued` for Airflow's 10-minute requeue). Throwaway servers (tests) keep none.
+    persistent: bool = False
     _owned_dir: bool = False
 
     @property
@@ -90,7 +94,8 @@ class RedisServer:
             f"logfile {self.logfile}",
             f"dir {self.data_dir}",
             'save ""',
-            "appendonly no",
+            f"appendonly {'yes' if self.persistent else 'no'}",
+            "appendfsync everysec",
             "databases 16",
             "maxclients 1000",
             "",
