@@ -73,8 +73,7 @@ console = Console(soft_wrap=True, width=_stdout_width())  # lines never broken; 
 # to PIPE_WIDTH (`grep` finds it whole), and a rule is RULE_WIDTH wide, not PIPE_WIDTH.
 _PIPED = _stdout_width() is not None
 RULE_WIDTH = 80
-
-
+TERMINAL_ROWS = 100  # rows printed on a terminal unless asked for more
 err_console = Console(stderr=True, soft_wrap=True)  # an error is one line, whole
 
 ConfigOption = Annotated[
@@ -232,8 +231,7 @@ def _settings(config: Path | None, *, reader: bool = False, **overrides: object)
     relative to its folder, wherever the command runs. reader: a command that only reads
     (status, query, ...) refuses, saying where it looked, when there is nothing to read
     (no settings file, no state URL or existing SNOOPIPE_DATA_DIR in the environment, no
-    ./snoopipe-data), instead of
-    creating an empty state store in the current folder."""
+    ./snoopipe-data), instead of creating an empty state store in the current folder."""
     import os
 
     looked: list[Path] = []
@@ -908,14 +906,14 @@ def quarantine_command(
 
 
 def _print_quarantined_lines(columns: list[str], rows: list) -> None:
-    """`quarantine --lines` on a terminal (at most 100 lines): the table when it holds
+    """`quarantine --lines` on a terminal (at most TERMINAL_ROWS): the table when it holds
     every value whole, else per line a header (run, source, reason, time; wrapped at
     spaces), its file and line number, and the line itself on a line of its own. Those
     two are never wrapped by snoopipe (the terminal wraps a long one), so a copy gives the
     exact path and line."""
     from snoopipe import output as out
 
-    shown = rows[:100]
+    shown = rows[:TERMINAL_ROWS]
     if out.table_width(columns, shown, max_column=console.width) <= console.width:
         _print_rows(columns, rows, None, limit=None)
         return
@@ -923,13 +921,11 @@ def _print_quarantined_lines(columns: list[str], rows: list) -> None:
         entry = dict(zip(columns, row, strict=True))
         if number:
             console.print()
-        console.print(Text("run " + " · ".join(out.visible(entry[name], one_line=True)
-                                               for name in ("run_id", "source", "reason",
-                                                            "quarantined_at")),
-                           style="bold"), soft_wrap=False)
-        console.print(Text(f"{out.visible(entry['file'], one_line=True)} line "
-                           f"{entry['file_line']}"), soft_wrap=True)
-        console.print(Text(out.visible(entry["line"], one_line=True)), soft_wrap=True)
+        console.print(Text("run " + " · ".join(_visible(entry[name]) for name in (
+            "run_id", "source", "reason", "quarantined_at")), style="bold"), soft_wrap=False)
+        console.print(Text(f"{_visible(entry['file'])} line {entry['file_line']}"),
+                      soft_wrap=True)
+        console.print(Text(_visible(entry["line"])), soft_wrap=True)
     if len(rows) > len(shown):
         err_console.print(Text(f"({len(rows):,} rows, first {len(shown):,} shown; "
                                "--export FILE for every line)"))
@@ -1058,11 +1054,11 @@ def query(sql: Annotated[str, typer.Argument(help="SQL to run on the warehouse."
 
 def _print_rows(columns: list[str], rows: list, fmt: str | None, *, limit: int | None) -> None:
     """Rows on stdout: `fmt`, else a table on a terminal (vertical when too wide) and CSV
-    in a pipe. On a terminal at most `limit` (default 100) rows; all otherwise."""
+    in a pipe. On a terminal at most `limit` (default TERMINAL_ROWS) rows; all otherwise."""
     from snoopipe import output as out
 
     terminal = console.is_terminal
-    shown = rows if limit is None and not terminal else rows[:limit or 100]
+    shown = rows if limit is None and not terminal else rows[:limit or TERMINAL_ROWS]
     chosen = fmt or ("table" if terminal else "csv")
     if chosen == "table" and fmt is None and not out.table_fits(columns, shown, console.width):
         chosen = "vertical"  # a wide row on a terminal: one `column | value` line each

@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime
+from datetime import datetime
 
 import duckdb
 import pyarrow as pa
@@ -221,8 +221,9 @@ class DuckDBTransform:
         new = f"new_{table.name}"
         self._sql(f"CREATE OR REPLACE VIEW {new} AS "
                   f"{rules.table_select(table, f'typed_{kind}')}")
-        touched = [layout.partition_name(month) for (month,) in self._sql(
+        months = [month for (month,) in self._sql(
             f"SELECT DISTINCT strftime({layout.TIME_COLUMN}, '%Y-%m') FROM {new} ORDER BY 1")]
+        touched = [layout.partition_name(month) for month in months]
         if not touched:
             self._sql(f"DROP VIEW {new}")
             return [], 0
@@ -246,8 +247,7 @@ class DuckDBTransform:
             # New partitions only and one row per key (a first backfill, a new month):
             # nothing to merge, the run's rows are written as they are.
             source = new
-        written = self._write_partitions(table, source,
-                                         [layout.parse_partition(name) for name in touched])
+        written = self._write_partitions(table, source, months)
         # Parts the rewrite did not overwrite (the partition shrank, or every row of it
         # went to a newer copy elsewhere) are deleted only now that the new ones are in.
         for key in partition_files.stale_keys(existing, [k for p in written for k in p.keys]):
@@ -282,10 +282,10 @@ class DuckDBTransform:
 
         def sorted_batches() -> Iterator[pa.RecordBatch]:
             for month in months:
-                first = date.fromisoformat(f"{month}-01")
-                after = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-                where = (f"WHERE {layout.TIME_COLUMN} >= DATE '{first}' AND "
-                         f"{layout.TIME_COLUMN} < DATE '{after}'") if len(months) > 1 else ""
+                first = f"DATE {sql_string(f'{month}-01')}"
+                where = (f"WHERE {layout.TIME_COLUMN} >= {first} AND "
+                         f"{layout.TIME_COLUMN} < {first} + INTERVAL 1 MONTH"
+                         if len(months) > 1 else "")
                 yield from cursor.sql(
                     f"SELECT {sql_string(month)} AS _month, {columns} FROM {merged} {where} "
                     f"ORDER BY {order}").to_arrow_reader(PARTITION_READ_ROWS)

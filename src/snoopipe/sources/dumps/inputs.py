@@ -118,10 +118,10 @@ def resolve_inputs(texts: list[str], base_dir: Path | None = None,
 
     A directory stands for the dump files under it (recursively, by name: see
     `looks_like_dump`; hidden files and folders, and the folders in `skip` — the
-    pipeline's own data folder — are left out, unless the directory named is inside one of
-    them), a glob for the files it matches; both
-    sorted by path. A file named twice is read once. Errors (DumpInputError): a path that
-    does not exist, a directory without dump files, a glob that matches nothing.
+    pipeline's own data folder — are left out, unless the directory named is inside one
+    of them), a glob for the files it matches; both sorted by path. A file named twice is
+    read once. Errors (DumpInputError): a path that does not exist, a directory without
+    dump files, a glob that matches nothing.
     """
     out: dict[str, DumpInput] = {}
     skipped = [p.resolve() for p in skip or []]
